@@ -1,0 +1,41 @@
+"""The brief: the news-brief shape every summarizer returns."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(slots=True)
+class Term:
+    term: str
+    definition: str
+
+
+@dataclass(slots=True)
+class Brief:
+    """A short, faithful summary of one item."""
+
+    bullets: list[str]
+    """"In brief": 0 to 8 complete sentences (3 to 8 when the text allows)."""
+    terms: list[Term] = field(default_factory=list)
+    """"Terms in this brief": 0 to 4 terms, each with a one-sentence definition."""
+    paragraph: str = ""
+    """One paragraph of at most about 90 words, for "More briefs"."""
+    reading_minutes: int = 1
+    language: str = "en"
+    summarizer: str = "extractive"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Brief:
+        terms = [Term(**t) for t in data.get("terms", [])]
+        return cls(
+            bullets=list(data.get("bullets", [])),
+            terms=terms,
+            paragraph=data.get("paragraph", ""),
+            reading_minutes=int(data.get("reading_minutes", 1)),
+            language=data.get("language", "en"),
+            summarizer=data.get("summarizer", "extractive"),
+        )

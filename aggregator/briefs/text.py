@@ -1,0 +1,281 @@
+"""Item text for briefs: HTML or plain text in, clean paragraphs and whole sentences out.
+
+Boilerplate (share prompts, "Continue reading", cookie notices, "The post X appeared first on Y.",
+bylines, captions, code, bare URLs, "[…]") is dropped here, so it can never reach a brief.
+The work is capped: only the first ``HTML_CAP`` characters of markup are parsed and only the first
+``TEXT_CAP`` characters of clean text are split into sentences.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+import justext
+import lxml.html
+import nupunkt
+import py3langid
+import pysbd
+from lxml import etree
+
+HTML_CAP = 200_000
+TEXT_CAP = 20_000
+WORDS_PER_MINUTE = 230
+
+_HTML_RE = re.compile(r"<[a-zA-Z!/][^>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
+_TAG_RE = re.compile(r"<[^>]*>")
+_WS_RE = re.compile(r"\s+")
+_WORD_RE = re.compile(r"\w+")
+
+_DROP_TAGS = frozenset(
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "pre",
+        "figure",
+        "figcaption",
+        "table",
+        "iframe",
+        "video",
+        "audio",
+        "svg",
+        "math",
+        "form",
+        "button",
+        "nav",
+        "aside",
+        "footer",
+        "header",
+        "object",
+        "embed",
+        "canvas",
+        "select",
+        "textarea",
+    ]
+)
+_BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "section",
+        "article",
+        "main",
+        "br",
+        "hr",
+        "tr",
+        "td",
+        "th",
+        "caption",
+        "details",
+        "summary",
+        "address",
+        "center",
+    ]
+)
+
+_BOILERPLATE_RE = re.compile(
+    r"""^(?:
+        (?:continue|keep)\ reading | read\ (?:more|the\ (?:rest|full)|on\b) | more\ [»›→]
+      | (?:click\ to\ )?share\ (?:this|on|via)\b | share\s*: | like\ this\b | like\ loading
+      | tweet\ this\b | pin\ it\b
+      | the\ post\ .+\ appeared\ first\ on\b | this\ (?:entry|post)\ was\ posted\ in\b
+      | (?:posted|filed)\ (?:in|under|by)\b | (?:written|photo(?:graph)?s?|image|images)\ by\b
+      | by\ (?-i:[A-Z][\w.'-]+(?:\ [A-Z][\w.'-]+){0,3})\W*$ | tags?: | categor(?:y|ies): | permalink\b
+      | (?:photo|image|picture|credit|source|via|caption)s?\s*: | \(?(?:photo|image)\ (?:credit|courtesy)
+      | comments?\s*(?:\(\d+\))?\W*$ | \d+\ (?:comments?|responses?|replies)\b
+      | (?:leave|add|post)\ a\ (?:comment|reply)
+      | no\ comments\b | related(?:\ (?:posts|articles|stories))?\s*:? $ | follow\ (?:us|me)\b
+      | (?:subscribe|sign\ up)\b.*\b(?:newsletter|feed|podcast|updates)\b | advertisement$
+      | (?:accept|allow)\ (?:all\ )?cookies | copyright\ (?:©|\(c\)|\d{4}) | ©
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_COOKIE_RE = re.compile(
+    r"\bcookies?\b.*\b(?:we use|uses|consent|accept|browsing|privacy)\b"
+    r"|\b(?:we use|this (?:site|website) uses)\b.*\bcookies?\b",
+    re.IGNORECASE,
+)
+_ELLIPSIS_MARK_RE = re.compile(r"\[\s*(?:…|\.\.\.|&hellip;)\s*\]|\(\s*(?:…|\.\.\.)\s*\)")
+_URL_ONLY_RE = re.compile(r"^\W*(?:https?://|www\.)\S+\W*$", re.IGNORECASE)
+_CODE_START_RE = re.compile(
+    r"^(?:def |class \w+[:(]|import |from [\w.]+ import |#include|function\b|var |let |const |"
+    r"public |private |return\b|if ?\(|for ?\(|while ?\(|\$ |>>> |//|/\*|<\?|@\w+\(|\}|\{)"
+)
+_CODE_CHARS = frozenset("{}[]();=<>$#|\\`_*&^~")
+_SENTENCE_END_RE = re.compile(r"""[.!?。！？][\"'”’»)\]]*$""")
+_TRUNCATED_END_RE = re.compile(r"(?:…|\.\.\.)[\"'”’»)\]]*$")
+_BULLET_MARK_RE = re.compile(r"^(?:[-*•·▪►–—]+|\d+[.)])\s+")
+
+_JUSTEXT_NAMES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+    "pt": "Portuguese", "nl": "Dutch", "sv": "Swedish", "da": "Danish", "no": "Norwegian_Bokmal",
+    "nb": "Norwegian_Bokmal", "fi": "Finnish", "pl": "Polish", "cs": "Czech", "ru": "Russian",
+    "uk": "Ukrainian", "tr": "Turkish", "id": "Indonesian", "ro": "Romanian", "hu": "Hungarian",
+}  # fmt: skip
+
+# pysbd is 30x slower than nupunkt but knows these languages' abbreviations and full stops.
+_PYSBD_LANGS = frozenset(pysbd.languages.LANGUAGE_CODES) - {"en"}
+
+
+def looks_like_html(text: str) -> bool:
+    """True when the text carries markup or entities and must be parsed as HTML."""
+    return _HTML_RE.search(text[:5000]) is not None
+
+
+def to_paragraphs(text: str) -> list[str]:
+    """Clean paragraphs of an item, HTML or plain text, boilerplate and code removed."""
+    raw = _html_blocks(text[:HTML_CAP]) if looks_like_html(text) else _plain_blocks(text)
+    out: list[str] = []
+    total = 0
+    for block in raw:
+        block = _BULLET_MARK_RE.sub("", _ELLIPSIS_MARK_RE.sub("", block)).strip()
+        if not block or is_boilerplate(block) or looks_like_code(block):
+            continue
+        out.append(block)
+        total += len(block)
+        if total >= TEXT_CAP:
+            break
+    return out
+
+
+def _html_blocks(html: str) -> list[str]:
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return _plain_blocks(_TAG_RE.sub(" ", html))
+    for el in list(root.iter()):
+        if not isinstance(el.tag, str) or el.tag in _DROP_TAGS or _is_footnote_ref(el):
+            if el.getparent() is not None:
+                el.drop_tree()
+    for el in root.iter():
+        el.text = _WS_RE.sub(" ", el.text) if el.text else el.text
+        el.tail = _WS_RE.sub(" ", el.tail) if el.tail else el.tail
+        if el.tag in _BLOCK_TAGS:
+            el.text = "\n" + (el.text or "")
+            el.tail = "\n" + (el.tail or "")
+    return [" ".join(line.split()) for line in root.text_content().split("\n")]
+
+
+def _is_footnote_ref(el: lxml.html.HtmlElement) -> bool:
+    return el.tag == "sup" and el.find(".//a") is not None
+
+
+def _plain_blocks(text: str) -> list[str]:
+    """Split plain text into paragraphs: blank lines and sentence-final line ends break them."""
+    blocks: list[str] = []
+    current: list[str] = []
+    for line in text[:HTML_CAP].splitlines():
+        line = line.strip()
+        if line and looks_like_code(line):
+            line = ""
+        if current and (not line or _SENTENCE_END_RE.search(current[-1]) or len(current[-1]) < 40):
+            blocks.append(" ".join(current))
+            current = []
+        if line:
+            current.append(line)
+    if current:
+        blocks.append(" ".join(current))
+    return [" ".join(b.split()) for b in blocks]
+
+
+def is_boilerplate(text: str) -> bool:
+    """True for share prompts, read-more links, cookie notices, bylines, captions and bare URLs."""
+    text = text.strip()
+    return bool(_BOILERPLATE_RE.match(text) or _COOKIE_RE.search(text) or _URL_ONLY_RE.match(text))
+
+
+def looks_like_code(line: str) -> bool:
+    """True for a line that reads as source code rather than prose."""
+    line = line.strip()
+    if not line:
+        return False
+    if _CODE_START_RE.match(line) or line.endswith((";", "{", "=>", "):")):
+        return True
+    symbols = sum(1 for ch in line if ch in _CODE_CHARS)
+    return symbols >= 4 and symbols / len(line) > 0.08
+
+
+def split_sentences(paragraph: str, language: str = "en") -> list[str]:
+    """Sentences of one paragraph: nupunkt (fast), or pysbd for the languages it knows."""
+    if language in _PYSBD_LANGS:
+        parts = _pysbd(language).segment(paragraph)
+    else:
+        parts = nupunkt.sent_tokenize(paragraph)
+    return [p.strip() for p in parts if p.strip()]
+
+
+@lru_cache(maxsize=32)
+def _pysbd(language: str) -> pysbd.Segmenter:
+    return pysbd.Segmenter(language=language, clean=False)
+
+
+def is_complete_sentence(sentence: str, min_words: int = 4) -> bool:
+    """A whole sentence: enough words, a capital (or uncased) start, a final full stop, no boilerplate."""
+    if len(sentence.split()) < min_words and not _is_unspaced_script(sentence):
+        return False
+    first = sentence.lstrip("\"'“‘«([¿¡")[:1]
+    if not first or (first.isalpha() and first.islower()) or not (first.isalnum()):
+        return False
+    if not _SENTENCE_END_RE.search(sentence) or _TRUNCATED_END_RE.search(sentence):
+        return False
+    return not (is_boilerplate(sentence) or looks_like_code(sentence))
+
+
+def _is_unspaced_script(text: str) -> bool:
+    """Chinese, Japanese and Thai write sentences without spaces between words."""
+    return any("\u3040" <= ch <= "\u9fff" or "\u0e00" <= ch <= "\u0e7f" for ch in text[:20])
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the text (py3langid, offline); "en" when there is no text."""
+    sample = text[:2000]
+    if not _WORD_RE.search(sample):
+        return "en"
+    code, _score = py3langid.classify(sample)
+    return code
+
+
+@lru_cache(maxsize=32)
+def stopwords(language: str) -> frozenset[str]:
+    """justext's stoplist for the language (lower case), empty when it has none."""
+    name = _JUSTEXT_NAMES.get(language)
+    return justext.get_stoplist(name) if name else frozenset()
+
+
+def word_count(text: str) -> int:
+    """Words in HTML or plain text (tags removed)."""
+    return len(_TAG_RE.sub(" ", text).split()) if "<" in text else len(text.split())
+
+
+def reading_minutes(text: str) -> int:
+    """Whole minutes to read the item at 230 words a minute, at least 1."""
+    return max(1, math.ceil(word_count(text) / WORDS_PER_MINUTE))
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens."""
+    return _WORD_RE.findall(text.lower())
+
+
+def truncate_words(text: str, max_words: int) -> str:
+    """Cut text at a word boundary to at most ``max_words`` words, marking the cut with "…"."""
+    parts = text.split()
+    if len(parts) <= max_words:
+        return text
+    return " ".join(parts[:max_words]).rstrip(",;:—–-") + "…"

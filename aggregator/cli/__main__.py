@@ -1,0 +1,3 @@
+from aggregator.cli.main import main
+
+main()

@@ -1,0 +1,71 @@
+"""The root command: loads the config once and reports errors as one line each, no traceback."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from sqlalchemy.exc import OperationalError
+
+from aggregator import __version__, config
+from aggregator.app import App
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+class AggregatorGroup(click.Group):
+    """Turns known failures into one-line messages and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        try:
+            return super().invoke(ctx)
+        except config.ConfigError as exc:
+            for line in exc.problems:
+                errors.print(f"[red]error:[/] {line}", markup=True, soft_wrap=True)
+            sys.exit(2)
+        except OperationalError as exc:
+            errors.print(f"error: database: {exc.orig}", markup=False, soft_wrap=True)
+            sys.exit(3)
+
+
+def get_app(ctx: click.Context) -> App:
+    """The App for this invocation, loading config.toml on first use."""
+    root = ctx.find_root()
+    app = root.meta.get("aggregator.app")
+    if app is None:
+        app = App(config.load(root.params.get("config_path")))
+        root.meta["aggregator.app"] = app
+        ctx.call_on_close(app.close)
+    return app
+
+
+@click.group(cls=AggregatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="config file (default: $AGGREGATOR_CONFIG, else ./config.toml, else built-in defaults)",
+)
+@click.option("-v", "--verbose", count=True, help="more log output (-vv for debug)")
+@click.version_option(__version__, prog_name="aggregator")
+def main(config_path: Path | None, verbose: int) -> None:
+    """Poll feeds, write a brief for every story, mail digests and publish one combined feed."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    from aggregator.logs import setup_logging
+
+    setup_logging(level)
+
+
+def _register() -> None:
+    from aggregator.cli import poll, sources
+
+    main.add_command(sources.sources)
+    main.add_command(poll.poll)
+
+
+_register()

@@ -1,0 +1,64 @@
+"""``aggregator poll``: poll sources now, with a progress bar and one line per source."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from aggregator.cli.main import console, get_app
+from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
+
+_STYLE = {
+    "new": "green",
+    "unchanged": "dim",
+    "not-modified": "dim",
+    "failed": "red",
+    "retired": "red",
+}
+
+
+def outcome_line(o: SourceOutcome) -> str:
+    """One line per source: result, counts, error."""
+    style = _STYLE.get(o.result, "")
+    detail = f"{o.new} new, {o.changed} changed" if o.result in ("new", "unchanged") else ""
+    if o.error:
+        detail = o.error
+    if o.moved_to:
+        detail += f" (moved to {o.moved_to})"
+    return f"[{style}]{o.result:>12}[/] {o.label[:50]}: {detail}".rstrip(": ")
+
+
+def summary_line(report: PollReport) -> str:
+    return (
+        f"{len(report.outcomes)} source(s): {report.new} new item(s), {report.changed} changed, "
+        f"{report.not_modified} not modified, {report.failed} failed"
+    )
+
+
+@click.command()
+@click.option("--due", is_flag=True, help="only the sources whose next check is due")
+@click.argument("refs", nargs=-1, type=int)
+@click.pass_context
+def poll(ctx: click.Context, due: bool, refs: tuple[int, ...]) -> None:
+    """Poll sources now (all enabled ones, or the given ids) and make briefs for new items."""
+    app = get_app(ctx)
+    poller = Poller(app.db, app.settings)
+    ids = poller.choose(due_only=due, refs=refs or None)
+    with Progress(
+        TextColumn("polling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("poll", total=len(ids))
+
+        def show(outcome: SourceOutcome) -> None:
+            progress.console.print(outcome_line(outcome), soft_wrap=True)
+            progress.advance(task)
+
+        report = asyncio.run(poller.poll(ids, on_outcome=show))
+    console.print(summary_line(report))

@@ -1,0 +1,219 @@
+"""``aggregator sources``: list, add (with discovery), remove, enable/disable, OPML import/export."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.table import Table
+from sqlalchemy import func, select
+
+from aggregator.cli.main import console, errors, get_app
+from aggregator.ingest.discover import find_feed
+from aggregator.ingest.entry import FeedParseError
+from aggregator.ingest.fetch import Fetcher, FetchError
+from aggregator.ingest.opml import OPMLError, Outline, read_opml, write_opml
+from aggregator.store.models import Item, Source
+from aggregator.store.sources import add_source, find_source, normalise_source_url
+
+
+@click.group()
+def sources() -> None:
+    """Manage the feeds that are polled."""
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "-"
+    seconds = (when - now).total_seconds()
+    span = abs(seconds)
+    text = (
+        f"{span:.0f}s"
+        if span < 120
+        else f"{span / 60:.0f}m"
+        if span < 7200
+        else f"{span / 3600:.1f}h"
+    )
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
+def health(source: Source) -> str:
+    """A one-word state for tables: ok, failing, retired, disabled or new."""
+    if source.status == "retired":
+        return "retired"
+    if not source.enabled:
+        return "disabled"
+    if source.consecutive_failures:
+        return "failing"
+    return "ok" if source.last_success_at else "new"
+
+
+@sources.command("list")
+@click.pass_context
+def list_sources(ctx: click.Context) -> None:
+    """Every source with its health: last error, consecutive failures, next check."""
+    app = get_app(ctx)
+    now = datetime.now(UTC)
+    with app.db.session() as session:
+        counts = dict(
+            session.execute(select(Item.source_id, func.count()).group_by(Item.source_id)).all()
+        )
+        rows = session.scalars(select(Source).order_by(Source.id)).all()
+        table = Table(box=None, pad_edge=False)
+        for column in (
+            "id",
+            "name",
+            "state",
+            "items",
+            "last check",
+            "next check",
+            "fails",
+            "url / last error",
+        ):
+            table.add_column(column, overflow="fold")
+        for s in rows:
+            detail = s.url if not s.last_error else f"{s.url}\n[red]{s.last_error}[/]"
+            table.add_row(
+                str(s.id),
+                s.label[:40],
+                health(s),
+                str(counts.get(s.id, 0)),
+                _ago(s.last_checked_at, now),
+                _ago(s.next_check_at, now) if s.enabled and s.status == "active" else "-",
+                str(s.consecutive_failures),
+                detail,
+            )
+    if not rows:
+        console.print("No sources. Add some to config.toml or with `aggregator sources add URL`.")
+        return
+    console.print(table)
+
+
+@sources.command("add")
+@click.argument("url")
+@click.option("--name", default="", help="display name (default: the feed's title)")
+@click.option("--tag", "tags", multiple=True, help="a tag; repeat for more")
+@click.pass_context
+def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
+    """Add a feed by its URL, or by a web page that advertises its feed."""
+    app = get_app(ctx)
+    url = normalise_source_url(url, Path.cwd())
+
+    async def resolve() -> tuple[str, str]:
+        async with Fetcher(app.settings.fetch, app.settings.user_agent) as fetcher:
+            feed_url, parsed = await find_feed(fetcher, url)
+            return feed_url, parsed.title
+
+    try:
+        feed_url, title = asyncio.run(resolve())
+    except (FetchError, FeedParseError) as exc:
+        errors.print(f"error: {url}: {exc}", markup=False, soft_wrap=True)
+        ctx.exit(1)
+    with app.db.session() as session:
+        row, created = add_source(session, feed_url, name=name or title, tags=list(tags))
+        verb = "added" if created else "already present as"
+        console.print(f"{verb} source {row.id}: {row.label} <{row.url}>", markup=False)
+
+
+@sources.command("remove")
+@click.argument("ref")
+@click.option("--keep-items/--delete-items", default=True, show_default=True)
+@click.pass_context
+def remove(ctx: click.Context, ref: str, keep_items: bool) -> None:
+    """Remove a source (by id, name or URL). Its items are kept unless --delete-items."""
+    app = get_app(ctx)
+    with app.db.session() as session:
+        row = find_source(session, ref)
+        if row is None:
+            errors.print(f"error: no source {ref!r}", markup=False)
+            ctx.exit(1)
+        if row.origin == "config":
+            errors.print(
+                f"error: source {row.id} comes from {app.settings.origin}; remove it there",
+                markup=False,
+            )
+            ctx.exit(1)
+        if keep_items:
+            row.enabled = False
+            row.origin = "removed"
+            console.print(
+                f"removed source {row.id} ({row.label}); its items are kept", markup=False
+            )
+        else:
+            session.delete(row)
+            console.print(f"deleted source {row.id} ({row.label}) and its items", markup=False)
+
+
+def _set_enabled(ctx: click.Context, ref: str, enabled: bool) -> None:
+    app = get_app(ctx)
+    with app.db.session() as session:
+        row = find_source(session, ref)
+        if row is None:
+            errors.print(f"error: no source {ref!r}", markup=False)
+            ctx.exit(1)
+        row.enabled = enabled
+        if enabled:
+            row.status, row.next_check_at, row.consecutive_failures = "active", None, 0
+        console.print(
+            f"source {row.id} ({row.label}) {'enabled' if enabled else 'disabled'}", markup=False
+        )
+
+
+@sources.command("enable")
+@click.argument("ref")
+@click.pass_context
+def enable(ctx: click.Context, ref: str) -> None:
+    """Enable a source again (also brings back one retired after a 410)."""
+    _set_enabled(ctx, ref, True)
+
+
+@sources.command("disable")
+@click.argument("ref")
+@click.pass_context
+def disable(ctx: click.Context, ref: str) -> None:
+    """Stop polling a source; its items stay."""
+    _set_enabled(ctx, ref, False)
+
+
+@sources.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def import_opml(ctx: click.Context, path: Path) -> None:
+    """Add every feed of an OPML file (folders become tags)."""
+    app = get_app(ctx)
+    try:
+        outlines = read_opml(path.read_bytes())
+    except OPMLError as exc:
+        errors.print(f"error: {path.name}: {exc}", markup=False)
+        ctx.exit(1)
+    added = 0
+    with app.db.session() as session:
+        for number, outline in enumerate(outlines, 1):
+            if not outline.url.startswith(("http://", "https://", "file://")):
+                errors.print(
+                    f"{path.name}: outline {number}: skipped, not an http(s) URL: {outline.url!r}",
+                    markup=False,
+                )
+                continue
+            _row, created = add_source(session, outline.url, name=outline.title, tags=outline.tags)
+            added += created
+    console.print(f"imported {added} new source(s) of {len(outlines)} in {path.name}", markup=False)
+
+
+@sources.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def export_opml(ctx: click.Context, path: Path) -> None:
+    """Write every enabled source to an OPML file (- for standard output)."""
+    app = get_app(ctx)
+    with app.db.session() as session:
+        rows = session.scalars(select(Source).where(Source.enabled).order_by(Source.id)).all()
+        outlines = [Outline(url=s.url, title=s.label, tags=list(s.tags)) for s in rows]
+    data = write_opml(outlines, app.settings.general.name)
+    if str(path) == "-":
+        click.echo(data.decode())
+    else:
+        path.write_bytes(data)
+        console.print(f"exported {len(outlines)} source(s) to {path}", markup=False)

@@ -1,0 +1,379 @@
+"""Load and validate ``config.toml`` into typed settings.
+
+Every problem is reported as one line naming the key path, for example
+``config.toml: sources[2].url: not an http(s) or file URL``. Secrets never live in the file:
+the file names the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_CONFIG_NAME = "config.toml"
+
+
+class ConfigError(Exception):
+    """The configuration is unusable. ``problems`` holds one line per bad key."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_feed_url(value: str) -> str:
+    """Accept http(s) and file URLs, and plain local paths (made into file URLs later)."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise ValueError("URL has no host")
+        return value
+    if parts.scheme == "file" or (not parts.scheme and value):
+        return value
+    raise ValueError("not an http(s) or file URL")
+
+
+class GeneralSettings(_Section):
+    """Identity of this installation."""
+
+    name: str = "Aggregator"
+    base_url: str = "http://127.0.0.1:8080"
+    contact_url: str = "https://github.com/aggregator/aggregator"
+    data_dir: str = "data"
+
+    @field_validator("base_url", "contact_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname:
+            raise ValueError("not an http(s) URL")
+        return value.rstrip("/")
+
+
+class DatabaseSettings(_Section):
+    url: str = ""
+    """Empty means SQLite at ``<data_dir>/aggregator.db``."""
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class FetchSettings(_Section):
+    """Limits and manners for HTTP fetching."""
+
+    timeout_seconds: float = Field(20.0, gt=0, le=300)
+    connect_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    max_body_bytes: int = Field(15 * 1024 * 1024, ge=1024)
+    concurrency: int = Field(50, ge=1, le=1000)
+    per_host: int = Field(4, ge=1, le=100)
+    max_redirects: int = Field(5, ge=0, le=20)
+    user_agent: str = ""
+    """Empty means ``aggregator/<version> (+<contact_url>)``."""
+    allow_networks: list[str] = []
+    """Private/loopback networks that may be fetched anyway, e.g. ``["127.0.0.1/32"]``."""
+    min_interval_minutes: float = Field(15, gt=0)
+    max_interval_minutes: float = Field(24 * 60, gt=0)
+    max_backoff_minutes: float = Field(24 * 60, gt=0)
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP network such as 127.0.0.1/32") from None
+        return values
+
+
+class SourceSettings(_Section):
+    """One feed to poll."""
+
+    url: str
+    name: str = ""
+    tags: list[str] = []
+    priority: int = Field(3, ge=1, le=5)
+    """1 (lowest) to 5 (highest); ranks stories in digests."""
+    min_interval_minutes: float | None = Field(None, gt=0)
+    max_interval_minutes: float | None = Field(None, gt=0)
+    enabled: bool = True
+    full_text: bool | None = None
+    """Fetch the article page when the feed carries only a teaser; None follows [briefs]."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_feed_url(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _clean_tags(cls, values: list[str]) -> list[str]:
+        cleaned = [v.strip().lower() for v in values]
+        if any(not v for v in cleaned):
+            raise ValueError("tags must be non-empty strings")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _interval_order(self) -> SourceSettings:
+        lo, hi = self.min_interval_minutes, self.max_interval_minutes
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError("min_interval_minutes is larger than max_interval_minutes")
+        return self
+
+
+class LLMSettings(_Section):
+    """Optional OpenAI-compatible back end for briefs."""
+
+    enabled: bool = False
+    base_url: str = "http://127.0.0.1:11434/v1"
+    model: str = "llama3.1"
+    api_key_env: str = "AGGREGATOR_LLM_API_KEY"
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_calls_per_run: int = Field(50, ge=0)
+
+
+class BriefSettings(_Section):
+    teaser_words: int = Field(80, ge=0)
+    """Items with fewer words than this count as teasers."""
+    full_text: bool = False
+    """Fetch and extract the article page for teasers (per-source ``full_text`` overrides)."""
+    glossary: str = ""
+    """Path of a TOML file of ``term = "definition"`` pairs."""
+    llm: LLMSettings = LLMSettings()
+
+
+class SMTPSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str = ""
+    password_env: str = "AGGREGATOR_SMTP_PASSWORD"
+    timeout_seconds: float = Field(30.0, gt=0)
+    concurrency: int = Field(4, ge=1, le=64)
+    rate_per_second: float = Field(0, ge=0)
+    """0 means unlimited."""
+
+
+class DKIMSettings(_Section):
+    enabled: bool = False
+    selector: str = ""
+    domain: str = ""
+    private_key_file: str = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> DKIMSettings:
+        if self.enabled and not (self.selector and self.domain and self.private_key_file):
+            raise ValueError("selector, domain and private_key_file are needed when enabled")
+        return self
+
+
+class MailSettings(_Section):
+    from_address: str = "digest@localhost"
+    from_name: str = "Aggregator"
+    transport: Literal["maildir", "smtp"] = "maildir"
+    maildir: str = "outbox"
+    list_id: str = "digest.localhost"
+    unsubscribe_mailto: str = ""
+    """Address for the mailto: List-Unsubscribe; empty means ``from_address``."""
+    bounce_threshold: int = Field(3, ge=1)
+    """Hard bounces after which a subscriber is suspended."""
+    max_attempts: int = Field(8, ge=1)
+    smtp: SMTPSettings = SMTPSettings()
+    dkim: DKIMSettings = DKIMSettings()
+
+
+class DigestSettings(_Section):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
+    title: str = ""
+    schedule: str = "0 7 * * *"
+    """Cron expression: minute hour day month day-of-week."""
+    timezone: str = "UTC"
+    subject: str = "{title}: {lead}"
+    """Placeholders: {title}, {date}, {count}, {lead}."""
+    max_items: int = Field(20, ge=1, le=200)
+    send_empty: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a cron expression ({exc})") from None
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        try:
+            value.format(title="", date="", count=0, lead="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"bad placeholder {exc}; use {{title}} {{date}} {{count}} {{lead}}"
+            ) from None
+        return value
+
+
+class PublishSettings(_Section):
+    dir: str = "public"
+    title: str = ""
+    """Empty means [general].name."""
+    max_entries: int = Field(50, ge=1, le=5000)
+    tag_feeds: bool = True
+    hub_url: str = ""
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    secret_env: str = "AGGREGATOR_SECRET_KEY"
+    confirm_max_age_hours: float = Field(48, gt=0)
+    confirmation_window_minutes: float = Field(60, gt=0)
+    """At most one pending-confirmation mail per address within this window."""
+    subscribe_per_ip_per_hour: int = Field(20, ge=1)
+
+
+class Settings(_Section):
+    """The whole configuration, with paths resolved against ``root``."""
+
+    general: GeneralSettings = GeneralSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    fetch: FetchSettings = FetchSettings()
+    sources: list[SourceSettings] = []
+    briefs: BriefSettings = BriefSettings()
+    mail: MailSettings = MailSettings()
+    digests: list[DigestSettings] = []
+    publish: PublishSettings = PublishSettings()
+    web: WebSettings = WebSettings()
+    root: Path = Path(".")
+    origin: str = "defaults"
+    """Where the settings came from, for messages: a file name or "defaults"."""
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        seen: set[str] = set()
+        for digest in self.digests:
+            if digest.name in seen:
+                raise ValueError(f"digest name {digest.name!r} is used twice")
+            seen.add(digest.name)
+        return self
+
+    # --- derived values -------------------------------------------------------------
+
+    def path(self, value: str) -> Path:
+        """Resolve a configured path against the config file's folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path(self.general.data_dir)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'aggregator.db'}"
+
+    @property
+    def public_dir(self) -> Path:
+        return self.path(self.publish.dir)
+
+    @property
+    def user_agent(self) -> str:
+        from aggregator import __version__
+
+        return self.fetch.user_agent or f"aggregator/{__version__} (+{self.general.contact_url})"
+
+    def digest(self, name: str) -> DigestSettings | None:
+        return next((d for d in self.digests if d.name == name), None)
+
+    def secret(self, env_name: str) -> str | None:
+        """A secret from the environment variable named in the config."""
+        return os.environ.get(env_name) or None
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling)"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def from_mapping(data: dict[str, Any], *, root: Path, origin: str) -> Settings:
+    """Validate a parsed TOML mapping; raise ConfigError listing every bad key."""
+    try:
+        return Settings.model_validate({**data, "root": root, "origin": origin})
+    except ValidationError as exc:
+        problems = [
+            f"{origin}: {_format_loc(tuple(e['loc'])) or '(top level)'}: {_describe(e)}"
+            for e in exc.errors()
+        ]
+        raise ConfigError(problems) from None
+
+
+def load(path: Path | None = None) -> Settings:
+    """Load ``path``; else ``$AGGREGATOR_CONFIG``; else ``./config.toml``; else the embedded defaults."""
+    if path is None:
+        env = os.environ.get("AGGREGATOR_CONFIG")
+        if env:
+            path = Path(env)
+        elif Path(DEFAULT_CONFIG_NAME).is_file():
+            path = Path(DEFAULT_CONFIG_NAME)
+    if path is None:
+        return from_mapping({}, root=Path.cwd(), origin="defaults")
+    name = path.name
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read ({exc.strerror or exc})"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError([f"{name}: not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{name}: invalid TOML: {exc}"]) from None
+    return from_mapping(data, root=path.resolve().parent, origin=name)

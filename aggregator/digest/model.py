@@ -1,0 +1,52 @@
+"""What a digest shows: plain view objects the templates read, free of any database type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aggregator.briefs.model import Brief
+
+
+@dataclass(slots=True)
+class SourceRef:
+    """A source carrying a story: its display name and (optionally) its site URL."""
+
+    name: str
+    url: str | None = None
+
+
+@dataclass(slots=True)
+class StoryView:
+    """One story in a digest. A story carried by several sources names all of them."""
+
+    title: str
+    url: str | None
+    sources: list[SourceRef]
+    brief: Brief
+    published: datetime | None = None
+
+
+@dataclass(slots=True)
+class DigestView:
+    """One digest edition.
+
+    The personal fields (``unsubscribe_url``, ``preferences_url``, ``recipient``) may stay empty
+    when the view is passed to :func:`aggregator.digest.render.prepare`; they are filled in per
+    subscriber by :meth:`RenderedDigest.personalise`.
+    """
+
+    name: str
+    """Machine name of the digest, e.g. ``"daily"``."""
+    title: str
+    """Human title, e.g. ``"Daily digest"``."""
+    period_label: str
+    """Date or period shown under the title, e.g. ``"Tuesday 14 May 2024"``."""
+    site_name: str
+    lead: StoryView | None = None
+    more: list[StoryView] = field(default_factory=list)
+    archive_url: str | None = None
+    site_url: str | None = None
+    unsubscribe_url: str = ""
+    preferences_url: str = ""
+    recipient: str = ""

@@ -1,0 +1,259 @@
+"""Render a digest to HTML (CSS inlined) and plain text, once per edition.
+
+Rendering and CSS inlining happen once per digest in :func:`prepare`; the per-subscriber values
+(unsubscribe and preferences links, recipient address) are random alphanumeric placeholders until
+:meth:`RenderedDigest.personalise` swaps in the escaped values, which costs a few string replaces.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import css_inline
+
+from aggregator.briefs.model import Brief, Term
+from aggregator.digest.model import DigestView, SourceRef, StoryView
+from aggregator.templating import environment
+
+MAX_HTML_BYTES = 102_000
+"""Gmail clips HTML beyond about 102 KB; a personalised digest stays under this."""
+MAX_PERSONAL_CHARS = 1024
+"""Longest escaped unsubscribe/preferences URL or recipient that :meth:`personalise` accepts."""
+
+TITLE_CHARS = 240
+BULLET_CHARS = 500
+PARAGRAPH_CHARS = 900
+TERM_CHARS = 80
+DEFINITION_CHARS = 320
+SOURCE_NAME_CHARS = 80
+LABEL_CHARS = 120
+URL_CHARS = 2000
+MAX_BULLETS = 8
+MAX_TERMS = 4
+MAX_SOURCES = 6
+SUBJECT_CHARS = 180
+
+# C0/C1 controls, line/paragraph separators, bidi overrides and isolates become spaces.
+_INVISIBLE = dict.fromkeys(
+    [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F)]
+    + [*range(0x2066, 0x206A), 0xFEFF],
+    " ",
+)
+_SPACES = re.compile(r"\s+")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
+_INLINER = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
+
+
+def clean_text(value: str | None, limit: int) -> str:
+    """One line of plain text: controls removed, whitespace collapsed, at most ``limit`` chars."""
+    if not value:
+        return ""
+    text = _SPACES.sub(" ", value[: limit * 4].translate(_INVISIBLE)).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def safe_url(value: str | None) -> str | None:
+    """The URL when it is an absolute http(s) link without spaces or controls, else None."""
+    if not value:
+        return None
+    url = value.strip()
+    if len(url) > URL_CHARS or url != url.translate(_INVISIBLE) or " " in url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def date_label(value: datetime | None) -> str:
+    """``"14 May 2024"``, or ``""`` when the date is unknown."""
+    return f"{value.day} {value:%b %Y}" if value else ""
+
+
+def _clean_brief(brief: Brief) -> Brief:
+    bullets = [clean_text(b, BULLET_CHARS) for b in brief.bullets[:MAX_BULLETS]]
+    terms = [
+        Term(clean_text(t.term, TERM_CHARS), clean_text(t.definition, DEFINITION_CHARS))
+        for t in brief.terms[:MAX_TERMS]
+    ]
+    paragraph = clean_text(brief.paragraph, PARAGRAPH_CHARS)
+    bullets = [b for b in bullets if b]
+    if not paragraph and bullets:
+        paragraph = clean_text(" ".join(bullets[:3]), PARAGRAPH_CHARS)
+    language = brief.language if _LANGUAGE.fullmatch(brief.language or "") else ""
+    return replace(
+        brief,
+        bullets=bullets,
+        terms=[t for t in terms if t.term and t.definition],
+        paragraph=paragraph,
+        reading_minutes=max(1, min(int(brief.reading_minutes or 1), 999)),
+        language=language,
+    )
+
+
+def _clean_story(story: StoryView) -> StoryView:
+    sources = [
+        SourceRef(clean_text(s.name, SOURCE_NAME_CHARS), safe_url(s.url))
+        for s in story.sources[:MAX_SOURCES]
+    ]
+    return StoryView(
+        title=clean_text(story.title, TITLE_CHARS) or "(untitled)",
+        url=safe_url(story.url),
+        sources=[s for s in sources if s.name],
+        brief=_clean_brief(story.brief),
+        published=story.published,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Placeholders:
+    """Unguessable alphanumeric stand-ins; escaping and CSS inlining leave them intact."""
+
+    unsubscribe: str
+    preferences: str
+    recipient: str
+    sent_to_start: str
+    sent_to_end: str
+
+    @classmethod
+    def new(cls) -> _Placeholders:
+        token = secrets.token_hex(8)
+        return cls(*(f"zq{token}{name}" for name in ("unsub", "prefs", "rcpt", "sts", "ste")))
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDigest:
+    """A digest rendered once, ready to be personalised per subscriber."""
+
+    html: str
+    text: str
+    subject: str
+    shown: int
+    """How many "More briefs" items fit under the size cap."""
+    hidden: int
+    """How many were dropped to stay under :data:`MAX_HTML_BYTES`."""
+    _ph: _Placeholders
+
+    def personalise(
+        self, *, unsubscribe_url: str, preferences_url: str, recipient: str = ""
+    ) -> tuple[str, str]:
+        """``(html, text)`` for one subscriber. Raises ValueError for an unusable link."""
+        unsubscribe = _personal_url("unsubscribe_url", unsubscribe_url)
+        preferences = _personal_url("preferences_url", preferences_url)
+        rcpt = clean_text(recipient, 254)
+        html_values = {
+            self._ph.unsubscribe: html.escape(unsubscribe),
+            self._ph.preferences: html.escape(preferences),
+            self._ph.recipient: html.escape(rcpt),
+        }
+        text_values = {
+            self._ph.unsubscribe: unsubscribe,
+            self._ph.preferences: preferences,
+            self._ph.recipient: rcpt,
+        }
+        return (
+            _substitute(self.html, html_values, self._ph, keep_sent_to=bool(rcpt)),
+            _substitute(self.text, text_values, self._ph, keep_sent_to=bool(rcpt)),
+        )
+
+
+def _personal_url(name: str, value: str) -> str:
+    url = safe_url(value)
+    if url is None:
+        raise ValueError(f"{name} must be an absolute http(s) URL, got {value[:80]!r}")
+    if len(html.escape(url)) > MAX_PERSONAL_CHARS:
+        raise ValueError(f"{name} is longer than {MAX_PERSONAL_CHARS} characters")
+    return url
+
+
+def _substitute(doc: str, values: dict[str, str], ph: _Placeholders, *, keep_sent_to: bool) -> str:
+    if not keep_sent_to:
+        start, end = doc.find(ph.sent_to_start), doc.find(ph.sent_to_end)
+        if 0 <= start < end:
+            doc = doc[:start] + doc[end + len(ph.sent_to_end) :]
+    doc = doc.replace(ph.sent_to_start, "").replace(ph.sent_to_end, "")
+    for placeholder, value in values.items():
+        doc = doc.replace(placeholder, value)
+    return doc
+
+
+def _subject(view: DigestView, lead: StoryView | None, story_count: int) -> str:
+    title = clean_text(view.title, LABEL_CHARS)
+    if lead is None:
+        return clean_text(f"{title} — {view.period_label}", SUBJECT_CHARS)
+    head = f"{title}: "
+    tail = f" (+{story_count - 1} more)" if story_count > 1 else ""
+    return head + clean_text(lead.title, SUBJECT_CHARS - len(head) - len(tail)) + tail
+
+
+def prepare(view: DigestView) -> RenderedDigest:
+    """Render and inline the digest once; drop trailing "More briefs" to stay under the cap."""
+    lead = _clean_story(view.lead) if view.lead else None
+    more = [_clean_story(s) for s in view.more]
+    ph = _Placeholders.new()
+    context = {
+        "title": clean_text(view.title, LABEL_CHARS),
+        "period_label": clean_text(view.period_label, LABEL_CHARS),
+        "site_name": clean_text(view.site_name, LABEL_CHARS),
+        "site_url": safe_url(view.site_url),
+        "archive_url": safe_url(view.archive_url),
+        "lead": lead,
+        "date_label": date_label,
+        "links": ph,
+    }
+
+    def render(shown: int) -> tuple[str, str]:
+        ctx = context | {"more": more[:shown], "hidden": len(more) - shown}
+        html_doc = _INLINER.inline(environment().get_template("digest.html.j2").render(ctx))
+        return html_doc, environment().get_template("digest.txt.j2").render(ctx)
+
+    def fits(html_doc: str) -> bool:
+        growth = sum(html_doc.count(p) for p in (ph.unsubscribe, ph.preferences, ph.recipient))
+        return len(html_doc.encode()) + growth * MAX_PERSONAL_CHARS <= MAX_HTML_BYTES
+
+    shown = len(more)
+    html_doc, text_doc = render(shown)
+    if not fits(html_doc):
+        low, high = 0, shown - 1  # invariant: answer in [low, high]
+        while low < high:
+            mid = (low + high + 1) // 2
+            if fits(render(mid)[0]):
+                low = mid
+            else:
+                high = mid - 1
+        shown = low
+        html_doc, text_doc = render(shown)
+    subject = _subject(view, lead, len(more) + (lead is not None))
+    return RenderedDigest(html_doc, text_doc, subject, shown, len(more) - shown, ph)
+
+
+def _personalised(view: DigestView) -> tuple[str, str]:
+    return prepare(view).personalise(
+        unsubscribe_url=view.unsubscribe_url,
+        preferences_url=view.preferences_url,
+        recipient=view.recipient,
+    )
+
+
+def render_html(view: DigestView) -> str:
+    """The personalised HTML for a view that carries its subscriber's links."""
+    return _personalised(view)[0]
+
+
+def render_text(view: DigestView) -> str:
+    """The personalised plain text for a view that carries its subscriber's links."""
+    return _personalised(view)[1]

@@ -1,0 +1,79 @@
+"""Checks made before any tier reads a document: entity declarations, HTML pages, JSON, binary."""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from ._parse_lxml import safe_parser
+from .entry import FeedParseError
+
+# A replacement text that is only character references (&#160;) expands to nothing dangerous.
+_CHAR_REFS_ONLY = re.compile(r"(?:[^&%]|&#\d+;|&#x[0-9a-fA-F]+;)*")
+_HTML_HEAD = re.compile(
+    rb"^(?:\s|<\?xml[^>]*>|<!--.*?-->)*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE | re.DOTALL
+)
+_FEED_ROOT = re.compile(rb"<(?:[\w-]+:)?(?:rss|feed|rdf)[\s>]", re.IGNORECASE)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_SNIFF = 4096
+
+
+_RECOVER_PARSER = safe_parser(recover=True)
+
+
+def internal_dtd(body: bytes) -> etree.DTD | None:
+    """The DTD internal subset of a (possibly ill-formed) document, read without expanding it."""
+    try:
+        root = etree.fromstring(body, _RECOVER_PARSER)
+    except etree.XMLSyntaxError:
+        return None
+    return root.getroottree().docinfo.internalDTD if root is not None else None
+
+
+def declares_entities(dtd: etree.DTD | None) -> bool:
+    """True when a DTD internal subset declares any entity."""
+    return dtd is not None and next(dtd.iterentities(), None) is not None
+
+
+def refuse_dangerous_entities(dtd: etree.DTD | None) -> None:
+    """Raise FeedParseError when the DTD declares external, parameter or nested entities.
+
+    Plain text and character-reference entities (``<!ENTITY nbsp "&#160;">``) are allowed;
+    anything that reads a file or URL, or expands into other entities (billion laughs), is not.
+    """
+    if dtd is None:
+        return
+    for entity in dtd.iterentities():
+        if entity.system_url or entity.content is None:
+            raise FeedParseError(f"entity expansion refused: external entity {entity.name!r}")
+        if not _CHAR_REFS_ONLY.fullmatch(entity.orig or entity.content):
+            raise FeedParseError(f"entity expansion refused: nested entity {entity.name!r}")
+
+
+def head_text(body: bytes) -> bytes:
+    """The first bytes of the document as ASCII-compatible bytes (UTF-16/32 narrowed)."""
+    head = body[:_SNIFF]
+    for bom in _BOMS:
+        head = head.removeprefix(bom)
+    if b"\x00" in head[:64]:
+        head = head.replace(b"\x00", b"")
+    return head
+
+
+def looks_like_html(body: bytes) -> bool:
+    """True when the document opens as an HTML page and shows no feed root element early on."""
+    head = head_text(body)
+    return bool(_HTML_HEAD.match(head)) and not _FEED_ROOT.search(head)
+
+
+def looks_like_json(body: bytes, content_type: str | None) -> bool:
+    """True when the content type says JSON or the document opens with '{'."""
+    if content_type and "json" in content_type.lower():
+        return True
+    return head_text(body).lstrip().startswith(b"{")
+
+
+def looks_like_markup(body: bytes) -> bool:
+    """True when the document's first non-blank character is '<'."""
+    return head_text(body).lstrip().startswith(b"<")

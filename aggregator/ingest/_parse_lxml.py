@@ -1,0 +1,189 @@
+"""The fast tier: well-formed RSS 2.0, Atom 1.0 and RSS 1.0 (RDF) read straight from an lxml tree.
+
+It accepts only what it can read exactly: a document that is not well-formed, declares
+entities, or is another format goes to feedparser.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from lxml import etree
+
+from ._parse_normalize import RawEntry, RawFeed, Text
+
+ATOM = "http://www.w3.org/2005/Atom"
+RSS1 = "http://purl.org/rss/1.0/"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+DC = "http://purl.org/dc/elements/1.1/"
+DCTERMS = "http://purl.org/dc/terms/"
+CONTENT = "http://purl.org/rss/1.0/modules/content/"
+XHTML = "http://www.w3.org/1999/xhtml"
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def safe_parser(*, recover: bool = False) -> etree.XMLParser:
+    """A parser (strict unless asked) that expands no entities, loads no DTD, uses no network."""
+    return etree.XMLParser(
+        recover=recover,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        collect_ids=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+_PARSER = safe_parser()
+
+
+def parse_tree(body: bytes, url: str) -> etree._Element | None:
+    """The root of ``body`` if it is well-formed XML, else None. Entities stay unexpanded."""
+    try:
+        return etree.fromstring(body, _PARSER, base_url=url)
+    except etree.XMLSyntaxError:
+        return None
+
+
+def read_feed(root: etree._Element) -> RawFeed | None:
+    """Read a parsed tree as RSS 2.0, Atom 1.0 or RSS 1.0; None for anything else."""
+    if root.tag == f"{{{ATOM}}}feed":
+        return _atom_feed(root)
+    if root.tag == "rss":
+        channel = root.find("channel")
+        return _rss_feed(channel) if channel is not None else None
+    if root.tag == f"{{{RDF}}}RDF":
+        channel = root.find(f"{{{RSS1}}}channel")
+        if channel is None:
+            return None
+        feed = _rss_feed(channel, ns=RSS1)
+        feed.entries = [_rss_entry(item, ns=RSS1) for item in root.iterchildren(f"{{{RSS1}}}item")]
+        return feed
+    return None
+
+
+def _text(el: etree._Element | None) -> str | None:
+    """All character data of an element (None when absent)."""
+    if el is None:
+        return None
+    return el.text if len(el) == 0 else "".join(el.itertext())
+
+
+def _inner_markup(el: etree._Element) -> str:
+    """An element's content as markup: its text, then its children serialized."""
+    if len(el) == 0:
+        return el.text or ""
+    children = "".join(etree.tostring(c, encoding=str, with_tail=True) for c in el)
+    return (el.text or "") + children
+
+
+def _atom_text(el: etree._Element | None) -> Text | None:
+    """An Atom text construct (type text, html or xhtml)."""
+    if el is None:
+        return None
+    kind = (el.get("type") or "text").lower()
+    if kind in ("xhtml", "application/xhtml+xml"):
+        div = el.find(f"{{{XHTML}}}div")
+        return Text(_inner_markup(div if div is not None else el), True, el.base)
+    is_html = False if kind in ("text", "text/plain") else kind in ("html", "text/html") or None
+    return Text(_text(el) or "", is_html, el.base)
+
+
+def _atom_link(el: etree._Element, rel: str = "alternate") -> str | None:
+    for link in el.iterchildren(f"{{{ATOM}}}link"):
+        if (link.get("rel") or "alternate") != rel or not link.get("href"):
+            continue
+        if rel != "alternate" or (link.get("type") or "text/html") in _HTML_TYPES:
+            return _resolve(link, link.get("href"))
+    return None
+
+
+def _resolve(el: etree._Element, href: str | None) -> str | None:
+    """``href`` against the element's xml:base (lxml resolves the chain up to the doc URL)."""
+    base = el.base
+    return urljoin(base, href.strip()) if href and base else href
+
+
+def _atom_feed(root: etree._Element) -> RawFeed:
+    entries = root.iterchildren(f"{{{ATOM}}}entry")
+    return RawFeed(
+        title=_atom_text(root.find(f"{{{ATOM}}}title")),
+        site_url=_atom_link(root),
+        feed_id=_text(root.find(f"{{{ATOM}}}id")),
+        hub_url=_atom_link(root, "hub"),
+        base=root.base,
+        entries=[_atom_entry(e) for e in entries],
+    )
+
+
+def _atom_entry(el: etree._Element) -> RawEntry:
+    author = el.find(f"{{{ATOM}}}author/{{{ATOM}}}name")
+    bodies = [_atom_text(el.find(f"{{{ATOM}}}{name}")) for name in ("content", "summary")]
+    id_el = el.find(f"{{{ATOM}}}id")
+    return RawEntry(
+        guid=_resolve(id_el, _text(id_el)) if id_el is not None else None,
+        link=_atom_link(el),
+        title=_atom_text(el.find(f"{{{ATOM}}}title")),
+        author=_text(author),
+        bodies=[b for b in bodies if b is not None and b.value],
+        published=_text(el.find(f"{{{ATOM}}}published")),
+        updated=_text(el.find(f"{{{ATOM}}}updated")),
+        tags=[c.get("term") or "" for c in el.iterchildren(f"{{{ATOM}}}category")],
+        base=el.base,
+    )
+
+
+def _rss_feed(channel: etree._Element, ns: str = "") -> RawFeed:
+    q = f"{{{ns}}}" if ns else ""
+    link = channel.find(f"{q}link")
+    return RawFeed(
+        title=Text(_text(channel.find(f"{q}title")) or ""),
+        site_url=_resolve(link, _text(link)) if link is not None else _atom_link(channel),
+        feed_id=_text(channel.find(f"{{{ATOM}}}id")),
+        ttl=_text(channel.find("ttl")),
+        hub_url=_atom_link(channel, "hub"),
+        base=channel.base,
+        entries=[_rss_entry(item) for item in channel.iterchildren("item")] if not ns else [],
+    )
+
+
+def _first(el: etree._Element, *tags: str) -> etree._Element | None:
+    for tag in tags:
+        found = el.find(tag)
+        if found is not None:
+            return found
+    return None
+
+
+def _rss_entry(item: etree._Element, ns: str = "") -> RawEntry:
+    q = f"{{{ns}}}" if ns else ""
+    guid_el = item.find("guid")
+    guid = _text(guid_el)
+    guid_is_link = guid_el is not None and guid_el.get("isPermaLink", "true") == "true"
+    if guid and guid_is_link:
+        guid = _resolve(guid_el, guid.strip())
+    link_el = item.find(f"{q}link")
+    link = _resolve(link_el, _text(link_el)) if link_el is not None else _atom_link(item)
+    if not link and guid_is_link:
+        link = guid
+    if ns and not guid:
+        guid = item.get(f"{{{RDF}}}about")
+    bodies = [
+        Text(_inner_markup(b), True, b.base)
+        for b in (item.find(f"{{{CONTENT}}}encoded"), item.find(f"{q}description"))
+        if b is not None
+    ]
+    author = _first(item, "author", f"{{{DC}}}creator")
+    return RawEntry(
+        guid=guid,
+        link=link,
+        title=Text(_text(item.find(f"{q}title")) or ""),
+        author=_text(author),
+        bodies=[b for b in bodies if b.value],
+        published=_text(_first(item, "pubDate", f"{{{DCTERMS}}}issued")),
+        updated=_text(_first(item, f"{{{DC}}}date", f"{{{DCTERMS}}}modified")),
+        tags=[_text(c) or "" for c in item.iterchildren("category", f"{{{DC}}}subject")],
+        base=item.base,
+    )

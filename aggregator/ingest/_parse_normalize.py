@@ -1,0 +1,163 @@
+"""The tier-neutral raw shape of a parsed feed, and its normalisation into Entry/ParsedFeed.
+
+Every tier (lxml, feedparser, JSON Feed) fills RawFeed/RawEntry with what the document says,
+and only this module decides keys, URLs, dates, titles and sanitizing, so tiers agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from calendar import timegm
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+from feedparser.datetimes import _parse_date
+
+from .entry import Entry, ParsedFeed
+from .sanitize import clean_text, collapse, html_to_text, sanitize_html, text_to_html
+
+# Text that is most likely HTML (a tag or an entity reference) rather than plain text.
+_LOOKS_HTML = re.compile(r"<[a-zA-Z/!]|&(?:#\d+|#x[\da-fA-F]+|[a-zA-Z]\w*);")
+
+
+@dataclass(slots=True)
+class Text:
+    """A text construct: its value and whether that value is HTML markup."""
+
+    value: str
+    is_html: bool | None = None
+    """True for HTML, False for plain text, None when unknown (RSS titles): guess from the value."""
+    base: str | None = None
+    """Base URL for relative links inside the value (xml:base or the entry's context)."""
+
+    def looks_html(self) -> bool:
+        return self.is_html if self.is_html is not None else bool(_LOOKS_HTML.search(self.value))
+
+    def as_html(self) -> str:
+        return self.value if self.looks_html() else text_to_html(self.value)
+
+
+@dataclass(slots=True)
+class RawEntry:
+    """What one entry of the document says, before normalisation."""
+
+    guid: str | None = None
+    link: str | None = None
+    title: Text | None = None
+    author: str | None = None
+    bodies: list[Text] = field(default_factory=list)
+    """Content, summary and description candidates; the fullest one wins."""
+    published: str | datetime | None = None
+    updated: str | datetime | None = None
+    tags: list[str] = field(default_factory=list)
+    base: str | None = None
+    """Base URL in force for the entry (xml:base resolved, else the feed URL)."""
+
+
+@dataclass(slots=True)
+class RawFeed:
+    """What the document says about the feed itself."""
+
+    title: Text | None = None
+    site_url: str | None = None
+    feed_id: str | None = None
+    ttl: str | None = None
+    hub_url: str | None = None
+    base: str | None = None
+    entries: list[RawEntry] = field(default_factory=list)
+
+
+def to_date(value: str | datetime | None) -> datetime | None:
+    """A date string (RFC 822, ISO 8601 and the other forms feedparser knows) as aware UTC."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if not value or not value.strip():
+        return None
+    parsed: time.struct_time | None = _parse_date(value.strip())
+    if parsed is None:
+        return None
+    try:
+        return datetime.fromtimestamp(timegm(parsed), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def absolute_url(url: str | None, base: str | None) -> str | None:
+    """``url`` made absolute against ``base``; None for empty or non-web URLs."""
+    if not url:
+        return None
+    url = collapse(url)
+    if base:
+        try:
+            url = urljoin(base, url)
+        except ValueError:
+            return None
+    scheme = urlsplit(url).scheme.lower() if ":" in url else ""
+    return url if scheme in ("http", "https") else None
+
+
+def plain_title(text: Text | None) -> str:
+    """Title as plain text: markup stripped, entities decoded, whitespace collapsed."""
+    if text is None or not text.value:
+        return ""
+    if text.looks_html():
+        return collapse(html_to_text(text.value))
+    return collapse(text.value)
+
+
+def _entry_key(guid: str | None, url: str | None, title: str, content_text: str) -> str:
+    if guid:
+        return f"guid:{guid}"
+    if url:
+        return f"link:{url}"
+    digest = hashlib.sha256(f"{title}\n{content_text}".encode()).hexdigest()
+    return f"hash:{digest}"
+
+
+def normalise_entry(raw: RawEntry, feed_base: str | None, now: datetime) -> Entry:
+    """Build the normalised Entry for one raw entry."""
+    base = raw.base or feed_base
+    title = plain_title(raw.title)
+    url = absolute_url(raw.link, base)
+    body = max(raw.bodies, key=lambda t: len(t.value), default=None)
+    content_html = sanitize_html(body.as_html(), body.base or base) if body else ""
+    content_text = html_to_text(content_html)
+    guid = collapse(raw.guid) if raw.guid else None
+    published = _not_after(to_date(raw.published), now)
+    updated = _not_after(to_date(raw.updated), now)
+    return Entry(
+        key=_entry_key(guid, url, title, content_text),
+        title=title,
+        url=url,
+        guid=guid or None,
+        author=collapse(raw.author) or None if raw.author else None,
+        content_html=content_html,
+        content_text=content_text,
+        published=published or updated,
+        updated=updated,
+        tags=list(dict.fromkeys(t for t in map(collapse, raw.tags) if t)),
+    )
+
+
+def _not_after(date: datetime | None, now: datetime) -> datetime | None:
+    return min(date, now) if date is not None else None
+
+
+def normalise_feed(
+    raw: RawFeed, parser: str, now: datetime, warning: str | None = None
+) -> ParsedFeed:
+    """Build the ParsedFeed for a raw feed parsed by tier ``parser``."""
+    ttl = raw.ttl.strip() if raw.ttl else ""
+    return ParsedFeed(
+        title=plain_title(raw.title),
+        site_url=absolute_url(raw.site_url, raw.base),
+        feed_id=collapse(raw.feed_id) or None if raw.feed_id else None,
+        entries=[normalise_entry(e, raw.base, now) for e in raw.entries],
+        ttl_minutes=int(ttl) if ttl.isdigit() and int(ttl) > 0 else None,
+        hub_url=absolute_url(raw.hub_url, raw.base),
+        parser=parser,
+        warning=clean_text(warning).replace("\n", " ").strip() or None if warning else None,
+    )

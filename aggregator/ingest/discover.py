@@ -1,0 +1,70 @@
+"""Find the feed of an HTML page from its ``<link rel="alternate">`` elements."""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+import lxml.html
+
+from aggregator.ingest.entry import FeedParseError, ParsedFeed
+from aggregator.ingest.fetch import Fetcher, FetchError
+from aggregator.ingest.parse import parse_feed
+
+FEED_TYPES = (
+    "application/atom+xml",
+    "application/rss+xml",
+    "application/feed+json",
+    "application/json",
+    "application/rdf+xml",
+    "application/xml",
+    "text/xml",
+)
+
+
+def looks_like_html(body: bytes, content_type: str | None) -> bool:
+    """True for an HTML page rather than a feed document."""
+    if content_type and "html" in content_type.lower():
+        return True
+    head = body[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
+def discover_feeds(html: bytes, page_url: str) -> list[str]:
+    """Absolute feed URLs advertised by an HTML page, best first (Atom/RSS before JSON)."""
+    try:
+        doc = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return []
+    base = doc.xpath("string(//base/@href)") or page_url
+    found: list[tuple[int, str]] = []
+    for link in doc.xpath("//link[@href]"):
+        rels = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").lower().split(";")[0].strip()
+        if "alternate" in rels and kind in FEED_TYPES:
+            url = urljoin(urljoin(page_url, base), link.get("href").strip())
+            if url not in (u for _, u in found):
+                found.append((FEED_TYPES.index(kind), url))
+    return [url for _, url in sorted(found, key=lambda pair: pair[0])]
+
+
+async def find_feed(fetcher: Fetcher, url: str) -> tuple[str, ParsedFeed]:
+    """The feed behind ``url``: the URL itself when it is a feed, else the page's advertised feed.
+
+    Raises FetchError or FeedParseError with a one-line reason.
+    """
+    result = await fetcher.fetch(url)
+    if looks_like_html(result.body, result.content_type):
+        candidates = discover_feeds(result.body, result.url)
+        if not candidates:
+            raise FeedParseError(f"{url} is an HTML page that advertises no feed")
+        errors = []
+        for candidate in candidates:
+            try:
+                feed_result = await fetcher.fetch(candidate)
+                return feed_result.url, parse_feed(
+                    feed_result.body, feed_result.url, content_type=feed_result.content_type
+                )
+            except (FetchError, FeedParseError) as exc:
+                errors.append(f"{candidate}: {exc}")
+        raise FeedParseError("no advertised feed works: " + "; ".join(errors))
+    return result.url, parse_feed(result.body, result.url, content_type=result.content_type)

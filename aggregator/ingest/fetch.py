@@ -1,0 +1,366 @@
+"""HTTP(S) and file fetching: polite, concurrent, bounded and safe.
+
+One :class:`Fetcher` holds an aiohttp session whose connector caps concurrency globally and per
+host. Every request is a conditional GET when validators are known, is bounded in time and size
+(the size is counted after decompression, so a gzip bomb is cut off), and may only reach public
+addresses unless the operator allows a network: the check runs after DNS resolution, on every
+redirect hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from aggregator.config import FetchSettings
+
+_CHUNK = 64 * 1024
+_REDIRECTS = {301, 302, 303, 307, 308}
+_PERMANENT = {301, 308}
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class FetchError(Exception):
+    """A fetch failed. The message is one line for the operator."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class BlockedAddressError(FetchError):
+    """The URL resolves to an address the operator has not allowed."""
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """What a successful fetch (200 or 304) returned."""
+
+    url: str
+    """The final URL after redirects."""
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    moved_to: str | None = None
+    """Set when every redirect on the way was permanent (301/308): the source's new URL."""
+    max_age: float | None = None
+    """Seconds the response may be cached (Cache-Control max-age or Expires)."""
+    elapsed: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+# --- address policy --------------------------------------------------------------------
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+class AddressPolicy:
+    """Public addresses pass; private, loopback, link-local and metadata ones need an allowlist."""
+
+    def __init__(self, allow_networks: Iterable[str] = ()):
+        self.allowed: list[IPNetwork] = [
+            ipaddress.ip_network(n, strict=False) for n in allow_networks
+        ]
+
+    def permits(self, host: str) -> bool:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+        return _is_public(address) or any(address in net for net in self.allowed)
+
+    def check_literal(self, host: str) -> None:
+        """Refuse a URL whose host is an IP literal outside the policy (no DNS involved)."""
+        try:
+            permitted = self.permits(host.strip("[]"))
+        except ValueError:
+            return  # a name: the resolver checks it
+        if not permitted:
+            raise BlockedAddressError(f"address {host} is not allowed (private or local network)")
+
+
+class _GuardedResolver(AbstractResolver):
+    """Resolves names, then drops addresses the policy refuses; refuses when none remain."""
+
+    def __init__(self, policy: AddressPolicy):
+        self._inner = DefaultResolver()
+        self._policy = policy
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        allowed = [r for r in results if self._policy.permits(r["host"])]
+        if not allowed:
+            addresses = ", ".join(sorted({r["host"] for r in results}))
+            raise BlockedAddressError(
+                f"{host} resolves to {addresses}, which is not allowed (private or local network)"
+            )
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+# --- header helpers --------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def parse_max_age(headers: Any, now: float | None = None) -> float | None:
+    """Freshness lifetime from Cache-Control max-age, else Expires."""
+    for part in headers.get("Cache-Control", "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().strip('"').isdigit():
+            return float(value.strip().strip('"'))
+    expires = headers.get("Expires")
+    if expires:
+        try:
+            when = email.utils.parsedate_to_datetime(expires)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+    return None
+
+
+def describe_status(status: int, reason: str | None) -> str:
+    return f"HTTP {status} {reason or ''}".strip()
+
+
+# --- the fetcher -----------------------------------------------------------------------
+
+
+class Fetcher:
+    """Concurrent, bounded fetching. Use as ``async with Fetcher(settings, ua) as f: ...``."""
+
+    def __init__(self, settings: FetchSettings, user_agent: str):
+        self.settings = settings
+        self.user_agent = user_agent
+        self.policy = AddressPolicy(settings.allow_networks)
+        self._session: aiohttp.ClientSession | None = None
+        self._slots = asyncio.Semaphore(settings.concurrency)
+
+    async def __aenter__(self) -> Fetcher:
+        connector = aiohttp.TCPConnector(
+            limit=self.settings.concurrency,
+            limit_per_host=self.settings.per_host,
+            resolver=_GuardedResolver(self.policy),
+            ttl_dns_cache=300,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            trust_env=False,
+            headers={"User-Agent": self.user_agent},
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = "application/atom+xml, application/rss+xml, application/feed+json, "
+        "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+    ) -> FetchResult:
+        """Fetch ``url`` (http, https or file). Raises FetchError with a one-line reason."""
+        parts = urlsplit(url)
+        if parts.scheme == "file" or not parts.scheme:
+            return await asyncio.to_thread(self._read_file, url, last_modified)
+        if parts.scheme not in ("http", "https"):
+            raise FetchError(f"unsupported URL scheme {parts.scheme!r}")
+        started = time.monotonic()
+        async with self._slots:
+            try:
+                return await asyncio.wait_for(
+                    self._follow(url, etag, last_modified, accept, started),
+                    timeout=self.settings.timeout_seconds,
+                )
+            except TimeoutError:
+                raise FetchError(f"timed out after {self.settings.timeout_seconds:g} s") from None
+
+    async def _follow(
+        self, url: str, etag: str | None, last_modified: str | None, accept: str, started: float
+    ) -> FetchResult:
+        assert self._session is not None, "use Fetcher as an async context manager"
+        headers = {"Accept": accept, "Accept-Encoding": "gzip, deflate, br"}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        seen: set[str] = set()
+        all_permanent = True
+        current = url
+        for _hop in range(self.settings.max_redirects + 1):
+            parts = urlsplit(current)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise FetchError(f"redirected to an unsupported URL {current!r}")
+            self.policy.check_literal(parts.hostname)
+            seen.add(current)
+            try:
+                response = await self._session.get(
+                    current,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(
+                        total=None, sock_connect=self.settings.connect_timeout_seconds
+                    ),
+                )
+            except BlockedAddressError:
+                raise
+            except aiohttp.ClientConnectorError as exc:
+                if isinstance(exc.os_error, BlockedAddressError):
+                    raise exc.os_error from None
+                raise FetchError(f"cannot connect to {parts.hostname}: {exc.os_error}") from None
+            except aiohttp.ClientError as exc:
+                raise FetchError(f"HTTP error: {exc}") from None
+            async with response:
+                if response.status in _REDIRECTS:
+                    location = response.headers.get("Location")
+                    if not location:
+                        raise FetchError(f"HTTP {response.status} without a Location header")
+                    target = urljoin(current, location)
+                    if target in seen:
+                        raise FetchError(f"redirect loop at {target}")
+                    all_permanent = all_permanent and response.status in _PERMANENT
+                    current = target
+                    continue
+                return await self._finish(response, url, current, all_permanent, started)
+        raise FetchError(f"too many redirects (more than {self.settings.max_redirects})")
+
+    async def _finish(
+        self,
+        response: aiohttp.ClientResponse,
+        original: str,
+        final: str,
+        all_permanent: bool,
+        started: float,
+    ) -> FetchResult:
+        status = response.status
+        moved_to = final if final != original and all_permanent else None
+        if status == 304:
+            return FetchResult(
+                url=final,
+                status=304,
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+                moved_to=moved_to,
+                max_age=parse_max_age(response.headers),
+                elapsed=time.monotonic() - started,
+            )
+        if status >= 400 or status < 200:
+            raise FetchError(
+                describe_status(status, response.reason),
+                status=status,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        body = await self._read_body(response)
+        return FetchResult(
+            url=final,
+            status=status,
+            body=body,
+            content_type=response.headers.get("Content-Type"),
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+            moved_to=moved_to,
+            max_age=parse_max_age(response.headers),
+            elapsed=time.monotonic() - started,
+        )
+
+    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
+        cap = self.settings.max_body_bytes
+        declared = response.content_length
+        if declared is not None and declared > cap and not response.headers.get("Content-Encoding"):
+            raise FetchError(f"body of {declared} bytes is over the {cap}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.content.iter_chunked(_CHUNK):
+                size += len(chunk)
+                if size > cap:
+                    raise FetchError(f"body is over the {cap}-byte limit (after decompression)")
+                chunks.append(chunk)
+        except aiohttp.ClientPayloadError as exc:
+            raise FetchError(f"broken response body: {exc}") from None
+        return b"".join(chunks)
+
+    def _read_file(self, url: str, last_modified: str | None) -> FetchResult:
+        """Read a file:// URL or a local path, with the same size cap; mtime+size act as validator."""
+        parts = urlsplit(url)
+        path = Path(unquote(parts.path)) if parts.scheme == "file" else Path(url).expanduser()
+        started = time.monotonic()
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise FetchError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if not path.is_file():
+            raise FetchError(f"{path} is not a file")
+        stamp = f"file:{stat.st_mtime_ns}:{stat.st_size}"
+        if last_modified == stamp:
+            return FetchResult(url=url, status=304, last_modified=stamp)
+        if stat.st_size > self.settings.max_body_bytes:
+            raise FetchError(
+                f"file of {stat.st_size} bytes is over the {self.settings.max_body_bytes}-byte limit"
+            )
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            raise FetchError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return FetchResult(
+            url=url,
+            status=200,
+            body=body,
+            last_modified=stamp,
+            elapsed=time.monotonic() - started,
+        )

@@ -1,0 +1,116 @@
+"""When to poll a source next, and what each fetch outcome does to its state.
+
+Pure functions of the source row, the outcome and ``now``: the scheduler and ``poll`` share them,
+and tests drive them with any clock.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from aggregator.config import FetchSettings
+from aggregator.store.models import Source
+
+RECENT_ENTRIES = 10
+QUIET_FACTOR = 4
+
+
+def interval_bounds(source: Source, fetch: FetchSettings) -> tuple[float, float]:
+    """The source's (min, max) poll interval in minutes."""
+    lo = source.min_interval_minutes or fetch.min_interval_minutes
+    hi = source.max_interval_minutes or fetch.max_interval_minutes
+    return lo, max(lo, hi)
+
+
+def adaptive_interval(
+    recent_dates: Sequence[datetime],
+    *,
+    min_minutes: float,
+    max_minutes: float,
+    ttl_minutes: float | None = None,
+    max_age_seconds: float | None = None,
+) -> timedelta:
+    """Poll about twice per typical gap between entries, within the bounds.
+
+    Never sooner than the feed's ``<ttl>`` or the response's Cache-Control/Expires allow, as long
+    as that stays within ``max_minutes``.
+    """
+    dates = sorted(set(recent_dates), reverse=True)[:RECENT_ENTRIES]
+    if len(dates) >= 2:
+        gaps = [(a - b).total_seconds() / 60 for a, b in zip(dates, dates[1:], strict=False)]
+        minutes = statistics.median(gaps) / 2
+    else:
+        minutes = min_minutes * QUIET_FACTOR  # too few entries to tell: a quiet feed
+    floor = max(ttl_minutes or 0.0, (max_age_seconds or 0.0) / 60)
+    minutes = max(minutes, floor)
+    return timedelta(minutes=min(max(minutes, min_minutes), max_minutes))
+
+
+def failure_backoff(failures: int, *, min_minutes: float, cap_minutes: float) -> timedelta:
+    """Exponential backoff: min, 2·min, 4·min … up to the cap. Retried for ever, never disabled."""
+    minutes = min_minutes * (2 ** max(0, failures - 1))
+    return timedelta(minutes=min(minutes, cap_minutes))
+
+
+def record_success(
+    source: Source,
+    *,
+    now: datetime,
+    status: int,
+    etag: str | None,
+    last_modified: str | None,
+    interval: timedelta,
+) -> None:
+    """A 200 or 304: clear the error state, keep validators the response did not replace."""
+    source.last_status = status
+    source.last_error = None
+    source.consecutive_failures = 0
+    source.last_checked_at = now
+    source.last_success_at = now
+    if etag:
+        source.etag = etag
+    if last_modified:
+        source.last_modified = last_modified
+    source.next_check_at = now + interval
+
+
+def record_failure(
+    source: Source,
+    *,
+    now: datetime,
+    error: str,
+    fetch: FetchSettings,
+    status: int | None = None,
+    retry_after: float | None = None,
+) -> None:
+    """Any failure: count it, back off (or honour Retry-After), and keep retrying.
+
+    A 410 retires the source: it is not polled again until an operator re-enables it.
+    """
+    source.last_status = status
+    source.consecutive_failures += 1
+    source.last_checked_at = now
+    if status == 410:
+        source.status = "retired"
+        source.last_error = f"{error}: the feed is gone; retired (re-enable with `aggregator sources enable {source.id}`)"
+        source.next_check_at = None
+        return
+    source.last_error = error
+    lo, _hi = interval_bounds(source, fetch)
+    delay = failure_backoff(
+        source.consecutive_failures, min_minutes=lo, cap_minutes=fetch.max_backoff_minutes
+    )
+    if retry_after is not None and status in (429, 503):
+        cap = timedelta(minutes=fetch.max_backoff_minutes)
+        delay = min(max(timedelta(seconds=retry_after), timedelta(seconds=1)), cap)
+    source.next_check_at = now + delay
+
+
+def is_due(source: Source, now: datetime) -> bool:
+    return (
+        source.enabled
+        and source.status == "active"
+        and (source.next_check_at is None or source.next_check_at <= now)
+    )

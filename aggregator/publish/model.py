@@ -1,0 +1,129 @@
+"""What the feed writers take in: plain dataclasses, plus the string helpers they rely on."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import quote, urlsplit
+
+from markupsafe import Markup
+
+from aggregator.briefs.model import Brief
+
+# Characters XML 1.0 forbids (§2.2 Char), lone surrogates and the non-characters U+FFFE/U+FFFF.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_NEWLINES = re.compile(r"\r\n?")
+_WHITESPACE = re.compile(r"\s+")
+# Everything a URI may carry literally; the rest (spaces, quotes, <>, non-ASCII) gets %-encoded.
+_URI_SAFE = ":/?#[]@!$&'()*+,;=%~"
+_ENTRY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://aggregator.invalid/ns/entry")
+
+
+@dataclass(slots=True, kw_only=True)
+class FeedSource:
+    """The original feed an entry came from (becomes atom:source, RSS <source>, JSON `_aggregator`)."""
+
+    id: str
+    """The original feed's id (Atom id), else its URL."""
+    title: str
+    url: str | None
+    """The source's site (HTML) link."""
+    feed_url: str
+    updated: datetime
+
+
+@dataclass(slots=True, kw_only=True)
+class FeedEntry:
+    """One published item: a brief of an original story."""
+
+    id: str
+    """Stable id that survives re-publishing; see `entry_id`."""
+    title: str
+    link: str | None
+    published: datetime
+    sources: list[FeedSource]
+    """The first is the primary source; cross-source duplicates list every source once."""
+    updated: datetime | None = None
+    """Defaults to `published`."""
+    author: str | None = None
+    summary: str = ""
+    """Plain text: the brief's paragraph."""
+    content_html: str = ""
+    """HTML of the brief; see `brief_html`."""
+    tags: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            raise ValueError(f"feed entry {self.id!r} has no source; give at least the primary one")
+
+
+@dataclass(slots=True, kw_only=True)
+class FeedMeta:
+    """The combined feed's own metadata."""
+
+    title: str
+    id: str
+    """A permanent IRI for the feed (e.g. a urn:uuid or the canonical feed URL)."""
+    home_url: str
+    base_url: str
+    """Where the feed files are served from; self links are base_url + file name."""
+    author: str
+    updated: datetime | None = None
+    """None: the newest entry's update time (so unchanged entries give unchanged bytes)."""
+    hub_url: str | None = None
+    description: str = ""
+
+
+def entry_id(source_feed_url: str, item_key: str) -> str:
+    """A deterministic `urn:uuid:` id for an item of a source feed; equal inputs give equal ids."""
+    return uuid.uuid5(_ENTRY_NAMESPACE, f"{source_feed_url}\n{item_key}").urn
+
+
+def xml_safe(text: str) -> str:
+    """`text` without XML 1.0-invalid characters or lone surrogates, with CR/CRLF as LF."""
+    return _NEWLINES.sub("\n", _XML_INVALID.sub("", str(text)))
+
+
+def one_line(text: str) -> str:
+    """`xml_safe` text with every run of whitespace (CR/LF, tabs) folded to one space."""
+    return _WHITESPACE.sub(" ", xml_safe(text)).strip()
+
+
+def safe_url(url: str | None) -> str | None:
+    """An absolute http(s) URL with unsafe characters %-encoded, or None for anything else."""
+    if not url:
+        return None
+    cleaned = quote(one_line(url), safe=_URI_SAFE)
+    try:
+        parts = urlsplit(cleaned)
+    except ValueError:  # e.g. a broken IPv6 literal
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return cleaned
+
+
+def brief_html(brief: Brief, link: str | None, source_title: str) -> str:
+    """The brief as HTML: bullets as <ul>, terms as <dl>, then a link to the full story.
+
+    Every string is escaped, so hostile brief text cannot inject markup. Without bullets the
+    brief's paragraph is used instead.
+    """
+    parts: list[Markup] = []
+    if brief.bullets:
+        items = Markup("").join(Markup("<li>{}</li>").format(b) for b in brief.bullets)
+        parts.append(Markup("<ul>{}</ul>").format(items))
+    elif brief.paragraph:
+        parts.append(Markup("<p>{}</p>").format(brief.paragraph))
+    if brief.terms:
+        rows = Markup("").join(
+            Markup("<dt>{}</dt><dd>{}</dd>").format(t.term, t.definition) for t in brief.terms
+        )
+        parts.append(Markup("<dl>{}</dl>").format(rows))
+    href = safe_url(link)
+    if href:
+        label = f"Read full story at {one_line(source_title)} \u2192"
+        parts.append(Markup('<p><a href="{}">{}</a></p>').format(href, label))
+    return str(Markup("\n").join(parts))

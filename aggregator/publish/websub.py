@@ -1,0 +1,55 @@
+"""WebSub (W3C) publisher side: tell the hub which topics changed, and advertise the hub."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from urllib.parse import urlencode
+
+from aggregator.publish.model import safe_url
+
+_USER_AGENT = "aggregator-websub/0.1"
+
+
+class WebSubError(RuntimeError):
+    """The hub could not be reached or refused the publish ping. The message is one line."""
+
+
+def ping_hub(hub_url: str, topic_urls: list[str], timeout: float = 10) -> None:
+    """POST `hub.mode=publish` with one `hub.url` per topic; raise WebSubError unless the hub says 2xx."""
+    hub = safe_url(hub_url)
+    if hub is None:
+        raise WebSubError(f"WebSub hub URL {hub_url!r} is not an absolute http(s) URL")
+    if not topic_urls:
+        return
+    form = [("hub.mode", "publish")] + [("hub.url", topic) for topic in topic_urls]
+    request = urllib.request.Request(
+        hub,
+        data=urlencode(form).encode("ascii"),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": _USER_AGENT,
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as err:
+        body = err.read(200).decode("utf-8", "replace").strip().replace("\n", " ")
+        raise WebSubError(
+            f"WebSub hub {hub} refused the publish ping: HTTP {err.code} {body}"
+        ) from err
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise WebSubError(f"WebSub hub {hub} unreachable: {reason}") from err
+
+
+def link_header(hub_url: str, self_url: str) -> str:
+    """The HTTP `Link` header value advertising the hub and the topic (WebSub §4)."""
+    hub, topic = safe_url(hub_url), safe_url(self_url)
+    if hub is None or topic is None:
+        raise ValueError(
+            f"Link header needs absolute http(s) URLs, got {hub_url!r} and {self_url!r}"
+        )
+    return f'<{hub}>; rel="hub", <{topic}>; rel="self"'

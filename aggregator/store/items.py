@@ -1,0 +1,126 @@
+"""Storing parsed entries: batch upserts keyed per source, and cross-source story keys."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from aggregator.ingest.entry import Entry
+from aggregator.store.models import Item, Source
+
+_TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src", "_hsenc", "_hsmi")
+
+
+def sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def canonical_link(url: str) -> str:
+    """A comparable form of a story link: no scheme, www., fragment, tracking params or trailing /."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    query = urlencode(
+        sorted(
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not k.lower().startswith(_TRACKING_PARAMS)
+        )
+    )
+    path = parts.path.rstrip("/") or ""
+    return urlunsplit(("", host, path, query, "")).lstrip("/")
+
+
+def story_key(entry: Entry, source_id: int) -> str:
+    """Entries with the same canonical link are one story, whichever source carried them."""
+    if entry.url and urlsplit(entry.url).scheme in ("http", "https"):
+        return sha1("link:" + canonical_link(entry.url))
+    return sha1(f"source:{source_id}:{entry.key}")
+
+
+def content_hash(entry: Entry) -> str:
+    return sha1("\x1f".join((entry.title, entry.url or "", entry.content_html)))
+
+
+@dataclass(slots=True)
+class StoreResult:
+    new: int = 0
+    changed: int = 0
+    new_ids: list[int] | None = None
+    changed_ids: list[int] | None = None
+
+
+def store_entries(
+    session: Session, source: Source, entries: Sequence[Entry], now: datetime
+) -> StoreResult:
+    """Insert new entries and update changed ones, in one batch per kind.
+
+    Known keys are read first, so unchanged entries cost one dictionary look-up. Entries
+    without a date get ``now`` (first seen). Duplicate keys within one document keep the first.
+    """
+    known = dict(
+        session.execute(
+            select(Item.key_hash, Item.content_hash).where(Item.source_id == source.id)
+        ).all()
+    )
+    fresh: dict[str, dict] = {}
+    changed: dict[str, dict] = {}
+    for entry in entries:
+        key = sha1(entry.key)
+        if key in fresh or key in changed:
+            continue
+        digest = content_hash(entry)
+        if key not in known:
+            fresh[key] = _row(entry, source.id, key, digest, now)
+        elif known[key] != digest:
+            row = _row(entry, source.id, key, digest, now)
+            del row["first_seen_at"], row["source_id"], row["key_hash"]
+            row["changed_at"] = now
+            changed[key] = row
+    result = StoreResult(new=len(fresh), changed=len(changed))
+    if fresh:
+        session.execute(insert(Item), list(fresh.values()))
+    for key, row in changed.items():
+        if row["published_at"] is now:
+            del row["published_at"]  # keep the first-seen date of an undated entry
+        session.execute(
+            update(Item).where(Item.source_id == source.id, Item.key_hash == key).values(**row)
+        )
+    if fresh or changed:
+        keys = list(fresh) + list(changed)
+        ids = dict(
+            session.execute(
+                select(Item.key_hash, Item.id).where(
+                    Item.source_id == source.id, Item.key_hash.in_(keys)
+                )
+            ).all()
+        )
+        result.new_ids = [ids[k] for k in fresh]
+        result.changed_ids = [ids[k] for k in changed]
+    return result
+
+
+def _row(entry: Entry, source_id: int, key: str, digest: str, now: datetime) -> dict:
+    return {
+        "source_id": source_id,
+        "key_hash": key,
+        "guid": entry.guid,
+        "url": entry.url,
+        "story_key": story_key(entry, source_id),
+        "title": entry.title,
+        "author": entry.author,
+        "content_html": entry.content_html,
+        "content_text": entry.content_text,
+        "tags": list(entry.tags),
+        "content_hash": digest,
+        "published_at": entry.published or now,
+        "updated_at": entry.updated,
+        "first_seen_at": now,
+    }

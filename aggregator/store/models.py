@@ -1,0 +1,217 @@
+"""SQLAlchemy 2 models: sources, items, briefs, subscribers, digest runs and the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns timezone-aware UTC, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Source(Base):
+    """A feed we poll, with its HTTP validators and health."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    """The current URL; 301/308 update it."""
+    config_url: Mapped[str | None] = mapped_column(Text, unique=True)
+    """The URL as written in config.toml, so the entry is found again after a redirect."""
+    origin: Mapped[str] = mapped_column(String(16), default="config")
+    """"config" (from config.toml) or "cli" (added with ``sources add``)."""
+    name: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    priority: Mapped[int] = mapped_column(Integer, default=3)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    full_text: Mapped[bool | None] = mapped_column(Boolean)
+    min_interval_minutes: Mapped[float | None] = mapped_column(Float)
+    max_interval_minutes: Mapped[float | None] = mapped_column(Float)
+
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    """"active" or "retired" (the server said 410 Gone)."""
+    feed_title: Mapped[str | None] = mapped_column(Text)
+    site_url: Mapped[str | None] = mapped_column(Text)
+    feed_id: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    ttl_minutes: Mapped[float | None] = mapped_column(Float)
+    hub_url: Mapped[str | None] = mapped_column(Text)
+
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_checked_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_new_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    items: Mapped[list[Item]] = relationship(back_populates="source", passive_deletes=True)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.feed_title or self.url
+
+
+class Item(Base):
+    """One story as one source carried it."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("source_id", "key_hash", name="uq_items_source_key"),
+        Index("ix_items_first_seen", "first_seen_at"),
+        Index("ix_items_story", "story_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(40))
+    """sha1 of the entry's stable key (guid, else link, else title+content hash)."""
+    guid: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    story_key: Mapped[str] = mapped_column(String(40))
+    """sha1 of the canonical link: the same story from two sources shares it."""
+    title: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(Text)
+    content_html: Mapped[str] = mapped_column(Text, default="")
+    content_text: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    content_hash: Mapped[str] = mapped_column(String(40))
+    published_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[datetime | None]
+    """Set when the content changed after the item was first stored."""
+    full_text: Mapped[str | None] = mapped_column(Text)
+    """Article text extracted from the page, for teaser-only feeds."""
+
+    source: Mapped[Source] = relationship(back_populates="items")
+    brief: Mapped[BriefRow | None] = relationship(
+        back_populates="item", uselist=False, passive_deletes=True
+    )
+
+
+class BriefRow(Base):
+    """The brief of an item, keyed by the content hash it was made from."""
+
+    __tablename__ = "briefs"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    content_hash: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]]
+    summarizer: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[Item] = relationship(back_populates="brief")
+
+
+class Subscriber(Base):
+    """A person who receives digests."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending, active, paused, unsubscribed or suspended."""
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    digests: Mapped[list[Any]] = mapped_column(default=list)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    sources: Mapped[list[Any]] = mapped_column(default=list)
+    """Source ids; empty means every source."""
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    hard_bounces: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    confirmation_sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DigestRun(Base):
+    """One firing of a digest schedule; unique per schedule time so catch-up never repeats."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("digest_name", "scheduled_for", name="uq_run_schedule"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_name: Mapped[str] = mapped_column(String(64))
+    scheduled_for: Mapped[datetime]
+    cutoff: Mapped[datetime]
+    """Items first seen up to this instant belong to the run."""
+    status: Mapped[str] = mapped_column(String(16), default="composing")
+    """composing, queued (every delivery row exists) or done."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    archive_html: Mapped[str | None] = mapped_column(Text)
+
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="run")
+
+
+class Delivery(Base):
+    """The outbox: one row per (run, subscriber), so a crash neither loses nor repeats a mail."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("run_id", "subscriber_id", name="uq_delivery_run_subscriber"),
+        Index("ix_deliveries_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending, rendered, sending, sent, failed, bounced or skipped."""
+    item_ids: Mapped[list[Any]] = mapped_column(default=list)
+    since: Mapped[datetime | None]
+    subject: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    run: Mapped[DigestRun] = relationship(back_populates="deliveries")
+    subscriber: Mapped[Subscriber] = relationship()

@@ -1,0 +1,81 @@
+"""Source rows: syncing them with config.toml and the operator's add/remove/enable commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from aggregator.config import Settings, SourceSettings
+from aggregator.store.models import Source
+
+
+def normalise_source_url(url: str, root: Path) -> str:
+    """Local paths become file:// URLs (resolved against the config folder); others are kept."""
+    if urlsplit(url).scheme:
+        return url
+    path = Path(url).expanduser()
+    return (path if path.is_absolute() else root / path).resolve().as_uri()
+
+
+def sync_config_sources(session: Session, settings: Settings) -> list[Source]:
+    """Make the source rows match config.toml.
+
+    A source is matched by the URL written in the config, so a 301 that moved it does not create
+    a twin. Sources that left the config are disabled, never deleted: their items stay.
+    """
+    wanted: dict[str, SourceSettings] = {
+        normalise_source_url(s.url, settings.root): s for s in settings.sources
+    }
+    rows = {
+        row.config_url: row
+        for row in session.scalars(select(Source).where(Source.origin == "config"))
+    }
+    synced = []
+    for url, cfg in wanted.items():
+        row = rows.get(url)
+        if row is None:
+            row = session.scalar(select(Source).where(Source.url == url))
+            if row is None:
+                row = Source(url=url, origin="config")
+                session.add(row)
+            row.origin, row.config_url = "config", url
+        row.name = cfg.name
+        row.tags = list(cfg.tags)
+        row.priority = cfg.priority
+        row.enabled = cfg.enabled
+        row.full_text = cfg.full_text
+        row.min_interval_minutes = cfg.min_interval_minutes
+        row.max_interval_minutes = cfg.max_interval_minutes
+        synced.append(row)
+    for url, row in rows.items():
+        if url not in wanted:
+            row.enabled = False
+    session.flush()
+    return synced
+
+
+def find_source(session: Session, ref: str) -> Source | None:
+    """A source by id, name or URL."""
+    if ref.isdigit():
+        return session.get(Source, int(ref))
+    return session.scalar(
+        select(Source).where(or_(Source.url == ref, Source.config_url == ref, Source.name == ref))
+    )
+
+
+def add_source(
+    session: Session, url: str, *, name: str = "", tags: list[str] | None = None
+) -> tuple[Source, bool]:
+    """Add a source from the command line (or OPML); returns (row, created)."""
+    existing = session.scalar(
+        select(Source).where(or_(Source.url == url, Source.config_url == url))
+    )
+    if existing is not None:
+        return existing, False
+    row = Source(url=url, origin="cli", name=name, tags=[t.lower() for t in tags or []])
+    session.add(row)
+    session.flush()
+    return row, True

@@ -1,0 +1,61 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from aggregator.store.db import Database
+
+pytest_plugins = ["tests.support.feedserver"]
+
+PG_URL = os.environ.get("AGGREGATOR_TEST_DATABASE_URL", "")
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+if not SHARED.is_dir():
+    SHARED = Path(os.environ.get("AGGREGATOR_SHARED", "/work/shared"))
+CORPUS = SHARED / "corpus"
+
+
+def _pg_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database: SQLite in tmp_path, and PostgreSQL when configured."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("AGGREGATOR_TEST_DATABASE_URL is not set")
+    yield from _pg_schema_url()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'test.db'}")
+    yield database
+    database.dispose()
