@@ -16,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -191,11 +192,11 @@ class DKIMSettings(_Section):
 
 
 class MailSettings(_Section):
-    from_address: str = "digest@localhost"
+    from_address: str = "digest@example.org"
     from_name: str = "Aggregator"
     transport: Literal["maildir", "smtp"] = "maildir"
     maildir: str = "outbox"
-    list_id: str = "digest.localhost"
+    list_id: str = "digest.example.org"
     unsubscribe_mailto: str = ""
     """Address for the mailto: List-Unsubscribe; empty means ``from_address``."""
     bounce_threshold: int = Field(3, ge=1)
@@ -203,6 +204,16 @@ class MailSettings(_Section):
     max_attempts: int = Field(8, ge=1)
     smtp: SMTPSettings = SMTPSettings()
     dkim: DKIMSettings = DKIMSettings()
+
+    @field_validator("from_address", "unsubscribe_mailto")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if value:
+            try:
+                validate_email(value, check_deliverability=False)
+            except EmailNotValidError as exc:
+                raise ValueError(f"not a valid email address ({exc})") from None
+        return value
 
 
 class DigestSettings(_Section):

@@ -111,11 +111,11 @@ def tune(docs: list, trials: int, seed: int = 7) -> Weights:
     for _ in range(trials):
         w = replace(
             DEFAULT_WEIGHTS,
-            centrality=rng.choice([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5]),
-            title=rng.choice([0.0, 0.15, 0.3, 0.5, 0.8]),
-            decay=rng.choice([0.1, 0.25, 0.5, 1.0, 2.0, 4.0]),
-            redundancy=rng.choice([0.3, 0.5, 0.7, 1.0]),
-            stem=rng.choice([0, 5, 6, 7]),
+            centrality=rng.choice([0.4, 0.6, 0.8, 1.0, 1.2, 1.5]),
+            title=rng.choice([0.0, 0.1, 0.15, 0.2, 0.3, 0.5]),
+            decay=rng.choice([0.03, 0.05, 0.1, 0.2, 0.5, 1.0]),
+            redundancy=rng.choice([0.2, 0.3, 0.4, 0.5, 0.7]),
+            stem=rng.choice([0, 5, 6, 7, 8]),
         )
         total = sum(evaluate(docs, ours(w)))
         if total > best_sum:

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from aggregator.store.db import Database
 
-pytest_plugins = ["tests.support.feedserver"]
+pytest_plugins = ["tests.support.feedserver", "tests.support.smtpserver"]
 
 PG_URL = os.environ.get("AGGREGATOR_TEST_DATABASE_URL", "")
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"

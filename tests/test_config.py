@@ -57,7 +57,9 @@ timout_seconds = 3
 """,
     )
     assert "config.toml: sources[2].url: not an http(s) or file URL" in problems
-    assert any(p.startswith("config.toml: digests[0].schedule: not a cron expression") for p in problems)
+    assert any(
+        p.startswith("config.toml: digests[0].schedule: not a cron expression") for p in problems
+    )
     assert "config.toml: digests[0].timezone: unknown timezone 'Mars/Olympus'" in problems
     assert "config.toml: fetch.timout_seconds: unknown key (check the spelling)" in problems
     assert len(problems) == 4
@@ -88,7 +90,10 @@ max_interval_minutes = 10
     assert "fetch.concurrency:" in joined
     assert "fetch.allow_networks:" in joined and "not-a-net" in joined
     assert "sources[0].priority:" in joined
-    assert "config.toml: sources[1]: min_interval_minutes is larger than max_interval_minutes" in problems
+    assert (
+        "config.toml: sources[1]: min_interval_minutes is larger than max_interval_minutes"
+        in problems
+    )
 
 
 def test_secrets_come_from_the_environment(tmp_path: Path, monkeypatch) -> None:
@@ -107,7 +112,9 @@ def test_secrets_come_from_the_environment(tmp_path: Path, monkeypatch) -> None:
 
 def test_cli_reports_config_errors_without_traceback(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text('[[sources]]\nurl = "https://ok.example/feed"\n[[sources]]\nurl = "mailto:x@y"\n')
+    path.write_text(
+        '[[sources]]\nurl = "https://ok.example/feed"\n[[sources]]\nurl = "mailto:x@y"\n'
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "aggregator.cli", "--config", str(path), "sources", "list"],
         capture_output=True,

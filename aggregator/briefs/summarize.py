@@ -11,12 +11,33 @@ train and val splits by ``bench/summaries.py``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aggregator.briefs.text import stopwords, words
+from aggregator.briefs.llm import LLMSummarizer
+from aggregator.briefs.model import Brief
+from aggregator.briefs.terms import find_terms, glossary_terms
+from aggregator.briefs.text import (
+    detect_language,
+    is_complete_sentence,
+    reading_minutes,
+    split_sentences,
+    stopwords,
+    to_paragraphs,
+    truncate_words,
+    words,
+)
+
+BRIEF_VERSION = 1
+"""Bump when a change to the summarizer should invalidate cached briefs."""
+MAX_BULLETS = 8
+MAX_BULLET_WORDS = 60
+PARAGRAPH_WORDS = 90
+MAX_SENTENCES = 200
 
 Vector = dict[str, float]
 
@@ -26,12 +47,12 @@ class Weights:
     """Knobs of the sentence score (see the module docstring)."""
 
     position: float = 1.0
-    centrality: float = 0.6
-    title: float = 0.3
-    decay: float = 0.5
-    redundancy: float = 0.5
+    centrality: float = 0.8
+    title: float = 0.15
+    decay: float = 0.1
+    redundancy: float = 0.3
     """Skip a sentence whose cosine with one already chosen is above this."""
-    stem: int = 6
+    stem: int = 7
     """Words are cut to this many characters (a cheap, language-blind stemmer); 0 keeps them."""
 
 
@@ -101,14 +122,89 @@ def summarize(
     language: str = "en",
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> list[int]:
-    """Indices of the ``k`` sentences that carry the text, in document order."""
+    """Indices of the ``k`` sentences that carry the text, best first (sort for document order)."""
     if k <= 0 or not sentences:
         return []
     scores, vecs = score(sentences, title, language, weights)
+    order = sorted(range(len(sentences)), key=lambda j: (-scores[j], j))
     chosen: list[int] = []
-    for i in sorted(range(len(sentences)), key=lambda j: (-scores[j], j)):
+    for i in order:
         if all(_cos(vecs[i], vecs[j]) <= weights.redundancy for j in chosen):
             chosen.append(i)
             if len(chosen) == k:
-                break
-    return sorted(chosen)
+                return chosen
+    # Too few distinct sentences: fill up with the best of the near-duplicates.
+    return chosen + [i for i in order if i not in chosen][: k - len(chosen)]
+
+
+def bullet_count(n_words: int, n_candidates: int) -> int:
+    """3 bullets up to ~400 words, one more per ~200 words, at most 8; never more than exist."""
+    return min(n_candidates, max(3, min(MAX_BULLETS, 1 + round(n_words / 200))))
+
+
+def content_hash(title: str, text: str, glossary: Mapping[str, str] | None = None) -> str:
+    """Cache key of a brief: SHA-256 over the brief version, title, text and glossary."""
+    h = hashlib.sha256(f"brief-v{BRIEF_VERSION}\0{title}\0{text}".encode())
+    if glossary:
+        h.update(json.dumps(sorted(glossary.items()), ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def make_brief(
+    title: str,
+    text: str,
+    *,
+    glossary: Mapping[str, str] | None = None,
+    llm: LLMSummarizer | None = None,
+    item_label: str = "",
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> Brief:
+    """The brief of one item; ``text`` is its HTML (preferred: structure helps) or plain text.
+
+    With ``llm`` the model writes it, falling back to the extractive summarizer on any failure.
+    An item with no usable text (title only) gets no bullets and an empty paragraph: the title is
+    shown beside the brief anyway, and repeating it would be padding.
+    """
+    title = " ".join((title or "").split())
+    text = text or ""
+    paragraphs = to_paragraphs(text)
+    clean = "\n".join(paragraphs)
+    language = detect_language(clean or title)
+    minutes = reading_minutes(text)
+    if llm is not None and clean:
+        found = glossary_terms(f"{title}\n{clean}", glossary)
+        brief = llm.brief(title, clean, glossary_terms=found, language=language,
+                          reading_minutes=minutes, item_label=item_label)  # fmt: skip
+        if brief is not None:
+            return brief
+    sentences = [s for p in paragraphs for s in split_sentences(p, language)][:MAX_SENTENCES]
+    bullets, paragraph = _extract(title, sentences, len(clean.split()), language, weights)
+    terms = find_terms(title, sentences, clean, glossary, language)
+    return Brief(bullets, terms, paragraph, minutes, language, "extractive")
+
+
+def _extract(
+    title: str, sentences: list[str], n_words: int, language: str, weights: Weights
+) -> tuple[list[str], str]:
+    """Bullets in document order and the "More briefs" paragraph."""
+    candidates = [
+        s for s in sentences if is_complete_sentence(s) and len(s.split()) <= MAX_BULLET_WORDS
+    ]
+    if not candidates:
+        # One overlong run-on sentence (or none): cut it at a word boundary rather than lose it.
+        long = next((s for s in sentences if len(s.split()) > MAX_BULLET_WORDS), None)
+        if long is None:
+            return [], ""
+        return [truncate_words(long, MAX_BULLET_WORDS)], truncate_words(long, PARAGRAPH_WORDS)
+    ranked = summarize(candidates, bullet_count(n_words, len(candidates)), title, language, weights)
+    in_paragraph: list[int] = []
+    budget = PARAGRAPH_WORDS
+    for i in ranked:
+        n = len(candidates[i].split())
+        if n <= budget or not in_paragraph:
+            in_paragraph.append(i)
+            budget -= n
+    paragraph = truncate_words(
+        " ".join(candidates[i] for i in sorted(in_paragraph)), PARAGRAPH_WORDS
+    )
+    return [candidates[i] for i in sorted(ranked)], paragraph

@@ -28,66 +28,16 @@ _TAG_RE = re.compile(r"<[^>]*>")
 _WS_RE = re.compile(r"\s+")
 _WORD_RE = re.compile(r"\w+")
 
-_DROP_TAGS = frozenset(
-    [
-        "script",
-        "style",
-        "noscript",
-        "template",
-        "pre",
-        "figure",
-        "figcaption",
-        "table",
-        "iframe",
-        "video",
-        "audio",
-        "svg",
-        "math",
-        "form",
-        "button",
-        "nav",
-        "aside",
-        "footer",
-        "header",
-        "object",
-        "embed",
-        "canvas",
-        "select",
-        "textarea",
-    ]
-)
-_BLOCK_TAGS = frozenset(
-    [
-        "p",
-        "div",
-        "li",
-        "ul",
-        "ol",
-        "dl",
-        "dt",
-        "dd",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "blockquote",
-        "section",
-        "article",
-        "main",
-        "br",
-        "hr",
-        "tr",
-        "td",
-        "th",
-        "caption",
-        "details",
-        "summary",
-        "address",
-        "center",
-    ]
-)
+_DROP_TAGS = frozenset({
+    "script", "style", "noscript", "template", "pre", "figure", "figcaption", "table",
+    "iframe", "video", "audio", "svg", "math", "form", "button", "nav", "aside", "footer",
+    "header", "object", "embed", "canvas", "select", "textarea"
+})  # fmt: skip
+_BLOCK_TAGS = frozenset({
+    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "section", "article", "main", "br", "hr", "tr", "td", "th", "caption",
+    "details", "summary", "address", "center"
+})  # fmt: skip
 
 _BOILERPLATE_RE = re.compile(
     r"""^(?:
@@ -106,12 +56,21 @@ _BOILERPLATE_RE = re.compile(
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
+_PROMO_RE = re.compile(
+    r"\bfollow (?:us|me|him|her|them) on\b|\bsubscribe to (?:our|my|the) (?:newsletter|feed|channel)"
+    r"|\bsign up for (?:our|my|the) newsletter",
+    re.IGNORECASE,
+)
 _COOKIE_RE = re.compile(
     r"\bcookies?\b.*\b(?:we use|uses|consent|accept|browsing|privacy)\b"
     r"|\b(?:we use|this (?:site|website) uses)\b.*\bcookies?\b",
     re.IGNORECASE,
 )
-_ELLIPSIS_MARK_RE = re.compile(r"\[\s*(?:…|\.\.\.|&hellip;)\s*\]|\(\s*(?:…|\.\.\.)\s*\)")
+_ELLIPSIS_MARK_RE = re.compile(
+    r"\[\s*(?:…|\.\.\.|&hellip;)\s*\]|\(\s*(?:…|\.\.\.)\s*\)"
+    r"|\s*(?:…|\.\.\.)?\s*(?:read more|continue reading)\W*$",
+    re.IGNORECASE,
+)
 _URL_ONLY_RE = re.compile(r"^\W*(?:https?://|www\.)\S+\W*$", re.IGNORECASE)
 _CODE_START_RE = re.compile(
     r"^(?:def |class \w+[:(]|import |from [\w.]+ import |#include|function\b|var |let |const |"
@@ -147,10 +106,11 @@ def to_paragraphs(text: str) -> list[str]:
         block = _BULLET_MARK_RE.sub("", _ELLIPSIS_MARK_RE.sub("", block)).strip()
         if not block or is_boilerplate(block) or looks_like_code(block):
             continue
+        if total + len(block) > TEXT_CAP:
+            out.append(block[: TEXT_CAP - total].rsplit(" ", 1)[0])
+            break
         out.append(block)
         total += len(block)
-        if total >= TEXT_CAP:
-            break
     return out
 
 
@@ -160,9 +120,9 @@ def _html_blocks(html: str) -> list[str]:
     except (etree.ParserError, ValueError):
         return _plain_blocks(_TAG_RE.sub(" ", html))
     for el in list(root.iter()):
-        if not isinstance(el.tag, str) or el.tag in _DROP_TAGS or _is_footnote_ref(el):
-            if el.getparent() is not None:
-                el.drop_tree()
+        droppable = not isinstance(el.tag, str) or el.tag in _DROP_TAGS or _is_footnote_ref(el)
+        if droppable and el.getparent() is not None:
+            el.drop_tree()
     for el in root.iter():
         el.text = _WS_RE.sub(" ", el.text) if el.text else el.text
         el.tail = _WS_RE.sub(" ", el.tail) if el.tail else el.tail
@@ -197,7 +157,12 @@ def _plain_blocks(text: str) -> list[str]:
 def is_boilerplate(text: str) -> bool:
     """True for share prompts, read-more links, cookie notices, bylines, captions and bare URLs."""
     text = text.strip()
-    return bool(_BOILERPLATE_RE.match(text) or _COOKIE_RE.search(text) or _URL_ONLY_RE.match(text))
+    return bool(
+        _BOILERPLATE_RE.match(text)
+        or _COOKIE_RE.search(text)
+        or _PROMO_RE.search(text)
+        or _URL_ONLY_RE.match(text)
+    )
 
 
 def looks_like_code(line: str) -> bool:
@@ -230,7 +195,11 @@ def is_complete_sentence(sentence: str, min_words: int = 4) -> bool:
     if len(sentence.split()) < min_words and not _is_unspaced_script(sentence):
         return False
     first = sentence.lstrip("\"'“‘«([¿¡")[:1]
-    if not first or (first.isalpha() and first.islower()) or not (first.isalnum()):
+    if (
+        not first
+        or (first.isalpha() and first.islower())
+        or not (first.isalnum() or first in "$€£¥")
+    ):
         return False
     if not _SENTENCE_END_RE.search(sentence) or _TRUNCATED_END_RE.search(sentence):
         return False
@@ -248,6 +217,8 @@ def detect_language(text: str) -> str:
     if not _WORD_RE.search(sample):
         return "en"
     code, _score = py3langid.classify(sample)
+    if len(code) != 2:  # a few of its languages have only ISO 639-3 codes
+        code = next(c for c, _ in py3langid.rank(sample) if len(c) == 2)
     return code
 
 

@@ -62,10 +62,20 @@ def main(config_path: Path | None, verbose: int) -> None:
 
 
 def _register() -> None:
-    from aggregator.cli import poll, sources
+    from aggregator.cli import deliveries, poll, service, sources, subscribers
 
-    main.add_command(sources.sources)
-    main.add_command(poll.poll)
+    for command in (
+        sources.sources,
+        poll.poll,
+        service.brief,
+        subscribers.subscribers,
+        deliveries.digest,
+        deliveries.deliveries,
+        service.publish,
+        service.run,
+        service.status,
+    ):
+        main.add_command(command)
 
 
 _register()

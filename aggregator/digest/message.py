@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 import dkim
 from email_validator import EmailNotValidError, validate_email
@@ -41,6 +43,7 @@ DKIM_HEADERS = (
 
 _WORD_BYTES = 45  # 45 bytes -> 60 base64 chars -> a 72-char encoded word (limit 75)
 _SPECIALS = set('()<>[]:;@\\,."')
+_MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,200}@[A-Za-z0-9.-]{1,200}>")
 TransferEncoding = Literal["quoted-printable", "base64"]
 
 
@@ -62,14 +65,18 @@ def make_message_id(domain: str) -> str:
     return f"<{time.time_ns():x}.{secrets.token_hex(8)}@{domain}>"
 
 
-def _encoded_words(text: str) -> list[str]:
-    """RFC 2047 ``=?utf-8?b?...?=`` words, never splitting a character."""
+def _encoded_words(text: str, first_room: int = 76) -> list[str]:
+    """RFC 2047 ``=?utf-8?b?...?=`` words, never splitting a character.
+
+    The first word fits in ``first_room`` columns (what the header name leaves on its line).
+    """
     words, chunk, size = [], [], 0
+    budget = max(3, (first_room - 12) // 4 * 3)
     for char in text:
         n = len(char.encode())
-        if size + n > _WORD_BYTES:
+        if size + n > budget and chunk:
             words.append("".join(chunk))
-            chunk, size = [], 0
+            chunk, size, budget = [], 0, _WORD_BYTES
         chunk.append(char)
         size += n
     words.append("".join(chunk))
@@ -96,14 +103,15 @@ def _needs_encoding(text: str) -> bool:
 
 def _unstructured(name: str, value: str, limit: int) -> str:
     text = clean_text(value, limit)
-    tokens = _encoded_words(text) if _needs_encoding(text) else text.split(" ")
+    room = 78 - len(name) - 2
+    tokens = _encoded_words(text, room) if _needs_encoding(text) else text.split(" ")
     return _fold(name, tokens)
 
 
-def _phrase(text: str) -> list[str]:
+def _phrase(name: str, text: str) -> list[str]:
     """A display name as header tokens: atoms, a quoted string, or encoded words."""
     if _needs_encoding(text):
-        return _encoded_words(text)
+        return _encoded_words(text, 78 - len(name) - 2)
     if any(c in _SPECIALS for c in text):
         return ['"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"']
     return text.split(" ")
@@ -111,7 +119,7 @@ def _phrase(text: str) -> list[str]:
 
 def _mailbox(name: str, display_name: str, address: str) -> str:
     text = clean_text(display_name, NAME_CHARS)
-    tokens = [*_phrase(text), f"<{address}>"] if text else [address]
+    tokens = [*_phrase(name, text), f"<{address}>"] if text else [address]
     return _fold(name, tokens)
 
 
@@ -122,13 +130,20 @@ def _list_id(list_id: str, list_name: str) -> str:
     if not label.isascii() or "." not in label:
         raise MessageError(f"bad List-Id {list_id[:80]!r}: expected e.g. daily.news.example.org")
     name = clean_text(list_name, NAME_CHARS)
-    return _fold("List-Id", [*_phrase(name), f"<{label}>"] if name else [f"<{label}>"])
+    return _fold("List-Id", [*_phrase("List-Id", name), f"<{label}>"] if name else [f"<{label}>"])
+
+
+def _is_loopback(url: str) -> bool:
+    """A local install (base_url on 127.0.0.1 or localhost) may use plain http links."""
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def _list_unsubscribe(url: str, mailto: str | None) -> str:
     https = safe_url(url)
-    if https is None or not https.lower().startswith("https://"):
-        raise MessageError(f"List-Unsubscribe needs an https URL, got {url[:80]!r}")
+    if https is None or not (https.lower().startswith("https://") or _is_loopback(https)):
+        raise MessageError(
+            f"List-Unsubscribe needs an https URL (plain http only on loopback), got {url[:80]!r}"
+        )
     if len(https) > UNSUBSCRIBE_URL_CHARS:
         raise MessageError(f"unsubscribe URL longer than {UNSUBSCRIBE_URL_CHARS} characters")
     entries = [f"<{https}>"]
@@ -141,11 +156,11 @@ def _list_unsubscribe(url: str, mailto: str | None) -> str:
 
 
 def _body(content: str, encoding: TransferEncoding) -> bytes:
-    data = content.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n").encode()
+    data = content.replace("\r\n", "\n").replace("\r", "\n").encode()
     if encoding == "base64":
-        return base64.encodebytes(data).replace(b"\n", b"\r\n") or b"\r\n"
+        return base64.encodebytes(data.replace(b"\n", b"\r\n")).replace(b"\n", b"\r\n") or b"\r\n"
     # The CRLF before a boundary belongs to the boundary, so add one after the content.
-    return binascii.b2a_qp(data, istext=True) + b"\r\n"
+    return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n") + b"\r\n"
 
 
 def build_message(
@@ -171,7 +186,9 @@ def build_message(
     sender_addr = check_address(sender)
     domain = sender_addr.rpartition("@")[2]
     boundary = f"=_aggr_{secrets.token_hex(12)}"
-    mid = clean_text(message_id, 250) if message_id else make_message_id(domain)
+    mid = message_id or make_message_id(domain)
+    if not _MESSAGE_ID.fullmatch(mid):
+        raise MessageError(f"bad Message-ID {mid[:80]!r}: expected <unique@domain>")
     headers = [
         _mailbox("From", sender_name, sender_addr),
         _mailbox("To", "", check_address(recipient)),
@@ -210,5 +227,7 @@ def sign_dkim(message: bytes, selector: str, domain: str, private_key_pem: bytes
             include_headers=[h.lower().encode() for h in DKIM_HEADERS],
         )
     except (dkim.DKIMException, ValueError, UnicodeError) as exc:
-        raise MessageError(f"DKIM signing failed for {selector}._domainkey.{domain}: {exc}") from None
+        raise MessageError(
+            f"DKIM signing failed for {selector}._domainkey.{domain}: {exc}"
+        ) from None
     return signature + message

@@ -53,7 +53,7 @@ def clean_text(value: str | None, limit: int) -> str:
     """One line of plain text: controls removed, whitespace collapsed, at most ``limit`` chars."""
     if not value:
         return ""
-    text = _SPACES.sub(" ", value[: limit * 4].translate(_INVISIBLE)).strip()
+    text = _SPACES.sub(" ", value.lstrip()[: limit * 4].translate(_INVISIBLE)).strip()
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]

@@ -19,9 +19,9 @@ def parse(body: bytes, url: str, content_type: str | None) -> tuple[RawFeed, Any
     Returns the raw feed and feedparser's result, whose ``bozo``, ``bozo_exception`` and
     ``version`` the caller judges.
     """
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+    # Without a content type feedparser would assume ISO-8859-1 (RFC 3023 for headers that
+    # lack one); application/xml lets it use the XML declaration, BOM and chardet instead.
+    headers = {"content-location": url, "content-type": content_type or "application/xml"}
     result = feedparser.parse(
         body, sanitize_html=False, resolve_relative_uris=False, response_headers=headers
     )
@@ -58,7 +58,7 @@ def _entry(e: dict[str, Any], atom: bool, url: str) -> RawEntry:
         author=e.get("author"),
         bodies=bodies,
         published=e.get("published"),
-        updated=e.get("updated"),
+        updated=dict.get(e, "updated"),  # FeedParserDict falls back to published
         tags=[t.get("term") or "" for t in e.get("tags", [])],
         base=next((b.base for b in bodies if b.base), url),
     )

@@ -10,13 +10,15 @@ from ._parse_lxml import safe_parser
 from .entry import FeedParseError
 
 # A replacement text that is only character references (&#160;) expands to nothing dangerous.
-_CHAR_REFS_ONLY = re.compile(r"(?:[^&%]|&#\d+;|&#x[0-9a-fA-F]+;)*")
+_CHAR_REFS_ONLY = re.compile(r"(?:[^&%<]|&#\d+;|&#x[0-9a-fA-F]+;)*")
 _HTML_HEAD = re.compile(
     rb"^(?:\s|<\?xml[^>]*>|<!--.*?-->)*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE | re.DOTALL
 )
 _FEED_ROOT = re.compile(rb"<(?:[\w-]+:)?(?:rss|feed|rdf)[\s>]", re.IGNORECASE)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _SNIFF = 4096
+MAX_ENTITY_LENGTH = 64
+"""Longest replacement text allowed: nbsp-style entities are short; long ones are blowups."""
 
 
 _RECOVER_PARSER = safe_parser(recover=True)
@@ -39,16 +41,22 @@ def declares_entities(dtd: etree.DTD | None) -> bool:
 def refuse_dangerous_entities(dtd: etree.DTD | None) -> None:
     """Raise FeedParseError when the DTD declares external, parameter or nested entities.
 
-    Plain text and character-reference entities (``<!ENTITY nbsp "&#160;">``) are allowed;
-    anything that reads a file or URL, or expands into other entities (billion laughs), is not.
+    Short plain-text and character-reference entities (``<!ENTITY nbsp "&#160;">``) are
+    allowed; anything that reads a file or URL, expands into other entities (billion laughs)
+    or is long (quadratic blowup) is not.
     """
     if dtd is None:
         return
     for entity in dtd.iterentities():
         if entity.system_url or entity.content is None:
             raise FeedParseError(f"entity expansion refused: external entity {entity.name!r}")
-        if not _CHAR_REFS_ONLY.fullmatch(entity.orig or entity.content):
+        value = entity.orig or entity.content
+        if not _CHAR_REFS_ONLY.fullmatch(value):
             raise FeedParseError(f"entity expansion refused: nested entity {entity.name!r}")
+        if len(value) > MAX_ENTITY_LENGTH:
+            raise FeedParseError(
+                f"entity expansion refused: entity {entity.name!r} is {len(value)} characters long"
+            )
 
 
 def head_text(body: bytes) -> bytes:

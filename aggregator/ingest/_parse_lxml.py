@@ -106,12 +106,18 @@ def _resolve(el: etree._Element, href: str | None) -> str | None:
     return urljoin(base, href.strip()) if href and base else href
 
 
+def _atom_id(el: etree._Element) -> str | None:
+    """atom:id, resolved like a link (ids are IRIs; a relative one is relative to xml:base)."""
+    id_el = el.find(f"{{{ATOM}}}id")
+    return _resolve(id_el, _text(id_el)) if id_el is not None else None
+
+
 def _atom_feed(root: etree._Element) -> RawFeed:
     entries = root.iterchildren(f"{{{ATOM}}}entry")
     return RawFeed(
         title=_atom_text(root.find(f"{{{ATOM}}}title")),
         site_url=_atom_link(root),
-        feed_id=_text(root.find(f"{{{ATOM}}}id")),
+        feed_id=_atom_id(root),
         hub_url=_atom_link(root, "hub"),
         base=root.base,
         entries=[_atom_entry(e) for e in entries],
@@ -121,10 +127,10 @@ def _atom_feed(root: etree._Element) -> RawFeed:
 def _atom_entry(el: etree._Element) -> RawEntry:
     author = el.find(f"{{{ATOM}}}author/{{{ATOM}}}name")
     bodies = [_atom_text(el.find(f"{{{ATOM}}}{name}")) for name in ("content", "summary")]
-    id_el = el.find(f"{{{ATOM}}}id")
+    guid = _atom_id(el)
     return RawEntry(
-        guid=_resolve(id_el, _text(id_el)) if id_el is not None else None,
-        link=_atom_link(el),
+        guid=guid,
+        link=_atom_link(el) or guid,
         title=_atom_text(el.find(f"{{{ATOM}}}title")),
         author=_text(author),
         bodies=[b for b in bodies if b is not None and b.value],
@@ -183,7 +189,7 @@ def _rss_entry(item: etree._Element, ns: str = "") -> RawEntry:
         author=_text(author),
         bodies=[b for b in bodies if b.value],
         published=_text(_first(item, "pubDate", f"{{{DCTERMS}}}issued")),
-        updated=_text(_first(item, f"{{{DC}}}date", f"{{{DCTERMS}}}modified")),
+        updated=_text(_first(item, f"{{{DC}}}date", f"{{{DCTERMS}}}modified", "updated")),
         tags=[_text(c) or "" for c in item.iterchildren("category", f"{{{DC}}}subject")],
         base=item.base,
     )

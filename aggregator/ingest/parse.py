@@ -36,7 +36,9 @@ def parse_feed(
         return normalise_feed(jsonfeed.read_feed(jsonfeed.load(body), url), "json", now)
 
     root = _parse_lxml.parse_tree(body, url)
-    dtd = _parse_guard.internal_dtd(body) if root is None else root.getroottree().docinfo.internalDTD
+    dtd = (
+        _parse_guard.internal_dtd(body) if root is None else root.getroottree().docinfo.internalDTD
+    )
     _parse_guard.refuse_dangerous_entities(dtd)
     fast = root is not None and not _parse_guard.declares_entities(dtd)
     if fast and not _charset_overrides(content_type, root):
@@ -57,9 +59,7 @@ def _charset_overrides(content_type: str | None, root: etree._Element) -> bool:
     return charset.replace("_", "-") != encoding.replace("_", "-")
 
 
-def _feedparser_tier(
-    body: bytes, url: str, content_type: str | None, now: datetime
-) -> ParsedFeed:
+def _feedparser_tier(body: bytes, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
     raw, result = _parse_feedparser.parse(body, url, content_type)
     exc = result.get("bozo_exception") if result.get("bozo") else None
     fatal = exc is not None and not isinstance(exc, _parse_feedparser.BENIGN_BOZO)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -30,6 +31,7 @@ from aggregator.store.items import store_entries
 from aggregator.store.models import Item, Source
 
 log = logging.getLogger("aggregator.poll")
+RECOVERED = "recovered from:"
 
 
 @dataclass(slots=True)
@@ -111,44 +113,57 @@ class Poller:
         on_outcome: Callable[[SourceOutcome], None] | None = None,
     ) -> PollReport:
         report = PollReport()
-        async with Fetcher(self.settings.fetch, self.settings.user_agent) as fetcher:
+        # Parsing and storing are CPU and database work: one worker thread keeps them off the
+        # event loop (so fetch timeouts stay honest) and serialises the writes.
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-store")
+        loop = asyncio.get_running_loop()
 
-            async def one(source_id: int) -> None:
-                outcome = await self._poll_one(fetcher, source_id, report)
-                report.outcomes.append(outcome)
-                if on_outcome is not None:
-                    on_outcome(outcome)
+        def off_loop(fn: Callable[..., SourceOutcome], *args: object) -> asyncio.Future:
+            return loop.run_in_executor(worker, fn, *args)
 
-            await asyncio.gather(*(one(sid) for sid in source_ids))
+        async def one(source_id: int) -> None:
+            outcome = await self._poll_one(fetcher, source_id, report, off_loop)
+            report.outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+
+        try:
+            async with Fetcher(self.settings.fetch, self.settings.user_agent) as fetcher:
+                await asyncio.gather(*(one(sid) for sid in source_ids))
+        finally:
+            worker.shutdown(wait=True)
         report.outcomes.sort(key=lambda o: o.source_id)
         return report
 
-    async def _poll_one(
-        self, fetcher: Fetcher, source_id: int, report: PollReport
-    ) -> SourceOutcome:
+    def _validators(self, source_id: int) -> tuple[str, str | None, str | None, str]:
         with self.db.session() as session:
             source = session.get(Source, source_id)
             assert source is not None
-            url, etag, last_modified, label = (
-                source.url,
-                source.etag,
-                source.last_modified,
-                source.label,
-            )
+            return source.url, source.etag, source.last_modified, source.label
+
+    async def _poll_one(
+        self, fetcher: Fetcher, source_id: int, report: PollReport, off_loop: Callable
+    ) -> SourceOutcome:
+        url, etag, last_modified, label = await off_loop(self._validators, source_id)
         try:
             result = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
         except FetchError as exc:
-            return self._failed(source_id, label, str(exc), exc.status, exc.retry_after)
+            return await off_loop(
+                self._failed, source_id, label, str(exc), exc.status, exc.retry_after
+            )
         except Exception as exc:  # a bug must not stop the other sources
             log.exception("source=%s internal error while fetching", label)
-            return self._failed(source_id, label, f"internal error: {exc!r}", None, None)
+            return await off_loop(
+                self._failed, source_id, label, f"internal error: {exc!r}", None, None
+            )
         try:
-            return self._store(source_id, result, report)
+            return await off_loop(self._store, source_id, result, report)
         except FeedParseError as exc:
-            return self._failed(source_id, label, str(exc), result.status, None, result)
+            error, status = str(exc), result.status
         except Exception as exc:
             log.exception("source=%s internal error while storing", label)
-            return self._failed(source_id, label, f"internal error: {exc!r}", None, None, result)
+            error, status = f"internal error: {exc!r}", None
+        return await off_loop(self._failed, source_id, label, error, status, None, result)
 
     def _store(self, source_id: int, result: FetchResult, report: PollReport) -> SourceOutcome:
         now = self.clock()
@@ -176,6 +191,7 @@ class Poller:
                 .order_by(Item.published_at.desc())
                 .limit(10)
             ).all()
+            kept = source.last_error if result.not_modified else None
             record_success(
                 source,
                 now=now,
@@ -190,8 +206,11 @@ class Poller:
                     max_age_seconds=result.max_age,
                 ),
             )
+            warning = None
             if parsed is not None and parsed.warning:
-                source.last_error = f"recovered: {parsed.warning}"
+                warning = source.last_error = f"{RECOVERED} {parsed.warning}"
+            elif kept and kept.startswith(RECOVERED):
+                source.last_error = kept  # same document as before: same problem
             label = source.label
         if stored is None:
             return SourceOutcome(
@@ -205,6 +224,7 @@ class Poller:
             "new" if stored.new or stored.changed else "unchanged",
             new=stored.new,
             changed=stored.changed,
+            error=warning,
             status=result.status,
             moved_to=moved,
             elapsed=result.elapsed,

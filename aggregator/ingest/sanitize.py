@@ -38,24 +38,73 @@ PIXEL_HOSTS = (
 # nh3 serializes every attribute as name="value" with '"' escaped, so this matches whole tags.
 _IMG_TAG = re.compile(r'<img(?:\s+[^\s"=/>]+(?:="[^"]*")?)*\s*/?>')
 _IMG_ATTR = re.compile(r'([^\s"=/>]+)="([^"]*)"')
-# XML 1.0 forbids C0 controls (except tab, LF, CR), surrogates and U+FFFE/U+FFFF; C1 controls
-# and DEL are legal but never wanted in titles or text.
-_INVALID_CHARS = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]+")
-_SPACES = re.compile(r"\s+")
-_BLANK_LINES = re.compile(r"\n\s*\n+")
+# XML 1.0 forbids C0 controls (except tab, LF, CR), surrogates and U+FFFE/U+FFFF; C1 controls,
+# DEL and the U+FDD0..U+FDEF noncharacters are legal but never wanted in titles or text.
+_INVALID_CHARS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]+"
+)
+_C1 = re.compile("[\x80-\x9f]")
+_CP1252_C1 = {
+    code: bytes([code]).decode("cp1252", errors="ignore") or None for code in range(0x80, 0xA0)
+}
+_BREAK = "\ufdd0"
+"""A noncharacter (removed from all input by clean_text) marking block boundaries."""
+_BREAKS = re.compile("(?: ?\ufdd0 ?)+")
 _BLOCK_TAGS = frozenset(
-    ["address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"]
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
 )
 
 
 def clean_text(text: str) -> str:
-    """Remove characters that XML 1.0 cannot carry (controls, lone surrogates, U+FFFE/F)."""
+    """Remove characters that XML 1.0 cannot carry (controls, lone surrogates, U+FFFE/F).
+
+    C1 controls are first read as the windows-1252 characters they almost always stand for
+    (as HTML5 does for &#128;..&#159;), so "don\x92t" becomes "don’t".
+    """
+    if _C1.search(text):
+        text = text.translate(_CP1252_C1)
     return _INVALID_CHARS.sub("", text)
 
 
 def collapse(text: str) -> str:
     """Clean and collapse all whitespace runs to single spaces, trimmed."""
-    return _SPACES.sub(" ", clean_text(text)).strip()
+    return " ".join(clean_text(text).split())
 
 
 def _is_pixel(attrs: dict[str, str]) -> bool:
@@ -94,7 +143,7 @@ def sanitize_html(html_text: str, base_url: str | None = None) -> str:
         return ""
     base = _safe_base(base_url)
     cleaned = nh3.clean(
-        clean_text(html_text),
+        html_text,
         tags=set(_TAGS),
         clean_content_tags=set(_CLEAN_CONTENT_TAGS),
         attributes=_ATTRIBUTES,
@@ -104,7 +153,7 @@ def sanitize_html(html_text: str, base_url: str | None = None) -> str:
     )
     if "<img" in cleaned:
         cleaned = _IMG_TAG.sub(_drop_pixel, cleaned)
-    return cleaned.strip()
+    return clean_text(cleaned).strip()  # character references may have decoded to controls
 
 
 def html_to_text(html_text: str) -> str:
@@ -117,21 +166,13 @@ def html_to_text(html_text: str) -> str:
         root = lxml.html.fragment_fromstring(clean_text(html_text), create_parent="div")
     except (etree.ParserError, ValueError):
         return collapse(html.unescape(html_text))
-    parts: list[str] = []
-    skip = 0
-    for event, element in etree.iterwalk(root, events=("start", "end")):
-        tag = element.tag if isinstance(element.tag, str) else None
-        if tag in _CLEAN_CONTENT_TAGS:
-            skip += 1 if event == "start" else -1
-        elif not skip:
-            if tag in _BLOCK_TAGS:
-                parts.append("\n")
-            if event == "start" and tag is not None and element.text:
-                parts.append(element.text)
-        if event == "end" and not skip and element.tail and element is not root:
-            parts.append(element.tail)
-    lines = (_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(line for line in lines if line)).strip()
+    for element in list(root.iter(*_CLEAN_CONTENT_TAGS)):
+        element.drop_tree()
+    for element in root.iter(*_BLOCK_TAGS):
+        element.text = _BREAK + (element.text or "")
+        element.tail = _BREAK + (element.tail or "")
+    text = " ".join(etree.tostring(root, method="text", encoding=str).split())
+    return clean_text(_BREAKS.sub("\n", text)).strip()
 
 
 def text_to_html(text: str) -> str:

@@ -25,7 +25,6 @@ from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, one_line, 
 from aggregator.templating import environment
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
-GENERATOR = "aggregator"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _PLAIN_TAG = re.compile(r"[a-z0-9]+(?:[ _-]+[a-z0-9]+)*")

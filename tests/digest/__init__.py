@@ -27,8 +27,13 @@ LEAD = StoryView(
             "Operators say its energy efficiency is close to 60 gigaflops per watt.",
         ],
         terms=[
-            Term("Exaflop", "A rate of one quintillion (10^18) floating-point operations per second."),
-            Term("HPL", "High-Performance Linpack, the dense linear-algebra benchmark behind the TOP500 list."),
+            Term(
+                "Exaflop", "A rate of one quintillion (10^18) floating-point operations per second."
+            ),
+            Term(
+                "HPL",
+                "High-Performance Linpack, the dense linear-algebra benchmark behind the TOP500 list.",
+            ),
             Term("Superchip", "A package that joins a CPU and a GPU with a fast coherent link."),
         ],
         paragraph="JUPITER passed its acceptance run at more than one exaflop.",

@@ -33,7 +33,7 @@ class _Hub(ThreadingHTTPServer):
 class _HubHandler(BaseHTTPRequestHandler):
     server: _Hub
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode("ascii")
         self.server.posts.append((self.path, self.headers["Content-Type"], parse_qsl(body)))
         time.sleep(self.server.delay)

@@ -13,18 +13,19 @@ Routes may be added, replaced and inspected from any thread while the server run
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import gzip
 import hashlib
 import html
 import socket
 import threading
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 import brotli
 import pytest
@@ -114,12 +115,11 @@ def _accepted_q(accept_encoding: str, coding: str) -> float:
 
 
 def _encode(body: bytes, coding: str) -> bytes:
-    return brotli.compress(body) if coding == "br" else _gzip(body)
+    return brotli.compress(body) if coding == "br" else gzip.compress(body, 6, mtime=0)
 
 
-def _gzip(body: bytes) -> bytes:
-    comp = zlib.compressobj(6, zlib.DEFLATED, 31)
-    return comp.compress(body) + comp.flush()
+def _content_tag(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:20]
 
 
 @dataclass
@@ -135,7 +135,7 @@ class _Feed:
     status: int
     codings: tuple[str, ...]
     validators_on_304: bool
-    _encoded: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _encoded: dict[str, bytes] = field(default_factory=dict, init=False, repr=False)
 
     def _etag(self, coding: str) -> str:
         tag = f'"{self.opaque}-{coding}"' if coding else f'"{self.opaque}"'
@@ -313,8 +313,12 @@ class FeedServer:
 
     async def _shutdown(self) -> None:
         assert self._stopping is not None and self._runner is not None
-        self._stopping.set()
+        self._stopping.set()  # wakes stalls and trickles
         await asyncio.sleep(0)
+        assert self._runner.server is not None
+        for connection in self._runner.server.connections:
+            if connection.transport is not None:  # unblock writers stuck on a non-reading client
+                connection.transport.abort()
         await self._runner.cleanup()
 
     async def _pause(self, seconds: float | None) -> bool:
@@ -387,14 +391,14 @@ class FeedServer:
         negotiates br then gzip from Accept-Encoding (or pass an order such as ("gzip",)).
         """
         if isinstance(last_modified, datetime):
-            modified: datetime | None = last_modified.astimezone(UTC).replace(microsecond=0)
+            modified: datetime | None = _to_second(last_modified)
         else:
             modified = _now() if last_modified else None
         codings = ("br", "gzip") if compress is True else tuple(compress or ())
         self._routes[_slash(path)] = _Feed(
             body=body,
             content_type=content_type,
-            opaque=hashlib.sha256(body).hexdigest()[:20] if etag else "",
+            opaque=_content_tag(body) if etag else "",
             weak=weak_etag,
             last_modified=modified,
             headers=dict(headers or {}),
@@ -411,17 +415,10 @@ class FeedServer:
             raise KeyError(f"{path!r} is not a feed added with add()")
         modified = None
         if old.last_modified is not None:
-            modified = last_modified or max(_now(), old.last_modified + timedelta(seconds=1))
-        self._routes[_slash(path)] = _Feed(
-            body=body,
-            content_type=old.content_type,
-            opaque=hashlib.sha256(body).hexdigest()[:20] if old.opaque else "",
-            weak=old.weak,
-            last_modified=modified,
-            headers=old.headers,
-            status=old.status,
-            codings=old.codings,
-            validators_on_304=old.validators_on_304,
+            later = max(_now(), old.last_modified + timedelta(seconds=1))
+            modified = _to_second(last_modified) if last_modified else later
+        self._routes[_slash(path)] = dataclasses.replace(
+            old, body=body, opaque=_content_tag(body) if old.opaque else "", last_modified=modified
         )
         return self.url(path)
 
@@ -433,7 +430,7 @@ class FeedServer:
         copies: int = 1,
         pattern: str = "*",
         content_type: str | None = None,
-        **options: object,
+        **options: Any,
     ) -> list[str]:
         """Serve each file in `directory` at prefix + name; return the URLs.
 
@@ -449,7 +446,7 @@ class FeedServer:
                 continue
             ctype = content_type or _SUFFIX_TYPES.get(file.suffix, "application/octet-stream")
             first = prefixes[0] + file.name
-            urls.append(self.add(first, file.read_bytes(), ctype, **options))  # type: ignore[arg-type]
+            urls.append(self.add(first, file.read_bytes(), ctype, **options))
             for other in prefixes[1:]:
                 self._routes[other + file.name] = self._routes[first]
                 urls.append(self.url(other + file.name))
@@ -500,7 +497,7 @@ class FeedServer:
     def stall(self, path: str, *, send_headers: bool = False) -> str:
         """Accept and then say nothing (or only a 200 status line and headers) until stop()."""
         if send_headers:
-            self._routes[_slash(path)] = _Stream(tuple, {"Content-Type": RSS}, hang=True)
+            self._routes[_slash(path)] = _Stream(lambda: (), {"Content-Type": RSS}, hang=True)
         else:
             self._routes[_slash(path)] = _stall
         return self.url(path)
@@ -603,8 +600,15 @@ def _slash(path: str) -> str:
     return path if path.startswith("/") else "/" + path
 
 
+def _to_second(moment: datetime) -> datetime:
+    """An aware datetime in UTC, truncated to whole seconds as HTTP dates are."""
+    if moment.tzinfo is None:
+        raise ValueError("last_modified must be timezone-aware")
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
 def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return _to_second(datetime.now(UTC))
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import NamedTuple
 from xml.etree import ElementTree
 from xml.sax.handler import feature_external_ges
 
+import aiohttp
 import brotli
 import pytest
 from lxml import etree
@@ -26,19 +28,25 @@ from lxml import etree
 from tests.support import bombs
 from tests.support.feedserver import FeedServer, feed_server, http_date, rss_feed
 
-CORPUS = Path("/work/shared/corpus/real-feeds")
 srv = feed_server  # the shared fixture, under a short name
 
 
-def get(url: str, **headers: str) -> http.client.HTTPResponse:
-    """GET without following redirects; the response body is read and stored on `.data`."""
+class Reply(NamedTuple):
+    status: int
+    headers: http.client.HTTPMessage
+    data: bytes
+
+
+def get(url: str, **headers: str) -> Reply:
+    """GET `url` on a fresh connection, without following redirects."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
-    conn.request("GET", parts.path or "/", headers=headers)
-    response = conn.getresponse()
-    response.data = response.read()
-    conn.close()
-    return response
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        conn.request("GET", parts.path or "/", headers=headers)
+        response = conn.getresponse()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        conn.close()
 
 
 def test_serves_body_with_validators(srv: FeedServer) -> None:
@@ -104,6 +112,16 @@ def test_compression_follows_accept_encoding(srv: FeedServer, accept: str, codin
         )
 
 
+def test_replace_refreshes_compressed_copies(srv: FeedServer) -> None:
+    url = srv.add("/feed.xml", rss_feed("One"), compress=("gzip",))
+    first = get(url, **{"Accept-Encoding": "gzip"})
+    srv.replace("/feed.xml", rss_feed("Two"))
+    second = get(url, **{"Accept-Encoding": "gzip"})
+    assert gzip.decompress(second.data) == rss_feed("Two")
+    assert second.headers["ETag"] != first.headers["ETag"]
+    assert second.headers["ETag"].endswith('-gzip"')
+
+
 def test_redirects_and_loop(srv: FeedServer) -> None:
     srv.add("/new.xml", rss_feed())
     response = get(srv.redirect("/old.xml", "/new.xml", 308))
@@ -128,6 +146,8 @@ def test_localhost_url_reaches_the_same_server(srv: FeedServer) -> None:
 def test_error_statuses_and_retry_after(srv: FeedServer) -> None:
     assert get(srv.status("/gone", 410)).status == 410
     assert get(srv.url("/never-added")).status == 404
+    empty = get(srv.add("/empty.xml", b""))
+    assert (empty.status, empty.headers["Content-Length"], empty.data) == (200, "0", b"")
     limited = get(srv.status("/busy", 429, retry_after=120))
     assert (limited.status, limited.headers["Retry-After"]) == (429, "120")
     when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -161,37 +181,53 @@ def test_record_posts(srv: FeedServer) -> None:
     assert post.content_type == "application/x-www-form-urlencoded"
 
 
-def test_add_directory_with_copies(srv: FeedServer) -> None:
-    files = sorted(CORPUS.glob("*.xml"))[:3]
-    urls = srv.add_directory(CORPUS, "/corpus", pattern="*.xml", copies=2)
-    assert len(urls) == 2 * len(list(CORPUS.glob("*.xml")))
-    copy = srv.url(f"/corpus/1/{files[2].name}")
+def test_add_directory_with_copies(srv: FeedServer, tmp_path: Path) -> None:
+    for n in range(3):
+        (tmp_path / f"feed{n}.xml").write_bytes(rss_feed(f"Feed {n}"))
+    (tmp_path / "notes.txt").write_text("skipped by the pattern")
+    urls = srv.add_directory(tmp_path, "/corpus", pattern="*.xml", copies=2)
+    assert len(urls) == 6
+    copy = srv.url("/corpus/1/feed2.xml")
     assert copy in urls
     response = get(copy)
-    assert response.data == files[2].read_bytes()
+    assert response.data == rss_feed("Feed 2")
+    assert response.headers["Content-Type"] == "application/xml"
     assert get(copy, **{"If-None-Match": response.headers["ETag"]}).status == 304
 
 
-def test_stalls_do_not_block_shutdown() -> None:
+def test_hostile_routes_do_not_block_shutdown() -> None:
     server = FeedServer(shutdown_timeout=5).start()
+    server.stall("/silent")
+    server.stall("/headers", send_headers=True)
+    server.trickle("/trickle", b"x" * 100)
+    server.oversized("/unread")  # 100 MB to a client that never reads
     with contextlib.ExitStack() as stack:
-        silent, headers_only = (
-            stack.enter_context(socket.create_connection(("127.0.0.1", server.port), timeout=2))
-            for _ in range(2)
-        )
-        for client, path, headers_first in ((silent, "/s", False), (headers_only, "/h", True)):
-            server.stall(path, send_headers=headers_first)
+        clients = {}
+        for path in ("/silent", "/headers", "/trickle", "/unread"):
+            client = socket.create_connection(("127.0.0.1", server.port), timeout=2)
+            clients[path] = stack.enter_context(client)
             client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        assert headers_only.recv(100).startswith(b"HTTP/1.1 200")
-        silent.settimeout(0.3)
+        assert clients["/headers"].recv(100).startswith(b"HTTP/1.1 200")
+        clients["/silent"].settimeout(0.3)
         with pytest.raises(TimeoutError):
-            silent.recv(100)
+            clients["/silent"].recv(100)
         started = time.monotonic()
         server.stop()
         assert time.monotonic() - started < 1.0
-        silent.settimeout(2)
-        assert silent.recv(100) == b""  # closed without a response
-    assert {r.path: r.status for r in server.requests} == {"/s": None, "/h": 200}
+        clients["/silent"].settimeout(2)
+        assert clients["/silent"].recv(100) == b""  # closed without a response
+    statuses = {r.path: r.status for r in server.requests}
+    assert statuses == {"/silent": None, "/headers": 200, "/trickle": 200, "/unread": 200}
+
+
+async def test_usable_from_async_tests(srv: FeedServer) -> None:
+    body = rss_feed(items=20)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(srv.add("/feed.xml", body, compress=("gzip",))) as response:
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert await response.read() == body
+        async with session.head(srv.url("/feed.xml")) as response:
+            assert (response.status, await response.read()) == (200, b"")
 
 
 def test_trickle_paces_bytes(srv: FeedServer) -> None:

@@ -1,0 +1,156 @@
+"""Brief every new or changed item: fetch article text for teasers, summarize, cache by hash."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from aggregator.briefs.extract import extract_main_text, is_teaser
+from aggregator.briefs.glossary import GlossaryError, load_glossary
+from aggregator.briefs.llm import LLMSummarizer
+from aggregator.briefs.summarize import content_hash, make_brief
+from aggregator.config import Settings
+from aggregator.ingest.fetch import Fetcher, FetchError
+from aggregator.store.db import Database
+from aggregator.store.models import BriefRow, Item
+
+log = logging.getLogger("aggregator.briefs")
+BATCH = 200
+
+
+@dataclass(slots=True)
+class BriefReport:
+    made: int = 0
+    cached: int = 0
+    full_texts: int = 0
+
+
+def glossary_for(settings: Settings) -> dict[str, str]:
+    """The operator glossary, or an empty one (with a warning) when it is missing or broken."""
+    if not settings.briefs.glossary:
+        return {}
+    path = settings.path(settings.briefs.glossary)
+    if not path.is_file():
+        log.warning("glossary %s not found; briefs use terms from the text only", path)
+        return {}
+    try:
+        return load_glossary(path)
+    except GlossaryError as exc:
+        log.warning("glossary %s unusable: %s", path, exc)
+        return {}
+
+
+def llm_for(settings: Settings) -> LLMSummarizer | None:
+    """The optional LLM back end, configured from [briefs.llm] and its API-key variable."""
+    cfg = settings.briefs.llm
+    if not cfg.enabled:
+        return None
+    return LLMSummarizer(
+        base_url=cfg.base_url,
+        model=cfg.model,
+        api_key=settings.secret(cfg.api_key_env),
+        timeout=cfg.timeout_seconds,
+        max_calls=cfg.max_calls_per_run,
+    )
+
+
+def item_text(item: Item) -> str:
+    """What the brief is made from: the extracted article when we have one, else the feed's content."""
+    return item.full_text or item.content_html or item.content_text
+
+
+def make_briefs(
+    db: Database, settings: Settings, item_ids: Sequence[int], *, llm: LLMSummarizer | None = None
+) -> BriefReport:
+    """Brief the given items, skipping those whose cached brief matches their content hash."""
+    glossary = glossary_for(settings)
+    report = BriefReport()
+    for start in range(0, len(item_ids), BATCH):
+        chunk = item_ids[start : start + BATCH]
+        with db.session() as session:
+            items = session.scalars(
+                select(Item)
+                .where(Item.id.in_(chunk))
+                .options(selectinload(Item.brief), selectinload(Item.source))
+            ).all()
+            for item in items:
+                text = item_text(item)
+                digest = content_hash(item.title, text, glossary)
+                if item.brief is not None and item.brief.content_hash == digest:
+                    report.cached += 1
+                    continue
+                label = f"item={item.id} source={item.source.label!r}"
+                brief = make_brief(item.title, text, glossary=glossary, llm=llm, item_label=label)
+                if item.brief is None:
+                    session.add(
+                        BriefRow(
+                            item_id=item.id,
+                            content_hash=digest,
+                            data=brief.to_dict(),
+                            summarizer=brief.summarizer,
+                        )
+                    )
+                else:
+                    item.brief.content_hash = digest
+                    item.brief.data = brief.to_dict()
+                    item.brief.summarizer = brief.summarizer
+                report.made += 1
+    return report
+
+
+def unbriefed_item_ids(db: Database) -> list[int]:
+    """Items that have no brief yet (after a crash, or stored before briefs existed)."""
+    with db.session() as session:
+        return list(
+            session.scalars(
+                select(Item.id).outerjoin(BriefRow).where(BriefRow.item_id.is_(None))
+            ).all()
+        )
+
+
+def wants_full_text(item: Item, settings: Settings) -> bool:
+    enabled = item.source.full_text
+    if enabled is None:
+        enabled = settings.briefs.full_text
+    return bool(
+        enabled
+        and item.url
+        and item.full_text is None
+        and is_teaser(item.content_text, settings.briefs.teaser_words)
+    )
+
+
+async def fetch_full_texts(db: Database, settings: Settings, item_ids: Sequence[int]) -> int:
+    """Fetch and extract the article page of teaser items (same limits and address checks)."""
+    with db.session() as session:
+        items = session.scalars(
+            select(Item).where(Item.id.in_(item_ids)).options(selectinload(Item.source))
+        ).all()
+        wanted = [(i.id, i.url) for i in items if wants_full_text(i, settings)]
+    if not wanted:
+        return 0
+    fetched = 0
+    async with Fetcher(settings.fetch, settings.user_agent) as fetcher:
+
+        async def one(item_id: int, url: str) -> tuple[int, str]:
+            try:
+                page = await fetcher.fetch(url, accept="text/html,application/xhtml+xml")
+            except FetchError as exc:
+                log.info("item=%d full text of %s not fetched: %s", item_id, url, exc)
+                return item_id, ""
+            text = await asyncio.to_thread(extract_main_text, page.body, page.url)
+            return item_id, text
+
+        results = await asyncio.gather(*(one(i, u) for i, u in wanted))
+    with db.session() as session:
+        for item_id, text in results:
+            item = session.get(Item, item_id)
+            if item is not None:
+                item.full_text = text  # "" caches a failed extraction too
+                fetched += bool(text)
+    return fetched

@@ -1,0 +1,132 @@
+"""``aggregator subscribers``: add, remove, list and import subscribers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+from sqlalchemy import select
+
+from aggregator.cli.main import console, errors, get_app
+from aggregator.store.models import Subscriber
+from aggregator.store.subscribers import (
+    SubscriberError,
+    check_digests,
+    check_timezone,
+    import_csv,
+    normalise_email,
+    upsert_subscriber,
+)
+
+
+@click.group()
+def subscribers() -> None:
+    """Manage who receives digests (people can also sign up on the web pages)."""
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option(
+    "--digest", "digests", multiple=True, help="digest name; repeat for more (default: all)"
+)
+@click.option("--tag", "tags", multiple=True, help="only stories with this tag; repeat for more")
+@click.option("--source", "sources", multiple=True, type=int, help="only this source id; repeat")
+@click.option("--timezone", default="UTC", show_default=True)
+@click.pass_context
+def add(ctx: click.Context, email: str, digests, tags, sources, timezone: str) -> None:  # noqa: ANN001
+    """Add (or update) an active subscriber. An unsubscribed or suspended one stays so."""
+    app = get_app(ctx)
+    known = [d.name for d in app.settings.digests]
+    try:
+        address = normalise_email(email)
+        chosen = check_digests(list(digests) or known, known)
+        check_timezone(timezone)
+        with app.db.session() as session:
+            row, outcome = upsert_subscriber(
+                session, address, digests=chosen, tags=tags, sources=sources, timezone=timezone
+            )
+            message = (
+                f"{outcome} {row.email} ({row.status}; digests: {', '.join(row.digests) or '-'})"
+            )
+    except SubscriberError as exc:
+        errors.print(f"error: {email!r}: {exc}", markup=False)
+        ctx.exit(1)
+    if outcome == "kept":
+        message += " — left unchanged: they unsubscribed or were suspended"
+    console.print(message, markup=False)
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@click.option("--forget", is_flag=True, help="delete the row and its delivery history")
+@click.pass_context
+def remove(ctx: click.Context, email: str, forget: bool) -> None:
+    """Unsubscribe someone (or --forget them entirely)."""
+    app = get_app(ctx)
+    with app.db.session() as session:
+        row = session.scalar(select(Subscriber).where(Subscriber.email == email.strip().lower()))
+        if row is None:
+            errors.print(f"error: no subscriber {email!r}", markup=False)
+            ctx.exit(1)
+        if forget:
+            session.delete(row)
+            console.print(f"deleted {row.email}", markup=False)
+        else:
+            row.status, row.status_reason = "unsubscribed", "removed by the operator"
+            console.print(f"unsubscribed {row.email}", markup=False)
+
+
+@subscribers.command("list")
+@click.option(
+    "--status", type=click.Choice(["pending", "active", "paused", "unsubscribed", "suspended"])
+)
+@click.pass_context
+def list_subscribers(ctx: click.Context, status: str | None) -> None:
+    """Subscribers with status, digests, filters and bounce count."""
+    app = get_app(ctx)
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "email", "status", "digests", "tags", "tz", "bounces", "note"):
+        table.add_column(column, overflow="fold")
+    with app.db.session() as session:
+        query = select(Subscriber).order_by(Subscriber.id)
+        if status:
+            query = query.where(Subscriber.status == status)
+        rows = session.scalars(query).all()
+        for s in rows:
+            table.add_row(
+                str(s.id),
+                s.email,
+                s.status,
+                " ".join(s.digests),
+                " ".join(s.tags) or "-",
+                s.timezone,
+                str(s.hard_bounces),
+                s.status_reason or "",
+            )
+    console.print(table if rows else "No subscribers.")
+
+
+@subscribers.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def import_file(ctx: click.Context, path: Path) -> None:
+    """Import a CSV of email[,digests][,tags][,timezone]; bad rows are reported and skipped."""
+    app = get_app(ctx)
+    known = [d.name for d in app.settings.digests]
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        errors.print(f"error: {path.name}: not UTF-8 text", markup=False)
+        ctx.exit(1)
+    with app.db.session() as session:
+        report = import_csv(
+            session, text, name=path.name, known_digests=known, default_digests=known
+        )
+    for line in report.errors:
+        errors.print(line, markup=False, soft_wrap=True)
+    console.print(
+        f"{path.name}: {report.added} added, {report.updated} updated, "
+        f"{report.kept} kept unsubscribed/suspended, {len(report.errors)} skipped",
+        markup=False,
+    )

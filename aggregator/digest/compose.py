@@ -1,0 +1,104 @@
+"""Compose a digest: choose the stories a subscriber gets, rank them, and build the view."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from aggregator.briefs.model import Brief
+from aggregator.config import DigestSettings, Settings
+from aggregator.digest.model import DigestView, SourceRef, StoryView
+from aggregator.store.stories import Story
+
+_LOOKBACK = (timedelta(hours=3), timedelta(days=2), timedelta(days=9), timedelta(days=35))
+FRESHNESS_HOURS = 24.0
+"""A story loses half its freshness bonus every this many hours."""
+
+
+def story_score(story: Story, now: datetime) -> float:
+    """Rank by source priority (1-5), how many sources carried it, freshness and substance.
+
+    Substance keeps a story with nothing to brief (a video link, a title alone) from leading.
+    """
+    age_hours = max(0.0, (now - story.published).total_seconds() / 3600)
+    freshness = 2.0 * math.pow(0.5, age_hours / FRESHNESS_HOURS)
+    coverage = 1.5 * math.log2(len(story.sources))
+    brief = story.brief
+    substance = 1.5 * min(len(brief.bullets), 3) / 3 if brief else 0.0
+    return story.priority + coverage + freshness + substance
+
+
+def rank(stories: Sequence[Story], now: datetime, limit: int) -> list[Story]:
+    """The best ``limit`` stories, best first; ties go to the newer story."""
+    ordered = sorted(stories, key=lambda s: (-story_score(s, now), -s.published.timestamp(), s.key))
+    return ordered[:limit]
+
+
+def story_view(story: Story) -> StoryView:
+    item = story.primary
+    brief = story.brief or Brief(bullets=[], paragraph=item.content_text[:600])
+    return StoryView(
+        title=item.title or "(untitled)",
+        url=item.url,
+        sources=[SourceRef(name=s.label, url=s.site_url) for s in story.sources],
+        brief=brief,
+        published=story.published,
+    )
+
+
+def period_label(digest: DigestSettings, moment: datetime) -> str:
+    local = moment.astimezone(ZoneInfo(digest.timezone))
+    return f"{local:%A} {local.day} {local:%B %Y}"
+
+
+def digest_view(
+    settings: Settings,
+    digest: DigestSettings,
+    stories: Sequence[Story],
+    *,
+    moment: datetime,
+    archive_url: str | None = None,
+) -> DigestView:
+    """The view of one edition: the first story leads, the rest are "More briefs"."""
+    views = [story_view(s) for s in stories]
+    return DigestView(
+        name=digest.name,
+        title=digest.title or f"{digest.name.title()} digest",
+        period_label=period_label(digest, moment),
+        site_name=settings.general.name,
+        lead=views[0] if views else None,
+        more=views[1:],
+        archive_url=archive_url,
+        site_url=settings.general.base_url + "/",
+    )
+
+
+def subject_line(digest: DigestSettings, view: DigestView, count: int) -> str:
+    """The configured subject template, filled in (header safety is the message builder's job)."""
+    return digest.subject.format(
+        title=view.title,
+        date=view.period_label,
+        count=count,
+        lead=view.lead.title if view.lead else "nothing new",
+    )
+
+
+def previous_fire_time(digest: DigestSettings, fire_time: datetime) -> datetime | None:
+    """The schedule's last firing strictly before ``fire_time``, looking back up to 35 days."""
+    trigger = CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
+    for window in _LOOKBACK:
+        probe, previous = fire_time - window, None
+        while (nxt := trigger.get_next_fire_time(None, probe)) is not None and nxt < fire_time:
+            previous, probe = nxt, nxt + timedelta(seconds=1)
+        if previous is not None:
+            return previous
+    return None
+
+
+def latest_fire_time(digest: DigestSettings, now: datetime) -> datetime | None:
+    """The most recent scheduled time at or before ``now`` (what a catch-up run is for)."""
+    return previous_fire_time(digest, now + timedelta(seconds=1))

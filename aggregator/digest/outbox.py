@@ -1,0 +1,422 @@
+"""The outbox: one row per (digest run, subscriber), so a crash neither loses nor repeats a mail.
+
+A run moves through three steps, each committed before the next begins:
+
+1. **queue** (:meth:`Outbox.start_run`): the run row and a ``pending`` delivery per active
+   subscriber are written in one transaction, so a crash leaves either all of them or none.
+2. **render** (:meth:`Outbox.render_pending`): each pending row gets its finished message bytes
+   (compressed) and a fixed Message-ID, and becomes ``rendered``.
+3. **send** (:meth:`Outbox.send_due`): each rendered row is handed to the transport and its
+   outcome committed at once: ``sent`` (bytes dropped), retried later after a temporary failure,
+   or ``bounced`` after a permanent one.
+
+Restarting after a kill at any moment resumes where the rows say. The one window that can repeat
+a mail is between the server accepting a message and our commit of ``sent``: at most one message
+per connection, which we keep as short as one commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from aggregator.config import DigestSettings, Settings
+from aggregator.digest.compose import digest_view, previous_fire_time, rank, subject_line
+from aggregator.digest.message import build_message, make_message_id, sign_dkim
+from aggregator.digest.render import RenderedDigest, prepare
+from aggregator.digest.transport import (
+    DeliveryError,
+    MaildirTransport,
+    PermanentFailure,
+    SendResult,
+    SMTPTransport,
+    Transport,
+)
+from aggregator.store.db import Database
+from aggregator.store.models import Delivery, DigestRun, Subscriber
+from aggregator.store.stories import stories_between
+from aggregator.web.tokens import make_token
+
+log = logging.getLogger("aggregator.outbox")
+BATCH = 500
+RETRY_BASE = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=1)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_transport(settings: Settings) -> Transport:
+    """The configured transport: a Maildir folder (default) or an SMTP pool."""
+    mail = settings.mail
+    if mail.transport == "maildir":
+        return MaildirTransport(settings.path(mail.maildir))
+    smtp = mail.smtp
+    return SMTPTransport(
+        smtp.host,
+        smtp.port,
+        security=smtp.security,
+        username=smtp.username or None,
+        password=settings.secret(smtp.password_env),
+        timeout=smtp.timeout_seconds,
+        concurrency=smtp.concurrency,
+        rate_per_second=smtp.rate_per_second or None,
+    )
+
+
+def pack(message: bytes) -> bytes:
+    return zlib.compress(message, 1)
+
+
+def unpack(data: bytes) -> bytes:
+    return zlib.decompress(data)
+
+
+@dataclass(slots=True)
+class SendReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    bounced: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Edition:
+    """One rendered digest shared by every subscriber with the same window and filters."""
+
+    rendered: RenderedDigest | None
+    subject: str
+    item_ids: list[int]
+
+
+class Outbox:
+    """Queues, renders and sends digest runs; every step is resumable."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        secret_key: str,
+        transport: Transport | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ):
+        self.db = db
+        self.settings = settings
+        self.secret_key = secret_key
+        self.transport = transport or make_transport(settings)
+        self.clock = clock
+        self._dkim_key: bytes | None = None
+        if settings.mail.dkim.enabled:
+            self._dkim_key = settings.path(settings.mail.dkim.private_key_file).read_bytes()
+
+    # --- 1. queue -------------------------------------------------------------------------
+
+    def start_run(self, digest_name: str, scheduled_for: datetime) -> int | None:
+        """Create the run for ``scheduled_for`` with a pending row per active subscriber.
+
+        Returns the run id, or None when that scheduled time already has a run (never twice).
+        """
+        digest = self._digest(digest_name)
+        now = self.clock()
+        try:
+            with self.db.session() as session:
+                run = DigestRun(
+                    digest_name=digest.name,
+                    scheduled_for=scheduled_for,
+                    cutoff=now,
+                    status="queued",
+                )
+                session.add(run)
+                session.flush()
+                rows = self._queue_rows(session, digest, run, scheduled_for)
+                if rows:
+                    session.execute(insert(Delivery), rows)
+                else:
+                    run.status = "done"
+                run_id = run.id
+        except IntegrityError:
+            return None
+        log.info("digest=%s run=%d queued deliveries=%d", digest.name, run_id, len(rows))
+        return run_id
+
+    def _queue_rows(
+        self, session: Session, digest: DigestSettings, run: DigestRun, scheduled_for: datetime
+    ) -> list[dict]:
+        subscribers = session.scalars(
+            select(Subscriber).where(Subscriber.status == "active").order_by(Subscriber.id)
+        ).all()
+        chosen = [s for s in subscribers if digest.name in (s.digests or [])]
+        last_sent = dict(
+            session.execute(
+                select(Delivery.subscriber_id, func.max(DigestRun.cutoff))
+                .join(DigestRun)
+                .where(DigestRun.digest_name == digest.name, Delivery.state == "sent")
+                .group_by(Delivery.subscriber_id)
+            ).all()
+        )
+        first_window = previous_fire_time(digest, scheduled_for) or (run.cutoff - timedelta(days=1))
+        return [
+            {
+                "run_id": run.id,
+                "subscriber_id": s.id,
+                "state": "pending",
+                "since": last_sent.get(s.id, min(first_window, run.cutoff)),
+                "item_ids": [],
+                "attempts": 0,
+                "created_at": run.cutoff,
+            }
+            for s in chosen
+        ]
+
+    # --- 2. render ------------------------------------------------------------------------
+
+    def render_pending(self) -> int:
+        """Render every pending delivery; returns how many became ``rendered`` or ``skipped``."""
+        done = 0
+        editions: dict[tuple, _Edition] = {}
+        while True:
+            with self.db.session() as session:
+                rows = session.scalars(
+                    select(Delivery)
+                    .where(Delivery.state == "pending")
+                    .order_by(Delivery.id)
+                    .limit(BATCH)
+                ).all()
+                if not rows:
+                    return done
+                for row in rows:
+                    try:
+                        self._render_one(session, row, editions)
+                    except Exception as exc:  # one bad row must not stop the run
+                        log.exception("delivery=%d could not be rendered", row.id)
+                        row.state, row.last_error = "failed", f"render failed: {exc}"[:1000]
+                done += len(rows)
+
+    def _render_one(self, session: Session, row: Delivery, editions: dict[tuple, _Edition]) -> None:
+        subscriber, run = row.subscriber, row.run
+        if subscriber.status != "active":
+            row.state, row.last_error = "skipped", f"subscriber is {subscriber.status}"
+            return
+        digest = self.settings.digest(run.digest_name)
+        if digest is None:
+            row.state, row.last_error = (
+                "skipped",
+                f"digest {run.digest_name!r} is no longer configured",
+            )
+            return
+        key = (run.id, row.since, tuple(sorted(subscriber.tags)), tuple(sorted(subscriber.sources)))
+        edition = editions.get(key)
+        if edition is None:
+            edition = editions[key] = self._edition(session, digest, run, row.since, subscriber)
+        if edition.rendered is None:
+            row.state, row.last_error = "skipped", "nothing new"
+            return
+        base = self.settings.general.base_url
+        unsubscribe = (
+            f"{base}/unsubscribe/{make_token(self.secret_key, 'unsubscribe', subscriber.id)}"
+        )
+        preferences = (
+            f"{base}/preferences/{make_token(self.secret_key, 'preferences', subscriber.id)}"
+        )
+        html, text = edition.rendered.personalise(
+            unsubscribe_url=unsubscribe, preferences_url=preferences, recipient=subscriber.email
+        )
+        mail = self.settings.mail
+        message_id = make_message_id(mail.from_address.rpartition("@")[2])
+        message = build_message(
+            sender=mail.from_address,
+            sender_name=mail.from_name,
+            recipient=subscriber.email,
+            subject=edition.subject,
+            text=text,
+            html=html,
+            list_id=mail.list_id,
+            list_name=f"{self.settings.general.name} {digest.title or digest.name}",
+            unsubscribe_url=unsubscribe,
+            unsubscribe_mailto=mail.unsubscribe_mailto or mail.from_address,
+            message_id=message_id,
+        )
+        if self._dkim_key is not None:
+            message = sign_dkim(message, mail.dkim.selector, mail.dkim.domain, self._dkim_key)
+        row.message = pack(message)
+        row.message_id = message_id
+        row.subject = edition.subject
+        row.item_ids = edition.item_ids
+        row.state = "rendered"
+        row.next_attempt_at = self.clock()
+
+    def _edition(
+        self,
+        session: Session,
+        digest: DigestSettings,
+        run: DigestRun,
+        since: datetime | None,
+        subscriber: Subscriber,
+    ) -> _Edition:
+        stories = stories_between(
+            session,
+            since=since,
+            until=run.cutoff,
+            source_ids=subscriber.sources or (),
+            tags=subscriber.tags or (),
+        )
+        chosen = rank(stories, run.cutoff, digest.max_items)
+        if not chosen and not digest.send_empty:
+            return _Edition(None, "", [])
+        view = digest_view(
+            self.settings,
+            digest,
+            chosen,
+            moment=run.scheduled_for,
+            archive_url=archive_url(self.settings, run),
+        )
+        return _Edition(
+            prepare(view),
+            subject_line(digest, view, len(chosen)),
+            [i.id for s in chosen for i in s.items],
+        )
+
+    # --- 3. send --------------------------------------------------------------------------
+
+    def send_due(self) -> SendReport:
+        """Send every rendered delivery whose next attempt is due.
+
+        Each worker thread commits a message's outcome right after the server answers, before it
+        takes the next message: per connection, at most one message is ever in the window between
+        the server's acceptance and our commit.
+        """
+        report = SendReport()
+        sender = self.settings.mail.from_address
+        lock = threading.Lock()
+
+        def send_one(delivery_id: int, recipient: str, packed: bytes) -> None:
+            try:
+                outcome: SendResult | DeliveryError = self.transport.send(
+                    sender, recipient, unpack(packed)
+                )
+            except DeliveryError as exc:
+                outcome = exc
+            self._record(delivery_id, outcome, report, lock)
+
+        with ThreadPoolExecutor(max_workers=self.transport.concurrency) as pool:
+            while True:
+                now = self.clock()
+                with self.db.session() as session:
+                    due = session.execute(
+                        select(Delivery.id, Subscriber.email, Delivery.message)
+                        .join(Subscriber)
+                        .where(Delivery.state == "rendered", Delivery.next_attempt_at <= now)
+                        .order_by(Delivery.id)
+                        .limit(BATCH)
+                    ).all()
+                if not due:
+                    break
+                for future in [pool.submit(send_one, *row) for row in due]:
+                    future.result()
+        self._close_finished_runs()
+        return report
+
+    def _record(
+        self, delivery_id: int, outcome: object, report: SendReport, lock: threading.Lock
+    ) -> None:
+        now = self.clock()
+        with self.db.session() as session, lock:
+            row = session.get(Delivery, delivery_id)
+            assert row is not None
+            row.attempts += 1
+            if not isinstance(outcome, DeliveryError):
+                row.state, row.sent_at, row.message, row.last_error = "sent", now, None, None
+                report.sent += 1
+                return
+            row.last_error = str(outcome)[:1000]
+            if isinstance(outcome, PermanentFailure):
+                row.state = "bounced"
+                report.bounced += 1
+                self._hard_bounce(row.subscriber, str(outcome))
+            elif row.attempts >= self.settings.mail.max_attempts:
+                row.state = "failed"
+                report.failed += 1
+            else:
+                row.next_attempt_at = now + min(RETRY_BASE * 2 ** (row.attempts - 1), RETRY_CAP)
+                report.retried += 1
+            report.errors.append(f"{row.subscriber.email}: {outcome}")
+            log.warning(
+                "delivery=%d subscriber=%s state=%s error=%s",
+                row.id,
+                row.subscriber.email,
+                row.state,
+                row.last_error,
+            )
+
+    def _hard_bounce(self, subscriber: Subscriber, error: str) -> None:
+        subscriber.hard_bounces += 1
+        threshold = self.settings.mail.bounce_threshold
+        if subscriber.hard_bounces >= threshold and subscriber.status == "active":
+            subscriber.status = "suspended"
+            subscriber.status_reason = (
+                f"suspended after {subscriber.hard_bounces} hard bounce(s); last: {error}"[:1000]
+            )
+            log.warning("subscriber=%s suspended: %s", subscriber.email, subscriber.status_reason)
+
+    def _close_finished_runs(self) -> None:
+        with self.db.session() as session:
+            open_runs = session.scalars(select(DigestRun).where(DigestRun.status == "queued")).all()
+            for run in open_runs:
+                busy = session.scalar(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(Delivery.run_id == run.id, Delivery.state.in_(("pending", "rendered")))
+                )
+                if not busy:
+                    run.status = "done"
+
+    # --- all together ---------------------------------------------------------------------
+
+    def deliver(self) -> SendReport:
+        """Render what is pending, then send what is due."""
+        self.render_pending()
+        return self.send_due()
+
+    def _digest(self, name: str) -> DigestSettings:
+        digest = self.settings.digest(name)
+        if digest is None:
+            known = ", ".join(d.name for d in self.settings.digests) or "none"
+            raise ValueError(f"no digest named {name!r} in {self.settings.origin} (known: {known})")
+        return digest
+
+
+def archive_url(settings: Settings, run: DigestRun) -> str:
+    return f"{settings.general.base_url}/digests/{run.digest_name}/{archive_slug(run)}/"
+
+
+def archive_slug(run: DigestRun) -> str:
+    return run.scheduled_for.strftime("%Y-%m-%d-%H%M")
+
+
+def requeue(db: Database, *, run_id: int | None, delivery_ids: Sequence[int] = ()) -> int:
+    """Put failed (and bounced) deliveries back in the queue; returns how many."""
+    with db.session() as session:
+        query = select(Delivery).where(Delivery.state.in_(("failed", "bounced")))
+        if run_id is not None:
+            query = query.where(Delivery.run_id == run_id)
+        if delivery_ids:
+            query = query.where(Delivery.id.in_(delivery_ids))
+        rows = session.scalars(query).all()
+        for row in rows:
+            row.state = "rendered" if row.message else "pending"
+            row.attempts, row.next_attempt_at = 0, _utcnow()
+            row.run.status = "queued"
+        return len(rows)

@@ -1,0 +1,306 @@
+"""Deliver finished messages: into a Maildir, or over SMTP with a small connection pool.
+
+Both transports share one interface: ``send(envelope_from, recipient, message) -> SendResult``,
+raising :class:`TemporaryFailure` (retry later) or :class:`PermanentFailure` (give up) with the
+SMTP code and text. ``send`` is thread-safe; ``send_many`` runs sends on a few threads and yields
+each outcome as it completes, so the caller can record it before the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mailbox
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Security = Literal["starttls", "tls", "none"]
+_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """An accepted message: the server's reply, or the Maildir key."""
+
+    recipient: str
+    code: int
+    text: str
+
+
+class DeliveryError(Exception):
+    """A message was not accepted. ``code`` is the SMTP reply code when there was one."""
+
+    def __init__(self, recipient: str, code: int | None, text: str, stage: str) -> None:
+        self.recipient, self.code, self.text, self.stage = recipient, code, text, stage
+        reply = f"{code} {text}" if code else text
+        super().__init__(f"{stage} for {recipient} failed: {reply}")
+
+
+class TemporaryFailure(DeliveryError):
+    """Try again later: a 4xx reply, a dropped connection or a timeout."""
+
+
+class PermanentFailure(DeliveryError):
+    """Do not retry: a 5xx reply for this message or recipient."""
+
+
+class TransportUnavailable(TemporaryFailure):
+    """The server could not be used at all (connect, TLS or login failed): no recipient's fault."""
+
+
+def _failure(recipient: str, code: int, text: str, stage: str) -> DeliveryError:
+    kind = PermanentFailure if 500 <= code < 600 else TemporaryFailure
+    return kind(recipient, code, text, stage)
+
+
+def check_envelope(envelope_from: str, recipient: str) -> None:
+    """PermanentFailure unless both envelope addresses are plain ``local@domain`` text."""
+    for address in (envelope_from, recipient):
+        if (
+            "@" not in address
+            or len(address) > 254
+            or any(ord(c) <= 32 or c in "<>\x7f" for c in address)
+        ):
+            raise PermanentFailure(
+                recipient, None, f"unusable address {address[:80]!r}", "envelope"
+            )
+
+
+class Transport:
+    """The common interface; subclasses implement :meth:`send`."""
+
+    concurrency = 1
+
+    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+        """Deliver one message, or raise TemporaryFailure / PermanentFailure."""
+        raise NotImplementedError
+
+    def send_many(
+        self, items: Iterable[tuple[str, str, bytes]]
+    ) -> Iterator[tuple[tuple[str, str, bytes], SendResult | DeliveryError]]:
+        """Send ``(envelope_from, recipient, message)`` items; yield each with its outcome."""
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            futures = {pool.submit(self.send, *item): item for item in items}
+            for future in as_completed(futures):
+                try:
+                    outcome: SendResult | DeliveryError = future.result()
+                except DeliveryError as exc:
+                    outcome = exc
+                yield futures[future], outcome
+
+    def close(self) -> None:
+        """Release connections; the transport can still be used afterwards."""
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MaildirTransport(Transport):
+    """Writes each message into a Maildir (``new/``), readable by ``mailbox`` and mail clients."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._box: mailbox.Maildir | None = None
+
+    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+        check_envelope(envelope_from, recipient)
+        data = message.replace(b"\r\n", b"\n")
+        envelope = f"Return-Path: <{envelope_from}>\nDelivered-To: {recipient}\n".encode()
+        try:
+            with self._lock:  # mailbox's unique-name counter is not thread-safe
+                if self._box is None:
+                    self._box = mailbox.Maildir(self.path, create=True)
+                key = self._box.add(envelope + data)
+        except OSError as exc:
+            text = f"cannot write {self.path}: {exc}"
+            raise TemporaryFailure(recipient, None, text, "maildir") from None
+        return SendResult(recipient, 250, key)
+
+
+class RateLimiter:
+    """Spaces calls to at most ``rate`` per second (bursts of ``burst``); thread-safe."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self.interval = 1.0 / rate
+        self.burst = burst
+        self._clock, self._sleep = clock, sleep
+        self._next = float("-inf")  # theoretical arrival time of the next call (GCRA)
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for a slot; return how long this call waited."""
+        with self._lock:
+            now = self._clock()
+            start = max(self._next, now)
+            wait = max(0.0, start - now - (self.burst - 1) * self.interval)
+            self._next = start + self.interval
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+class SMTPTransport(Transport):
+    """smtplib over a pool of at most ``concurrency`` reused connections.
+
+    A pooled connection the server dropped (or closes with 421) before DATA is replaced and the
+    send retried once, as nothing was accepted yet. A drop after the message data went out is a TemporaryFailure: the server may
+    or may not have kept it, and the caller decides.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        security: Security = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        concurrency: int = 4,
+        rate_per_second: float | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        if security not in _DEFAULT_PORTS:
+            raise ValueError(f"security must be starttls, tls or none, not {security!r}")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.host, self.port = host, port or _DEFAULT_PORTS[security]
+        self.security = security
+        self.username, self.password = username, password
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.local_hostname = local_hostname
+        self._context = ssl_context or ssl.create_default_context()
+        self._limiter = RateLimiter(rate_per_second) if rate_per_second else None
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._idle: list[smtplib.SMTP] = []
+        self._lock = threading.Lock()
+
+    def _connect(self, recipient: str) -> smtplib.SMTP:
+        stage = "connect"
+        try:
+            if self.security == "tls":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host,
+                    self.port,
+                    self.local_hostname,
+                    timeout=self.timeout,
+                    context=self._context,
+                )
+            else:
+                conn = smtplib.SMTP(self.host, self.port, self.local_hostname, timeout=self.timeout)
+            conn.ehlo()
+            if self.security == "starttls":
+                stage = "starttls"
+                conn.starttls(context=self._context)
+                conn.ehlo()
+            if self.username:
+                stage = "login"
+                conn.login(self.username, self.password or "")
+            return conn
+        except smtplib.SMTPResponseException as exc:
+            text = exc.smtp_error.decode(errors="replace")
+            raise TransportUnavailable(recipient, exc.smtp_code, text, stage) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            where = f"{self.host}:{self.port}"
+            raise TransportUnavailable(recipient, None, f"{where}: {exc}", stage) from None
+
+    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+        check_envelope(envelope_from, recipient)
+        if self._limiter:
+            self._limiter.acquire()
+        with self._slots:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            reused = conn is not None
+            if conn is None:
+                conn = self._connect(recipient)
+            while True:
+                try:
+                    result = self._transaction(conn, envelope_from, recipient, message)
+                except _Dropped as drop:
+                    _discard(conn)
+                    if not reused or drop.stage == "DATA":  # DATA: the server may have kept it
+                        raise TemporaryFailure(
+                            recipient, drop.code, drop.text, drop.stage
+                        ) from None
+                    conn, reused = self._connect(recipient), False  # stale idle one: retry once
+                    continue
+                except DeliveryError:
+                    self._release(conn)
+                    raise
+                self._release(conn)
+                return result
+
+    def _transaction(
+        self, conn: smtplib.SMTP, envelope_from: str, recipient: str, message: bytes
+    ) -> SendResult:
+        stage = "MAIL FROM"
+        try:
+            code, reply = conn.mail(envelope_from)
+            if code == 250:
+                stage = "RCPT TO"
+                code, reply = conn.rcpt(recipient)
+            if code in (250, 251):
+                stage = "DATA"
+                code, reply = conn.data(message)
+            if code == 250:
+                return SendResult(recipient, code, reply.decode(errors="replace"))
+        except smtplib.SMTPResponseException as exc:  # DATA refused before the body was sent
+            code, reply = exc.smtp_code, exc.smtp_error
+        except OSError as exc:  # includes SMTPServerDisconnected and timeouts
+            raise _Dropped(stage, None, str(exc) or "connection dropped") from None
+        text = reply.decode(errors="replace")
+        if code == 421:  # the server is closing this connection
+            raise _Dropped(stage, code, text)
+        try:
+            conn.rset()
+        except OSError:
+            _discard(conn)  # closed connections are not returned to the pool
+        raise _failure(recipient, code, text, stage)
+
+    def _release(self, conn: smtplib.SMTP) -> None:
+        if conn.sock is not None:  # smtplib clears sock when the connection is closed
+            with self._lock:
+                self._idle.append(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            try:
+                conn.quit()
+            except (smtplib.SMTPException, OSError):
+                _discard(conn)
+
+
+class _Dropped(Exception):
+    """The connection is gone (or closing, 421) during ``stage``."""
+
+    def __init__(self, stage: str, code: int | None, text: str) -> None:
+        super().__init__(text)
+        self.stage, self.code, self.text = stage, code, text
+
+
+def _discard(conn: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError):
+        conn.close()

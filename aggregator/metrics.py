@@ -1,0 +1,130 @@
+"""Prometheus metrics: counters bumped as work happens, and gauges read from the store per scrape.
+
+The poller records each poll with one call::
+
+    from aggregator.metrics import record_poll
+    record_poll(seconds=elapsed, ok=result_ok)
+
+Counters live in this process (the service runs the poller and the web app together); the gauges
+are computed from the database at scrape time, so they are right whichever process did the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+from sqlalchemy import Row, case, func, select
+
+from aggregator.store.db import Database
+from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
+
+REGISTRY = CollectorRegistry()
+
+POLLS = Counter("aggregator_feed_polls", "Feed polls made.", registry=REGISTRY)
+POLL_FAILURES = Counter(
+    "aggregator_feed_poll_failures", "Feed polls that ended in an error.", registry=REGISTRY
+)
+POLL_DURATION = Histogram(
+    "aggregator_feed_poll_duration_seconds",
+    "Time to fetch, parse and store one feed.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60),
+    registry=REGISTRY,
+)
+SUBSCRIBE_REQUESTS = Counter(
+    "aggregator_web_subscribe_requests",
+    "Subscribe form submissions by outcome.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+"""Outcomes: accepted, invalid, honeypot, rate_limited, csrf."""
+
+
+def record_poll(seconds: float, ok: bool) -> None:
+    """Count one feed poll and its duration."""
+    POLLS.inc()
+    POLL_DURATION.observe(max(0.0, seconds))
+    if not ok:
+        POLL_FAILURES.inc()
+
+
+class StoreCollector(Collector):
+    """Gauges counted in the database at scrape time."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[Metric]:
+        health = case(
+            (Source.enabled.is_(False), "disabled"),
+            (Source.status != "active", "retired"),
+            (Source.consecutive_failures > 0, "failing"),
+            else_="ok",
+        )
+        with self.db.session() as session:
+            sources = _grouped(
+                session.execute(select(health, func.count()).group_by(health)),
+                "aggregator_sources",
+                "Sources by health: ok, failing, retired (410 Gone) or disabled.",
+                "health",
+                ("ok", "failing", "retired", "disabled"),
+            )
+            subscribers = _grouped(
+                session.execute(
+                    select(Subscriber.status, func.count()).group_by(Subscriber.status)
+                ),
+                "aggregator_subscribers",
+                "Subscribers by status.",
+                "status",
+                ("pending", "active", "paused", "unsubscribed", "suspended"),
+            )
+            deliveries = _grouped(
+                session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)),
+                "aggregator_deliveries",
+                "Digest mails by delivery state (sent, failed, bounced, ...).",
+                "state",
+                ("pending", "sent", "failed", "bounced"),
+            )
+            totals = {
+                "aggregator_items": ("Stored items.", select(func.count()).select_from(Item)),
+                "aggregator_briefs": ("Stored briefs.", select(func.count()).select_from(BriefRow)),
+                "aggregator_digest_runs": (
+                    "Digest runs started.",
+                    select(func.count()).select_from(DigestRun),
+                ),
+            }
+            for name, (help_text, query) in totals.items():
+                yield GaugeMetricFamily(name, help_text, value=session.scalar(query) or 0)
+        yield from (sources, subscribers, deliveries)
+
+
+def _grouped(
+    rows: Iterable[Row[tuple[Any, int]]],
+    name: str,
+    help_text: str,
+    label: str,
+    always: tuple[str, ...],
+) -> GaugeMetricFamily:
+    """A gauge with one sample per label value; the ``always`` values appear even when zero."""
+    counts = dict.fromkeys(always, 0) | {str(key): int(n) for key, n in rows}
+    family = GaugeMetricFamily(name, help_text, labels=[label])
+    for key, value in sorted(counts.items()):
+        family.add_metric([key], value)
+    return family
+
+
+class _ProcessCounters(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+
+
+def render_metrics(db: Database) -> tuple[bytes, str]:
+    """The Prometheus text exposition of every metric, and its content type."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ProcessCounters())
+    registry.register(StoreCollector(db))
+    return generate_latest(registry), CONTENT_TYPE_LATEST

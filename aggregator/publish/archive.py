@@ -1,0 +1,91 @@
+"""The web archive: every digest run as an HTML page, and an index that links the feeds."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from aggregator.config import Settings
+from aggregator.digest.compose import digest_view, period_label, previous_fire_time, rank
+from aggregator.digest.outbox import archive_slug, archive_url
+from aggregator.digest.render import prepare
+from aggregator.publish.atomic import write_if_changed
+from aggregator.store.db import Database
+from aggregator.store.models import DigestRun
+from aggregator.store.stories import stories_between
+from aggregator.templating import environment
+
+log = logging.getLogger("aggregator.archive")
+
+
+@dataclass(slots=True)
+class ArchiveLink:
+    title: str
+    label: str
+    url: str
+    when: datetime
+
+
+def write_run_page(db: Database, settings: Settings, run_id: int) -> bool:
+    """Write ``digests/<name>/<slug>/index.html``: the run's edition with no personal filters."""
+    with db.session() as session:
+        run = session.get(DigestRun, run_id)
+        digest = settings.digest(run.digest_name) if run else None
+        if run is None or digest is None:
+            return False
+        since = previous_fire_time(digest, run.scheduled_for)
+        stories = rank(
+            stories_between(session, since=since, until=run.cutoff), run.cutoff, digest.max_items
+        )
+        view = digest_view(settings, digest, stories, moment=run.scheduled_for)
+        slug = archive_slug(run)
+    if view.lead is None:
+        return False
+    base = settings.general.base_url
+    html, _text = prepare(view).personalise(
+        unsubscribe_url=f"{base}/subscribe", preferences_url=f"{base}/subscribe"
+    )
+    path = settings.public_dir / "digests" / digest.name / slug / "index.html"
+    return write_if_changed(path, html.encode("utf-8"))
+
+
+def write_index(db: Database, settings: Settings) -> bool:
+    """Write ``index.html``: past digests, newest first, and the feeds as <link rel=alternate>."""
+    out = settings.public_dir
+    links: list[ArchiveLink] = []
+    with db.session() as session:
+        runs = session.scalars(
+            select(DigestRun).order_by(DigestRun.scheduled_for.desc()).limit(500)
+        ).all()
+        for run in runs:
+            digest = settings.digest(run.digest_name)
+            if (
+                digest is None
+                or not (out / "digests" / run.digest_name / archive_slug(run)).is_dir()
+            ):
+                continue
+            links.append(
+                ArchiveLink(
+                    title=digest.title or digest.name.title(),
+                    label=period_label(digest, run.scheduled_for),
+                    url=archive_url(settings, run),
+                    when=run.scheduled_for,
+                )
+            )
+    tags = sorted(p.stem for p in (out / "tags").glob("*.atom")) if (out / "tags").is_dir() else []
+    html = (
+        environment()
+        .get_template("archive/index.html.j2")
+        .render(
+            site_name=settings.general.name,
+            title=settings.publish.title or settings.general.name,
+            base_url=settings.general.base_url,
+            digests=links,
+            tags=tags,
+            digest_names=[d.title or d.name for d in settings.digests],
+        )
+    )
+    return write_if_changed(out / "index.html", html.encode("utf-8"))

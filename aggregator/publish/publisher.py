@@ -1,0 +1,90 @@
+"""Publish: read the newest stories from the store and write the combined and per-tag feeds."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aggregator.briefs.model import Brief
+from aggregator.config import Settings
+from aggregator.publish.feeds import write_feeds, write_tag_feeds
+from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, brief_html, entry_id
+from aggregator.publish.websub import WebSubError, ping_hub
+from aggregator.store.db import Database
+from aggregator.store.models import Source
+from aggregator.store.stories import Story, newest_stories
+
+log = logging.getLogger("aggregator.publish")
+
+
+@dataclass(slots=True)
+class PublishResult:
+    entries: int = 0
+    changed: list[Path] = field(default_factory=list)
+    pinged: bool = False
+
+
+def feed_meta(settings: Settings) -> FeedMeta:
+    base = settings.general.base_url
+    return FeedMeta(
+        title=settings.publish.title or settings.general.name,
+        id=f"{base}/feed.atom",
+        home_url=f"{base}/",
+        base_url=f"{base}/",
+        author=settings.general.name,
+        hub_url=settings.publish.hub_url or None,
+        description=f"Briefs of every story aggregated by {settings.general.name}",
+    )
+
+
+def _feed_source(source: Source) -> FeedSource:
+    return FeedSource(
+        id=source.feed_id or source.url,
+        title=source.label,
+        url=source.site_url,
+        feed_url=source.url,
+        updated=source.last_new_at or source.created_at,
+    )
+
+
+def story_entry(story: Story) -> FeedEntry:
+    """A feed entry for one story; its id depends only on the primary item's source and key."""
+    item = story.primary
+    brief = story.brief or Brief(bullets=[], paragraph=item.content_text[:600])
+    first_source = story.sources[0] if story.sources else item.source
+    return FeedEntry(
+        id=entry_id(item.source.config_url or item.source.url, item.key_hash),
+        title=item.title or "(untitled)",
+        link=item.url,
+        published=story.published,
+        updated=story.updated,
+        author=item.author,
+        summary=brief.paragraph,
+        content_html=brief_html(brief, item.url, first_source.label),
+        tags=story.tags,
+        sources=[_feed_source(s) for s in story.sources],
+    )
+
+
+def publish(db: Database, settings: Settings) -> PublishResult:
+    """Write feed.atom/rss/json (and tag feeds) into the public folder; ping the hub on change."""
+    out = settings.public_dir
+    out.mkdir(parents=True, exist_ok=True)
+    with db.session() as session:
+        stories = newest_stories(session, settings.publish.max_entries)
+        entries = [story_entry(s) for s in stories]
+    meta = feed_meta(settings)
+    changed = write_feeds(out, meta, entries)
+    if settings.publish.tag_feeds:
+        changed += write_tag_feeds(out, meta, entries)
+    result = PublishResult(entries=len(entries), changed=changed)
+    if changed and meta.hub_url:
+        topics = [meta.base_url + str(p.relative_to(out)) for p in changed]
+        try:
+            ping_hub(meta.hub_url, topics)
+            result.pinged = True
+        except WebSubError as exc:
+            log.warning("websub hub=%s ping failed: %s", meta.hub_url, exc)
+    log.info("published entries=%d changed_files=%d", len(entries), len(changed))
+    return result

@@ -1,0 +1,145 @@
+"""Subscriber rows as the operator manages them: add, remove, import from CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aggregator.store.models import Subscriber, utcnow
+
+STATUSES = ("pending", "active", "paused", "unsubscribed", "suspended")
+STICKY = ("unsubscribed", "suspended")
+"""States an import or a re-add never resets: only the subscriber (or an explicit command) can."""
+
+
+class SubscriberError(ValueError):
+    """A bad address or value; one line for the operator."""
+
+
+def normalise_email(address: str) -> str:
+    """A syntactically valid address (no DNS look-up), lower-cased; raises SubscriberError."""
+    address = address.strip()
+    if any(c in address for c in "\r\n\0") or len(address) > 254:
+        raise SubscriberError("not a valid email address")
+    try:
+        result = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise SubscriberError(str(exc)) from None
+    return result.normalized.lower()
+
+
+def check_timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SubscriberError(f"unknown timezone {name!r}") from None
+    return name
+
+
+def check_digests(names: Sequence[str], known: Sequence[str]) -> list[str]:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SubscriberError(
+            f"unknown digest {unknown[0]!r} (configured: {', '.join(known) or 'none'})"
+        )
+    return list(dict.fromkeys(names))
+
+
+def upsert_subscriber(
+    session: Session,
+    email: str,
+    *,
+    digests: Sequence[str],
+    tags: Sequence[str] = (),
+    sources: Sequence[int] = (),
+    timezone: str = "UTC",
+    status: str = "active",
+) -> tuple[Subscriber, str]:
+    """Add or update one subscriber; returns (row, "added" | "updated" | "kept").
+
+    An unsubscribed or suspended subscriber keeps that status ("kept"): an operator's list must
+    never re-subscribe someone who left.
+    """
+    if status not in STATUSES:
+        raise SubscriberError(f"unknown status {status!r}")
+    row = session.scalar(select(Subscriber).where(Subscriber.email == email))
+    if row is not None and row.status in STICKY:
+        return row, "kept"
+    outcome = "updated"
+    if row is None:
+        row = Subscriber(email=email, created_at=utcnow())
+        session.add(row)
+        outcome = "added"
+    row.digests = list(digests)
+    row.tags = [t.lower() for t in tags]
+    row.sources = list(sources)
+    row.timezone = timezone
+    if row.status != "active" or outcome == "added":
+        row.status = status
+        if status == "active" and row.confirmed_at is None:
+            row.confirmed_at = utcnow()
+    session.flush()
+    return row, outcome
+
+
+@dataclass(slots=True)
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    kept: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def import_csv(
+    session: Session,
+    text: str,
+    *,
+    name: str,
+    known_digests: Sequence[str],
+    default_digests: Sequence[str],
+) -> ImportReport:
+    """Import ``email[,digests][,tags][,timezone]`` rows (a header row is optional).
+
+    ``digests`` and ``tags`` are space- or semicolon-separated. A bad row is reported by its line
+    number and skipped; the others are imported.
+    """
+    report = ImportReport()
+    reader = csv.reader(io.StringIO(text))
+    columns = ["email", "digests", "tags", "timezone"]
+    for row in reader:
+        line = reader.line_num
+        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+            continue
+        if line == 1 and row[0].strip().lower() == "email":
+            columns = [c.strip().lower() for c in row]
+            continue
+        values = dict(zip(columns, (v.strip() for v in row), strict=False))
+        try:
+            email = normalise_email(values.get("email", ""))
+            digests = check_digests(
+                _split(values.get("digests", "")) or list(default_digests), known_digests
+            )
+            timezone = check_timezone(values.get("timezone") or "UTC")
+            _row, outcome = upsert_subscriber(
+                session,
+                email,
+                digests=digests,
+                tags=_split(values.get("tags", "")),
+                timezone=timezone,
+            )
+        except SubscriberError as exc:
+            report.errors.append(f"{name}: line {line}: {exc}")
+            continue
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    return report
+
+
+def _split(value: str) -> list[str]:
+    return [v for v in value.replace(";", " ").split() if v]

@@ -1,0 +1,136 @@
+"""Mail sent by the web app: the double opt-in confirmation and "you are already subscribed".
+
+These are one-off transactional mails, so they are built with the standard library's
+``EmailMessage`` (which refuses CR/LF in header values) rather than the digest's bulk builder, and
+carry no List-Unsubscribe: the recipient is not on a list until they confirm.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr, make_msgid
+
+from aggregator.config import Settings
+from aggregator.digest.transport import (
+    DeliveryError,
+    MaildirTransport,
+    SMTPTransport,
+    Transport,
+)
+from aggregator.templating import environment
+from aggregator.web.subscriptions import MailKind, Recipient
+from aggregator.web.tokens import make_token
+
+log = logging.getLogger("aggregator.web")
+
+
+def transport_for(settings: Settings) -> Transport:
+    """The transport ``[mail]`` configures: a Maildir folder or an SMTP server."""
+    mail = settings.mail
+    if mail.transport == "maildir":
+        return MaildirTransport(settings.path(mail.maildir))
+    smtp = mail.smtp
+    return SMTPTransport(
+        smtp.host,
+        smtp.port,
+        security=smtp.security,
+        username=smtp.username or None,
+        password=settings.secret(smtp.password_env),
+        timeout=smtp.timeout_seconds,
+        concurrency=1,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """The words of one mail; rendered into the text and HTML templates."""
+
+    subject: str
+    heading: str
+    paragraphs: list[str]
+    action: Link
+    links: list[Link]
+    footer: str
+
+
+class Mailer:
+    """Builds and sends the web app's mails through ``transport``."""
+
+    def __init__(self, settings: Settings, secret: str, transport: Transport) -> None:
+        self.settings = settings
+        self.secret = secret
+        self.transport = transport
+
+    def link(self, purpose: str, subscriber_id: int) -> str:
+        token = make_token(self.secret, purpose, subscriber_id)
+        return f"{self.settings.general.base_url}/{purpose}/{token}"
+
+    def letter(self, kind: MailKind, recipient: Recipient) -> Letter:
+        site = self.settings.general.name
+        titles = [(d.title or d.name) for d in self.settings.digests if d.name in recipient.digests]
+        which = " and ".join(titles) or "digest"
+        if kind == "confirm":
+            hours = self.settings.web.confirm_max_age_hours
+            return Letter(
+                subject=f"Confirm your subscription to {site}",
+                heading="Please confirm your subscription",
+                paragraphs=[
+                    f"Someone, hopefully you, asked to receive the {which} from {site} "
+                    "at this address.",
+                    "To start receiving it, open the link below and press the button on the page.",
+                ],
+                action=Link("Confirm subscription", self.link("confirm", recipient.id)),
+                links=[],
+                footer=f"The link works for {hours:g} hours. If you did not ask for this, ignore "
+                "this message: nothing will be sent to you.",
+            )
+        return Letter(
+            subject=f"You are already subscribed to {site}",
+            heading="You are already subscribed",
+            paragraphs=[
+                f"Someone, hopefully you, tried to subscribe this address to {site}, "
+                "but it already receives our digests.",
+                "Nothing has changed. You can change what you receive, pause or unsubscribe here:",
+            ],
+            action=Link("Manage your subscription", self.link("preferences", recipient.id)),
+            links=[Link("Unsubscribe", self.link("unsubscribe", recipient.id))],
+            footer="If you did not ask for this, you can ignore this message.",
+        )
+
+    def build(self, kind: MailKind, recipient: Recipient) -> bytes:
+        letter = self.letter(kind, recipient)
+        mail = self.settings.mail
+        env = environment()
+        context = {"letter": letter, "site_name": self.settings.general.name}
+        message = EmailMessage(policy=SMTP)
+        message["From"] = formataddr((mail.from_name, mail.from_address))
+        message["To"] = recipient.email
+        message["Subject"] = letter.subject
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = make_msgid(domain=mail.from_address.rpartition("@")[2])
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(env.get_template("web/mail.txt.j2").render(context))
+        message.add_alternative(
+            env.get_template("web/mail.html.j2").render(context), subtype="html"
+        )
+        return message.as_bytes()
+
+    def send(self, kind: MailKind, recipient: Recipient) -> bool:
+        """Send one mail; False (and a log line) when it could not be handed over."""
+        try:
+            data = self.build(kind, recipient)
+            self.transport.send(self.settings.mail.from_address, recipient.email, data)
+        except (DeliveryError, ValueError, OSError) as exc:
+            log.warning("%s mail to subscriber %d not sent: %s", kind, recipient.id, exc)
+            return False
+        return True

@@ -1,0 +1,142 @@
+"""Security plumbing for the web app: response headers, CSRF tokens and a per-client rate limit."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'none'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+"""The subscriber pages: one served stylesheet, no script, no inline style."""
+PUBLIC_CSP = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
+    "script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+"""Published archive pages carry the digest's inline CSS (mail needs it), but never script.
+The static handler sets it on its own responses; everything else gets PAGE_CSP."""
+
+CSRF_COOKIE = "aggregator_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_MAX_AGE = 12 * 3600
+"""A form left open longer than this must be reloaded."""
+
+
+class SecurityHeaders:
+    """ASGI middleware adding security headers to every HTTP response, errors included."""
+
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        self.https = https
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", PAGE_CSP)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Cross-Origin-Opener-Policy"] = "same-origin"
+                headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+                if self.https:
+                    headers["Strict-Transport-Security"] = "max-age=31536000"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class CSRF:
+    """Signed double-submit tokens: a random cookie, and a form field that is its signature.
+
+    A cross-site page can make a browser send the cookie but cannot read it, so it cannot
+    produce the matching field. The one-click unsubscribe endpoint does not use this.
+    """
+
+    def __init__(self, secret: str, *, secure_cookie: bool) -> None:
+        self._signer = URLSafeTimedSerializer(secret, salt="aggregator.web.csrf")
+        self.secure_cookie = secure_cookie
+
+    def issue(self, request: Request) -> tuple[str, str | None]:
+        """``(form_token, new_cookie_value_or_None)`` for a page that shows a form."""
+        current = request.cookies.get(CSRF_COOKIE, "")
+        cookie = current if 20 <= len(current) <= 64 else secrets.token_urlsafe(24)
+        return self._signer.dumps(cookie), (None if cookie == current else cookie)
+
+    def set_cookie(self, response: Response, value: str | None) -> None:
+        if value is not None:
+            response.set_cookie(
+                CSRF_COOKIE,
+                value,
+                httponly=True,
+                samesite="lax",
+                secure=self.secure_cookie,
+                path="/",
+            )
+
+    def valid(self, request: Request, form_token: object) -> bool:
+        """True when the submitted field is a fresh signature of the request's cookie."""
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if not cookie or not isinstance(form_token, str) or len(form_token) > 200:
+            return False
+        try:
+            signed = self._signer.loads(form_token, max_age=CSRF_MAX_AGE)
+        except BadSignature:
+            return False
+        return isinstance(signed, str) and hmac.compare_digest(signed, cookie)
+
+
+class RateLimiter:
+    """At most ``limit`` events per key in a sliding ``window`` of seconds; in memory, thread-safe.
+
+    Keys that fall silent are dropped, and at most ``max_keys`` are tracked (the oldest go first),
+    so a flood of distinct addresses cannot exhaust memory.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        max_keys: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.window, self.max_keys = limit, window, max_keys
+        self._clock = clock
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> float:
+        """Record one event for ``key``: 0 if allowed, else the seconds until one would be."""
+        now = self._clock()
+        with self._lock:
+            events = self._events.pop(key, None) or deque()
+            while events and events[0] <= now - self.window:
+                events.popleft()
+            self._events[key] = events  # re-inserted last: dicts keep the least recent first
+            if len(events) >= self.limit:
+                return events[0] + self.window - now
+            events.append(now)
+            while len(self._events) > self.max_keys:
+                del self._events[next(iter(self._events))]
+            return 0.0
+
+
+def client_address(request: Request) -> str:
+    """The peer address (uvicorn's ``--proxy-headers`` puts the real client here behind a proxy)."""
+    return request.client.host if request.client else "unknown"

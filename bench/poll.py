@@ -1,0 +1,259 @@
+"""Polling throughput and memory against the lower bound, measured side by side in one run.
+
+    .venv/bin/python bench/poll.py [--copies 1,2,5] [--concurrency 50] [--corpus DIR]
+
+For each N in --copies, a FeedServer in its own process serves N copies of the real-feed corpus
+on loopback. Each phase then runs in a fresh child process, so its peak RSS is its own:
+
+* lower bound: plain aiohttp GETs of every URL at the same concurrency plus
+  ``lxml.etree.fromstring`` of each body (cold), then conditional GETs answered 304 (warm);
+* cold poll: a fresh SQLite database, every URL added as a source, ``Poller.poll`` over all;
+* warm poll: the same again on that database, so every source that stored validators gets 304.
+
+Prints a markdown table: wall time, feeds/s, items/s, peak RSS, RSS growth over the child's
+baseline (after imports and set-up) and the time ratio to the lower bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+import psutil
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aggregator.config import Settings, from_mapping  # noqa: E402
+from aggregator.ingest.poll import Poller  # noqa: E402
+from aggregator.store.db import Database  # noqa: E402
+from aggregator.store.sources import add_source  # noqa: E402
+
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "real-feeds"
+GOALS = {"cold": 3.0, "warm": 1.5}
+
+
+# --- child phases: each prints one JSON line --------------------------------------------
+
+
+def _rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+async def _get_all(
+    urls: list[str], concurrency: int, etags: dict[str, str] | None
+) -> tuple[Counter, dict[str, str], int]:
+    """GET every URL (conditional when ``etags``), parse 200 bodies with lxml; return tallies."""
+    statuses: Counter = Counter()
+    fresh_etags: dict[str, str] = {}
+    nbytes = 0
+    slots = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+
+    async def one(session: aiohttp.ClientSession, url: str) -> None:
+        nonlocal nbytes
+        headers = {"If-None-Match": etags[url]} if etags and url in etags else {}
+        async with slots, session.get(url, headers=headers) as response:
+            body = await response.read()
+            statuses[response.status] += 1
+            if "ETag" in response.headers:
+                fresh_etags[url] = response.headers["ETag"]
+        if response.status == 200:
+            nbytes += len(body)
+            try:
+                etree.fromstring(body)
+            except etree.XMLSyntaxError:
+                statuses["unparsable"] += 1
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(one(session, url) for url in urls))
+    return statuses, fresh_etags, nbytes
+
+
+def phase_lower(urls: list[str], concurrency: int) -> dict:
+    base = _rss_mb()
+    started = time.perf_counter()
+    cold, etags, nbytes = asyncio.run(_get_all(urls, concurrency, None))
+    cold_s = time.perf_counter() - started
+    started = time.perf_counter()
+    warm, _, _ = asyncio.run(_get_all(urls, concurrency, etags))
+    warm_s = time.perf_counter() - started
+    return {
+        "cold_s": cold_s,
+        "warm_s": warm_s,
+        "cold_statuses": dict(cold),
+        "warm_statuses": dict(warm),
+        "megabytes": nbytes / 1e6,
+        "base_mb": base,
+        "peak_mb": _peak_mb(),
+    }
+
+
+def _settings(root: Path, concurrency: int) -> Settings:
+    # Every feed is on one loopback host, so per_host is raised to the global limit; otherwise
+    # the default of 4 per host would measure politeness, not throughput.
+    fetch = {"allow_networks": ["127.0.0.1/32"], "concurrency": concurrency, "per_host": concurrency}
+    return from_mapping({"fetch": fetch}, root=root, origin="bench")
+
+
+def phase_poll(urls: list[str], concurrency: int, db_path: Path) -> dict:
+    fresh = not db_path.exists()
+    db = Database(f"sqlite:///{db_path}")
+    if fresh:
+        with db.session() as session:
+            for url in urls:
+                add_source(session, url)
+    poller = Poller(db, _settings(db_path.parent, concurrency))
+    ids = poller.choose(due_only=False)
+    base = _rss_mb()
+    started = time.perf_counter()
+    report = asyncio.run(poller.poll(ids))
+    seconds = time.perf_counter() - started
+    db.dispose()
+    return {
+        "seconds": seconds,
+        "sources": len(ids),
+        "items": report.new,
+        "results": dict(Counter(o.result for o in report.outcomes)),
+        "statuses": dict(Counter(o.status for o in report.outcomes)),
+        "base_mb": base,
+        "peak_mb": _peak_mb(),
+    }
+
+
+def run_child(args: argparse.Namespace) -> None:
+    urls = json.loads(Path(args.urls).read_text())
+    if args.phase == "lower":
+        result = phase_lower(urls, args.concurrency)
+    else:
+        result = phase_poll(urls, args.concurrency, Path(args.db))
+    print(json.dumps(result))
+
+
+# --- parent: servers, children, table ----------------------------------------------------
+
+
+def _child(phase: str, urls_file: Path, db: Path, concurrency: int) -> dict:
+    command = [sys.executable, __file__, "--phase", phase, "--urls", str(urls_file)]
+    command += ["--db", str(db), "--concurrency", str(concurrency)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{phase} child failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(corpus: Path, copies: int, concurrency: int) -> dict:
+    """Run every phase for ``copies`` copies of the corpus; return the children's results."""
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "_feedserver_proc.py"), str(corpus), str(copies)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        urls = json.loads(server.stdout.readline())
+        with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp:
+            urls_file = Path(tmp) / "urls.json"
+            urls_file.write_text(json.dumps(urls))
+            db = Path(tmp) / "bench.db"
+            return {
+                "feeds": len(urls),
+                "lower": _child("lower", urls_file, db, concurrency),
+                "cold": _child("cold", urls_file, db, concurrency),
+                "warm": _child("warm", urls_file, db, concurrency),
+            }
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=30)
+
+
+def table(runs: list[dict]) -> list[str]:
+    lines = [
+        "| feeds | phase | wall s | feeds/s | items/s | peak RSS MB | RSS growth MB | x lower bound |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        feeds, lower, items = run["feeds"], run["lower"], run["cold"]["items"]
+        low_mem = f"{lower['peak_mb']:.0f} | {lower['peak_mb'] - lower['base_mb']:.0f}"
+        for kind in ("cold", "warm"):
+            floor, poll = lower[f"{kind}_s"], run[kind]
+            got = items if kind == "cold" else poll["items"]
+            rows = [
+                (f"lower bound {kind}", floor, items if kind == "cold" else 0, low_mem, ""),
+                (
+                    f"poll {kind}",
+                    poll["seconds"],
+                    got,
+                    f"{poll['peak_mb']:.0f} | {poll['peak_mb'] - poll['base_mb']:.0f}",
+                    f"{poll['seconds'] / floor:.2f}",
+                ),
+            ]
+            for name, seconds, count, memory, ratio in rows:
+                lines.append(
+                    f"| {feeds} | {name} | {seconds:.2f} | {feeds / seconds:,.0f} | "
+                    f"{count / seconds:,.0f} | {memory} | {ratio} |"
+                )
+    return lines
+
+
+def verdict(runs: list[dict]) -> list[str]:
+    largest = runs[-1]
+    lines = []
+    for kind, goal in GOALS.items():
+        ratio = largest[kind]["seconds"] / largest["lower"][f"{kind}_s"]
+        mark = "met" if ratio <= goal else "MISSED"
+        lines.append(f"{kind} poll of {largest['feeds']} feeds: {ratio:.2f}x (goal {goal}x) {mark}")
+    growth = [r["cold"]["peak_mb"] - r["cold"]["base_mb"] for r in runs]
+    lines.append(
+        "cold-poll RSS growth by feeds: "
+        + ", ".join(f"{r['feeds']}: {g:.0f} MB" for r, g in zip(runs, growth, strict=True))
+    )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", default="1,2,5", help="comma-separated corpus copies")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--phase", choices=("lower", "cold", "warm"), help=argparse.SUPPRESS)
+    parser.add_argument("--urls", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        run_child(args)
+        return
+    runs = []
+    for copies in (int(c) for c in args.copies.split(",")):
+        run = measure(args.corpus, copies, args.concurrency)
+        print(
+            f"{run['feeds']} feeds: lower {run['lower']['cold_statuses']} / "
+            f"{run['lower']['warm_statuses']}; cold {run['cold']['results']}; "
+            f"warm {run['warm']['results']} {run['warm']['statuses']}",
+            file=sys.stderr,
+        )
+        runs.append(run)
+    print(f"concurrency {args.concurrency}; corpus {args.corpus}\n")
+    print("\n".join(table(runs)))
+    print()
+    print("\n".join(verdict(runs)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Real items from the shared real-feeds corpus, parsed with feedparser directly."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+import lxml.html
+import pytest
+
+_CANDIDATES = [
+    os.environ.get("AGGREGATOR_SHARED", ""),
+    str(Path(__file__).resolve().parents[3] / "shared"),
+    "/work/shared",
+]
+
+
+def corpus_dir() -> Path:
+    for base in _CANDIDATES:
+        path = Path(base) / "corpus" / "real-feeds" if base else None
+        if path and path.is_dir():
+            return path
+    pytest.skip("shared/corpus/real-feeds is not present")
+
+
+@cache
+def items(feed_file: str) -> list[tuple[str, str]]:
+    """(title, content HTML) of every entry of one corpus feed."""
+    import feedparser
+
+    feed = feedparser.parse(
+        str(corpus_dir() / feed_file), sanitize_html=False, resolve_relative_uris=False
+    )
+    out = []
+    for e in feed.entries:
+        html = (e.get("content") or [{}])[0].get("value") or e.get("summary") or ""
+        out.append((e.get("title", ""), html))
+    return out
+
+
+def plain(html: str) -> str:
+    """The item's visible text with whitespace collapsed, to look bullets up in."""
+    if not html.strip():
+        return ""
+    text = lxml.html.fragment_fromstring(html, create_parent="div").text_content()
+    return " ".join(text.split())

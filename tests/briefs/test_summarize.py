@@ -1,0 +1,169 @@
+"""make_brief on real corpus items and on the edge cases: empty, huge, foreign, run-on."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import pytest
+
+from aggregator.briefs.model import Brief
+from aggregator.briefs.summarize import content_hash, make_brief
+from aggregator.briefs.text import is_complete_sentence
+from tests.briefs.corpus import items, plain
+
+# Feeds chosen for their trouble: share prompts and cookie text, "The post … appeared first on",
+# "[…]" teasers, code blocks, figure captions, "Continue reading", German and Portuguese posts.
+FEEDS = [
+    "a345f48640cf8255.xml",
+    "db8e17e910bb4b0e.xml",
+    "6d28cf55da15a12d.xml",
+    "b38787f0a7eb3696.xml",
+    "48ef849a22eeebb1.xml",
+    "c717c9312dd08044.xml",
+    "1cd3201079a0015b.xml",
+    "5739ef9f30ed2331.xml",
+    "58f18ec53b21a9c7.xml",
+]
+BOILERPLATE = re.compile(
+    r"appeared first on|^continue reading|^read more|^share this|click to share|this entry was posted"
+    r"|\[(?:…|\.\.\.)\]|we use cookies|^https?://\S+$|[{};]\s*$|^(?:photo|image|credit):",
+    re.IGNORECASE,
+)
+BYLINE = re.compile(r"^By [A-Z]\w+(?: [A-Z]\w+)*\.?$")
+
+
+def real_items() -> list[tuple[str, str]]:
+    return [item for feed in FEEDS for item in items(feed)[:12]]
+
+
+@cache
+def brief_of(title: str, html: str) -> Brief:
+    return make_brief(title, html)
+
+
+def test_bullets_are_whole_sentences_of_the_text_in_document_order() -> None:
+    checked = 0
+    for title, html in real_items():
+        brief = brief_of(title, html)
+        text = plain(html)
+        assert len(brief.bullets) <= 8
+        positions = []
+        for bullet in brief.bullets:
+            assert is_complete_sentence(bullet), bullet
+            assert bullet in text, f"{title}: bullet not in the text: {bullet!r}"
+            positions.append(text.index(bullet))
+        assert positions == sorted(positions), title
+        checked += len(brief.bullets)
+    assert checked > 200
+
+
+def test_long_items_get_three_to_eight_bullets_and_short_ones_are_not_padded() -> None:
+    long_title, long_html = max(items("6d28cf55da15a12d.xml"), key=lambda i: len(i[1]))
+    assert 3 <= len(make_brief(long_title, long_html).bullets) <= 8
+    short = "<p>The release is out today. It fixes the login bug.</p>"
+    assert make_brief("Release", short).bullets == [
+        "The release is out today.",
+        "It fixes the login bug.",
+    ]
+
+
+def test_no_boilerplate_reaches_a_brief() -> None:
+    for title, html in real_items():
+        brief = brief_of(title, html)
+        for line in [*brief.bullets, brief.paragraph, *(t.definition for t in brief.terms)]:
+            assert not BOILERPLATE.search(line), f"{title}: {line!r}"
+            assert not BYLINE.match(line), f"{title}: {line!r}"
+
+
+def test_boilerplate_lines_are_dropped_around_a_real_story() -> None:
+    story = "<p>The council approved the new bridge on Monday after a long debate.</p>"
+    junk = [
+        "<p>Continue reading →</p>",
+        "<p>Share this:</p><ul><li>Click to share on Twitter (Opens in new window)</li></ul>",
+        "<p>We use cookies to improve your browsing experience. Accept all cookies.</p>",
+        "<p>The post Bridge vote appeared first on City News.</p>",
+        "<p>This entry was posted in Local news.</p>",
+        "<p>By Jane Smith</p>",
+        "<figure><img src='x.jpg'><figcaption>The bridge at dusk.</figcaption></figure>",
+        "<pre><code>def build(bridge):\n    return bridge.open()</code></pre>",
+        "<p>https://example.com/bridge</p>",
+        "<p>It will open in 2027, officials said […]</p>",
+        "<p>Comments</p>",
+    ]
+    brief = make_brief("Bridge vote", story + "".join(junk))
+    assert brief.bullets == ["The council approved the new bridge on Monday after a long debate."]
+
+
+def test_paragraph_is_at_most_about_90_words() -> None:
+    for title, html in real_items():
+        paragraph = brief_of(title, html).paragraph
+        assert len(paragraph.split()) <= 91, title
+        assert "\n" not in paragraph
+
+
+def test_title_only_item_has_no_bullets() -> None:
+    brief = make_brief("Dungeonborne", "")
+    assert brief.bullets == [] and brief.paragraph == "" and brief.terms == []
+    assert brief.reading_minutes == 1
+
+
+def test_non_english_item() -> None:
+    title, html = next(i for i in items("1cd3201079a0015b.xml") if i[0].startswith("64'er Magazin"))
+    brief = make_brief(title, html)
+    assert brief.language == "de"
+    assert brief.bullets and all(b in plain(html) for b in brief.bullets)
+    portuguese = next(
+        make_brief(t, h) for t, h in items("6d28cf55da15a12d.xml") if "Diário de Campo" in t
+    )
+    assert portuguese.language == "pt" and portuguese.bullets
+
+
+def test_huge_item_is_capped() -> None:
+    title, html = max(items("6d28cf55da15a12d.xml"), key=lambda i: len(i[1]))
+    huge = html * (1_000_000 // len(html) + 1)
+    brief = make_brief(title, huge)
+    assert 3 <= len(brief.bullets) <= 8
+    assert all(b in plain(html) for b in brief.bullets)
+    assert brief.reading_minutes > 100  # counted over the whole item, not the capped part
+
+
+def test_one_long_sentence_is_cut_at_a_word_boundary() -> None:
+    words = re.sub(r"[.?!…]", "", plain(items("db8e17e910bb4b0e.xml")[0][1])).split()
+    run_on = " ".join((words * 20)[:3000])
+    brief = make_brief("Run-on", f"<p>{run_on}</p>")
+    (bullet,) = brief.bullets
+    assert bullet.endswith("…") and len(bullet.split()) <= 60
+    assert run_on.startswith(bullet[:-1])
+    assert brief.paragraph.endswith("…") and len(brief.paragraph.split()) <= 90
+
+
+def test_plain_text_input() -> None:
+    text = "Rain is due on Friday.\nThe storm will pass by Sunday, forecasters said.\n\nRead more"
+    assert make_brief("Weather", text).bullets == [
+        "Rain is due on Friday.",
+        "The storm will pass by Sunday, forecasters said.",
+    ]
+
+
+def test_deterministic() -> None:
+    title, html = items("5739ef9f30ed2331.xml")[0]
+    assert make_brief(title, html) == make_brief(title, html)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (("T", "text"), ("T", "text!")),
+        (("T", "text"), ("T2", "text")),
+        (("T", "ab"), ("Ta", "b")),
+    ],
+)
+def test_content_hash_changes_with_content(a: tuple[str, str], b: tuple[str, str]) -> None:
+    assert content_hash(*a) == content_hash(*a)
+    assert content_hash(*a) != content_hash(*b)
+
+
+def test_content_hash_covers_the_glossary() -> None:
+    assert content_hash("T", "x", {"A": "B."}) != content_hash("T", "x", {"A": "C."})
+    assert content_hash("T", "x", {}) == content_hash("T", "x")

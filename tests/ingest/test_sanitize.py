@@ -1,0 +1,111 @@
+"""sanitize_html on feedparser's hostile-markup corpus and on our own rules (pixels, URLs, rel)."""
+
+from __future__ import annotations
+
+import lxml.html
+import pytest
+
+from aggregator.ingest.entry import FeedParseError
+from aggregator.ingest.parse import parse_feed
+from aggregator.ingest.sanitize import html_to_text, sanitize_html
+from tests.conftest import CORPUS
+
+SANITIZE = CORPUS / "feedparser-tests" / "sanitize"
+_URL_ATTRS = ("href", "src", "srcset", "poster", "cite", "action", "background")
+
+
+def assert_safe(html: str) -> None:
+    """Parse the output as a browser would and look for anything that runs script."""
+    if not html.strip():
+        return
+    for element in lxml.html.fragment_fromstring(html, create_parent="div").iter():
+        if not isinstance(element.tag, str):
+            continue
+        assert element.tag not in ("script", "style", "iframe", "object", "embed", "form")
+        for name, value in element.attrib.items():
+            assert not name.lower().startswith("on"), (name, value)
+            if name in _URL_ATTRS:
+                scheme = "".join(value.split()).lower().partition(":")[0]
+                assert scheme in ("http", "https", "mailto", "ftp", "tel"), value
+
+
+@pytest.mark.skipif(not SANITIZE.is_dir(), reason="shared corpus is not present")
+def test_feedparser_sanitize_corpus() -> None:
+    parsed = failed = 0
+    for path in sorted(SANITIZE.glob("*.xml")):
+        try:
+            feed = parse_feed(path.read_bytes(), "http://example.com/feed")
+        except FeedParseError:
+            failed += 1
+            continue
+        parsed += 1
+        for entry in feed.entries:
+            assert_safe(entry.content_html)
+            assert "<script" not in entry.content_html.lower()
+            assert "javascript:" not in entry.content_html.lower()
+    print(f"sanitize corpus: {parsed} parsed, {failed} not feeds")
+    assert parsed >= 700
+
+
+@pytest.mark.parametrize(
+    "dirty",
+    [
+        '<a href="javascript:alert(1)">x</a>',
+        '<a href=" JaVaScRiPt:alert(1)">x</a>',
+        '<a href="vbscript:msgbox(1)">x</a>',
+        '<img src="data:image/svg+xml;base64,PHN2Zz4=">',
+        '<p onmouseover="x()" style="background:url(javascript:x)">p</p>',
+        "<svg><script>alert(1)</script></svg>",
+        '<iframe src="https://e.example/"></iframe><object data="x"></object>',
+        '<form action="https://e.example/"><input name="q"></form>',
+        "<math><mi xlink:href='javascript:alert(1)'>x</mi></math>",
+        "<scr<script>ipt>alert(1)</script>",
+    ],
+)
+def test_hostile_markup_is_neutralised(dirty: str) -> None:
+    clean = sanitize_html(dirty, "https://base.example/")
+    assert_safe(clean)
+    assert "alert" not in clean or "<script" not in clean
+
+
+def test_links_get_rel_and_absolute_urls() -> None:
+    clean = sanitize_html(
+        '<a href="/p?a=1&amp;b=2">p</a> <img src="i.png" alt="i">', "https://b.example/x/"
+    )
+    link = lxml.html.fragment_fromstring(clean, create_parent="div").find("a")
+    assert link.get("href") == "https://b.example/p?a=1&b=2"
+    assert link.get("rel") == "noopener noreferrer"
+    assert 'src="https://b.example/x/i.png"' in clean
+
+
+def test_relative_urls_without_a_base_are_dropped() -> None:
+    assert "href" not in sanitize_html('<a href="/p">p</a>')
+    assert sanitize_html('<a href="/p">p</a>', "javascript:alert(1)//") == (
+        '<a rel="noopener noreferrer">p</a>'
+    )
+
+
+@pytest.mark.parametrize(
+    "pixel",
+    [
+        '<img src="https://e.example/t.gif" width="1" height="1">',
+        '<img src="https://e.example/t.gif" width="0">',
+        '<img src="https://e.example/t.gif" height="1px">',
+        '<img src="http://feeds.feedburner.com/~r/blog/~4/abc">',
+        '<img src="https://pixel.wp.com/g.gif?blog=1">',
+        '<img src="https://stats.wordpress.com/b.gif?x=1" alt="">',
+    ],
+)
+def test_tracking_pixels_are_removed(pixel: str) -> None:
+    assert sanitize_html(f"<p>a{pixel}b</p>", "https://e.example/") == "<p>ab</p>"
+
+
+def test_real_images_stay() -> None:
+    img = '<img src="https://e.example/photo.jpg" width="640" height="480" alt="a > b">'
+    assert "photo.jpg" in sanitize_html(img)
+
+
+def test_html_to_text() -> None:
+    html = "<h1>T</h1><p>a &amp; <b>b</b>\n  c</p><ul><li>1</li><li>2</li></ul><!-- x --><script>s</script>"
+    assert html_to_text(html) == "T\na & b c\n1\n2"
+    assert html_to_text("") == "" and html_to_text("plain &lt;3") == "plain <3"
