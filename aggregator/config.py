@@ -61,6 +61,8 @@ class GeneralSettings(_Section):
     base_url: str = "http://127.0.0.1:8080"
     contact_url: str = "https://github.com/aggregator/aggregator"
     data_dir: str = "data"
+    tick_seconds: float = Field(30, gt=0, le=3600)
+    """How often the running service looks for due sources and pending mail."""
 
     @field_validator("base_url", "contact_url")
     @classmethod

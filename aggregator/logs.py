@@ -24,5 +24,12 @@ def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("apscheduler", "uvicorn.access", "trafilatura", "htmldate", "readability"):
+    for noisy in (
+        "alembic",
+        "apscheduler",
+        "uvicorn.access",
+        "trafilatura",
+        "htmldate",
+        "readability",
+    ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

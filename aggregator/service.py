@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,10 +35,6 @@ from aggregator.publish.archive import write_index, write_run_page
 from aggregator.publish.publisher import PublishResult, publish
 
 log = logging.getLogger("aggregator.service")
-
-POLL_TICK_SECONDS = 30
-"""How often the scheduler looks for sources whose adaptive next check is due."""
-OUTBOX_TICK_SECONDS = 30
 
 
 def _utcnow() -> datetime:
@@ -169,15 +166,10 @@ class Service:
         )
 
     def schedule(self) -> None:
-        self.scheduler.add_job(
-            self._poll_job,
-            IntervalTrigger(seconds=POLL_TICK_SECONDS),
-            id="poll",
-            next_run_time=datetime.now(UTC),
-        )
-        self.scheduler.add_job(
-            self.pipeline.deliver, IntervalTrigger(seconds=OUTBOX_TICK_SECONDS), id="outbox"
-        )
+        """Poll and outbox ticks (sources keep their own adaptive next check), digests on cron."""
+        tick = IntervalTrigger(seconds=self.settings.general.tick_seconds)
+        self.scheduler.add_job(self._poll_job, tick, id="poll", next_run_time=datetime.now(UTC))
+        self.scheduler.add_job(self.pipeline.deliver, tick, id="outbox")
         for digest in self.settings.digests:
             trigger = CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
             self.scheduler.add_job(
@@ -203,6 +195,10 @@ class Service:
             lifespan="off",
         )
         server = uvicorn.Server(config)
+        # uvicorn stops on SIGTERM/SIGINT, then re-raises the signal to the previous handler:
+        # make that handler a no-op so the process finishes its jobs and exits 0.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda number, _frame: log.info("received signal %d", number))
         log.info("serving http://%s:%d/", web.host, web.port)
         try:
             server.run()

@@ -35,7 +35,7 @@ from aggregator.briefs.text import words  # noqa: E402
 
 ASPECTS = ("challenge", "approach", "outcome")
 METRICS = ("rouge1", "rouge2", "rougeLsum")
-CORPUS = "/work/shared/corpus/real-feeds"
+CORPUS = str(Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-feeds")
 Picker = Callable[[Sequence[str], str], list[int]]
 
 _SCORER = rouge_scorer.RougeScorer(list(METRICS), use_stemmer=True)

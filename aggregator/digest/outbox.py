@@ -35,11 +35,10 @@ from aggregator.digest.message import build_message, make_message_id, sign_dkim
 from aggregator.digest.render import RenderedDigest, prepare
 from aggregator.digest.transport import (
     DeliveryError,
-    MaildirTransport,
     PermanentFailure,
     SendResult,
-    SMTPTransport,
     Transport,
+    transport_for,
 )
 from aggregator.store.db import Database
 from aggregator.store.models import Delivery, DigestRun, Subscriber
@@ -54,24 +53,6 @@ RETRY_CAP = timedelta(hours=1)
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def make_transport(settings: Settings) -> Transport:
-    """The configured transport: a Maildir folder (default) or an SMTP pool."""
-    mail = settings.mail
-    if mail.transport == "maildir":
-        return MaildirTransport(settings.path(mail.maildir))
-    smtp = mail.smtp
-    return SMTPTransport(
-        smtp.host,
-        smtp.port,
-        security=smtp.security,
-        username=smtp.username or None,
-        password=settings.secret(smtp.password_env),
-        timeout=smtp.timeout_seconds,
-        concurrency=smtp.concurrency,
-        rate_per_second=smtp.rate_per_second or None,
-    )
 
 
 def pack(message: bytes) -> bytes:
@@ -116,7 +97,7 @@ class Outbox:
         self.db = db
         self.settings = settings
         self.secret_key = secret_key
-        self.transport = transport or make_transport(settings)
+        self.transport = transport or transport_for(settings)
         self.clock = clock
         self._dkim_key: bytes | None = None
         if settings.mail.dkim.enabled:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from aggregator.config import Settings
+
 Security = Literal["starttls", "tls", "none"]
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
@@ -304,3 +306,21 @@ class _Dropped(Exception):
 def _discard(conn: smtplib.SMTP) -> None:
     with contextlib.suppress(OSError):
         conn.close()
+
+
+def transport_for(settings: Settings) -> Transport:
+    """The configured transport: a Maildir folder (default) or an SMTP pool."""
+    mail = settings.mail
+    if mail.transport == "maildir":
+        return MaildirTransport(settings.path(mail.maildir))
+    smtp = mail.smtp
+    return SMTPTransport(
+        smtp.host,
+        smtp.port,
+        security=smtp.security,
+        username=smtp.username or None,
+        password=settings.secret(smtp.password_env),
+        timeout=smtp.timeout_seconds,
+        concurrency=smtp.concurrency,
+        rate_per_second=smtp.rate_per_second or None,
+    )

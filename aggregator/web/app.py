@@ -32,12 +32,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from aggregator.app import App
-from aggregator.digest.transport import Transport
+from aggregator.digest.transport import Transport, transport_for
 from aggregator.metrics import SUBSCRIBE_REQUESTS, render_metrics
 from aggregator.store.models import Subscriber
 from aggregator.templating import TEMPLATES_DIR, environment
 from aggregator.web import subscriptions as subs
-from aggregator.web.mailer import Mailer, transport_for
+from aggregator.web.mailer import Mailer
 from aggregator.web.security import CSRF, CSRF_FIELD, RateLimiter, SecurityHeaders, client_address
 from aggregator.web.static import public_app
 from aggregator.web.subscriptions import Catalogue, FormError, MailKind, Recipient

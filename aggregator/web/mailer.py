@@ -17,8 +17,6 @@ from email.utils import format_datetime, formataddr, make_msgid
 from aggregator.config import Settings
 from aggregator.digest.transport import (
     DeliveryError,
-    MaildirTransport,
-    SMTPTransport,
     Transport,
 )
 from aggregator.templating import environment
@@ -26,23 +24,6 @@ from aggregator.web.subscriptions import MailKind, Recipient
 from aggregator.web.tokens import make_token
 
 log = logging.getLogger("aggregator.web")
-
-
-def transport_for(settings: Settings) -> Transport:
-    """The transport ``[mail]`` configures: a Maildir folder or an SMTP server."""
-    mail = settings.mail
-    if mail.transport == "maildir":
-        return MaildirTransport(settings.path(mail.maildir))
-    smtp = mail.smtp
-    return SMTPTransport(
-        smtp.host,
-        smtp.port,
-        security=smtp.security,
-        username=smtp.username or None,
-        password=settings.secret(smtp.password_env),
-        timeout=smtp.timeout_seconds,
-        concurrency=1,
-    )
 
 
 @dataclass(frozen=True, slots=True)

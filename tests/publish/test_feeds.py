@@ -27,8 +27,9 @@ from aggregator.publish.model import (
     safe_url,
     xml_safe,
 )
+from tests.conftest import SHARED
 
-SCHEMA_PATH = Path("/work/shared/schemas/jsonfeed-1.1.schema.json")
+SCHEMA_PATH = SHARED / "schemas" / "jsonfeed-1.1.schema.json"
 NS = {"a": "http://www.w3.org/2005/Atom"}
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

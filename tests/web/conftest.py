@@ -157,8 +157,8 @@ class Site:
         return Client(self.server.url)
 
     def mails(self) -> list[EmailMessage]:
-        if not self.outbox.exists():
-            return []
+        if not all((self.outbox / sub).is_dir() for sub in ("tmp", "new", "cur")):
+            return []  # not created yet, or being created right now
         box = mailbox.Maildir(self.outbox, create=False)
         return [message_from_bytes(box.get_bytes(k), policy=policy.default) for k in box.iterkeys()]  # type: ignore[misc]
 

@@ -43,7 +43,7 @@ def test_changed_subscriber_id_breaks_the_signature() -> None:
         read_token(SECRET, forged, "unsubscribe", max_age=None)
 
 
-@pytest.mark.parametrize("position", [0, 3, -1])
+@pytest.mark.parametrize("position", [0, 3, -2])  # the last base64 char partly holds padding bits
 def test_tampered_character_is_refused(position: int) -> None:
     token = make_token(SECRET, "preferences", 5)
     chars = list(token)
