@@ -55,7 +55,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_config(tmp_path: Path, feeds: list[str], *, smtp_port: int | None, web_port: int = 8080, extra: str = "") -> Path:
+def write_config(
+    tmp_path: Path,
+    feeds: list[str],
+    *,
+    smtp_port: int | None,
+    web_port: int = 8080,
+    extra: str = "",
+) -> Path:
     sources = "\n".join(
         f'[[sources]]\nurl = "{url}"\nname = "Feed {n}"\ntags = ["t{n}"]\nmin_interval_minutes = 0.02\nmax_interval_minutes = 0.05\n'
         for n, url in enumerate(feeds)
@@ -107,7 +114,10 @@ def cli(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedP
 @pytest.mark.slow
 def test_run_once_end_to_end(tmp_path: Path, feed_server: FeedServer, smtp_server) -> None:
     smtp = smtp_server(security="none")
-    feeds = [feed_server.add("/a.xml", rss_feed("Alpha", items=3)), feed_server.add("/h.xml", hostile_feed())]
+    feeds = [
+        feed_server.add("/a.xml", rss_feed("Alpha", items=3)),
+        feed_server.add("/h.xml", hostile_feed()),
+    ]
     config = write_config(tmp_path, feeds, smtp_port=smtp.port)
     assert cli(config, "subscribers", "add", "reader@example.com").returncode == 0
 
@@ -152,7 +162,9 @@ def _get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
 
 
 @pytest.mark.slow
-def test_run_serves_polls_on_schedule_and_stops_on_sigterm(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_run_serves_polls_on_schedule_and_stops_on_sigterm(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
     feeds = [feed_server.add("/a.xml", rss_feed("Alpha", items=2))]
     port = free_port()
     config = write_config(tmp_path, feeds, smtp_port=None, web_port=port)
@@ -169,7 +181,10 @@ def test_run_serves_polls_on_schedule_and_stops_on_sigterm(tmp_path: Path, feed_
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if _get(f"{base}/healthz")[0] == 200 and (tmp_path / "public" / "feed.atom").exists():
+                if (
+                    _get(f"{base}/healthz")[0] == 200
+                    and (tmp_path / "public" / "feed.atom").exists()
+                ):
                     break
             except OSError:
                 pass
@@ -231,14 +246,17 @@ def test_digest_schedule_in_timezones_with_catch_up_once(tmp_path: Path) -> None
     clock.now = datetime(2026, 7, 5, 12, 0, tzinfo=UTC)
     assert len(pipeline.start_due_digests()) == 1
     with pipeline.app.db.session() as session:
-        daily = session.scalars(select(DigestRun.scheduled_for).where(DigestRun.digest_name == "daily")).all()
+        daily = session.scalars(
+            select(DigestRun.scheduled_for).where(DigestRun.digest_name == "daily")
+        ).all()
     assert sorted(daily)[-1] == datetime(2026, 7, 5, 6, 0, tzinfo=UTC)
     assert len(daily) == 3
     # winter time: 07:00 London is 07:00 UTC
     clock.now = datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
     pipeline.start_due_digests()
     with pipeline.app.db.session() as session:
-        latest = session.scalar(select(func.max(DigestRun.scheduled_for)).where(DigestRun.digest_name == "daily"))
+        latest = session.scalar(
+            select(func.max(DigestRun.scheduled_for)).where(DigestRun.digest_name == "daily")
+        )
     assert latest == datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
     pipeline.app.close()
-

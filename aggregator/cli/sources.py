@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from aggregator.cli.main import console, errors, get_app
 from aggregator.ingest.discover import find_feed
@@ -125,10 +126,7 @@ def remove(ctx: click.Context, ref: str, keep_items: bool) -> None:
     """Remove a source (by id, name or URL). Its items are kept unless --delete-items."""
     app = get_app(ctx)
     with app.db.session() as session:
-        row = find_source(session, ref)
-        if row is None:
-            errors.print(f"error: no source {ref!r}", markup=False)
-            ctx.exit(1)
+        row = _source_or_exit(ctx, session, ref)
         if row.origin == "config":
             errors.print(
                 f"error: source {row.id} comes from {app.settings.origin}; remove it there",
@@ -146,13 +144,18 @@ def remove(ctx: click.Context, ref: str, keep_items: bool) -> None:
             console.print(f"deleted source {row.id} ({row.label}) and its items", markup=False)
 
 
+def _source_or_exit(ctx: click.Context, session: Session, ref: str) -> Source:
+    row = find_source(session, ref)
+    if row is None:
+        errors.print(f"error: no source {ref!r}", markup=False)
+        ctx.exit(1)
+    return row
+
+
 def _set_enabled(ctx: click.Context, ref: str, enabled: bool) -> None:
     app = get_app(ctx)
     with app.db.session() as session:
-        row = find_source(session, ref)
-        if row is None:
-            errors.print(f"error: no source {ref!r}", markup=False)
-            ctx.exit(1)
+        row = _source_or_exit(ctx, session, ref)
         row.enabled = enabled
         if enabled:
             row.status, row.next_check_at, row.consecutive_failures = "active", None, 0

@@ -141,8 +141,13 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     value = value.strip()
     if value.isdigit():
         return float(value)
+    return _seconds_until(value, now)
+
+
+def _seconds_until(http_date: str, now: float | None) -> float | None:
+    """Seconds from ``now`` until an HTTP date (0 when past), or None when unparseable."""
     try:
-        when = email.utils.parsedate_to_datetime(value)
+        when = email.utils.parsedate_to_datetime(http_date)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
@@ -157,15 +162,7 @@ def parse_max_age(headers: Any, now: float | None = None) -> float | None:
         if name.lower() == "max-age" and value.strip().strip('"').isdigit():
             return float(value.strip().strip('"'))
     expires = headers.get("Expires")
-    if expires:
-        try:
-            when = email.utils.parsedate_to_datetime(expires)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, when.timestamp() - (now if now is not None else time.time()))
-    return None
+    return _seconds_until(expires, now) if expires else None
 
 
 def describe_status(status: int, reason: str | None) -> str:

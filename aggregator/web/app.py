@@ -529,7 +529,14 @@ def create_app(app: App, *, transport: Transport | None = None) -> Starlette:
         Route("/healthz", site.healthz, methods=["GET"]),
         Route("/metrics", site.metrics, methods=["GET"]),
         Route("/assets/style.css", site.stylesheet, methods=["GET"]),
-        Mount("/", app=public_app(app.settings.public_dir)),
+        Mount(
+            "/",
+            app=public_app(
+                app.settings.public_dir,
+                hub_url=app.settings.publish.hub_url or None,
+                base_url=app.settings.general.base_url,
+            ),
+        ),
     ]
     https = app.settings.general.base_url.startswith("https://")
     return Starlette(

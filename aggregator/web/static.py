@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aggregator.publish.websub import link_header
 from aggregator.web.security import PUBLIC_CSP
 
 MEDIA_TYPES = {
@@ -31,8 +32,20 @@ CACHE_CONTROL = "public, max-age=300"
 """Feeds change after each poll; five minutes keeps readers current while ETags make checks cheap."""
 
 
+FEED_SUFFIXES = (".atom", ".rss", ".json")
+
+
 class PublicFiles(StaticFiles):
-    """StaticFiles with feed media types and public-page headers."""
+    """StaticFiles with feed media types and public-page headers.
+
+    With a WebSub hub configured, feeds carry ``Link: <hub>; rel="hub", <self>; rel="self"``.
+    """
+
+    def __init__(self, *, directory: Path, hub_url: str | None = None, base_url: str = "") -> None:
+        super().__init__(directory=directory, html=True, follow_symlink=False)
+        self.root = directory
+        self.hub_url = hub_url
+        self.base_url = base_url.rstrip("/")
 
     def file_response(
         self,
@@ -45,9 +58,13 @@ class PublicFiles(StaticFiles):
         response.headers["Cache-Control"] = CACHE_CONTROL
         response.headers["Content-Security-Policy"] = PUBLIC_CSP
         response.headers["Vary"] = "Accept-Encoding"
-        media_type = MEDIA_TYPES.get(Path(full_path).suffix.lower())
+        suffix = Path(full_path).suffix.lower()
+        media_type = MEDIA_TYPES.get(suffix)
         if media_type and response.status_code != 304:
             response.headers["Content-Type"] = media_type
+        if self.hub_url and suffix in FEED_SUFFIXES:
+            relative = Path(full_path).resolve().relative_to(self.root.resolve()).as_posix()
+            response.headers["Link"] = link_header(self.hub_url, f"{self.base_url}/{relative}")
         return response
 
 
@@ -72,8 +89,8 @@ class _WeakETagWhenEncoded:
         await self.app(scope, receive, weaken)
 
 
-def public_app(directory: Path) -> ASGIApp:
+def public_app(directory: Path, *, hub_url: str | None = None, base_url: str = "") -> ASGIApp:
     """The ASGI app serving ``directory`` (created if missing, since publishing may come later)."""
     directory.mkdir(parents=True, exist_ok=True)
-    files = PublicFiles(directory=directory, html=True, follow_symlink=False)
+    files = PublicFiles(directory=directory, hub_url=hub_url, base_url=base_url)
     return _WeakETagWhenEncoded(GZipMiddleware(files, minimum_size=500))

@@ -14,7 +14,9 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 def check_published(public: Path, schema_path: Path) -> dict[str, list[str]]:
     """Assert feed.atom/rss/json in ``public`` are valid; return each format's entry titles."""
-    atom = etree.parse(str(public / "feed.atom"), etree.XMLParser(recover=False, resolve_entities=False))
+    atom = etree.parse(
+        str(public / "feed.atom"), etree.XMLParser(recover=False, resolve_entities=False)
+    )
     root = atom.getroot()
     assert root.tag == f"{ATOM}feed"
     for required in ("id", "title", "updated"):
@@ -26,7 +28,9 @@ def check_published(public: Path, schema_path: Path) -> dict[str, list[str]]:
         assert source is not None
         for required in ("id", "title", "updated", "link"):
             assert source.find(f"{ATOM}{required}") is not None, f"source/{required}"
-    rss = etree.parse(str(public / "feed.rss"), etree.XMLParser(recover=False, resolve_entities=False))
+    rss = etree.parse(
+        str(public / "feed.rss"), etree.XMLParser(recover=False, resolve_entities=False)
+    )
     channel = rss.getroot().find("channel")
     for required in ("title", "link", "description"):
         assert channel.find(required) is not None, required

@@ -1,0 +1,361 @@
+"""Digest delivery throughput against the bare SMTP sender, measured side by side in one run.
+
+    .venv/bin/python bench/digest.py [--subscribers 10000] [--items 20] [--database-url URL]
+
+Postfix's ``smtp-sink`` (a C sink, so the server is not the limit) listens on a free loopback
+port. Set-up, not timed: a fresh database (SQLite in a temp dir, or a private schema in the
+PostgreSQL at ``--database-url``), ~20 real items from the real-feed corpus stored and briefed,
+and N active subscribers on the "daily" digest. Then, in one process:
+
+* **pipeline**: ``Outbox.start_run`` (queue) + ``render_pending`` (render) + ``send_due`` (send)
+  through ``SMTPTransport(concurrency=4, security="none")``;
+* **bare**: the same rendered bytes (a sample of the pipeline's own messages, sent round robin)
+  with plain smtplib on 4 threads over 4 persistent connections, the fastest sender measured.
+
+Prints a markdown table of messages/s, time per stage and the ratio (goal: within 2x). The sink's
+own counter confirms every message arrived. ``--subscribers 2000`` is a quick run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, insert, select, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aggregator.briefs.pipeline import make_briefs  # noqa: E402
+from aggregator.config import Settings, from_mapping  # noqa: E402
+from aggregator.digest.outbox import Outbox, unpack  # noqa: E402
+from aggregator.digest.transport import SMTPTransport  # noqa: E402
+from aggregator.ingest.entry import Entry, FeedParseError  # noqa: E402
+from aggregator.ingest.parse import parse_feed  # noqa: E402
+from aggregator.store.db import Database  # noqa: E402
+from aggregator.store.items import store_entries  # noqa: E402
+from aggregator.store.models import Delivery, Source, Subscriber  # noqa: E402
+
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "real-feeds"
+SENDER = "digest@news.example.org"
+THREADS = 4
+SAMPLE = 200
+"""Distinct pipeline messages the bare sender cycles through (all would not fit in memory)."""
+MIN_TEXT = 1200
+"""Items with less plain text than this are teasers; the bench wants real briefs."""
+GOAL = 2.0
+T0 = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
+"""The run's scheduled time; items are first seen three hours before it."""
+
+
+# --- the sink ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(slots=True)
+class Sink:
+    """A running smtp-sink; ``received()`` reads its message counter from the ``-c`` log."""
+
+    port: int
+    log: Path
+
+    def received(self) -> int:
+        counts = re.findall(rb"mesg=(\d+)", self.log.read_bytes())
+        return int(counts[-1]) if counts else 0
+
+
+@contextmanager
+def smtp_sink(binary: str, workdir: Path) -> Iterator[Sink]:
+    """smtp-sink on 127.0.0.1 and a free port, stopped on exit."""
+    port = free_port()
+    log = workdir / "smtp-sink.log"
+    user = ["-u", "nobody"] if _is_root() else []
+    command = [binary, "-c", *user, "-m", "64", f"127.0.0.1:{port}", "256"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(port, proc, log)
+        yield Sink(port, log)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _is_root() -> bool:
+    import os
+
+    return os.geteuid() == 0
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"smtp-sink exited: {log.read_text(errors='replace').strip()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"smtp-sink did not listen on 127.0.0.1:{port} within 10 s")
+
+
+# --- set-up (not timed) ------------------------------------------------------------------
+
+
+@contextmanager
+def database(url: str | None, workdir: Path) -> Iterator[Database]:
+    """A fresh SQLite file in ``workdir``, or a private schema in PostgreSQL dropped afterwards."""
+    if not url:
+        db = Database(f"sqlite:///{workdir / 'bench.db'}")
+        try:
+            yield db
+        finally:
+            db.dispose()
+        return
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in url else "?"
+    db = None
+    try:
+        db = Database(f"{url}{sep}options=-csearch_path%3D{schema}")
+        yield db
+    finally:
+        if db is not None:
+            db.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def make_settings(workdir: Path) -> Settings:
+    return from_mapping(
+        {
+            "general": {"name": "Bench Digest", "base_url": "https://news.example.org"},
+            "briefs": {"glossary": str(ROOT / "glossary.toml")},
+            "mail": {"from_address": SENDER, "list_id": "daily.news.example.org"},
+            "digests": [{"name": "daily", "title": "Daily digest", "max_items": 20}],
+        },
+        root=workdir,
+        origin="bench",
+    )
+
+
+def real_entries(corpus: Path, count: int) -> list[tuple[str, str, list[Entry]]]:
+    """``(feed title, feed url, entries)`` holding ``count`` long entries, two per feed at most."""
+    rows = (line.split("\t") for line in (corpus / "urls.tsv").read_text().splitlines()[1:])
+    chosen, total = [], 0
+    for name, url in sorted(rows):
+        try:
+            feed = parse_feed((corpus / name).read_bytes(), url.strip())
+        except FeedParseError:
+            continue
+        long = [e for e in feed.entries if len(e.content_text) >= MIN_TEXT and e.url][:2]
+        long = long[: count - total]
+        if long:
+            chosen.append((feed.title or url.strip(), url.strip(), long))
+            total += len(long)
+        if total >= count:
+            break
+    return chosen
+
+
+def seed(db: Database, settings: Settings, corpus: Path, items: int, subscribers: int) -> int:
+    """Store and brief ``items`` real entries and add the subscribers; returns items stored."""
+    seen = T0 - timedelta(hours=3)
+    new_ids: list[int] = []
+    with db.session() as session:
+        for title, url, entries in real_entries(corpus, items):
+            source = Source(url=url, name=title[:200], tags=["bench"], priority=3)
+            session.add(source)
+            session.flush()
+            fresh = [replace(e, published=seen) for e in entries]
+            new_ids += store_entries(session, source, fresh, seen).new_ids or []
+        # One executemany: the rows upsert_subscriber would write for new, active addresses.
+        session.execute(
+            insert(Subscriber),
+            [
+                {
+                    "email": f"reader{i}@example.com",
+                    "status": "active",
+                    "digests": ["daily"],
+                    "tags": [],
+                    "sources": [],
+                    "timezone": "UTC",
+                    "created_at": seen,
+                    "confirmed_at": seen,
+                }
+                for i in range(subscribers)
+            ],
+        )
+    make_briefs(db, settings, new_ids)
+    return len(new_ids)
+
+
+# --- timed runs --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PipelineResult:
+    queue: float
+    render: float
+    send: float
+    sent: int
+    errors: list[str]
+
+    @property
+    def total(self) -> float:
+        return self.queue + self.render + self.send
+
+
+def sample_messages(db: Database, limit: int) -> list[tuple[str, bytes]]:
+    """``(recipient, message)`` of the first rendered deliveries, unpacked."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Subscriber.email, Delivery.message)
+            .join(Subscriber)
+            .where(Delivery.state == "rendered")
+            .order_by(Delivery.id)
+            .limit(limit)
+        ).all()
+    return [(email, unpack(message)) for email, message in rows]
+
+
+def bare_send(port: int, messages: list[tuple[str, bytes]], total: int) -> float:
+    """Send ``total`` messages (cycling ``messages``) on 4 threads, one connection each."""
+    errors: list[BaseException] = []
+
+    def worker(start: int) -> None:
+        try:
+            with smtplib.SMTP("127.0.0.1", port) as conn:
+                for n in range(start, total, THREADS):
+                    recipient, data = messages[n % len(messages)]
+                    conn.sendmail(SENDER, [recipient], data)
+        except (smtplib.SMTPException, OSError) as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        sys.exit(f"bare sender failed: {errors[0]}")
+    return elapsed
+
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
+    binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    if not Path(binary).exists():
+        sys.exit("smtp-sink not found: install Debian's postfix package (/usr/sbin/smtp-sink)")
+    settings = make_settings(workdir)
+    with database(args.database_url, workdir) as db, smtp_sink(binary, workdir) as sink:
+        began = time.perf_counter()
+        items = seed(db, settings, args.corpus, args.items, args.subscribers)
+        print(
+            f"set-up: {items} real items briefed, {args.subscribers:,} subscribers, "
+            f"{db.engine.dialect.name}, {time.perf_counter() - began:.1f} s",
+            file=sys.stderr,
+        )
+        transport = SMTPTransport("127.0.0.1", sink.port, security="none", concurrency=THREADS)
+        clock = T0 + timedelta(minutes=5)
+        outbox = Outbox(
+            db, settings, secret_key="bench-secret", transport=transport, clock=lambda: clock
+        )
+
+        t = time.perf_counter()
+        run_id = outbox.start_run("daily", T0)
+        queue = time.perf_counter() - t
+        assert run_id is not None
+        t = time.perf_counter()
+        rendered = outbox.render_pending()
+        render = time.perf_counter() - t
+
+        sample = sample_messages(db, SAMPLE)
+        if len(sample) < min(SAMPLE, args.subscribers):
+            sys.exit(f"only {len(sample)} deliveries were rendered; see the log for why")
+        before = sink.received()
+        bare = bare_send(sink.port, sample, args.subscribers)
+        bare_received = sink.received() - before
+
+        before = sink.received()
+        t = time.perf_counter()
+        report = outbox.send_due()
+        send = time.perf_counter() - t
+        transport.close()
+        time.sleep(0.2)  # the sink updates its counter as each session ends
+        pipeline_received = sink.received() - before
+        result = PipelineResult(queue, render, send, report.sent, report.errors)
+
+    if result.errors or result.sent != args.subscribers or rendered != args.subscribers:
+        sys.exit(f"pipeline: rendered {rendered}, sent {result.sent}, errors {result.errors[:3]}")
+    print_table(args, db.engine.dialect.name, sample, result, bare)
+    print(
+        f"\nsmtp-sink counted {bare_received:,} (bare) and {pipeline_received:,} (pipeline) messages"
+    )
+
+
+def print_table(
+    args: argparse.Namespace,
+    backend: str,
+    sample: list[tuple[str, bytes]],
+    result: PipelineResult,
+    bare: float,
+) -> None:
+    n = args.subscribers
+    size = sum(len(m) for _, m in sample) / len(sample) / 1024
+    ratio = (n / bare) / (n / result.total)
+    send_ratio = result.send / bare
+    verdict = "met" if ratio <= GOAL else "missed"
+    print(f"\n{n:,} subscribers, {args.items} items, {size:.1f} KB per message, DB {backend}\n")
+    print("| run | stage | time (s) | messages/s | ratio to bare |")
+    print("|---|---|---:|---:|---:|")
+    print(f"| bare smtplib, {THREADS} threads | send | {bare:.2f} | {n / bare:,.0f} | 1.00 |")
+    for stage, seconds in (("queue", result.queue), ("render", result.render)):
+        print(f"| pipeline | {stage} | {seconds:.2f} | {n / seconds:,.0f} | |")
+    print(f"| pipeline | send | {result.send:.2f} | {n / result.send:,.0f} | {send_ratio:.2f} |")
+    print(
+        f"| **pipeline** | **end to end** | **{result.total:.2f}** | "
+        f"**{n / result.total:,.0f}** | **{ratio:.2f}** |"
+    )
+    print(f"\nGoal: end to end within {GOAL:.0f}x of the bare send: {verdict} ({ratio:.2f}x).")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--items", type=int, default=20, help="real items in the digest")
+    parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    args = parser.parse_args()
+    if args.subscribers < 1 or args.items < 1:
+        parser.error("--subscribers and --items must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="bench-digest-") as workdir:
+        run(args, Path(workdir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Tests of the operator command line, each command run as a real ``python -m aggregator``.
+
+Helpers shared by the test modules live here; the fixtures are in conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+ENV = {
+    **{k: v for k, v in os.environ.items() if k != "AGGREGATOR_CONFIG"},
+    "AGGREGATOR_SECRET_KEY": "cli-test-secret",
+    "COLUMNS": "200",  # rich tables get room for every column, so each row stays on one line
+}
+
+
+def run_cli(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``aggregator --config CONFIG ARGS...`` in the config's folder; stdout/stderr as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator", "--config", str(config), *args],
+        cwd=config.parent,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def config_text(
+    sources: Sequence[Mapping[str, object]] = (), *, smtp_port: int | None = None, extra: str = ""
+) -> str:
+    """A config.toml for tests: loopback fetching allowed, one daily digest, maildir or SMTP."""
+    blocks = [
+        "[[sources]]\n" + "\n".join(f"{key} = {_toml(value)}" for key, value in source.items())
+        for source in sources
+    ]
+    mail = (
+        f'transport = "smtp"\n[mail.smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
+        'security = "none"'
+        if smtp_port
+        else 'transport = "maildir"'
+    )
+    sections = "\n\n".join(blocks)
+    return f"""
+[general]
+name = "CLI Test"
+base_url = "http://127.0.0.1:8080"
+
+[fetch]
+allow_networks = ["127.0.0.1/32"]
+timeout_seconds = 5
+
+[[digests]]
+name = "daily"
+schedule = "0 7 * * *"
+timezone = "UTC"
+
+{extra}
+
+{sections}
+
+[mail]
+from_address = "digest@news.example.org"
+list_id = "cli.news.example.org"
+{mail}
+"""
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
+
+
+def ok(result: subprocess.CompletedProcess) -> str:
+    """The stdout of a command that must have succeeded (else fail showing its output)."""
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stdout
+
+
+def one_line_error(result: subprocess.CompletedProcess, code: int = 1) -> str:
+    """The one stderr line of a command that must have failed with ``code``, without traceback."""
+    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
