@@ -29,7 +29,7 @@ from aggregator.briefs.pipeline import (
 from aggregator.digest.compose import latest_fire_time
 from aggregator.digest.outbox import Outbox, SendReport
 from aggregator.digest.transport import Transport
-from aggregator.ingest.poll import Poller, PollReport
+from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
 from aggregator.metrics import record_poll
 from aggregator.publish.archive import write_index, write_run_page
 from aggregator.publish.publisher import PublishResult, publish
@@ -69,17 +69,25 @@ class Pipeline:
         self._lock = threading.Lock()
         """Serialises poll/brief/publish between the scheduler's jobs."""
 
-    def poll_and_brief(self, *, due_only: bool) -> PollReport:
-        """Poll (all or the due sources), fetch article text for teasers, brief new items."""
+    def poll_and_brief(
+        self,
+        *,
+        due_only: bool,
+        refs: list[int] | None = None,
+        on_outcome: Callable[[SourceOutcome], None] | None = None,
+    ) -> PollReport:
+        """Poll (all, the due, or the given sources), fetch article text for teasers, brief."""
         with self._lock:
-            ids = self.poller.choose(due_only=due_only)
-            report = asyncio.run(self.poller.poll(ids)) if ids else PollReport()
+            ids = self.poller.choose(due_only=due_only, refs=refs)
+            report = (
+                asyncio.run(self.poller.poll(ids, on_outcome=on_outcome)) if ids else PollReport()
+            )
             for outcome in report.outcomes:
                 record_poll(outcome.elapsed, outcome.result not in ("failed", "retired"))
             fresh = report.new_item_ids + report.changed_item_ids
             if fresh:
                 asyncio.run(fetch_full_texts(self.app.db, self.app.settings, fresh))
-            self.brief(fresh)
+            report.briefs = self.brief(fresh)
             return report
 
     def brief(self, item_ids: list[int]) -> int:

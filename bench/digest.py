@@ -19,6 +19,7 @@ own counter confirms every message arrived. ``--subscribers 2000`` is a quick ru
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import smtplib
@@ -88,7 +89,7 @@ def smtp_sink(binary: str, workdir: Path) -> Iterator[Sink]:
     """smtp-sink on 127.0.0.1 and a free port, stopped on exit."""
     port = free_port()
     log = workdir / "smtp-sink.log"
-    user = ["-u", "nobody"] if _is_root() else []
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []  # it must drop root
     command = [binary, "-c", *user, "-m", "64", f"127.0.0.1:{port}", "256"]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -98,12 +99,6 @@ def smtp_sink(binary: str, workdir: Path) -> Iterator[Sink]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-
-
-def _is_root() -> bool:
-    import os
-
-    return os.geteuid() == 0
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, log: Path) -> None:
@@ -287,9 +282,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         )
 
         t = time.perf_counter()
-        run_id = outbox.start_run("daily", T0)
+        if outbox.start_run("daily", T0) is None:
+            sys.exit("the digest run was not queued")
         queue = time.perf_counter() - t
-        assert run_id is not None
         t = time.perf_counter()
         rendered = outbox.render_pending()
         render = time.perf_counter() - t
@@ -297,25 +292,21 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         sample = sample_messages(db, SAMPLE)
         if len(sample) < min(SAMPLE, args.subscribers):
             sys.exit(f"only {len(sample)} deliveries were rendered; see the log for why")
-        before = sink.received()
-        bare = bare_send(sink.port, sample, args.subscribers)
-        bare_received = sink.received() - before
-
-        before = sink.received()
+        bare = [bare_send(sink.port, sample, args.subscribers)]
         t = time.perf_counter()
         report = outbox.send_due()
         send = time.perf_counter() - t
         transport.close()
+        bare.append(bare_send(sink.port, sample, args.subscribers))
         time.sleep(0.2)  # the sink updates its counter as each session ends
-        pipeline_received = sink.received() - before
+        received = sink.received()
         result = PipelineResult(queue, render, send, report.sent, report.errors)
 
     if result.errors or result.sent != args.subscribers or rendered != args.subscribers:
         sys.exit(f"pipeline: rendered {rendered}, sent {result.sent}, errors {result.errors[:3]}")
+    if received != 3 * args.subscribers:
+        sys.exit(f"smtp-sink counted {received:,} messages, expected {3 * args.subscribers:,}")
     print_table(args, db.engine.dialect.name, sample, result, bare)
-    print(
-        f"\nsmtp-sink counted {bare_received:,} (bare) and {pipeline_received:,} (pipeline) messages"
-    )
 
 
 def print_table(
@@ -323,25 +314,26 @@ def print_table(
     backend: str,
     sample: list[tuple[str, bytes]],
     result: PipelineResult,
-    bare: float,
+    bare_runs: list[float],
 ) -> None:
-    n = args.subscribers
+    """The markdown table; the faster bare run is the baseline, so the ratio errs high."""
+    n, bare = args.subscribers, min(bare_runs)
     size = sum(len(m) for _, m in sample) / len(sample) / 1024
-    ratio = (n / bare) / (n / result.total)
-    send_ratio = result.send / bare
-    verdict = "met" if ratio <= GOAL else "missed"
+    ratio = result.total / bare
     print(f"\n{n:,} subscribers, {args.items} items, {size:.1f} KB per message, DB {backend}\n")
-    print("| run | stage | time (s) | messages/s | ratio to bare |")
+    print("| run | stage | time (s) | messages/s | time / bare send |")
     print("|---|---|---:|---:|---:|")
-    print(f"| bare smtplib, {THREADS} threads | send | {bare:.2f} | {n / bare:,.0f} | 1.00 |")
-    for stage, seconds in (("queue", result.queue), ("render", result.render)):
-        print(f"| pipeline | {stage} | {seconds:.2f} | {n / seconds:,.0f} | |")
-    print(f"| pipeline | send | {result.send:.2f} | {n / result.send:,.0f} | {send_ratio:.2f} |")
-    print(
-        f"| **pipeline** | **end to end** | **{result.total:.2f}** | "
-        f"**{n / result.total:,.0f}** | **{ratio:.2f}** |"
-    )
+    for label, seconds in zip(("before", "after"), bare_runs, strict=True):
+        row = f"{seconds:.2f} | {n / seconds:,.0f} | {seconds / bare:.2f}"
+        print(f"| bare smtplib, {THREADS} threads ({label} pipeline send) | send | {row} |")
+    for stage in ("queue", "render", "send"):
+        seconds = getattr(result, stage)
+        print(f"| pipeline | {stage} | {seconds:.2f} | {n / seconds:,.0f} | {seconds / bare:.2f} |")
+    total = f"**{result.total:.2f}** | **{n / result.total:,.0f}** | **{ratio:.2f}**"
+    print(f"| **pipeline** | **end to end** | {total} |")
+    verdict = "met" if ratio <= GOAL else "missed"
     print(f"\nGoal: end to end within {GOAL:.0f}x of the bare send: {verdict} ({ratio:.2f}x).")
+    print(f"smtp-sink counted all {3 * n:,} messages (2 bare runs + pipeline).")
 
 
 def main() -> None:

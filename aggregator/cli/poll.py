@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aggregator.cli.main import console, get_app
-from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
+from aggregator.ingest.poll import PollReport, SourceOutcome
+from aggregator.service import Pipeline
 
 _STYLE = {
     "new": "green",
@@ -44,8 +43,8 @@ def summary_line(report: PollReport) -> str:
 def poll(ctx: click.Context, due: bool, refs: tuple[int, ...]) -> None:
     """Poll sources now (all enabled ones, or the given ids) and make briefs for new items."""
     app = get_app(ctx)
-    poller = Poller(app.db, app.settings)
-    ids = poller.choose(due_only=due, refs=refs or None)
+    pipeline = Pipeline(app)
+    ids = pipeline.poller.choose(due_only=due, refs=list(refs) or None)
     with Progress(
         TextColumn("polling"),
         BarColumn(),
@@ -60,5 +59,5 @@ def poll(ctx: click.Context, due: bool, refs: tuple[int, ...]) -> None:
             progress.console.print(outcome_line(outcome), soft_wrap=True)
             progress.advance(task)
 
-        report = asyncio.run(poller.poll(ids, on_outcome=show))
+        report = pipeline.poll_and_brief(due_only=due, refs=list(refs) or None, on_outcome=show)
     console.print(summary_line(report))

@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from aggregator.briefs.model import Brief
-from aggregator.briefs.pipeline import make_briefs
+from aggregator.briefs.pipeline import llm_for, make_briefs
 from aggregator.cli.main import console, errors, get_app
 from aggregator.cli.poll import outcome_line, summary_line
 from aggregator.cli.sources import _ago, health
@@ -82,7 +82,7 @@ def brief(ctx: click.Context, item: str, refresh: bool) -> None:
     if refresh:
         with app.db.session() as session:
             session.execute(BriefRow.__table__.delete().where(BriefRow.item_id == item_id))
-    make_briefs(app.db, app.settings, [item_id])
+    make_briefs(app.db, app.settings, [item_id], llm=llm_for(app.settings))
     with app.db.session() as session:
         row = session.scalars(
             select(Item)

@@ -134,7 +134,7 @@ def remove(ctx: click.Context, ref: str, keep_items: bool) -> None:
             )
             ctx.exit(1)
         if keep_items:
-            row.enabled = False
+            row.enabled, row.disabled_by = False, "operator"
             row.origin = "removed"
             console.print(
                 f"removed source {row.id} ({row.label}); its items are kept", markup=False
@@ -156,7 +156,7 @@ def _set_enabled(ctx: click.Context, ref: str, enabled: bool) -> None:
     app = get_app(ctx)
     with app.db.session() as session:
         row = _source_or_exit(ctx, session, ref)
-        row.enabled = enabled
+        row.enabled, row.disabled_by = enabled, None if enabled else "operator"
         if enabled:
             row.status, row.next_check_at, row.consecutive_failures = "active", None, 0
         console.print(

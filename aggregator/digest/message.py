@@ -13,6 +13,7 @@ import binascii
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
@@ -163,6 +164,121 @@ def _body(content: str, encoding: TransferEncoding) -> bytes:
     return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n") + b"\r\n"
 
 
+def _qp_piece(content: str) -> bytes:
+    """Quoted-printable for one piece of a body, ending at a line start so pieces can be joined.
+
+    A piece that does not end with a newline gets a soft line break (``=``), which decoders drop.
+    """
+    data = content.replace("\r\n", "\n").replace("\r", "\n").encode()
+    encoded = binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+    return encoded if not encoded or encoded.endswith(b"\r\n") else encoded + b"=\r\n"
+
+
+class BodyTemplate:
+    """A body part encoded once; per recipient only the short personal values are encoded.
+
+    ``pieces`` alternates fixed text (even positions) and slot names (odd positions), as
+    :meth:`aggregator.digest.render.RenderedDigest.pieces` returns them.
+    """
+
+    def __init__(self, pieces: list[str], encoding: TransferEncoding = "quoted-printable"):
+        self._slots = pieces[1::2]
+        if encoding == "base64":
+            if self._slots:
+                raise ValueError("personal values can only be spliced into quoted-printable")
+            self._whole: bytes | None = _body(pieces[0], "base64")
+            return
+        self._whole = None
+        self._fixed = [_qp_piece(p) for p in pieces[0::2]]
+
+    def fill(self, values: Mapping[str, str]) -> bytes:
+        if self._whole is not None:
+            return self._whole
+        out = [self._fixed[0]]
+        for slot, fixed in zip(self._slots, self._fixed[1:], strict=True):
+            out += (_qp_piece(values[slot]), fixed)
+        return b"".join(out) + b"\r\n"
+
+
+class MessageTemplate:
+    """Everything of a digest mail that is the same for every recipient, built once per edition.
+
+    :meth:`build` adds To, Date, Message-ID and List-Unsubscribe and splices the personal values
+    into the pre-encoded bodies: a fraction of a millisecond per recipient.
+    """
+
+    def __init__(
+        self,
+        *,
+        sender: str,
+        subject: str,
+        text: list[str],
+        html: list[str],
+        list_id: str,
+        sender_name: str = "",
+        list_name: str = "",
+        unsubscribe_mailto: str | None = None,
+        encoding: TransferEncoding = "quoted-printable",
+    ):
+        self.sender = check_address(sender)
+        self.domain = self.sender.rpartition("@")[2]
+        self.mailto = unsubscribe_mailto
+        self._from = _mailbox("From", sender_name, self.sender)
+        self._subject = _unstructured("Subject", subject, SUBJECT_CHARS)
+        self._list_id = _list_id(list_id, list_name)
+        boundary = f"=_aggr_{secrets.token_hex(12)}"
+        part_head = f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+        self._tail = (
+            f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'
+            f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n{part_head}"
+        ).encode()
+        self._between = (
+            f"--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\n{part_head}".encode()
+        )
+        self._end = f"--{boundary}--\r\n".encode()
+        self._text = BodyTemplate(text, encoding)
+        self._html = BodyTemplate(html, encoding)
+
+    def build(
+        self,
+        *,
+        recipient: str,
+        unsubscribe_url: str,
+        text_values: Mapping[str, str] | None = None,
+        html_values: Mapping[str, str] | None = None,
+        message_id: str | None = None,
+        date: datetime | None = None,
+    ) -> bytes:
+        """One recipient's complete message as CRLF bytes; MessageError for unusable values."""
+        mid = message_id or make_message_id(self.domain)
+        if not _MESSAGE_ID.fullmatch(mid):
+            raise MessageError(f"bad Message-ID {mid[:80]!r}: expected <unique@domain>")
+        headers = "\r\n".join(
+            (
+                self._from,
+                _mailbox("To", "", check_address(recipient)),
+                self._subject,
+                f"Date: {format_datetime(date or datetime.now(UTC))}",
+                f"Message-ID: {mid}",
+                "MIME-Version: 1.0",
+                self._list_id,
+                _list_unsubscribe(unsubscribe_url, self.mailto),
+                "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+                "",
+            )
+        )
+        return b"".join(
+            (
+                headers.encode(),
+                self._tail,
+                self._text.fill(text_values or {}),
+                self._between,
+                self._html.fill(html_values or {}),
+                self._end,
+            )
+        )
+
+
 def build_message(
     *,
     sender: str,
@@ -183,34 +299,19 @@ def build_message(
 
     Raises MessageError for an unusable address, List-Id or unsubscribe link.
     """
-    sender_addr = check_address(sender)
-    domain = sender_addr.rpartition("@")[2]
-    boundary = f"=_aggr_{secrets.token_hex(12)}"
-    mid = message_id or make_message_id(domain)
-    if not _MESSAGE_ID.fullmatch(mid):
-        raise MessageError(f"bad Message-ID {mid[:80]!r}: expected <unique@domain>")
-    headers = [
-        _mailbox("From", sender_name, sender_addr),
-        _mailbox("To", "", check_address(recipient)),
-        _unstructured("Subject", subject, SUBJECT_CHARS),
-        f"Date: {format_datetime(date or datetime.now(UTC))}",
-        f"Message-ID: {mid}",
-        "MIME-Version: 1.0",
-        _list_id(list_id, list_name),
-        _list_unsubscribe(unsubscribe_url, unsubscribe_mailto),
-        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
-    ]
-    part_head = f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
-    return b"".join(
-        (
-            "\r\n".join(headers).encode(),
-            f"\r\n\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n{part_head}".encode(),
-            _body(text, encoding),
-            f"--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\n{part_head}".encode(),
-            _body(html, encoding),
-            f"--{boundary}--\r\n".encode(),
-        )
+    template = MessageTemplate(
+        sender=sender,
+        subject=subject,
+        text=[text],
+        html=[html],
+        list_id=list_id,
+        sender_name=sender_name,
+        list_name=list_name,
+        unsubscribe_mailto=unsubscribe_mailto,
+        encoding=encoding,
+    )
+    return template.build(
+        recipient=recipient, unsubscribe_url=unsubscribe_url, message_id=message_id, date=date
     )
 
 

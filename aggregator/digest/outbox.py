@@ -17,22 +17,22 @@ per connection, which we keep as short as one commit.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
-import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from aggregator.config import DigestSettings, Settings
 from aggregator.digest.compose import digest_view, previous_fire_time, rank, subject_line
-from aggregator.digest.message import build_message, make_message_id, sign_dkim
-from aggregator.digest.render import RenderedDigest, prepare
+from aggregator.digest.message import MessageError, MessageTemplate, make_message_id, sign_dkim
+from aggregator.digest.render import personal_values, prepare
 from aggregator.digest.transport import (
     DeliveryError,
     PermanentFailure,
@@ -41,7 +41,7 @@ from aggregator.digest.transport import (
     transport_for,
 )
 from aggregator.store.db import Database
-from aggregator.store.models import Delivery, DigestRun, Subscriber
+from aggregator.store.models import Delivery, DigestRun, Edition, Subscriber
 from aggregator.store.stories import stories_between
 from aggregator.web.tokens import make_token
 
@@ -55,14 +55,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def pack(message: bytes) -> bytes:
-    return zlib.compress(message, 1)
-
-
-def unpack(data: bytes) -> bytes:
-    return zlib.decompress(data)
-
-
 @dataclass(slots=True)
 class SendReport:
     sent: int = 0
@@ -71,15 +63,6 @@ class SendReport:
     bounced: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Edition:
-    """One rendered digest shared by every subscriber with the same window and filters."""
-
-    rendered: RenderedDigest | None
-    subject: str
-    item_ids: list[int]
 
 
 class Outbox:
@@ -155,7 +138,6 @@ class Outbox:
                 "subscriber_id": s.id,
                 "state": "pending",
                 "since": last_sent.get(s.id, min(first_window, run.cutoff)),
-                "item_ids": [],
                 "attempts": 0,
                 "created_at": run.cutoff,
             }
@@ -165,16 +147,21 @@ class Outbox:
     # --- 2. render ------------------------------------------------------------------------
 
     def render_pending(self) -> int:
-        """Render every pending delivery; returns how many became ``rendered`` or ``skipped``."""
+        """Give every pending delivery its edition and Message-ID; returns how many were handled.
+
+        Subscribers with the same window and filters share one edition, rendered once; the
+        per-subscriber part (links, headers) is spliced in when the mail is sent.
+        """
         done = 0
-        editions: dict[tuple, _Edition] = {}
+        editions: dict[tuple, int | None] = {}
         while True:
-            with self.db.session() as session:
+            with self.db.session() as session, session.no_autoflush:
                 rows = session.scalars(
                     select(Delivery)
                     .where(Delivery.state == "pending")
                     .order_by(Delivery.id)
                     .limit(BATCH)
+                    .options(joinedload(Delivery.subscriber), joinedload(Delivery.run))
                 ).all()
                 if not rows:
                     return done
@@ -186,56 +173,26 @@ class Outbox:
                         row.state, row.last_error = "failed", f"render failed: {exc}"[:1000]
                 done += len(rows)
 
-    def _render_one(self, session: Session, row: Delivery, editions: dict[tuple, _Edition]) -> None:
+    def _render_one(
+        self, session: Session, row: Delivery, editions: dict[tuple, int | None]
+    ) -> None:
         subscriber, run = row.subscriber, row.run
         if subscriber.status != "active":
             row.state, row.last_error = "skipped", f"subscriber is {subscriber.status}"
             return
         digest = self.settings.digest(run.digest_name)
         if digest is None:
-            row.state, row.last_error = (
-                "skipped",
-                f"digest {run.digest_name!r} is no longer configured",
-            )
+            row.state = "skipped"
+            row.last_error = f"digest {run.digest_name!r} is no longer configured"
             return
         key = (run.id, row.since, tuple(sorted(subscriber.tags)), tuple(sorted(subscriber.sources)))
-        edition = editions.get(key)
-        if edition is None:
-            edition = editions[key] = self._edition(session, digest, run, row.since, subscriber)
-        if edition.rendered is None:
+        if key not in editions:
+            editions[key] = self._edition(session, digest, run, row.since, subscriber, key)
+        if editions[key] is None:
             row.state, row.last_error = "skipped", "nothing new"
             return
-        base = self.settings.general.base_url
-        unsubscribe = (
-            f"{base}/unsubscribe/{make_token(self.secret_key, 'unsubscribe', subscriber.id)}"
-        )
-        preferences = (
-            f"{base}/preferences/{make_token(self.secret_key, 'preferences', subscriber.id)}"
-        )
-        html, text = edition.rendered.personalise(
-            unsubscribe_url=unsubscribe, preferences_url=preferences, recipient=subscriber.email
-        )
-        mail = self.settings.mail
-        message_id = make_message_id(mail.from_address.rpartition("@")[2])
-        message = build_message(
-            sender=mail.from_address,
-            sender_name=mail.from_name,
-            recipient=subscriber.email,
-            subject=edition.subject,
-            text=text,
-            html=html,
-            list_id=mail.list_id,
-            list_name=f"{self.settings.general.name} {digest.title or digest.name}",
-            unsubscribe_url=unsubscribe,
-            unsubscribe_mailto=mail.unsubscribe_mailto or mail.from_address,
-            message_id=message_id,
-        )
-        if self._dkim_key is not None:
-            message = sign_dkim(message, mail.dkim.selector, mail.dkim.domain, self._dkim_key)
-        row.message = pack(message)
-        row.message_id = message_id
-        row.subject = edition.subject
-        row.item_ids = edition.item_ids
+        row.edition_id = editions[key]
+        row.message_id = make_message_id(self.settings.mail.from_address.rpartition("@")[2])
         row.state = "rendered"
         row.next_attempt_at = self.clock()
 
@@ -246,7 +203,15 @@ class Outbox:
         run: DigestRun,
         since: datetime | None,
         subscriber: Subscriber,
-    ) -> _Edition:
+        key: tuple,
+    ) -> int | None:
+        """The id of the stored edition for one group of subscribers (None: nothing to send)."""
+        key_hash = hashlib.sha1(repr(key).encode()).hexdigest()
+        existing = session.scalar(
+            select(Edition.id).where(Edition.run_id == run.id, Edition.key_hash == key_hash)
+        )
+        if existing is not None:
+            return existing
         stories = stories_between(
             session,
             since=since,
@@ -256,7 +221,7 @@ class Outbox:
         )
         chosen = rank(stories, run.cutoff, digest.max_items)
         if not chosen and not digest.send_empty:
-            return _Edition(None, "", [])
+            return None
         view = digest_view(
             self.settings,
             digest,
@@ -264,11 +229,18 @@ class Outbox:
             moment=run.scheduled_for,
             archive_url=archive_url(self.settings, run),
         )
-        return _Edition(
-            prepare(view),
-            subject_line(digest, view, len(chosen)),
-            [i.id for s in chosen for i in s.items],
+        rendered = prepare(view)
+        edition = Edition(
+            run_id=run.id,
+            key_hash=key_hash,
+            subject=subject_line(digest, view, len(chosen)),
+            item_ids=[i.id for s in chosen for i in s.items],
+            html_pieces=rendered.pieces("html"),
+            text_pieces=rendered.pieces("text"),
         )
+        session.add(edition)
+        session.flush()
+        return edition.id
 
     # --- 3. send --------------------------------------------------------------------------
 
@@ -282,46 +254,116 @@ class Outbox:
         report = SendReport()
         sender = self.settings.mail.from_address
         lock = threading.Lock()
+        templates: dict[int, tuple[MessageTemplate, datetime]] = {}
 
-        def send_one(delivery_id: int, recipient: str, packed: bytes) -> None:
+        def send_one(row: Row) -> None:
+            try:
+                message = self._message(row, templates)
+            except (MessageError, ValueError) as exc:
+                self._record(
+                    row.id, PermanentFailure(row.email, None, str(exc), "build"), report, lock
+                )
+                return
             try:
                 outcome: SendResult | DeliveryError = self.transport.send(
-                    sender, recipient, unpack(packed)
+                    sender, row.email, message
                 )
             except DeliveryError as exc:
                 outcome = exc
-            self._record(delivery_id, outcome, report, lock)
+            self._record(row.id, outcome, report, lock)
 
         with ThreadPoolExecutor(max_workers=self.transport.concurrency) as pool:
             while True:
                 now = self.clock()
                 with self.db.session() as session:
                     due = session.execute(
-                        select(Delivery.id, Subscriber.email, Delivery.message)
+                        select(
+                            Delivery.id,
+                            Delivery.subscriber_id,
+                            Delivery.edition_id,
+                            Delivery.message_id,
+                            Subscriber.email,
+                        )
                         .join(Subscriber)
                         .where(Delivery.state == "rendered", Delivery.next_attempt_at <= now)
                         .order_by(Delivery.id)
                         .limit(BATCH)
                     ).all()
+                    for edition_id in {r.edition_id for r in due} - templates.keys():
+                        templates[edition_id] = self._template(session, edition_id)
                 if not due:
                     break
-                for future in [pool.submit(send_one, *row) for row in due]:
+                for future in [pool.submit(send_one, row) for row in due]:
                     future.result()
         self._close_finished_runs()
         return report
+
+    def _template(self, session: Session, edition_id: int) -> tuple[MessageTemplate, datetime]:
+        """The edition as a mail template, and its run's time (every mail's Date header)."""
+        edition, digest_name, created = session.execute(
+            select(Edition, DigestRun.digest_name, DigestRun.cutoff)
+            .join(DigestRun)
+            .where(Edition.id == edition_id)
+        ).one()
+        digest = self.settings.digest(digest_name)
+        mail = self.settings.mail
+        template = MessageTemplate(
+            sender=mail.from_address,
+            sender_name=mail.from_name,
+            subject=edition.subject,
+            text=edition.text_pieces,
+            html=edition.html_pieces,
+            list_id=mail.list_id,
+            list_name=f"{self.settings.general.name} {digest.title if digest else digest_name}",
+            unsubscribe_mailto=mail.unsubscribe_mailto or mail.from_address,
+        )
+        return template, created
+
+    def _message(self, row: Row, templates: dict[int, tuple[MessageTemplate, datetime]]) -> bytes:
+        """One subscriber's mail: the edition's template with their links and headers."""
+        template, date = templates[row.edition_id]
+        base = self.settings.general.base_url
+        unsubscribe = (
+            f"{base}/unsubscribe/{make_token(self.secret_key, 'unsubscribe', row.subscriber_id)}"
+        )
+        preferences = (
+            f"{base}/preferences/{make_token(self.secret_key, 'preferences', row.subscriber_id)}"
+        )
+        html_values, text_values = personal_values(
+            unsubscribe_url=unsubscribe, preferences_url=preferences, recipient=row.email
+        )
+        message = template.build(
+            recipient=row.email,
+            unsubscribe_url=unsubscribe,
+            text_values=text_values,
+            html_values=html_values,
+            message_id=row.message_id,
+            date=date,
+        )
+        if self._dkim_key is not None:
+            dkim = self.settings.mail.dkim
+            message = sign_dkim(message, dkim.selector, dkim.domain, self._dkim_key)
+        return message
 
     def _record(
         self, delivery_id: int, outcome: object, report: SendReport, lock: threading.Lock
     ) -> None:
         now = self.clock()
+        if not isinstance(outcome, DeliveryError):  # the common case: one UPDATE, one commit
+            with lock, self.db.engine.begin() as connection:
+                connection.execute(
+                    update(Delivery)
+                    .where(Delivery.id == delivery_id)
+                    .values(
+                        state="sent", sent_at=now, last_error=None, attempts=Delivery.attempts + 1
+                    )
+                )
+                report.sent += 1
+            return
         with self.db.session() as session, lock:
             row = session.get(Delivery, delivery_id)
             assert row is not None
             row.attempts += 1
-            if not isinstance(outcome, DeliveryError):
-                row.state, row.sent_at, row.message, row.last_error = "sent", now, None, None
-                report.sent += 1
-                return
             row.last_error = str(outcome)[:1000]
             if isinstance(outcome, PermanentFailure):
                 row.state = "bounced"
@@ -397,7 +439,7 @@ def requeue(db: Database, *, run_id: int | None, delivery_ids: Sequence[int] = (
             query = query.where(Delivery.id.in_(delivery_ids))
         rows = session.scalars(query).all()
         for row in rows:
-            row.state = "rendered" if row.message else "pending"
+            row.state = "rendered" if row.edition_id else "pending"
             row.attempts, row.next_attempt_at = 0, _utcnow()
             row.run.status = "queued"
         return len(rows)

@@ -152,23 +152,42 @@ class RenderedDigest:
         self, *, unsubscribe_url: str, preferences_url: str, recipient: str = ""
     ) -> tuple[str, str]:
         """``(html, text)`` for one subscriber. Raises ValueError for an unusable link."""
-        unsubscribe = _personal_url("unsubscribe_url", unsubscribe_url)
-        preferences = _personal_url("preferences_url", preferences_url)
-        rcpt = clean_text(recipient, 254)
-        html_values = {
-            self._ph.unsubscribe: html.escape(unsubscribe),
-            self._ph.preferences: html.escape(preferences),
-            self._ph.recipient: html.escape(rcpt),
-        }
-        text_values = {
-            self._ph.unsubscribe: unsubscribe,
-            self._ph.preferences: preferences,
-            self._ph.recipient: rcpt,
-        }
-        return (
-            _substitute(self.html, html_values, self._ph, keep_sent_to=bool(rcpt)),
-            _substitute(self.text, text_values, self._ph, keep_sent_to=bool(rcpt)),
+        html_values, text_values = personal_values(
+            unsubscribe_url=unsubscribe_url, preferences_url=preferences_url, recipient=recipient
         )
+        keep = bool(text_values["recipient"])
+        return (
+            _substitute(self.html, self._keyed(html_values), self._ph, keep_sent_to=keep),
+            _substitute(self.text, self._keyed(text_values), self._ph, keep_sent_to=keep),
+        )
+
+    def pieces(self, part: str) -> list[str]:
+        """The HTML or text split at the personal values, for a per-edition mail template.
+
+        Fixed text stands at even positions and slot names (keys of :func:`personal_values`) at
+        odd ones; the "sent to" line is kept, since every mail has a recipient.
+        """
+        doc = self.html if part == "html" else self.text
+        doc = doc.replace(self._ph.sent_to_start, "").replace(self._ph.sent_to_end, "")
+        names = {getattr(self._ph, slot): slot for slot in SLOTS}
+        return [names.get(piece, piece) for piece in re.split(f"({'|'.join(names)})", doc)]
+
+    def _keyed(self, values: dict[str, str]) -> dict[str, str]:
+        return {getattr(self._ph, slot): value for slot, value in values.items()}
+
+
+SLOTS = ("unsubscribe", "preferences", "recipient")
+
+
+def personal_values(
+    *, unsubscribe_url: str, preferences_url: str, recipient: str = ""
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The per-subscriber values by slot, escaped for HTML and plain for text; ValueError if bad."""
+    unsubscribe = _personal_url("unsubscribe_url", unsubscribe_url)
+    preferences = _personal_url("preferences_url", preferences_url)
+    rcpt = clean_text(recipient, 254)
+    text_values = {"unsubscribe": unsubscribe, "preferences": preferences, "recipient": rcpt}
+    return {k: html.escape(v) for k, v in text_values.items()}, text_values
 
 
 def _personal_url(name: str, value: str) -> str:

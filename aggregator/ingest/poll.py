@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from aggregator.config import Settings
-from aggregator.ingest.entry import FeedParseError
+from aggregator.ingest.entry import FeedParseError, ParsedFeed
 from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.schedule import (
@@ -32,6 +35,8 @@ from aggregator.store.models import Item, Source
 
 log = logging.getLogger("aggregator.poll")
 RECOVERED = "recovered from:"
+POOL_MIN_SOURCES = 20
+"""Polls of fewer sources parse on the store thread: starting processes costs about a second."""
 
 
 @dataclass(slots=True)
@@ -55,6 +60,8 @@ class PollReport:
     outcomes: list[SourceOutcome] = field(default_factory=list)
     new_item_ids: list[int] = field(default_factory=list)
     changed_item_ids: list[int] = field(default_factory=list)
+    briefs: int = 0
+    """Briefs made afterwards (filled in by the pipeline)."""
 
     def count(self, result: str) -> int:
         return sum(1 for o in self.outcomes if o.result == result)
@@ -113,16 +120,25 @@ class Poller:
         on_outcome: Callable[[SourceOutcome], None] | None = None,
     ) -> PollReport:
         report = PollReport()
-        # Parsing and storing are CPU and database work: one worker thread keeps them off the
-        # event loop (so fetch timeouts stay honest) and serialises the writes.
+        # Storing is database work: one worker thread keeps it off the event loop (so fetch
+        # timeouts stay honest) and serialises the writes. Parsing is CPU work: a process pool
+        # runs it beside the loop and the store once a poll has enough of it.
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-store")
+        parsers = _ParserPool(enabled=len(source_ids) >= POOL_MIN_SOURCES)
         loop = asyncio.get_running_loop()
+        known = await loop.run_in_executor(worker, self._validators, source_ids)
+        unchanged: list[tuple[int, FetchResult]] = []
+        # Bodies must not pile up in memory while they wait for a parser.
+        in_flight = asyncio.Semaphore(2 * self.settings.fetch.concurrency)
 
         def off_loop(fn: Callable[..., SourceOutcome], *args: object) -> asyncio.Future:
             return loop.run_in_executor(worker, fn, *args)
 
         async def one(source_id: int) -> None:
-            outcome = await self._poll_one(fetcher, source_id, report, off_loop)
+            async with in_flight:
+                outcome = await self._poll_one(
+                    fetcher, known[source_id], report, off_loop, parsers, unchanged
+                )
             report.outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
@@ -130,23 +146,33 @@ class Poller:
         try:
             async with Fetcher(self.settings.fetch, self.settings.user_agent) as fetcher:
                 await asyncio.gather(*(one(sid) for sid in source_ids))
+            await loop.run_in_executor(worker, self._store_not_modified, unchanged)
         finally:
             worker.shutdown(wait=True)
+            parsers.shutdown()
         report.outcomes.sort(key=lambda o: o.source_id)
         return report
 
-    def _validators(self, source_id: int) -> tuple[str, str | None, str | None, str]:
+    def _validators(self, source_ids: Sequence[int]) -> dict[int, _Known]:
+        """What each source's request needs, read in one query."""
         with self.db.session() as session:
-            source = session.get(Source, source_id)
-            assert source is not None
-            return source.url, source.etag, source.last_modified, source.label
+            rows = session.scalars(select(Source).where(Source.id.in_(source_ids))).all()
+            return {r.id: _Known(r.id, r.url, r.etag, r.last_modified, r.label) for r in rows}
 
     async def _poll_one(
-        self, fetcher: Fetcher, source_id: int, report: PollReport, off_loop: Callable
+        self,
+        fetcher: Fetcher,
+        known: _Known,
+        report: PollReport,
+        off_loop: Callable,
+        parsers: _ParserPool,
+        unchanged: list[tuple[int, FetchResult]],
     ) -> SourceOutcome:
-        url, etag, last_modified, label = await off_loop(self._validators, source_id)
+        source_id, label = known.id, known.label
         try:
-            result = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
+            result = await fetcher.fetch(
+                known.url, etag=known.etag, last_modified=known.last_modified
+            )
         except FetchError as exc:
             return await off_loop(
                 self._failed, source_id, label, str(exc), exc.status, exc.retry_after
@@ -156,8 +182,18 @@ class Poller:
             return await off_loop(
                 self._failed, source_id, label, f"internal error: {exc!r}", None, None
             )
+        if result.not_modified and not result.moved_to:
+            unchanged.append((source_id, result))  # recorded in one batch at the end
+            return SourceOutcome(
+                source_id, label, "not-modified", status=304, elapsed=result.elapsed
+            )
+        now = self.clock()
         try:
-            return await off_loop(self._store, source_id, result, report)
+            parsed = None
+            if not result.not_modified:
+                parsed = await parsers.parse(result, now, fallback=off_loop)
+            result.body = b""  # parsed: the bytes are no longer needed
+            return await off_loop(self._store, source_id, result, parsed, now, report)
         except FeedParseError as exc:
             error, status = str(exc), result.status
         except Exception as exc:
@@ -165,11 +201,45 @@ class Poller:
             error, status = f"internal error: {exc!r}", None
         return await off_loop(self._failed, source_id, label, error, status, None, result)
 
-    def _store(self, source_id: int, result: FetchResult, report: PollReport) -> SourceOutcome:
+    def _store_not_modified(self, unchanged: list[tuple[int, FetchResult]]) -> None:
+        """Record every 304 of a poll in one transaction: the previous interval still holds."""
+        if not unchanged:
+            return
         now = self.clock()
-        parsed = None
-        if not result.not_modified:
-            parsed = parse_feed(result.body, result.url, content_type=result.content_type, now=now)
+        results = dict(unchanged)
+        with self.db.session() as session:
+            for source in session.scalars(select(Source).where(Source.id.in_(results))):
+                result = results[source.id]
+                lo, hi = interval_bounds(source, self.settings.fetch)
+                previous = timedelta(minutes=lo)
+                if (
+                    source.last_checked_at
+                    and source.next_check_at
+                    and not source.consecutive_failures
+                ):
+                    previous = source.next_check_at - source.last_checked_at
+                floor = timedelta(seconds=result.max_age or 0)
+                interval = min(max(previous, floor, timedelta(minutes=lo)), timedelta(minutes=hi))
+                kept = source.last_error
+                record_success(
+                    source,
+                    now=now,
+                    status=304,
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                    interval=interval,
+                )
+                if kept and kept.startswith(RECOVERED):
+                    source.last_error = kept  # same document as before: same problem
+
+    def _store(
+        self,
+        source_id: int,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        now: datetime,
+        report: PollReport,
+    ) -> SourceOutcome:
         with self.db.session() as session:
             source = session.get(Source, source_id)
             assert source is not None
@@ -277,3 +347,47 @@ class Poller:
         return SourceOutcome(
             source_id, label, "retired" if retired else "failed", error=message, status=status
         )
+
+
+@dataclass(slots=True, frozen=True)
+class _Known:
+    id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    label: str
+
+
+def _parse(body: bytes, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
+    return parse_feed(body, url, content_type=content_type, now=now)
+
+
+class _ParserPool:
+    """Parses in worker processes (one per core, up to four), started at the first body to parse.
+
+    A poll whose sources all answer 304 never starts it; a machine with one core, a small poll,
+    or a broken pool parses on the store thread instead.
+    """
+
+    def __init__(self, *, enabled: bool):
+        self.workers = min(os.cpu_count() or 1, 4)
+        self.enabled = enabled and self.workers >= 2
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def parse(self, result: FetchResult, now: datetime, *, fallback: Callable) -> ParsedFeed:
+        args = (result.body, result.url, result.content_type, now)
+        if self.enabled:
+            if self._pool is None:
+                context = multiprocessing.get_context("forkserver")  # never fork a threaded process
+                context.set_forkserver_preload(["aggregator.ingest.parse"])
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self._pool, _parse, *args)
+            except BrokenProcessPool:
+                log.error("the parser processes died; parsing on the store thread from now on")
+                self.enabled = False
+        return await fallback(_parse, *args)
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)

@@ -13,7 +13,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -63,6 +62,8 @@ class Source(Base):
     tags: Mapped[list[Any]] = mapped_column(default=list)
     priority: Mapped[int] = mapped_column(Integer, default=3)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_by: Mapped[str | None] = mapped_column(String(16))
+    """Who disabled it: "config" (config.toml says so or dropped it) or "operator" (the CLI)."""
     full_text: Mapped[bool | None] = mapped_column(Boolean)
     min_interval_minutes: Mapped[float | None] = mapped_column(Float)
     max_interval_minutes: Mapped[float | None] = mapped_column(Float)
@@ -188,6 +189,26 @@ class DigestRun(Base):
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="run")
 
 
+class Edition(Base):
+    """One rendered digest of a run, shared by every subscriber with the same window and filters.
+
+    The HTML and text are stored split at the personal values (``pieces``), so a subscriber's mail
+    is spliced together at send time instead of being rendered and stored per subscriber.
+    """
+
+    __tablename__ = "editions"
+    __table_args__ = (UniqueConstraint("run_id", "key_hash", name="uq_edition_run_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(Text)
+    item_ids: Mapped[list[Any]] = mapped_column(default=list)
+    html_pieces: Mapped[list[Any]] = mapped_column(default=list)
+    text_pieces: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Delivery(Base):
     """The outbox: one row per (run, subscriber), so a crash neither loses nor repeats a mail."""
 
@@ -201,12 +222,10 @@ class Delivery(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16), default="pending")
-    """pending, rendered, sending, sent, failed, bounced or skipped."""
-    item_ids: Mapped[list[Any]] = mapped_column(default=list)
+    """pending, rendered, sent, failed, bounced or skipped."""
     since: Mapped[datetime | None]
-    subject: Mapped[str | None] = mapped_column(Text)
+    edition_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id", ondelete="SET NULL"))
     message_id: Mapped[str | None] = mapped_column(Text)
-    message: Mapped[bytes | None] = mapped_column(LargeBinary)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -215,3 +234,4 @@ class Delivery(Base):
 
     run: Mapped[DigestRun] = relationship(back_populates="deliveries")
     subscriber: Mapped[Subscriber] = relationship()
+    edition: Mapped[Edition | None] = relationship()

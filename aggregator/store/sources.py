@@ -45,14 +45,17 @@ def sync_config_sources(session: Session, settings: Settings) -> list[Source]:
         row.name = cfg.name
         row.tags = list(cfg.tags)
         row.priority = cfg.priority
-        row.enabled = cfg.enabled
+        if not cfg.enabled:
+            row.enabled, row.disabled_by = False, "config"
+        elif row.disabled_by != "operator":  # an operator's `sources disable` outlasts restarts
+            row.enabled, row.disabled_by = True, None
         row.full_text = cfg.full_text
         row.min_interval_minutes = cfg.min_interval_minutes
         row.max_interval_minutes = cfg.max_interval_minutes
         synced.append(row)
     for url, row in rows.items():
         if url not in wanted:
-            row.enabled = False
+            row.enabled, row.disabled_by = False, "config"
     session.flush()
     return synced
 
@@ -69,10 +72,19 @@ def find_source(session: Session, ref: str) -> Source | None:
 def add_source(
     session: Session, url: str, *, name: str = "", tags: list[str] | None = None
 ) -> tuple[Source, bool]:
-    """Add a source from the command line (or OPML); returns (row, created)."""
+    """Add a source from the command line (or OPML); returns (row, created).
+
+    Adding a source that was removed earlier brings it back, with its items.
+    """
     existing = session.scalar(
         select(Source).where(or_(Source.url == url, Source.config_url == url))
     )
+    if existing is not None and existing.origin == "removed":
+        existing.origin, existing.enabled, existing.disabled_by = "cli", True, None
+        existing.status, existing.next_check_at, existing.consecutive_failures = "active", None, 0
+        existing.name = name or existing.name
+        existing.tags = [t.lower() for t in tags or []] or existing.tags
+        return existing, True
     if existing is not None:
         return existing, False
     row = Source(url=url, origin="cli", name=name, tags=[t.lower() for t in tags or []])

@@ -10,8 +10,10 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from aggregator.store.models import Item, Source
-from tests.cli import ok, one_line_error, run_cli
+from tests.cli import ok, one_line_error, run_cli, run_cli_all
 from tests.support.feedserver import FeedServer, rss_feed
+
+pytestmark = pytest.mark.slow  # each command is a subprocess of ~1 s
 
 
 def _sources(db) -> dict[str, Source]:  # noqa: ANN001 - a Database
@@ -35,21 +37,26 @@ def test_add_by_page_or_feed_url_and_refusals(
     feed_url = feed_server.add("/alpha.xml", rss_feed("Alpha Blog"))
     page = feed_server.discovery_page("/blog/", "/alpha.xml", title="Alpha's site")
     beta = feed_server.add("/beta.xml", rss_feed("Beta News"))
-    bare = feed_server.add("/about", b"<!DOCTYPE html><html><head></head><body>hi</body></html>",
-                           "text/html; charset=utf-8")
+    bare = feed_server.add(
+        "/about",
+        b"<!DOCTYPE html><html><head></head><body>hi</body></html>",
+        "text/html; charset=utf-8",
+    )
     config = make_config()
 
     out = ok(run_cli(config, "sources", "add", page, "--tag", "Alignment"))
     assert out.strip() == f"added source 1: Alpha Blog <{feed_url}>"
     assert [r.path for r in feed_server.requests] == ["/blog/", "/alpha.xml"]
 
-    out = ok(run_cli(config, "sources", "add", beta, "--name", "Beta"))
-    assert out.strip() == f"added source 2: Beta <{beta}>"
-
-    out = ok(run_cli(config, "sources", "add", page))
-    assert out.strip() == f"already present as source 1: Alpha Blog <{feed_url}>"
-
-    error = one_line_error(run_cli(config, "sources", "add", bare))
+    added, again, refused = run_cli_all(
+        config,
+        ("sources", "add", beta, "--name", "Beta"),
+        ("sources", "add", page),
+        ("sources", "add", bare),
+    )
+    assert ok(added).strip() == f"added source 2: Beta <{beta}>"
+    assert ok(again).strip() == f"already present as source 1: Alpha Blog <{feed_url}>"
+    error = one_line_error(refused)
     assert error == f"error: {bare}: {bare} is an HTML page that advertises no feed"
 
     rows = _sources(open_db(config))
@@ -80,72 +87,76 @@ def test_list_shows_health_after_a_failing_poll(
     ]  # fmt: skip
     broken = next(i for i, line in enumerate(lines) if line.startswith("1 "))
     assert re.match(
-        rf"1\s+Broken\s+failing\s+0\s+\d+s ago\s+in \d+m\s+1\s+{re.escape(bad)}\s*$",
+        rf"1\s+Broken\s+failing\s+0\s+\d+s ago\s+in \d+(?:\.\d)?[mh]\s+1\s+{re.escape(bad)}\s*$",
         lines[broken],
     ), lines[broken]
     assert lines[broken + 1].strip() == "HTTP 500 Internal Server Error"
-    assert re.search(rf"^2\s+Good\s+ok\s+2\s+\d+s ago\s+in \d+m\s+0\s+{re.escape(good)}", out, re.M)
+    assert re.search(
+        rf"^2\s+Good\s+ok\s+2\s+\d+s ago\s+in \d+(?:\.\d)?[mh]\s+0\s+{re.escape(good)}", out, re.M
+    )
 
     rows = _sources(open_db(config))
     assert rows[bad].consecutive_failures == 1 and rows[bad].last_status == 500
     assert rows[good].consecutive_failures == 0 and rows[good].last_error is None
 
 
-def test_remove_keeps_items_and_refuses_config_sources(
-    feed_server: FeedServer, make_config, open_db
+def _opml(*urls: str) -> str:
+    """An OPML document listing ``urls`` (title "Feed <n>") at the top level."""
+    outlines = "".join(
+        f'<outline text="Feed {n}" xmlUrl="{url}"/>' for n, url in enumerate(urls, 1)
+    )
+    return f'<opml version="2.0"><head/><body>{outlines}</body></opml>'
+
+
+def test_remove_keeps_items_or_deletes_them_and_refuses_config_sources(
+    tmp_path: Path, feed_server: FeedServer, make_config, open_db
 ) -> None:
-    kept = feed_server.add("/kept.xml", rss_feed("Configured"))
-    extra = feed_server.add("/extra.xml", rss_feed("Extra", items=3))
-    config = make_config([{"url": kept, "name": "Configured"}])
-    ok(run_cli(config, "sources", "add", extra))
+    configured = feed_server.add("/configured.xml", rss_feed("Configured"))
+    kept = feed_server.add("/kept.xml", rss_feed("Kept", items=3))
+    doomed = feed_server.add("/deleted.xml", rss_feed("Deleted", items=2))
+    config = make_config([{"url": configured, "name": "Configured"}])
+    (tmp_path / "two.opml").write_text(_opml(kept, doomed))
+    ok(run_cli(config, "sources", "import", "two.opml"))
     ok(run_cli(config, "poll"))
 
-    out = ok(run_cli(config, "sources", "remove", extra))
-    assert out.strip() == "removed source 2 (Extra); its items are kept"
-    error = one_line_error(run_cli(config, "sources", "remove", "Configured"))
+    removed, deleted, refused = run_cli_all(
+        config,
+        ("sources", "remove", kept),
+        ("sources", "remove", "3", "--delete-items"),
+        ("sources", "remove", "Configured"),
+    )
+    assert ok(removed).strip() == "removed source 2 (Feed 1); its items are kept"
+    assert ok(deleted).strip() == "deleted source 3 (Feed 2) and its items"
+    error = one_line_error(refused)
     assert error == "error: source 1 comes from config.toml; remove it there"
 
     db = open_db(config)
     rows = _sources(db)
-    assert not rows[extra].enabled and rows[extra].origin == "removed"
-    assert _item_count(db, rows[extra].id) == 3
-    assert rows[kept].enabled and rows[kept].origin == "config"
-
-
-def test_delete_items_removes_the_source_and_its_items(
-    feed_server: FeedServer, make_config, open_db
-) -> None:
-    extra = feed_server.add("/extra.xml", rss_feed("Extra", items=2))
-    config = make_config()
-    ok(run_cli(config, "sources", "add", extra))
-    ok(run_cli(config, "poll"))
-    out = ok(run_cli(config, "sources", "remove", "1", "--delete-items"))
-    assert out.strip() == "deleted source 1 (Extra) and its items"
-    db = open_db(config)
-    assert _sources(db) == {}
-    assert _item_count(db, 1) == 0
+    assert set(rows) == {configured, kept}
+    assert not rows[kept].enabled and rows[kept].origin == "removed"
+    assert _item_count(db, rows[kept].id) == 3
+    assert _item_count(db, 3) == 0
+    assert rows[configured].enabled and rows[configured].origin == "config"
 
 
 def test_disable_enable_and_revive_a_source_retired_by_410(
-    feed_server: FeedServer, make_config, open_db
+    tmp_path: Path, feed_server: FeedServer, make_config, open_db
 ) -> None:
     alive = feed_server.add("/alive.xml", rss_feed("Alive", items=1))
     gone = feed_server.status("/gone.xml", 410)
     config = make_config()
-    ok(run_cli(config, "sources", "add", alive))
-    # a source cannot be added while it answers 410, so add it before it goes away
-    feed_server.add("/gone.xml", rss_feed("Gone", items=2))
-    ok(run_cli(config, "sources", "add", gone))
-    feed_server.status("/gone.xml", 410)
+    (tmp_path / "two.opml").write_text(_opml(alive, gone))
+    ok(run_cli(config, "sources", "import", "two.opml"))
 
     out = ok(run_cli(config, "poll"))
-    assert re.search(r"^\s*retired Gone: .*410", out, re.M), out
+    assert re.search(r"^\s*retired Feed 2: .*410", out, re.M), out
     assert _sources(open_db(config))[gone].status == "retired"
 
-    out = ok(run_cli(config, "sources", "disable", "Alive"))
-    assert out.strip() == "source 1 (Alive) disabled"
-    out = ok(run_cli(config, "sources", "enable", "2"))
-    assert out.strip() == "source 2 (Gone) enabled"
+    disabled, enabled = run_cli_all(
+        config, ("sources", "disable", "Feed 1"), ("sources", "enable", "2")
+    )
+    assert ok(disabled).strip() == "source 1 (Feed 1) disabled"
+    assert ok(enabled).strip() == "source 2 (Feed 2) enabled"
     feed_server.add("/gone.xml", rss_feed("Gone", items=2))  # the feed is back
 
     alive_polls = len(feed_server.requests_for("/alive.xml"))
@@ -163,33 +174,31 @@ def test_disable_enable_and_revive_a_source_retired_by_410(
     assert not rows[alive].enabled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `sources disable` on a config.toml source is undone by the next command: "
-    "App.db runs sync_config_sources, which sets enabled = config's value (True) again",
-)
-def test_disabling_a_config_source_lasts(feed_server: FeedServer, make_config, open_db) -> None:
+def test_disabling_a_config_source_outlasts_the_next_command(
+    feed_server: FeedServer, make_config, open_db
+) -> None:
     url = feed_server.add("/c.xml", rss_feed("Configured", items=1))
     config = make_config([{"url": url, "name": "Configured"}])
-    ok(run_cli(config, "sources", "disable", "Configured"))
-    out = ok(run_cli(config, "poll"))
+    assert ok(run_cli(config, "sources", "disable", "Configured")).strip() == (
+        "source 1 (Configured) disabled"
+    )
+    out = ok(run_cli(config, "poll"))  # loading config.toml again must not re-enable it
     assert feed_server.requests_for("/c.xml") == [], out
+    assert not _sources(open_db(config))[url].enabled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: re-adding a removed source says 'already present' and leaves it disabled "
-    "(add_source returns the existing row untouched), so it is never polled again",
-)
-def test_re_adding_a_removed_source_polls_it_again(
-    feed_server: FeedServer, make_config, open_db
+def test_re_adding_a_removed_source_brings_it_back(
+    tmp_path: Path, feed_server: FeedServer, make_config, open_db
 ) -> None:
     url = feed_server.add("/r.xml", rss_feed("Returning", items=1))
     config = make_config()
-    ok(run_cli(config, "sources", "add", url))
+    (tmp_path / "one.opml").write_text(_opml(url))
+    ok(run_cli(config, "sources", "import", "one.opml"))
     ok(run_cli(config, "sources", "remove", url))
-    ok(run_cli(config, "sources", "add", url))
-    assert _sources(open_db(config))[url].enabled
+    out = ok(run_cli(config, "sources", "add", url))
+    assert out.strip() == f"added source 1: Returning <{url}>"  # now named by its feed title
+    row = _sources(open_db(config))[url]
+    assert (row.enabled, row.origin, row.status, row.name) == (True, "cli", "active", "Returning")
 
 
 OPML = """<?xml version="1.0" encoding="UTF-8"?>

@@ -186,3 +186,39 @@ def test_dkim_signature_verifies_and_covers_the_list_headers(parts, dkim_key):
 def test_dkim_with_a_bad_key_raises_a_clear_error(parts):
     with pytest.raises(MessageError, match="DKIM signing failed for s._domainkey.example.org"):
         sign_dkim(_build(parts), "s", "example.org", b"not a key")
+
+
+def test_template_splicing_decodes_to_the_personalised_digest() -> None:
+    """A per-edition template with spliced values gives exactly what personalise() renders."""
+    from aggregator.digest.message import MessageTemplate
+    from aggregator.digest.render import personal_values, prepare
+    from tests.digest import sample_view
+
+    rendered = prepare(sample_view())
+    links = {
+        "unsubscribe_url": "https://news.example.org/unsubscribe/abc=def?x=1&y=<2>",
+        "preferences_url": "https://news.example.org/preferences/" + "p" * 150,
+        "recipient": "ünïcode.reader@example.com",
+    }
+    html_expected, text_expected = rendered.personalise(**links)
+    html_values, text_values = personal_values(**links)
+    template = MessageTemplate(
+        sender="digest@news.example.org",
+        subject=rendered.subject,
+        text=rendered.pieces("text"),
+        html=rendered.pieces("html"),
+        list_id="daily.news.example.org",
+    )
+    raw = template.build(
+        recipient="reader@example.com",
+        unsubscribe_url=links["unsubscribe_url"],
+        text_values=text_values,
+        html_values=html_values,
+    )
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    def decoded(kind: str) -> str:
+        return msg.get_body((kind,)).get_content().replace("\r\n", "\n").rstrip("\n")
+
+    assert decoded("html") == html_expected.rstrip("\n")
+    assert decoded("plain") == text_expected.rstrip("\n")
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
