@@ -36,20 +36,20 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, insert, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aggregator.briefs.pipeline import make_briefs  # noqa: E402
 from aggregator.config import Settings, from_mapping  # noqa: E402
-from aggregator.digest.outbox import Outbox, unpack  # noqa: E402
+from aggregator.digest.outbox import Outbox  # noqa: E402
 from aggregator.digest.transport import SMTPTransport  # noqa: E402
 from aggregator.ingest.entry import Entry, FeedParseError  # noqa: E402
 from aggregator.ingest.parse import parse_feed  # noqa: E402
 from aggregator.store.db import Database  # noqa: E402
 from aggregator.store.items import store_entries  # noqa: E402
-from aggregator.store.models import Delivery, Source, Subscriber  # noqa: E402
+from aggregator.store.models import Source, Subscriber  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "real-feeds"
 SENDER = "digest@news.example.org"
@@ -224,17 +224,9 @@ class PipelineResult:
         return self.queue + self.render + self.send
 
 
-def sample_messages(db: Database, limit: int) -> list[tuple[str, bytes]]:
-    """``(recipient, message)`` of the first rendered deliveries, unpacked."""
-    with db.session() as session:
-        rows = session.execute(
-            select(Subscriber.email, Delivery.message)
-            .join(Subscriber)
-            .where(Delivery.state == "rendered")
-            .order_by(Delivery.id)
-            .limit(limit)
-        ).all()
-    return [(email, unpack(message)) for email, message in rows]
+def sample_messages(outbox: Outbox, limit: int) -> list[tuple[str, bytes]]:
+    """``(recipient, message)`` of the first rendered deliveries, built as the outbox sends them."""
+    return outbox.messages(limit)
 
 
 def bare_send(port: int, messages: list[tuple[str, bytes]], total: int) -> float:
@@ -289,7 +281,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         rendered = outbox.render_pending()
         render = time.perf_counter() - t
 
-        sample = sample_messages(db, SAMPLE)
+        sample = sample_messages(outbox, SAMPLE)
         if len(sample) < min(SAMPLE, args.subscribers):
             sys.exit(f"only {len(sample)} deliveries were rendered; see the log for why")
         bare = [bare_send(sink.port, sample, args.subscribers)]

@@ -88,7 +88,7 @@ def requeue_cmd(ctx: click.Context, run_id: int | None, ids: tuple[int, ...]) ->
 
 @click.group()
 def digest() -> None:
-    """Preview or run a digest now."""
+    """Preview a digest as it would be sent now."""
 
 
 @digest.command("preview")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -17,8 +18,31 @@ console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 
 
+COMMANDS = {
+    "sources": "aggregator.cli.sources:sources",
+    "poll": "aggregator.cli.poll:poll",
+    "brief": "aggregator.cli.service:brief",
+    "subscribers": "aggregator.cli.subscribers:subscribers",
+    "digest": "aggregator.cli.deliveries:digest",
+    "deliveries": "aggregator.cli.deliveries:deliveries",
+    "publish": "aggregator.cli.service:publish",
+    "run": "aggregator.cli.service:run",
+    "status": "aggregator.cli.service:status",
+}
+"""Each command's module is imported only when the command runs, so every command starts fast."""
+
+
 class AggregatorGroup(click.Group):
-    """Turns known failures into one-line messages and a non-zero exit."""
+    """Loads commands lazily; turns known failures into one-line messages and a non-zero exit."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, _, attr = COMMANDS[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
@@ -59,23 +83,3 @@ def main(config_path: Path | None, verbose: int) -> None:
     from aggregator.logs import setup_logging
 
     setup_logging(level)
-
-
-def _register() -> None:
-    from aggregator.cli import deliveries, poll, service, sources, subscribers
-
-    for command in (
-        sources.sources,
-        poll.poll,
-        service.brief,
-        subscribers.subscribers,
-        deliveries.digest,
-        deliveries.deliveries,
-        service.publish,
-        service.run,
-        service.status,
-    ):
-        main.add_command(command)
-
-
-_register()

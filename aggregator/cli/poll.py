@@ -26,7 +26,8 @@ def outcome_line(o: SourceOutcome) -> str:
         detail = o.error
     if o.moved_to:
         detail += f" (moved to {o.moved_to})"
-    return f"[{style}]{o.result:>12}[/] {o.label[:50]}: {detail}".rstrip(": ")
+    line = f"[{style}]{o.result:>12}[/] {o.label[:50]}"
+    return f"{line}: {detail}" if detail else line
 
 
 def summary_line(report: PollReport) -> str:

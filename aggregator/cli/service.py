@@ -112,7 +112,7 @@ def show_brief(item: Item, b: Brief) -> None:
             f"\nRead full story at {item.source.label} → {item.url}", markup=False, soft_wrap=True
         )
     if b.paragraph:
-        console.print("\n[dim]More briefs paragraph:[/]")
+        console.print('\n[dim]As a "More briefs" entry:[/]')
         console.print(b.paragraph, markup=False, soft_wrap=True)
 
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -253,50 +254,66 @@ class Outbox:
         """
         report = SendReport()
         sender = self.settings.mail.from_address
-        lock = threading.Lock()
         templates: dict[int, tuple[MessageTemplate, datetime]] = {}
+        recorder = _GroupCommit(lambda batch: self._commit(batch, report))
 
         def send_one(row: Row) -> None:
             try:
                 message = self._message(row, templates)
-            except (MessageError, ValueError) as exc:
-                self._record(
-                    row.id, PermanentFailure(row.email, None, str(exc), "build"), report, lock
-                )
-                return
-            try:
                 outcome: SendResult | DeliveryError = self.transport.send(
                     sender, row.email, message
                 )
+            except (MessageError, ValueError) as exc:
+                outcome = PermanentFailure(row.email, None, str(exc), "build")
             except DeliveryError as exc:
                 outcome = exc
-            self._record(row.id, outcome, report, lock)
+            recorder.record(row.id, outcome)
 
         with ThreadPoolExecutor(max_workers=self.transport.concurrency) as pool:
             while True:
                 now = self.clock()
                 with self.db.session() as session:
-                    due = session.execute(
-                        select(
-                            Delivery.id,
-                            Delivery.subscriber_id,
-                            Delivery.edition_id,
-                            Delivery.message_id,
-                            Subscriber.email,
-                        )
-                        .join(Subscriber)
-                        .where(Delivery.state == "rendered", Delivery.next_attempt_at <= now)
-                        .order_by(Delivery.id)
-                        .limit(BATCH)
-                    ).all()
-                    for edition_id in {r.edition_id for r in due} - templates.keys():
-                        templates[edition_id] = self._template(session, edition_id)
+                    due = self._due(session, now, BATCH, templates)
                 if not due:
                     break
-                for future in [pool.submit(send_one, row) for row in due]:
-                    future.result()
+                try:
+                    for future in [pool.submit(send_one, row) for row in due]:
+                        future.result()
+                except BaseException:
+                    recorder.close()
+                    raise
+        recorder.close()
         self._close_finished_runs()
         return report
+
+    def _due(
+        self, session: Session, now: datetime | None, limit: int, templates: dict
+    ) -> list[Row]:
+        """Rendered deliveries due by ``now`` (any, with None), loading their editions' templates."""
+        query = (
+            select(
+                Delivery.id,
+                Delivery.subscriber_id,
+                Delivery.edition_id,
+                Delivery.message_id,
+                Subscriber.email,
+            )
+            .join(Subscriber)
+            .where(Delivery.state == "rendered")
+        )
+        if now is not None:
+            query = query.where(Delivery.next_attempt_at <= now)
+        due = session.execute(query.order_by(Delivery.id).limit(limit)).all()
+        for edition_id in {r.edition_id for r in due} - templates.keys():
+            templates[edition_id] = self._template(session, edition_id)
+        return due
+
+    def messages(self, limit: int) -> list[tuple[str, bytes]]:
+        """``(recipient, mail)`` of the first rendered deliveries, built exactly as sending would."""
+        templates: dict[int, tuple[MessageTemplate, datetime]] = {}
+        with self.db.session() as session:
+            due = self._due(session, None, limit, templates)
+        return [(row.email, self._message(row, templates)) for row in due]
 
     def _template(self, session: Session, edition_id: int) -> tuple[MessageTemplate, datetime]:
         """The edition as a mail template, and its run's time (every mail's Date header)."""
@@ -345,44 +362,49 @@ class Outbox:
             message = sign_dkim(message, dkim.selector, dkim.domain, self._dkim_key)
         return message
 
-    def _record(
-        self, delivery_id: int, outcome: object, report: SendReport, lock: threading.Lock
-    ) -> None:
+    def _commit(self, batch: list[tuple[int, object]], report: SendReport) -> None:
+        """Record a group of send outcomes in one transaction."""
         now = self.clock()
-        if not isinstance(outcome, DeliveryError):  # the common case: one UPDATE, one commit
-            with lock, self.db.engine.begin() as connection:
-                connection.execute(
+        sent = [{"delivery": d} for d, outcome in batch if not isinstance(outcome, DeliveryError)]
+        with self.db.session() as session:
+            if sent:
+                session.connection().execute(  # Core executemany, not the ORM's bulk mode
                     update(Delivery)
-                    .where(Delivery.id == delivery_id)
+                    .where(Delivery.id == bindparam("delivery"))
                     .values(
                         state="sent", sent_at=now, last_error=None, attempts=Delivery.attempts + 1
                     )
+                    .execution_options(synchronize_session=False),
+                    sent,
                 )
-                report.sent += 1
-            return
-        with self.db.session() as session, lock:
-            row = session.get(Delivery, delivery_id)
-            assert row is not None
-            row.attempts += 1
-            row.last_error = str(outcome)[:1000]
-            if isinstance(outcome, PermanentFailure):
-                row.state = "bounced"
-                report.bounced += 1
-                self._hard_bounce(row.subscriber, str(outcome))
-            elif row.attempts >= self.settings.mail.max_attempts:
-                row.state = "failed"
-                report.failed += 1
-            else:
-                row.next_attempt_at = now + min(RETRY_BASE * 2 ** (row.attempts - 1), RETRY_CAP)
-                report.retried += 1
-            report.errors.append(f"{row.subscriber.email}: {outcome}")
-            log.warning(
-                "delivery=%d subscriber=%s state=%s error=%s",
-                row.id,
-                row.subscriber.email,
-                row.state,
-                row.last_error,
-            )
+                report.sent += len(sent)
+            for delivery_id, outcome in batch:
+                if isinstance(outcome, DeliveryError):
+                    self._failure(session.get(Delivery, delivery_id), outcome, now, report)
+
+    def _failure(
+        self, row: Delivery, outcome: DeliveryError, now: datetime, report: SendReport
+    ) -> None:
+        row.attempts += 1
+        row.last_error = str(outcome)[:1000]
+        if isinstance(outcome, PermanentFailure):
+            row.state = "bounced"
+            report.bounced += 1
+            self._hard_bounce(row.subscriber, str(outcome))
+        elif row.attempts >= self.settings.mail.max_attempts:
+            row.state = "failed"
+            report.failed += 1
+        else:
+            row.next_attempt_at = now + min(RETRY_BASE * 2 ** (row.attempts - 1), RETRY_CAP)
+            report.retried += 1
+        report.errors.append(f"{row.subscriber.email}: {outcome}")
+        log.warning(
+            "delivery=%d subscriber=%s state=%s error=%s",
+            row.id,
+            row.subscriber.email,
+            row.state,
+            row.last_error,
+        )
 
     def _hard_bounce(self, subscriber: Subscriber, error: str) -> None:
         subscriber.hard_bounces += 1
@@ -419,6 +441,51 @@ class Outbox:
             known = ", ".join(d.name for d in self.settings.digests) or "none"
             raise ValueError(f"no digest named {name!r} in {self.settings.origin} (known: {known})")
         return digest
+
+
+class _GroupCommit:
+    """One thread commits the outcomes the send workers hand it, as many per transaction as are
+    waiting. Each worker waits for its own outcome's commit before it sends another message, so
+    per connection at most one accepted message is ever uncommitted.
+    """
+
+    def __init__(self, commit: Callable[[list[tuple[int, object]]], None]):
+        self._commit = commit
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="outbox-commit", daemon=True)
+        self._thread.start()
+
+    def record(self, delivery_id: int, outcome: object) -> None:
+        done: list = [threading.Event(), None]
+        self._queue.put((delivery_id, outcome, done))
+        done[0].wait()
+        if done[1] is not None:
+            raise done[1]
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            error = None
+            try:
+                self._commit([(delivery_id, outcome) for delivery_id, outcome, _ in batch])
+            except Exception as exc:  # handed to every waiting worker
+                error = exc
+            for _id, _outcome, done in batch:
+                done[1] = error
+                done[0].set()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
 
 
 def archive_url(settings: Settings, run: DigestRun) -> str:

@@ -35,8 +35,9 @@ from aggregator.store.models import Item, Source
 
 log = logging.getLogger("aggregator.poll")
 RECOVERED = "recovered from:"
-POOL_MIN_SOURCES = 20
-"""Polls of fewer sources parse on the store thread: starting processes costs about a second."""
+POOL_AFTER_BODIES = 16
+"""The first bodies of a poll parse on the store thread; starting processes costs about a
+second, which only pays off for a poll with many changed feeds."""
 
 
 @dataclass(slots=True)
@@ -124,7 +125,7 @@ class Poller:
         # timeouts stay honest) and serialises the writes. Parsing is CPU work: a process pool
         # runs it beside the loop and the store once a poll has enough of it.
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-store")
-        parsers = _ParserPool(enabled=len(source_ids) >= POOL_MIN_SOURCES)
+        parsers = _ParserPool()
         loop = asyncio.get_running_loop()
         known = await loop.run_in_executor(worker, self._validators, source_ids)
         unchanged: list[tuple[int, FetchResult]] = []
@@ -363,20 +364,22 @@ def _parse(body: bytes, url: str, content_type: str | None, now: datetime) -> Pa
 
 
 class _ParserPool:
-    """Parses in worker processes (one per core, up to four), started at the first body to parse.
+    """Parses in worker processes (one per core, up to four) once a poll has many bodies.
 
-    A poll whose sources all answer 304 never starts it; a machine with one core, a small poll,
-    or a broken pool parses on the store thread instead.
+    A poll whose sources mostly answer 304 never starts it; on a machine with one core, or when
+    the pool breaks, bodies parse on the store thread instead.
     """
 
-    def __init__(self, *, enabled: bool):
+    def __init__(self) -> None:
         self.workers = min(os.cpu_count() or 1, 4)
-        self.enabled = enabled and self.workers >= 2
+        self.enabled = self.workers >= 2
+        self.bodies = 0
         self._pool: ProcessPoolExecutor | None = None
 
     async def parse(self, result: FetchResult, now: datetime, *, fallback: Callable) -> ParsedFeed:
         args = (result.body, result.url, result.content_type, now)
-        if self.enabled:
+        self.bodies += 1
+        if self.enabled and self.bodies > POOL_AFTER_BODIES:
             if self._pool is None:
                 context = multiprocessing.get_context("forkserver")  # never fork a threaded process
                 context.set_forkserver_preload(["aggregator.ingest.parse"])

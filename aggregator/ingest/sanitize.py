@@ -97,6 +97,8 @@ def clean_text(text: str) -> str:
     C1 controls are first read as the windows-1252 characters they almost always stand for
     (as HTML5 does for &#128;..&#159;), so "don\x92t" becomes "don’t".
     """
+    if _INVALID_CHARS.search(text) is None:  # the common case: one scan, no copy
+        return text
     if _C1.search(text):
         text = text.translate(_CP1252_C1)
     return _INVALID_CHARS.sub("", text)
