@@ -50,6 +50,11 @@ log = logging.getLogger("aggregator.outbox")
 BATCH = 500
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
+_MARK_SENT = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("delivery"))
+    .values(state="sent", sent_at=bindparam("now"), last_error=None, attempts=Delivery.attempts + 1)
+)
 
 
 def _utcnow() -> datetime:
@@ -248,41 +253,44 @@ class Outbox:
     def send_due(self) -> SendReport:
         """Send every rendered delivery whose next attempt is due.
 
-        Each worker thread commits a message's outcome right after the server answers, before it
-        takes the next message: per connection, at most one message is ever in the window between
-        the server's acceptance and our commit.
+        Outcomes are committed by one thread, several per transaction. A worker hands over a
+        message's outcome and goes on with the next message's envelope, but sends that message's
+        data only once the previous outcome is committed: per connection, at most one accepted
+        message is ever uncommitted, and the commit overlaps the next envelope's round trips.
         """
         report = SendReport()
         sender = self.settings.mail.from_address
         templates: dict[int, tuple[MessageTemplate, datetime]] = {}
         recorder = _GroupCommit(lambda batch: self._commit(batch, report))
+        last = threading.local()
 
-        def send_one(row: Row) -> None:
+        def send_one(row: Row) -> _Pending:
+            previous: _Pending | None = getattr(last, "pending", None)
             try:
                 message = self._message(row, templates)
                 outcome: SendResult | DeliveryError = self.transport.send(
-                    sender, row.email, message
+                    sender, row.email, message, before_data=previous.wait if previous else None
                 )
             except (MessageError, ValueError) as exc:
                 outcome = PermanentFailure(row.email, None, str(exc), "build")
             except DeliveryError as exc:
                 outcome = exc
-            recorder.record(row.id, outcome)
+            last.pending = recorder.submit(row.id, outcome)
+            return last.pending
 
-        with ThreadPoolExecutor(max_workers=self.transport.concurrency) as pool:
-            while True:
-                now = self.clock()
-                with self.db.session() as session:
-                    due = self._due(session, now, BATCH, templates)
-                if not due:
-                    break
-                try:
-                    for future in [pool.submit(send_one, row) for row in due]:
-                        future.result()
-                except BaseException:
-                    recorder.close()
-                    raise
-        recorder.close()
+        try:
+            with ThreadPoolExecutor(max_workers=self.transport.concurrency) as pool:
+                while True:
+                    now = self.clock()
+                    with self.db.session() as session:
+                        due = self._due(session, now, BATCH, templates)
+                    if not due:
+                        break
+                    pending = [f.result() for f in [pool.submit(send_one, row) for row in due]]
+                    for outcome in pending:  # all committed before the next query
+                        outcome.wait()
+        finally:
+            recorder.close()
         self._close_finished_runs()
         return report
 
@@ -365,22 +373,19 @@ class Outbox:
     def _commit(self, batch: list[tuple[int, object]], report: SendReport) -> None:
         """Record a group of send outcomes in one transaction."""
         now = self.clock()
-        sent = [{"delivery": d} for d, outcome in batch if not isinstance(outcome, DeliveryError)]
+        sent = [{"delivery": d, "now": now} for d, o in batch if not isinstance(o, DeliveryError)]
+        failed = [(d, o) for d, o in batch if isinstance(o, DeliveryError)]
+        if not failed:  # the common case: one statement on a bare connection, no ORM session
+            with self.db.engine.begin() as connection:
+                connection.execute(_MARK_SENT, sent)
+            report.sent += len(sent)
+            return
         with self.db.session() as session:
             if sent:
-                session.connection().execute(  # Core executemany, not the ORM's bulk mode
-                    update(Delivery)
-                    .where(Delivery.id == bindparam("delivery"))
-                    .values(
-                        state="sent", sent_at=now, last_error=None, attempts=Delivery.attempts + 1
-                    )
-                    .execution_options(synchronize_session=False),
-                    sent,
-                )
+                session.connection().execute(_MARK_SENT, sent)
                 report.sent += len(sent)
-            for delivery_id, outcome in batch:
-                if isinstance(outcome, DeliveryError):
-                    self._failure(session.get(Delivery, delivery_id), outcome, now, report)
+            for delivery_id, outcome in failed:
+                self._failure(session.get(Delivery, delivery_id), outcome, now, report)
 
     def _failure(
         self, row: Delivery, outcome: DeliveryError, now: datetime, report: SendReport
@@ -443,10 +448,28 @@ class Outbox:
         return digest
 
 
+class _Pending:
+    """An outcome handed to the committing thread; ``wait`` returns once it is committed."""
+
+    __slots__ = ("_done", "error")
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self.error: BaseException | None = None
+
+    def settle(self, error: BaseException | None) -> None:
+        self.error = error
+        self._done.set()
+
+    def wait(self) -> None:
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
+
+
 class _GroupCommit:
-    """One thread commits the outcomes the send workers hand it, as many per transaction as are
-    waiting. Each worker waits for its own outcome's commit before it sends another message, so
-    per connection at most one accepted message is ever uncommitted.
+    """One thread commits the outcomes handed to it, as many per transaction as are waiting,
+    in the order they came.
     """
 
     def __init__(self, commit: Callable[[list[tuple[int, object]]], None]):
@@ -455,12 +478,10 @@ class _GroupCommit:
         self._thread = threading.Thread(target=self._run, name="outbox-commit", daemon=True)
         self._thread.start()
 
-    def record(self, delivery_id: int, outcome: object) -> None:
-        done: list = [threading.Event(), None]
-        self._queue.put((delivery_id, outcome, done))
-        done[0].wait()
-        if done[1] is not None:
-            raise done[1]
+    def submit(self, delivery_id: int, outcome: object) -> _Pending:
+        pending = _Pending()
+        self._queue.put((delivery_id, outcome, pending))
+        return pending
 
     def _run(self) -> None:
         while (first := self._queue.get()) is not None:
@@ -479,11 +500,11 @@ class _GroupCommit:
                 self._commit([(delivery_id, outcome) for delivery_id, outcome, _ in batch])
             except Exception as exc:  # handed to every waiting worker
                 error = exc
-            for _id, _outcome, done in batch:
-                done[1] = error
-                done[0].set()
+            for _id, _outcome, pending in batch:
+                pending.settle(error)
 
     def close(self) -> None:
+        """Commit everything handed over so far, then stop."""
         self._queue.put(None)
         self._thread.join()
 
