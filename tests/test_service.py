@@ -22,6 +22,7 @@ from aggregator.digest.transport import MaildirTransport
 from aggregator.service import Pipeline
 from aggregator.store.db import Database
 from aggregator.store.models import DigestRun, Item
+from tests.cli import run_cli
 from tests.conftest import SHARED
 from tests.support.feedcheck import check_published
 from tests.support.feedserver import FeedServer, rss_feed
@@ -99,18 +100,6 @@ port = {web_port}
     return config
 
 
-def cli(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AGGREGATOR_SECRET_KEY": "e2e-secret"}
-    return subprocess.run(
-        [sys.executable, "-m", "aggregator", "--config", str(config), *args],
-        cwd=config.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 @pytest.mark.slow
 def test_run_once_end_to_end(tmp_path: Path, feed_server: FeedServer, smtp_server) -> None:
     smtp = smtp_server(security="none")
@@ -119,9 +108,9 @@ def test_run_once_end_to_end(tmp_path: Path, feed_server: FeedServer, smtp_serve
         feed_server.add("/h.xml", hostile_feed()),
     ]
     config = write_config(tmp_path, feeds, smtp_port=smtp.port)
-    assert cli(config, "subscribers", "add", "reader@example.com").returncode == 0
+    assert run_cli(config, "subscribers", "add", "reader@example.com").returncode == 0
 
-    first = cli(config, "run", "--once")
+    first = run_cli(config, "run", "--once")
     assert first.returncode == 0, first.stderr[-3000:]
     assert "6 new item(s)" in first.stdout
     assert (tmp_path / "data" / "aggregator.db").is_file()
@@ -139,7 +128,7 @@ def test_run_once_end_to_end(tmp_path: Path, feed_server: FeedServer, smtp_serve
     assert list((public / "digests" / "daily").glob("*/index.html"))
 
     feed_server.replace("/a.xml", rss_feed("Alpha", items=4))
-    second = cli(config, "run", "--once")
+    second = run_cli(config, "run", "--once")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "1 new item(s)" in second.stdout and "1 not modified" in second.stdout
     assert len(smtp.messages) == 1  # the 07:00 digest was sent once, not again

@@ -216,6 +216,7 @@ def test_template_splicing_decodes_to_the_personalised_digest() -> None:
         html_values=html_values,
     )
     msg = email.message_from_bytes(raw, policy=email.policy.default)
+
     def decoded(kind: str) -> str:
         return msg.get_body((kind,)).get_content().replace("\r\n", "\n").rstrip("\n")
 

@@ -34,16 +34,16 @@ def test_interval_follows_entry_frequency_within_bounds() -> None:
 
 def test_ttl_and_cache_headers_are_floors() -> None:
     hourly = [NOW - timedelta(hours=h) for h in range(10)]
-    assert adaptive_interval(
-        hourly, min_minutes=5, max_minutes=600, ttl_minutes=120
-    ) == timedelta(minutes=120)
+    assert adaptive_interval(hourly, min_minutes=5, max_minutes=600, ttl_minutes=120) == timedelta(
+        minutes=120
+    )
     assert adaptive_interval(
         hourly, min_minutes=5, max_minutes=600, max_age_seconds=3 * 3600
     ) == timedelta(minutes=180)
     # never beyond the upper bound
-    assert adaptive_interval(
-        hourly, min_minutes=5, max_minutes=60, ttl_minutes=600
-    ) == timedelta(minutes=60)
+    assert adaptive_interval(hourly, min_minutes=5, max_minutes=60, ttl_minutes=600) == timedelta(
+        minutes=60
+    )
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -55,19 +55,25 @@ def test_failures_keep_the_source_active_and_visible() -> None:
     src = _source()
     fetch = FetchSettings()
     for n in range(1, 6):
-        record_failure(src, now=NOW, error="HTTP 500 Internal Server Error", fetch=fetch, status=500)
+        record_failure(
+            src, now=NOW, error="HTTP 500 Internal Server Error", fetch=fetch, status=500
+        )
         assert src.consecutive_failures == n
     assert src.status == "active" and src.enabled
     assert src.last_error == "HTTP 500 Internal Server Error"
     assert src.next_check_at > NOW
     assert not is_due(src, NOW) and is_due(src, src.next_check_at)
-    record_success(src, now=NOW, status=200, etag='"v2"', last_modified=None, interval=timedelta(minutes=30))
+    record_success(
+        src, now=NOW, status=200, etag='"v2"', last_modified=None, interval=timedelta(minutes=30)
+    )
     assert src.consecutive_failures == 0 and src.last_error is None
 
 
 def test_retry_after_is_honoured_and_410_retires() -> None:
     src = _source()
-    record_failure(src, now=NOW, error="HTTP 429", fetch=FetchSettings(), status=429, retry_after=7200)
+    record_failure(
+        src, now=NOW, error="HTTP 429", fetch=FetchSettings(), status=429, retry_after=7200
+    )
     assert src.next_check_at == NOW + timedelta(hours=2)
     record_failure(src, now=NOW, error="HTTP 410 Gone", fetch=FetchSettings(), status=410)
     assert src.status == "retired" and "retired" in src.last_error
@@ -76,6 +82,15 @@ def test_retry_after_is_honoured_and_410_retires() -> None:
 
 def test_304_without_validators_keeps_the_old_ones() -> None:
     src = _source()
-    record_success(src, now=NOW, status=200, etag='"a"', last_modified="Sun, 01 Nov 2026 10:00:00 GMT", interval=timedelta(minutes=15))
-    record_success(src, now=NOW, status=304, etag=None, last_modified=None, interval=timedelta(minutes=15))
+    record_success(
+        src,
+        now=NOW,
+        status=200,
+        etag='"a"',
+        last_modified="Sun, 01 Nov 2026 10:00:00 GMT",
+        interval=timedelta(minutes=15),
+    )
+    record_success(
+        src, now=NOW, status=304, etag=None, last_modified=None, interval=timedelta(minutes=15)
+    )
     assert src.etag == '"a"' and src.last_modified == "Sun, 01 Nov 2026 10:00:00 GMT"
