@@ -284,9 +284,13 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         sample = sample_messages(outbox, SAMPLE)
         if len(sample) < min(SAMPLE, args.subscribers):
             sys.exit(f"only {len(sample)} deliveries were rendered; see the log for why")
+        cpu = time.process_time()
         bare = [bare_send(sink.port, sample, args.subscribers)]
+        print(f"bare CPU {time.process_time() - cpu:.2f} s", file=sys.stderr)
         t = time.perf_counter()
+        cpu = time.process_time()
         report = outbox.send_due()
+        print(f"send phase CPU {time.process_time() - cpu:.2f} s", file=sys.stderr)
         send = time.perf_counter() - t
         transport.close()
         bare.append(bare_send(sink.port, sample, args.subscribers))

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -253,30 +252,43 @@ class Outbox:
     def send_due(self) -> SendReport:
         """Send every rendered delivery whose next attempt is due.
 
-        Outcomes are committed by one thread, several per transaction. A worker hands over a
-        message's outcome and goes on with the next message's envelope, but sends that message's
-        data only once the previous outcome is committed: per connection, at most one accepted
-        message is ever uncommitted, and the commit overlaps the next envelope's round trips.
+        Each worker commits a message's outcome on its own connection right after the server
+        answers, before it sends anything else: per connection, at most one accepted message is
+        ever uncommitted, and only for the time of one small commit.
         """
         report = SendReport()
         sender = self.settings.mail.from_address
         templates: dict[int, tuple[MessageTemplate, datetime]] = {}
-        recorder = _GroupCommit(lambda batch: self._commit(batch, report))
-        last = threading.local()
+        lock = threading.Lock()
+        local = threading.local()
+        connections: list[Connection] = []
 
-        def send_one(row: Row) -> _Pending:
-            previous: _Pending | None = getattr(last, "pending", None)
+        def mark_sent(delivery_id: int) -> None:
+            connection = getattr(local, "connection", None)
+            if connection is None:
+                connection = local.connection = self.db.engine.connect()
+                with lock:
+                    connections.append(connection)
+            connection.execute(_MARK_SENT, {"delivery": delivery_id, "now": self.clock()})
+            connection.commit()
+
+        def send_one(row: Row) -> None:
             try:
                 message = self._message(row, templates)
                 outcome: SendResult | DeliveryError = self.transport.send(
-                    sender, row.email, message, before_data=previous.wait if previous else None
+                    sender, row.email, message
                 )
             except (MessageError, ValueError) as exc:
                 outcome = PermanentFailure(row.email, None, str(exc), "build")
             except DeliveryError as exc:
                 outcome = exc
-            last.pending = recorder.submit(row.id, outcome)
-            return last.pending
+            if isinstance(outcome, DeliveryError):
+                with lock:
+                    self._record_failure(row.id, outcome, report)
+                return
+            mark_sent(row.id)
+            with lock:
+                report.sent += 1
 
         try:
             with ThreadPoolExecutor(max_workers=self.transport.concurrency) as pool:
@@ -286,11 +298,11 @@ class Outbox:
                         due = self._due(session, now, BATCH, templates)
                     if not due:
                         break
-                    pending = [f.result() for f in [pool.submit(send_one, row) for row in due]]
-                    for outcome in pending:  # all committed before the next query
-                        outcome.wait()
+                    for future in [pool.submit(send_one, row) for row in due]:
+                        future.result()
         finally:
-            recorder.close()
+            for connection in connections:
+                connection.close()
         self._close_finished_runs()
         return report
 
@@ -370,22 +382,9 @@ class Outbox:
             message = sign_dkim(message, dkim.selector, dkim.domain, self._dkim_key)
         return message
 
-    def _commit(self, batch: list[tuple[int, object]], report: SendReport) -> None:
-        """Record a group of send outcomes in one transaction."""
-        now = self.clock()
-        sent = [{"delivery": d, "now": now} for d, o in batch if not isinstance(o, DeliveryError)]
-        failed = [(d, o) for d, o in batch if isinstance(o, DeliveryError)]
-        if not failed:  # the common case: one statement on a bare connection, no ORM session
-            with self.db.engine.begin() as connection:
-                connection.execute(_MARK_SENT, sent)
-            report.sent += len(sent)
-            return
+    def _record_failure(self, delivery_id: int, outcome: DeliveryError, report: SendReport) -> None:
         with self.db.session() as session:
-            if sent:
-                session.connection().execute(_MARK_SENT, sent)
-                report.sent += len(sent)
-            for delivery_id, outcome in failed:
-                self._failure(session.get(Delivery, delivery_id), outcome, now, report)
+            self._failure(session.get(Delivery, delivery_id), outcome, self.clock(), report)
 
     def _failure(
         self, row: Delivery, outcome: DeliveryError, now: datetime, report: SendReport
@@ -446,67 +445,6 @@ class Outbox:
             known = ", ".join(d.name for d in self.settings.digests) or "none"
             raise ValueError(f"no digest named {name!r} in {self.settings.origin} (known: {known})")
         return digest
-
-
-class _Pending:
-    """An outcome handed to the committing thread; ``wait`` returns once it is committed."""
-
-    __slots__ = ("_done", "error")
-
-    def __init__(self) -> None:
-        self._done = threading.Event()
-        self.error: BaseException | None = None
-
-    def settle(self, error: BaseException | None) -> None:
-        self.error = error
-        self._done.set()
-
-    def wait(self) -> None:
-        self._done.wait()
-        if self.error is not None:
-            raise self.error
-
-
-class _GroupCommit:
-    """One thread commits the outcomes handed to it, as many per transaction as are waiting,
-    in the order they came.
-    """
-
-    def __init__(self, commit: Callable[[list[tuple[int, object]]], None]):
-        self._commit = commit
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="outbox-commit", daemon=True)
-        self._thread.start()
-
-    def submit(self, delivery_id: int, outcome: object) -> _Pending:
-        pending = _Pending()
-        self._queue.put((delivery_id, outcome, pending))
-        return pending
-
-    def _run(self) -> None:
-        while (first := self._queue.get()) is not None:
-            batch = [first]
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
-            error = None
-            try:
-                self._commit([(delivery_id, outcome) for delivery_id, outcome, _ in batch])
-            except Exception as exc:  # handed to every waiting worker
-                error = exc
-            for _id, _outcome, pending in batch:
-                pending.settle(error)
-
-    def close(self) -> None:
-        """Commit everything handed over so far, then stop."""
-        self._queue.put(None)
-        self._thread.join()
 
 
 def archive_url(settings: Settings, run: DigestRun) -> str:

@@ -79,19 +79,8 @@ class Transport:
 
     concurrency = 1
 
-    def send(
-        self,
-        envelope_from: str,
-        recipient: str,
-        message: bytes,
-        before_data: Callable[[], None] | None = None,
-    ) -> SendResult:
-        """Deliver one message, or raise TemporaryFailure / PermanentFailure.
-
-        ``before_data`` runs once the envelope is accepted, just before the message itself goes
-        out: the outbox waits there for the previous message's commit, overlapping it with the
-        envelope's round trips.
-        """
+    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+        """Deliver one message, or raise TemporaryFailure / PermanentFailure."""
         raise NotImplementedError
 
     def send_many(
@@ -125,16 +114,8 @@ class MaildirTransport(Transport):
         self._lock = threading.Lock()
         self._box: mailbox.Maildir | None = None
 
-    def send(
-        self,
-        envelope_from: str,
-        recipient: str,
-        message: bytes,
-        before_data: Callable[[], None] | None = None,
-    ) -> SendResult:
+    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
         check_envelope(envelope_from, recipient)
-        if before_data is not None:
-            before_data()
         data = message.replace(b"\r\n", b"\n")
         envelope = f"Return-Path: <{envelope_from}>\nDelivered-To: {recipient}\n".encode()
         try:
@@ -245,13 +226,7 @@ class SMTPTransport(Transport):
             where = f"{self.host}:{self.port}"
             raise TransportUnavailable(recipient, None, f"{where}: {exc}", stage) from None
 
-    def send(
-        self,
-        envelope_from: str,
-        recipient: str,
-        message: bytes,
-        before_data: Callable[[], None] | None = None,
-    ) -> SendResult:
+    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
         check_envelope(envelope_from, recipient)
         if self._limiter:
             self._limiter.acquire()
@@ -263,7 +238,7 @@ class SMTPTransport(Transport):
                 conn = self._connect(recipient)
             while True:
                 try:
-                    result = self._transaction(conn, envelope_from, recipient, message, before_data)
+                    result = self._transaction(conn, envelope_from, recipient, message)
                 except _Dropped as drop:
                     _discard(conn)
                     if not reused or drop.stage == "DATA":  # DATA: the server may have kept it
@@ -279,12 +254,7 @@ class SMTPTransport(Transport):
                 return result
 
     def _transaction(
-        self,
-        conn: smtplib.SMTP,
-        envelope_from: str,
-        recipient: str,
-        message: bytes,
-        before_data: Callable[[], None] | None = None,
+        self, conn: smtplib.SMTP, envelope_from: str, recipient: str, message: bytes
     ) -> SendResult:
         stage = "MAIL FROM"
         try:
@@ -293,8 +263,6 @@ class SMTPTransport(Transport):
                 stage = "RCPT TO"
                 code, reply = conn.rcpt(recipient)
             if code in (250, 251):
-                if before_data is not None:
-                    before_data()
                 stage = "DATA"
                 code, reply = conn.data(message)
             if code == 250:

@@ -6,6 +6,7 @@ the subscriber id is the signed payload, so it cannot be swapped. Tokens are URL
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -31,6 +32,7 @@ class WrongPurpose(TokenError):
     """Correctly signed, but for another kind of link."""
 
 
+@lru_cache(maxsize=32)
 def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}; expected one of {PURPOSES}")
