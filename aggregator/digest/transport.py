@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import mailbox
+import re
 import smtplib
 import ssl
 import threading
@@ -264,7 +265,7 @@ class SMTPTransport(Transport):
                 code, reply = conn.rcpt(recipient)
             if code in (250, 251):
                 stage = "DATA"
-                code, reply = conn.data(message)
+                code, reply = _data(conn, message)
             if code == 250:
                 return SendResult(recipient, code, reply.decode(errors="replace"))
         except smtplib.SMTPResponseException as exc:  # DATA refused before the body was sent
@@ -293,6 +294,27 @@ class SMTPTransport(Transport):
                 conn.quit()
             except (smtplib.SMTPException, OSError):
                 _discard(conn)
+
+
+def _data(conn: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
+    """smtplib's ``data()`` for CRLF bytes, dot-stuffing only when a line starts with a dot.
+
+    smtplib runs a regular expression over every message; a digest of 60 KB rarely has such a
+    line, and a substring search finds that out several times faster.
+    """
+    conn.putcmd("data")
+    code, reply = conn.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    if message.startswith(b".") or b"\n." in message:
+        message = _LEADING_DOT.sub(b"..", message)
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    conn.send(message + b".\r\n")
+    return conn.getreply()
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class _Dropped(Exception):

@@ -281,3 +281,36 @@ def test_server_runs_standalone(tmp_path):
         process.wait(10)
     received = list(mailbox.Maildir(tmp_path / "received", create=False))
     assert [m["Subject"] for m in received] == ["Digest 1"]
+
+
+def test_lines_starting_with_a_dot_survive_smtp(smtp_server) -> None:
+    """Dot-stuffing is skipped only when no line starts with a dot; either way the mail arrives whole."""
+    import email
+    import email.policy
+
+    from aggregator.digest.message import build_message
+    from aggregator.digest.transport import SMTPTransport
+
+    server = smtp_server(security="none")
+    transport = SMTPTransport("127.0.0.1", server.port, security="none", concurrency=1)
+    texts = ["no dots here\nat all", ".starts with a dot\n..two dots\nmiddle . dot\n.\nend"]
+    raws = []
+    for text in texts:
+        raw = build_message(
+            sender="digest@news.example.org",
+            recipient="reader@example.com",
+            subject="dots",
+            text=text,
+            html="<p>x</p>",
+            list_id="daily.news.example.org",
+            unsubscribe_url="https://news.example.org/u",
+        )
+        transport.send("digest@news.example.org", "reader@example.com", raw)
+        raws.append(raw)
+    transport.close()
+    assert b"\n." not in raws[0] and b"\n." in raws[1]  # both paths are taken
+    received = [
+        email.message_from_bytes(m.data, policy=email.policy.default).get_body(("plain",))
+        for m in server.messages
+    ]
+    assert [r.get_content().replace("\r\n", "\n").rstrip("\n") for r in received] == texts
