@@ -1,3 +1,6 @@
+"""``python -m aggregator.cli``."""
+
 from aggregator.cli.main import main
 
-main()
+if __name__ == "__main__":
+    main()

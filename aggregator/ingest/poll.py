@@ -380,15 +380,24 @@ class _ParserPool:
         args = (result.body, result.url, result.content_type, now)
         self.bodies += 1
         if self.enabled and self.bodies > POOL_AFTER_BODIES:
-            if self._pool is None:
-                context = multiprocessing.get_context("forkserver")  # never fork a threaded process
-                context.set_forkserver_preload(["aggregator.ingest.parse"])
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
             try:
-                return await asyncio.get_running_loop().run_in_executor(self._pool, _parse, *args)
-            except BrokenProcessPool:
-                log.error("the parser processes died; parsing on the store thread from now on")
+                if self._pool is None:
+                    context = multiprocessing.get_context("forkserver")  # never fork threads
+                    context.set_forkserver_preload(["aggregator.ingest.parse"])
+                    self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+                future = asyncio.get_running_loop().run_in_executor(self._pool, _parse, *args)
+            except Exception as exc:  # processes cannot start here: parse in this process
+                reason = " ".join(str(exc).split())[:200]
+                log.warning(
+                    "parser processes unavailable (%s); parsing on the store thread", reason
+                )
                 self.enabled = False
+            else:
+                try:
+                    return await future
+                except BrokenProcessPool:
+                    log.error("the parser processes died; parsing on the store thread from now on")
+                    self.enabled = False
         return await fallback(_parse, *args)
 
     def shutdown(self) -> None:

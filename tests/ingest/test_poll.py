@@ -256,3 +256,26 @@ def test_file_sources_work_offline(sqlite_db: Database, tmp_path: Path) -> None:
     errors = {o.source_id: o.error for o in report.outcomes}
     assert "cannot read" in errors[next(iter(missing.values()))]
     del ids
+
+
+@pytest.mark.slow
+def test_parser_processes_work_from_the_command_line(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A poll with many changed feeds parses in worker processes, started from `python -m`."""
+    from tests.cli import run_cli
+
+    urls = [
+        feed_server.add(
+            f"/many/{n}.xml", rss_feed(f"Feed {n}", items=2, link=f"http://f{n}.example/")
+        )
+        for n in range(40)
+    ]
+    sources = "".join(f'[[sources]]\nurl = "{url}"\n' for url in urls)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[fetch]\nallow_networks = ["127.0.0.1/32"]\n{sources}')
+    result = run_cli(config, "poll", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "40 source(s): 80 new item(s), 0 changed, 0 not modified, 0 failed" in result.stdout
+    assert "internal error" not in result.stdout + result.stderr
+    assert "parser processes unavailable" not in result.stderr
