@@ -27,7 +27,6 @@ BATCH = 200
 class BriefReport:
     made: int = 0
     cached: int = 0
-    full_texts: int = 0
 
 
 def glossary_for(settings: Settings) -> dict[str, str]:

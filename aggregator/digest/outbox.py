@@ -66,7 +66,6 @@ class SendReport:
     retried: int = 0
     failed: int = 0
     bounced: int = 0
-    skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
 

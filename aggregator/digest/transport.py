@@ -2,8 +2,8 @@
 
 Both transports share one interface: ``send(envelope_from, recipient, message) -> SendResult``,
 raising :class:`TemporaryFailure` (retry later) or :class:`PermanentFailure` (give up) with the
-SMTP code and text. ``send`` is thread-safe; ``send_many`` runs sends on a few threads and yields
-each outcome as it completes, so the caller can record it before the next one.
+SMTP code and text. ``send`` is thread-safe: the outbox calls it from a few worker threads and
+commits each outcome before the worker sends again.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -83,19 +82,6 @@ class Transport:
     def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
         """Deliver one message, or raise TemporaryFailure / PermanentFailure."""
         raise NotImplementedError
-
-    def send_many(
-        self, items: Iterable[tuple[str, str, bytes]]
-    ) -> Iterator[tuple[tuple[str, str, bytes], SendResult | DeliveryError]]:
-        """Send ``(envelope_from, recipient, message)`` items; yield each with its outcome."""
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(self.send, *item): item for item in items}
-            for future in as_completed(futures):
-                try:
-                    outcome: SendResult | DeliveryError = future.result()
-                except DeliveryError as exc:
-                    outcome = exc
-                yield futures[future], outcome
 
     def close(self) -> None:
         """Release connections; the transport can still be used afterwards."""

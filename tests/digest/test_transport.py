@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from aggregator.digest.transport import (
+    DeliveryError,
     MaildirTransport,
     PermanentFailure,
     RateLimiter,
@@ -197,12 +198,25 @@ def test_refused_connection_is_unavailable(smtp_server):
     assert failure.value.stage == "connect"
 
 
-def test_send_many_caps_concurrency_and_reports_each_outcome(smtp_server):
+def _send_all(transport, items, threads: int) -> dict:
+    """Send from several threads at once, as the outbox does; recipient -> result or error."""
+
+    def one(item):
+        try:
+            return item[1], transport.send(*item)
+        except DeliveryError as exc:
+            return item[1], exc
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return dict(pool.map(one, items))
+
+
+def test_concurrent_sends_share_at_most_the_cap_of_connections(smtp_server):
     server = smtp_server()
     server.handler.reject("r3@example.com")
     items = [(SENDER, f"r{n}@example.com", _message(n)) for n in range(12)]
     with _smtp(server, concurrency=3) as transport:
-        outcomes = dict((item[1], outcome) for item, outcome in transport.send_many(items))
+        outcomes = _send_all(transport, items, threads=6)
     assert isinstance(outcomes.pop("r3@example.com"), PermanentFailure)
     assert all(isinstance(o, SendResult) for o in outcomes.values()) and len(outcomes) == 11
     assert len(server.messages) == 11
@@ -250,7 +264,7 @@ def test_smtp_transport_respects_its_rate(smtp_server):
     with _smtp(server, rate_per_second=40, concurrency=4) as transport:
         start = time.monotonic()
         items = [(SENDER, f"r{n}@example.com", _message(n)) for n in range(9)]
-        assert len(list(transport.send_many(items))) == 9
+        assert len(_send_all(transport, items, threads=4)) == 9
         elapsed = time.monotonic() - start
     assert elapsed >= 8 / 40 - 0.01  # 9 sends need at least 8 intervals
     assert len(server.messages) == 9
