@@ -93,10 +93,16 @@ class AddressPolicy:
         self.allowed: list[IPNetwork] = [
             ipaddress.ip_network(n, strict=False) for n in allow_networks
         ]
+        self._verdicts: dict[str, bool] = {}
 
     def permits(self, host: str) -> bool:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-        return _is_public(address) or any(address in net for net in self.allowed)
+        """Whether an IP address may be fetched; ValueError when ``host`` is not an address."""
+        verdict = self._verdicts.get(host)
+        if verdict is None:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+            verdict = _is_public(address) or any(address in net for net in self.allowed)
+            self._verdicts[host] = verdict
+        return verdict
 
     def check_literal(self, host: str) -> None:
         """Refuse a URL whose host is an IP literal outside the policy (no DNS involved)."""
@@ -220,10 +226,7 @@ class Fetcher:
         started = time.monotonic()
         async with self._slots:
             try:
-                return await asyncio.wait_for(
-                    self._follow(url, etag, last_modified, accept, started),
-                    timeout=self.settings.timeout_seconds,
-                )
+                return await self._follow(url, etag, last_modified, accept, started)
             except TimeoutError:
                 raise FetchError(f"timed out after {self.settings.timeout_seconds:g} s") from None
 
@@ -245,16 +248,20 @@ class Fetcher:
                 raise FetchError(f"redirected to an unsupported URL {current!r}")
             self.policy.check_literal(parts.hostname)
             seen.add(current)
+            # One deadline for the whole fetch: every hop, and the body, get what is left of it.
+            left = self.settings.timeout_seconds - (time.monotonic() - started)
+            if left <= 0:
+                raise TimeoutError
             try:
                 response = await self._session.get(
                     current,
                     headers=headers,
                     allow_redirects=False,
                     timeout=aiohttp.ClientTimeout(
-                        total=None, sock_connect=self.settings.connect_timeout_seconds
+                        total=left, sock_connect=min(left, self.settings.connect_timeout_seconds)
                     ),
                 )
-            except BlockedAddressError:
+            except (BlockedAddressError, TimeoutError):  # aiohttp's timeouts are ClientErrors too
                 raise
             except aiohttp.ClientConnectorError as exc:
                 if isinstance(exc.os_error, BlockedAddressError):

@@ -161,6 +161,10 @@ def test_hostile_sources_fail_cleanly_and_others_are_unaffected(
         "billion laughs": feed_server.add("/laughs.xml", bombs.BILLION_LAUGHS),
         "xxe": feed_server.add("/xxe.xml", bombs.XXE_FILE),
         "stall": feed_server.stall("/stall.xml"),
+        "stall after headers": feed_server.stall("/stall-body.xml", send_headers=True),
+        "trickle": feed_server.trickle(
+            "/trickle.xml", rss_feed("Slow", items=50), interval=0.2, chunk_size=10
+        ),
         "redirect loop": feed_server.redirect_loop("/loop-a", "/loop-b"),
         "redirect to localhost": feed_server.redirect(
             "/to-local", feed_server.url("/good.xml", host="localhost")
@@ -189,13 +193,20 @@ def test_hostile_sources_fail_cleanly_and_others_are_unaffected(
         "billion laughs",
         "xxe",
         "stall",
+        "stall after headers",
+        "trickle",
         "redirect loop",
     ):
         assert by_id[ids[hostile[name]]].result == "failed", name
         assert errors[name] and "internal error" not in errors[name], name
         assert "\n" not in errors[name]
     assert "limit" in errors["oversized"] and "limit" in errors["gzip bomb"]
-    assert "timed out" in errors["stall"]
+    assert (
+        errors["stall"]
+        == errors["stall after headers"]
+        == errors["trickle"]
+        == "timed out after 2 s"
+    )
     assert "loop" in errors["redirect loop"]
     assert "entity" in errors["billion laughs"] and "entity" in errors["xxe"]
     assert errors["html"] == "not a feed: looks like an HTML page"
