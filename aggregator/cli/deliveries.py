@@ -121,7 +121,7 @@ def preview(
         ctx.exit(1)
     now = datetime.now(UTC)
     with app.db.session() as session:
-        since, tags, sources = None, (), ()
+        since, tags, sources, timezone = None, (), (), None
         if subscriber:
             row = session.scalar(
                 select(Subscriber).where(Subscriber.email == subscriber.strip().lower())
@@ -129,7 +129,7 @@ def preview(
             if row is None:
                 errors.print(f"error: no subscriber {subscriber!r}", markup=False)
                 ctx.exit(1)
-            tags, sources = row.tags, row.sources
+            tags, sources, timezone = row.tags, row.sources, row.timezone
             since = session.scalar(
                 select(func.max(DigestRun.cutoff))
                 .join(Delivery)
@@ -144,7 +144,7 @@ def preview(
             now,
             chosen.max_items,
         )
-        view = digest_view(settings, chosen, stories, moment=now)
+        view = digest_view(settings, chosen, stories, moment=now, timezone=timezone)
     base = settings.general.base_url
     html, _text = prepare(view).personalise(
         unsubscribe_url=f"{base}/subscribe", preferences_url=f"{base}/subscribe"

@@ -38,7 +38,7 @@ def rank(stories: Sequence[Story], now: datetime, limit: int) -> list[Story]:
     return ordered[:limit]
 
 
-def story_view(story: Story) -> StoryView:
+def story_view(story: Story, zone: ZoneInfo) -> StoryView:
     item = story.primary
     brief = story.brief or Brief(bullets=[], paragraph=item.content_text[:600])
     return StoryView(
@@ -46,12 +46,12 @@ def story_view(story: Story) -> StoryView:
         url=item.url,
         sources=[SourceRef(name=s.label, url=s.site_url) for s in story.sources],
         brief=brief,
-        published=story.published,
+        published=story.published.astimezone(zone),
     )
 
 
-def period_label(digest: DigestSettings, moment: datetime) -> str:
-    local = moment.astimezone(ZoneInfo(digest.timezone))
+def period_label(moment: datetime, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
     return f"{local:%A} {local.day} {local:%B %Y}"
 
 
@@ -61,14 +61,19 @@ def digest_view(
     stories: Sequence[Story],
     *,
     moment: datetime,
+    timezone: str | None = None,
     archive_url: str | None = None,
 ) -> DigestView:
-    """The view of one edition: the first story leads, the rest are "More briefs"."""
-    views = [story_view(s) for s in stories]
+    """The view of one edition: the first story leads, the rest are "More briefs".
+
+    Dates are shown in ``timezone`` (the subscriber's), else in the digest's own.
+    """
+    zone = ZoneInfo(timezone or digest.timezone)
+    views = [story_view(s, zone) for s in stories]
     return DigestView(
         name=digest.name,
         title=digest.title or f"{digest.name.title()} digest",
-        period_label=period_label(digest, moment),
+        period_label=period_label(moment, zone),
         site_name=settings.general.name,
         lead=views[0] if views else None,
         more=views[1:],

@@ -189,7 +189,13 @@ class Outbox:
             row.state = "skipped"
             row.last_error = f"digest {run.digest_name!r} is no longer configured"
             return
-        key = (run.id, row.since, tuple(sorted(subscriber.tags)), tuple(sorted(subscriber.sources)))
+        key = (
+            run.id,
+            row.since,
+            tuple(sorted(subscriber.tags)),
+            tuple(sorted(subscriber.sources)),
+            subscriber.timezone,
+        )
         if key not in editions:
             editions[key] = self._edition(session, digest, run, row.since, subscriber, key)
         if editions[key] is None:
@@ -231,6 +237,7 @@ class Outbox:
             digest,
             chosen,
             moment=run.scheduled_for,
+            timezone=subscriber.timezone,
             archive_url=archive_url(self.settings, run),
         )
         rendered = prepare(view)

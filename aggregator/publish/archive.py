@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -70,7 +71,7 @@ def write_index(db: Database, settings: Settings) -> bool:
             links.append(
                 ArchiveLink(
                     title=digest.title or digest.name.title(),
-                    label=period_label(digest, run.scheduled_for),
+                    label=period_label(run.scheduled_for, ZoneInfo(digest.timezone)),
                     url=archive_url(settings, run),
                     when=run.scheduled_for,
                 )

@@ -325,3 +325,22 @@ def test_subscriber_import_never_resets_unsubscribed(db: Database) -> None:
     with db.session() as session:
         statuses = dict(session.execute(select(Subscriber.email, Subscriber.status)).all())
     assert statuses == {"left@example.com": "unsubscribed", "new@example.com": "active"}
+
+
+def test_dates_follow_the_subscribers_timezone(
+    sqlite_db: Database, tmp_path: Path, smtp_server
+) -> None:
+    """The run at 23:30 UTC is already the next day in Tokyo, and still that day in London."""
+    settings = make_settings(tmp_path)
+    server = smtp_server(security="none")
+    late = datetime(2026, 11, 2, 23, 30, tzinfo=UTC)
+    clock = Clock(late + timedelta(minutes=1))
+    add_stories(sqlite_db, settings, late - timedelta(hours=1), ["Story"])
+    subscribe(sqlite_db, "tokyo@example.com", timezone="Asia/Tokyo")
+    subscribe(sqlite_db, "london@example.com", timezone="Europe/London")
+    outbox = outbox_for(sqlite_db, settings, server, clock)
+    outbox.start_run("daily", late)
+    assert outbox.deliver().sent == 2
+    texts = {m.rcpt_tos[0]: parsed(m).get_body(("plain",)).get_content() for m in server.messages}
+    assert "Tuesday 3 November 2026" in texts["tokyo@example.com"]
+    assert "Monday 2 November 2026" in texts["london@example.com"]
