@@ -186,7 +186,7 @@ def seed(db: Database, settings: Settings, corpus: Path, items: int, subscribers
             session.add(source)
             session.flush()
             fresh = [replace(e, published=seen) for e in entries]
-            new_ids += store_entries(session, source, fresh, seen).new_ids or []
+            new_ids += store_entries(session, source, fresh, seen).new_ids
         # One executemany: the rows upsert_subscriber would write for new, active addresses.
         session.execute(
             insert(Subscriber),

@@ -6,6 +6,7 @@ from urllib.parse import urljoin
 
 import lxml.html
 
+from aggregator.ingest import _parse_guard
 from aggregator.ingest.entry import FeedParseError, ParsedFeed
 from aggregator.ingest.fetch import Fetcher, FetchError
 from aggregator.ingest.parse import parse_feed
@@ -23,10 +24,9 @@ FEED_TYPES = (
 
 def looks_like_html(body: bytes, content_type: str | None) -> bool:
     """True for an HTML page rather than a feed document."""
-    if content_type and "html" in content_type.lower():
-        return True
-    head = body[:1024].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html"))
+    return bool(content_type and "html" in content_type.lower()) or _parse_guard.looks_like_html(
+        body
+    )
 
 
 def discover_feeds(html: bytes, page_url: str) -> list[str]:

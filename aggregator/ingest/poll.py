@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -23,18 +23,19 @@ from aggregator.ingest.entry import FeedParseError, ParsedFeed
 from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.schedule import (
+    RECOVERED,
     adaptive_interval,
     interval_bounds,
     is_due,
     record_failure,
     record_success,
+    unchanged_interval,
 )
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import Item, Source
 
 log = logging.getLogger("aggregator.poll")
-RECOVERED = "recovered from:"
 POOL_AFTER_BODIES = 16
 """The first bodies of a poll parse on the store thread; starting processes costs about a
 second, which only pays off for a poll with many changed feeds."""
@@ -203,7 +204,7 @@ class Poller:
         return await off_loop(self._failed, source_id, label, error, status, None, result)
 
     def _store_not_modified(self, unchanged: list[tuple[int, FetchResult]]) -> None:
-        """Record every 304 of a poll in one transaction: the previous interval still holds."""
+        """Record every 304 of a poll in one transaction."""
         if not unchanged:
             return
         now = self.clock()
@@ -211,17 +212,9 @@ class Poller:
         with self.db.session() as session:
             for source in session.scalars(select(Source).where(Source.id.in_(results))):
                 result = results[source.id]
-                lo, hi = interval_bounds(source, self.settings.fetch)
-                previous = timedelta(minutes=lo)
-                if (
-                    source.last_checked_at
-                    and source.next_check_at
-                    and not source.consecutive_failures
-                ):
-                    previous = source.next_check_at - source.last_checked_at
-                floor = timedelta(seconds=result.max_age or 0)
-                interval = min(max(previous, floor, timedelta(minutes=lo)), timedelta(minutes=hi))
-                kept = source.last_error
+                interval = unchanged_interval(
+                    source, self.settings.fetch, max_age_seconds=result.max_age
+                )
                 record_success(
                     source,
                     now=now,
@@ -230,8 +223,6 @@ class Poller:
                     last_modified=result.last_modified,
                     interval=interval,
                 )
-                if kept and kept.startswith(RECOVERED):
-                    source.last_error = kept  # same document as before: same problem
 
     def _store(
         self,
@@ -262,7 +253,6 @@ class Poller:
                 .order_by(Item.published_at.desc())
                 .limit(10)
             ).all()
-            kept = source.last_error if result.not_modified else None
             record_success(
                 source,
                 now=now,
@@ -280,15 +270,13 @@ class Poller:
             warning = None
             if parsed is not None and parsed.warning:
                 warning = source.last_error = f"{RECOVERED} {parsed.warning}"
-            elif kept and kept.startswith(RECOVERED):
-                source.last_error = kept  # same document as before: same problem
             label = source.label
         if stored is None:
             return SourceOutcome(
                 source_id, label, "not-modified", status=304, moved_to=moved, elapsed=result.elapsed
             )
-        report.new_item_ids.extend(stored.new_ids or [])
-        report.changed_item_ids.extend(stored.changed_ids or [])
+        report.new_item_ids.extend(stored.new_ids)
+        report.changed_item_ids.extend(stored.changed_ids)
         return SourceOutcome(
             source_id,
             label,

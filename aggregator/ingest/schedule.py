@@ -14,6 +14,8 @@ from aggregator.config import FetchSettings
 from aggregator.store.models import Source
 
 RECENT_ENTRIES = 10
+RECOVERED = "recovered from:"
+"""Prefix of a source's error when feedparser recovered its entries from a broken document."""
 QUIET_FACTOR = 4
 
 
@@ -48,6 +50,20 @@ def adaptive_interval(
     return timedelta(minutes=min(max(minutes, min_minutes), max_minutes))
 
 
+def unchanged_interval(
+    source: Source, fetch: FetchSettings, *, max_age_seconds: float | None
+) -> timedelta:
+    """After a 304 the feed's rhythm is unchanged: keep the last interval (the minimum after a
+    failure or before any success), never sooner than Cache-Control allows, within the bounds.
+    """
+    lo, hi = interval_bounds(source, fetch)
+    previous = timedelta(minutes=lo)
+    if source.last_checked_at and source.next_check_at and not source.consecutive_failures:
+        previous = source.next_check_at - source.last_checked_at
+    floor = timedelta(seconds=max_age_seconds or 0)
+    return min(max(previous, floor, timedelta(minutes=lo)), timedelta(minutes=hi))
+
+
 def failure_backoff(failures: int, *, min_minutes: float, cap_minutes: float) -> timedelta:
     """Exponential backoff: min, 2·min, 4·min … up to the cap. Retried for ever, never disabled."""
     minutes = min_minutes * (2 ** max(0, failures - 1))
@@ -63,9 +79,13 @@ def record_success(
     last_modified: str | None,
     interval: timedelta,
 ) -> None:
-    """A 200 or 304: clear the error state, keep validators the response did not replace."""
+    """A 200 or 304: clear the error state, keep validators the response did not replace.
+
+    A 304 is the same document as before, so a "recovered from" warning about it still holds.
+    """
     source.last_status = status
-    source.last_error = None
+    if status != 304 or not (source.last_error or "").startswith(RECOVERED):
+        source.last_error = None
     source.consecutive_failures = 0
     source.last_checked_at = now
     source.last_success_at = now

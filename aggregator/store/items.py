@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -53,8 +53,8 @@ def content_hash(entry: Entry) -> str:
 class StoreResult:
     new: int = 0
     changed: int = 0
-    new_ids: list[int] | None = None
-    changed_ids: list[int] | None = None
+    new_ids: list[int] = field(default_factory=list)
+    changed_ids: list[int] = field(default_factory=list)
 
 
 def store_entries(

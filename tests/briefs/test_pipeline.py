@@ -57,7 +57,7 @@ def _store(db: Database, entries: list[Entry], *, full_text: bool | None = None)
         session.add(source)
         session.flush()
         result = store_entries(session, source, entries, NOW)
-        return (result.new_ids or []) + (result.changed_ids or [])
+        return result.new_ids + result.changed_ids
 
 
 def _brief(db: Database, item_id: int) -> Brief:
