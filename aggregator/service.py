@@ -44,7 +44,6 @@ def _utcnow() -> datetime:
 @dataclass(slots=True)
 class CycleReport:
     poll: PollReport | None = None
-    briefs: int = 0
     runs: list[int] = field(default_factory=list)
     delivery: SendReport | None = None
     published: PublishResult | None = None

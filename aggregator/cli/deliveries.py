@@ -11,11 +11,9 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from aggregator.cli.main import console, errors, get_app
-from aggregator.digest.compose import digest_view, rank
-from aggregator.digest.outbox import requeue
-from aggregator.digest.render import prepare
+from aggregator.digest.compose import choose_stories, digest_view, public_html
+from aggregator.digest.outbox import last_sent_cutoffs, requeue
 from aggregator.store.models import Delivery, DigestRun, Subscriber
-from aggregator.store.stories import stories_between
 
 STATES = ("pending", "rendered", "sent", "failed", "bounced", "skipped")
 
@@ -130,25 +128,12 @@ def preview(
                 errors.print(f"error: no subscriber {subscriber!r}", markup=False)
                 ctx.exit(1)
             tags, sources, timezone = row.tags, row.sources, row.timezone
-            since = session.scalar(
-                select(func.max(DigestRun.cutoff))
-                .join(Delivery)
-                .where(
-                    Delivery.subscriber_id == row.id,
-                    Delivery.state == "sent",
-                    DigestRun.digest_name == chosen.name,
-                )
-            )
-        stories = rank(
-            stories_between(session, since=since, until=now, source_ids=sources, tags=tags),
-            now,
-            chosen.max_items,
+            since = last_sent_cutoffs(session, chosen.name, [row.id]).get(row.id)
+        stories = choose_stories(
+            session, chosen, since=since, until=now, source_ids=sources, tags=tags
         )
         view = digest_view(settings, chosen, stories, moment=now, timezone=timezone)
-    base = settings.general.base_url
-    html, _text = prepare(view).personalise(
-        unsubscribe_url=f"{base}/subscribe", preferences_url=f"{base}/subscribe"
-    )
+    html = public_html(settings, view)
     output.write_text(html, encoding="utf-8")
     console.print(
         f"wrote {output} ({len(stories)} stories, {len(html.encode()) // 1024} KB)", markup=False

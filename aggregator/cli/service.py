@@ -68,17 +68,15 @@ def brief(ctx: click.Context, item: str, refresh: bool) -> None:
     """Print the brief of one item (ITEM is an id or the story's URL)."""
     app = get_app(ctx)
     with app.db.session() as session:
-        query = select(Item).options(selectinload(Item.source), selectinload(Item.brief))
         query = (
-            query.where(Item.id == int(item))
+            select(Item.id).where(Item.id == int(item))
             if item.isdigit()
-            else query.where(or_(Item.url == item, Item.guid == item))
+            else select(Item.id).where(or_(Item.url == item, Item.guid == item))
         )
-        row = session.scalars(query.limit(1)).first()
-        if row is None:
-            errors.print(f"error: no item {item!r} (give an item id or its URL)", markup=False)
-            ctx.exit(1)
-        item_id = row.id
+        item_id = session.scalars(query.limit(1)).first()
+    if item_id is None:
+        errors.print(f"error: no item {item!r} (give an item id or its URL)", markup=False)
+        ctx.exit(1)
     if refresh:
         with app.db.session() as session:
             session.execute(BriefRow.__table__.delete().where(BriefRow.item_id == item_id))

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.orm import Session
 
-from aggregator.briefs.model import Brief
 from aggregator.config import DigestSettings, Settings
 from aggregator.digest.model import DigestView, SourceRef, StoryView
-from aggregator.store.stories import Story
+from aggregator.digest.render import render_html
+from aggregator.store.stories import Story, stories_between
 
 _LOOKBACK = (timedelta(hours=3), timedelta(days=2), timedelta(days=9), timedelta(days=35))
 FRESHNESS_HOURS = 24.0
@@ -27,8 +28,7 @@ def story_score(story: Story, now: datetime) -> float:
     age_hours = max(0.0, (now - story.published).total_seconds() / 3600)
     freshness = 2.0 * math.pow(0.5, age_hours / FRESHNESS_HOURS)
     coverage = 1.5 * math.log2(len(story.sources))
-    brief = story.brief
-    substance = 1.5 * min(len(brief.bullets), 3) / 3 if brief else 0.0
+    substance = 1.5 * min(len(story.brief.bullets), 3) / 3
     return story.priority + coverage + freshness + substance
 
 
@@ -38,14 +38,27 @@ def rank(stories: Sequence[Story], now: datetime, limit: int) -> list[Story]:
     return ordered[:limit]
 
 
+def choose_stories(
+    session: Session,
+    digest: DigestSettings,
+    *,
+    since: datetime | None,
+    until: datetime,
+    source_ids: Sequence[int] = (),
+    tags: Sequence[str] = (),
+) -> list[Story]:
+    """An edition's stories: first seen in (since, until], filtered, ranked best first, capped."""
+    found = stories_between(session, since=since, until=until, source_ids=source_ids, tags=tags)
+    return rank(found, until, digest.max_items)
+
+
 def story_view(story: Story, zone: ZoneInfo) -> StoryView:
     item = story.primary
-    brief = story.brief or Brief(bullets=[], paragraph=item.content_text[:600])
     return StoryView(
         title=item.title or "(untitled)",
         url=item.url,
         sources=[SourceRef(name=s.label, url=s.site_url) for s in story.sources],
-        brief=brief,
+        brief=story.brief,
         published=story.published.astimezone(zone),
     )
 
@@ -80,6 +93,12 @@ def digest_view(
         archive_url=archive_url,
         site_url=settings.general.base_url + "/",
     )
+
+
+def public_html(settings: Settings, view: DigestView) -> str:
+    """The edition as a page anyone may see: its personal links lead to the sign-up page."""
+    view.unsubscribe_url = view.preferences_url = f"{settings.general.base_url}/subscribe"
+    return render_html(view)
 
 
 def subject_line(digest: DigestSettings, view: DigestView, count: int) -> str:

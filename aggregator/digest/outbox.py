@@ -4,11 +4,12 @@ A run moves through three steps, each committed before the next begins:
 
 1. **queue** (:meth:`Outbox.start_run`): the run row and a ``pending`` delivery per active
    subscriber are written in one transaction, so a crash leaves either all of them or none.
-2. **render** (:meth:`Outbox.render_pending`): each pending row gets its finished message bytes
-   (compressed) and a fixed Message-ID, and becomes ``rendered``.
-3. **send** (:meth:`Outbox.send_due`): each rendered row is handed to the transport and its
-   outcome committed at once: ``sent`` (bytes dropped), retried later after a temporary failure,
-   or ``bounced`` after a permanent one.
+2. **render** (:meth:`Outbox.render_pending`): each pending row gets its edition (rendered once
+   for every subscriber with the same window and filters) and a fixed Message-ID, and becomes
+   ``rendered``.
+3. **send** (:meth:`Outbox.send_due`): each rendered row's mail is spliced from its edition,
+   handed to the transport and its outcome committed at once: ``sent``, retried later after a
+   temporary failure, or ``bounced`` after a permanent one.
 
 Restarting after a kill at any moment resumes where the rows say. The one window that can repeat
 a mail is between the server accepting a message and our commit of ``sent``: at most one message
@@ -30,7 +31,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from aggregator.config import DigestSettings, Settings
-from aggregator.digest.compose import digest_view, previous_fire_time, rank, subject_line
+from aggregator.digest.compose import (
+    choose_stories,
+    digest_view,
+    previous_fire_time,
+    subject_line,
+)
 from aggregator.digest.message import MessageError, MessageTemplate, make_message_id, sign_dkim
 from aggregator.digest.render import personal_values, prepare
 from aggregator.digest.transport import (
@@ -42,8 +48,7 @@ from aggregator.digest.transport import (
 )
 from aggregator.store.db import Database
 from aggregator.store.models import Delivery, DigestRun, Edition, Subscriber
-from aggregator.store.stories import stories_between
-from aggregator.web.tokens import make_token
+from aggregator.web.tokens import link_path
 
 log = logging.getLogger("aggregator.outbox")
 BATCH = 500
@@ -127,14 +132,7 @@ class Outbox:
             select(Subscriber).where(Subscriber.status == "active").order_by(Subscriber.id)
         ).all()
         chosen = [s for s in subscribers if digest.name in (s.digests or [])]
-        last_sent = dict(
-            session.execute(
-                select(Delivery.subscriber_id, func.max(DigestRun.cutoff))
-                .join(DigestRun)
-                .where(DigestRun.digest_name == digest.name, Delivery.state == "sent")
-                .group_by(Delivery.subscriber_id)
-            ).all()
-        )
+        last_sent = last_sent_cutoffs(session, digest.name)
         first_window = previous_fire_time(digest, scheduled_for) or (run.cutoff - timedelta(days=1))
         return [
             {
@@ -222,14 +220,14 @@ class Outbox:
         )
         if existing is not None:
             return existing
-        stories = stories_between(
+        chosen = choose_stories(
             session,
+            digest,
             since=since,
             until=run.cutoff,
             source_ids=subscriber.sources or (),
             tags=subscriber.tags or (),
         )
-        chosen = rank(stories, run.cutoff, digest.max_items)
         if not chosen and not digest.send_empty:
             return None
         view = digest_view(
@@ -366,12 +364,8 @@ class Outbox:
         """One subscriber's mail: the edition's template with their links and headers."""
         template, date = templates[row.edition_id]
         base = self.settings.general.base_url
-        unsubscribe = (
-            f"{base}/unsubscribe/{make_token(self.secret_key, 'unsubscribe', row.subscriber_id)}"
-        )
-        preferences = (
-            f"{base}/preferences/{make_token(self.secret_key, 'preferences', row.subscriber_id)}"
-        )
+        unsubscribe = base + link_path(self.secret_key, "unsubscribe", row.subscriber_id)
+        preferences = base + link_path(self.secret_key, "preferences", row.subscriber_id)
         html_values, text_values = personal_values(
             unsubscribe_url=unsubscribe, preferences_url=preferences, recipient=row.email
         )
@@ -389,12 +383,12 @@ class Outbox:
         return message
 
     def _record_failure(self, delivery_id: int, outcome: DeliveryError, report: SendReport) -> None:
+        """Retry later, give up, or bounce (and perhaps suspend the subscriber)."""
         with self.db.session() as session:
-            self._failure(session.get(Delivery, delivery_id), outcome, self.clock(), report)
+            self._failure(session.get(Delivery, delivery_id), outcome, report)
 
-    def _failure(
-        self, row: Delivery, outcome: DeliveryError, now: datetime, report: SendReport
-    ) -> None:
+    def _failure(self, row: Delivery, outcome: DeliveryError, report: SendReport) -> None:
+        now = self.clock()
         row.attempts += 1
         row.last_error = str(outcome)[:1000]
         if isinstance(outcome, PermanentFailure):
@@ -451,6 +445,22 @@ class Outbox:
             known = ", ".join(d.name for d in self.settings.digests) or "none"
             raise ValueError(f"no digest named {name!r} in {self.settings.origin} (known: {known})")
         return digest
+
+
+def last_sent_cutoffs(
+    session: Session, digest_name: str, subscriber_ids: Sequence[int] = ()
+) -> dict[int, datetime]:
+    """Per subscriber, the cutoff of their last delivered run of ``digest_name``: their next
+    digest holds what is new since then."""
+    query = (
+        select(Delivery.subscriber_id, func.max(DigestRun.cutoff))
+        .join(DigestRun)
+        .where(DigestRun.digest_name == digest_name, Delivery.state == "sent")
+        .group_by(Delivery.subscriber_id)
+    )
+    if subscriber_ids:
+        query = query.where(Delivery.subscriber_id.in_(subscriber_ids))
+    return dict(session.execute(query).all())
 
 
 def archive_url(settings: Settings, run: DigestRun) -> str:

@@ -10,13 +10,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from aggregator.config import Settings
-from aggregator.digest.compose import digest_view, period_label, previous_fire_time, rank
+from aggregator.digest.compose import (
+    choose_stories,
+    digest_view,
+    period_label,
+    previous_fire_time,
+    public_html,
+)
 from aggregator.digest.outbox import archive_slug, archive_url
-from aggregator.digest.render import prepare
 from aggregator.publish.atomic import write_if_changed
 from aggregator.store.db import Database
 from aggregator.store.models import DigestRun
-from aggregator.store.stories import stories_between
 from aggregator.templating import environment
 
 log = logging.getLogger("aggregator.archive")
@@ -38,17 +42,12 @@ def write_run_page(db: Database, settings: Settings, run_id: int) -> bool:
         if run is None or digest is None:
             return False
         since = previous_fire_time(digest, run.scheduled_for)
-        stories = rank(
-            stories_between(session, since=since, until=run.cutoff), run.cutoff, digest.max_items
-        )
+        stories = choose_stories(session, digest, since=since, until=run.cutoff)
         view = digest_view(settings, digest, stories, moment=run.scheduled_for)
         slug = archive_slug(run)
     if view.lead is None:
         return False
-    base = settings.general.base_url
-    html, _text = prepare(view).personalise(
-        unsubscribe_url=f"{base}/subscribe", preferences_url=f"{base}/subscribe"
-    )
+    html = public_html(settings, view)
     path = settings.public_dir / "digests" / digest.name / slug / "index.html"
     return write_if_changed(path, html.encode("utf-8"))
 

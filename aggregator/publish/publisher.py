@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aggregator.briefs.model import Brief
 from aggregator.config import Settings
 from aggregator.publish.feeds import write_feeds, write_tag_feeds
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, brief_html, entry_id
@@ -51,8 +50,7 @@ def _feed_source(source: Source) -> FeedSource:
 def story_entry(story: Story) -> FeedEntry:
     """A feed entry for one story; its id depends only on the primary item's source and key."""
     item = story.primary
-    brief = story.brief or Brief(bullets=[], paragraph=item.content_text[:600])
-    first_source = story.sources[0] if story.sources else item.source
+    brief = story.brief
     return FeedEntry(
         id=entry_id(item.source.config_url or item.source.url, item.key_hash),
         title=item.title or "(untitled)",
@@ -61,7 +59,7 @@ def story_entry(story: Story) -> FeedEntry:
         updated=story.updated,
         author=item.author,
         summary=brief.paragraph,
-        content_html=brief_html(brief, item.url, first_source.label),
+        content_html=brief_html(brief, item.url, story.sources[0].label),
         tags=story.tags,
         sources=[_feed_source(s) for s in story.sources],
     )

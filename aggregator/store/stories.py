@@ -30,9 +30,12 @@ class Story:
         return self.items[0]
 
     @property
-    def brief(self) -> Brief | None:
+    def brief(self) -> Brief:
+        """The primary item's brief; before one exists, the start of its text as the paragraph."""
         row = self.primary.brief
-        return Brief.from_dict(row.data) if row is not None else None
+        if row is None:
+            return Brief(bullets=[], paragraph=self.primary.content_text[:600])
+        return Brief.from_dict(row.data)
 
     @property
     def published(self) -> datetime:

@@ -41,7 +41,7 @@ from aggregator.web.mailer import Mailer
 from aggregator.web.security import CSRF, CSRF_FIELD, RateLimiter, SecurityHeaders, client_address
 from aggregator.web.static import public_app
 from aggregator.web.subscriptions import Catalogue, FormError, MailKind, Recipient
-from aggregator.web.tokens import ExpiredToken, TokenError, make_token, read_token
+from aggregator.web.tokens import ExpiredToken, TokenError, link_path, read_token
 
 log = logging.getLogger("aggregator.web")
 
@@ -138,7 +138,7 @@ class _Site:
         )
 
     def link(self, purpose: str, subscriber_id: int) -> str:
-        return f"/{purpose}/{make_token(self.secret, purpose, subscriber_id)}"
+        return link_path(self.secret, purpose, subscriber_id)
 
     # -- request helpers ----------------------------------------------------------------------
 

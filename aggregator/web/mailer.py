@@ -21,7 +21,7 @@ from aggregator.digest.transport import (
 )
 from aggregator.templating import environment
 from aggregator.web.subscriptions import MailKind, Recipient
-from aggregator.web.tokens import make_token
+from aggregator.web.tokens import link_path
 
 log = logging.getLogger("aggregator.web")
 
@@ -53,8 +53,7 @@ class Mailer:
         self.transport = transport
 
     def link(self, purpose: str, subscriber_id: int) -> str:
-        token = make_token(self.secret, purpose, subscriber_id)
-        return f"{self.settings.general.base_url}/{purpose}/{token}"
+        return self.settings.general.base_url + link_path(self.secret, purpose, subscriber_id)
 
     def letter(self, kind: MailKind, recipient: Recipient) -> Letter:
         site = self.settings.general.name

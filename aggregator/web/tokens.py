@@ -44,6 +44,11 @@ def make_token(secret: str, purpose: str, subscriber_id: int) -> str:
     return _serializer(secret, purpose).dumps(int(subscriber_id))
 
 
+def link_path(secret: str, purpose: str, subscriber_id: int) -> str:
+    """The path of a subscriber's page for ``purpose``: ``/<purpose>/<token>``."""
+    return f"/{purpose}/{make_token(secret, purpose, subscriber_id)}"
+
+
 def read_token(secret: str, token: str, purpose: str, max_age: float | None) -> int:
     """The subscriber id in ``token``; raises a TokenError subclass when it cannot be trusted.
 
