@@ -10,7 +10,9 @@ and N active subscribers on the "daily" digest. Then, in one process:
 * **pipeline**: ``Outbox.start_run`` (queue) + ``render_pending`` (render) + ``send_due`` (send)
   through ``SMTPTransport(concurrency=4, security="none")``;
 * **bare**: the same rendered bytes (a sample of the pipeline's own messages, sent round robin)
-  with plain smtplib on 4 threads over 4 persistent connections, the fastest sender measured.
+  with plain ``smtplib.sendmail`` on 4 threads over 4 persistent connections (the goal's
+  baseline), and a stricter raw sender: the same sessions writing the bytes straight to the
+  socket, without smtplib's address parsing and its dot-stuffing scan (0.5 ms per message).
 
 Prints a markdown table of messages/s, time per stage and the ratio (goal: within 2x). The sink's
 own counter confirms every message arrived. ``--subscribers 2000`` is a quick run.
@@ -229,8 +231,13 @@ def sample_messages(outbox: Outbox, limit: int) -> list[tuple[str, bytes]]:
     return outbox.messages(limit)
 
 
-def bare_send(port: int, messages: list[tuple[str, bytes]], total: int) -> float:
-    """Send ``total`` messages (cycling ``messages``) on 4 threads, one connection each."""
+def bare_send(port: int, messages: list[tuple[str, bytes]], total: int, *, raw: bool) -> float:
+    """Send ``total`` messages (cycling ``messages``) on 4 threads, one connection each.
+
+    ``raw=False`` is plain ``smtplib.sendmail``. ``raw=True`` is the same session with the
+    message written straight to the socket, skipping smtplib's address parsing and its
+    dot-stuffing scan (which finds nothing here: no line of these messages starts with a dot).
+    """
     errors: list[BaseException] = []
 
     def worker(start: int) -> None:
@@ -238,7 +245,15 @@ def bare_send(port: int, messages: list[tuple[str, bytes]], total: int) -> float
             with smtplib.SMTP("127.0.0.1", port) as conn:
                 for n in range(start, total, THREADS):
                     recipient, data = messages[n % len(messages)]
-                    conn.sendmail(SENDER, [recipient], data)
+                    if not raw:
+                        conn.sendmail(SENDER, [recipient], data)
+                        continue
+                    conn.docmd("mail", f"FROM:<{SENDER}>")
+                    conn.docmd("rcpt", f"TO:<{recipient}>")
+                    conn.docmd("data")
+                    conn.send(data + b".\r\n")
+                    if conn.getreply()[0] != 250:
+                        raise smtplib.SMTPDataError(0, b"not accepted")
         except (smtplib.SMTPException, OSError) as exc:
             errors.append(exc)
 
@@ -284,25 +299,38 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         sample = sample_messages(outbox, SAMPLE)
         if len(sample) < min(SAMPLE, args.subscribers):
             sys.exit(f"only {len(sample)} deliveries were rendered; see the log for why")
-        cpu = time.process_time()
-        bare = [bare_send(sink.port, sample, args.subscribers)]
-        print(f"bare CPU {time.process_time() - cpu:.2f} s", file=sys.stderr)
+        if any(m.startswith(b".") or b"\n." in m for _, m in sample):
+            sys.exit(
+                "a message has a line starting with a dot: the raw bare sender would need to stuff it"
+            )
+        bare = {"smtplib": [], "raw": []}
+        for kind in bare:
+            bare[kind].append(bare_send(sink.port, sample, args.subscribers, raw=kind == "raw"))
         t = time.perf_counter()
         cpu = time.process_time()
         report = outbox.send_due()
         print(f"send phase CPU {time.process_time() - cpu:.2f} s", file=sys.stderr)
         send = time.perf_counter() - t
         transport.close()
-        bare.append(bare_send(sink.port, sample, args.subscribers))
+        for kind in bare:
+            bare[kind].append(bare_send(sink.port, sample, args.subscribers, raw=kind == "raw"))
         time.sleep(0.2)  # the sink updates its counter as each session ends
         received = sink.received()
         result = PipelineResult(queue, render, send, report.sent, report.errors)
 
     if result.errors or result.sent != args.subscribers or rendered != args.subscribers:
         sys.exit(f"pipeline: rendered {rendered}, sent {result.sent}, errors {result.errors[:3]}")
-    if received != 3 * args.subscribers:
-        sys.exit(f"smtp-sink counted {received:,} messages, expected {3 * args.subscribers:,}")
+    expected = (1 + 2 * len(bare)) * args.subscribers
+    if received != expected:
+        sys.exit(f"smtp-sink counted {received:,} messages, expected {expected:,}")
     print_table(args, db.engine.dialect.name, sample, result, bare)
+    print(f"smtp-sink counted all {expected:,} messages (4 bare runs + pipeline).")
+
+
+BARE_LABELS = {
+    "smtplib": f"bare smtplib.sendmail, {THREADS} threads",
+    "raw": f"bare, no address parsing or dot scan, {THREADS} threads",
+}
 
 
 def print_table(
@@ -310,26 +338,34 @@ def print_table(
     backend: str,
     sample: list[tuple[str, bytes]],
     result: PipelineResult,
-    bare_runs: list[float],
+    bare: dict[str, list[float]],
 ) -> None:
-    """The markdown table; the faster bare run is the baseline, so the ratio errs high."""
-    n, bare = args.subscribers, min(bare_runs)
+    """The markdown table. The goal's baseline is plain smtplib; the raw sender is stricter.
+
+    Each baseline is the faster of its two runs (before and after the pipeline's send), so the
+    ratios err high.
+    """
+    n = args.subscribers
+    best = {kind: min(runs) for kind, runs in bare.items()}
+    base = best["smtplib"]
     size = sum(len(m) for _, m in sample) / len(sample) / 1024
-    ratio = result.total / bare
     print(f"\n{n:,} subscribers, {args.items} items, {size:.1f} KB per message, DB {backend}\n")
-    print("| run | stage | time (s) | messages/s | time / bare send |")
+    print("| run | stage | time (s) | messages/s | time / bare smtplib |")
     print("|---|---|---:|---:|---:|")
-    for label, seconds in zip(("before", "after"), bare_runs, strict=True):
-        row = f"{seconds:.2f} | {n / seconds:,.0f} | {seconds / bare:.2f}"
-        print(f"| bare smtplib, {THREADS} threads ({label} pipeline send) | send | {row} |")
+    for kind, runs in bare.items():
+        for label, seconds in zip(("before", "after"), runs, strict=True):
+            row = f"{seconds:.2f} | {n / seconds:,.0f} | {seconds / base:.2f}"
+            print(f"| {BARE_LABELS[kind]} ({label} pipeline send) | send | {row} |")
     for stage in ("queue", "render", "send"):
         seconds = getattr(result, stage)
-        print(f"| pipeline | {stage} | {seconds:.2f} | {n / seconds:,.0f} | {seconds / bare:.2f} |")
+        print(f"| pipeline | {stage} | {seconds:.2f} | {n / seconds:,.0f} | {seconds / base:.2f} |")
+    ratio = result.total / base
     total = f"**{result.total:.2f}** | **{n / result.total:,.0f}** | **{ratio:.2f}**"
     print(f"| **pipeline** | **end to end** | {total} |")
     verdict = "met" if ratio <= GOAL else "missed"
     print(f"\nGoal: end to end within {GOAL:.0f}x of the bare send: {verdict} ({ratio:.2f}x).")
-    print(f"smtp-sink counted all {3 * n:,} messages (2 bare runs + pipeline).")
+    strict = result.total / best["raw"]
+    print(f"Against the raw sender (no address parsing or dot scan): {strict:.2f}x.")
 
 
 def main() -> None:

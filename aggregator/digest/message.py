@@ -42,6 +42,8 @@ DKIM_HEADERS = (
     "Content-Type",
 )
 
+_QP_LINE = 76
+"""Longest quoted-printable line (RFC 2045 6.7), soft break included."""
 _WORD_BYTES = 45  # 45 bytes -> 60 base64 chars -> a 72-char encoded word (limit 75)
 _SPECIALS = set('()<>[]:;@\\,."')
 _MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,200}@[A-Za-z0-9.-]{1,200}>")
@@ -156,22 +158,39 @@ def _list_unsubscribe(url: str, mailto: str | None) -> str:
     return _fold("List-Unsubscribe", entries, sep=",")
 
 
-def _body(content: str, encoding: TransferEncoding) -> bytes:
+def _base64_body(content: str) -> bytes:
     data = content.replace("\r\n", "\n").replace("\r", "\n").encode()
-    if encoding == "base64":
-        return base64.encodebytes(data.replace(b"\n", b"\r\n")).replace(b"\n", b"\r\n") or b"\r\n"
-    # The CRLF before a boundary belongs to the boundary, so add one after the content.
-    return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n") + b"\r\n"
+    return base64.encodebytes(data.replace(b"\n", b"\r\n")).replace(b"\n", b"\r\n") or b"\r\n"
 
 
 def _qp_piece(content: str) -> bytes:
     """Quoted-printable for one piece of a body, ending at a line start so pieces can be joined.
 
     A piece that does not end with a newline gets a soft line break (``=``), which decoders drop.
+    No line starts with a dot, so SMTP never has to dot-stuff the message.
     """
     data = content.replace("\r\n", "\n").replace("\r", "\n").encode()
     encoded = binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+    if encoded.startswith(b".") or b"\n." in encoded:
+        encoded = b"\r\n".join(_escape_leading_dot(line) for line in encoded.split(b"\r\n"))
     return encoded if not encoded or encoded.endswith(b"\r\n") else encoded + b"=\r\n"
+
+
+def _escape_leading_dot(line: bytes) -> bytes:
+    """An encoded line with a leading ``.`` written ``=2E``, re-wrapped to stay within 76 columns.
+
+    SMTP doubles a line-leading dot on the wire (RFC 5321 4.5.2); encoding it keeps every
+    message free of such lines, so sending needs no per-message scan-and-copy.
+    """
+    if not line.startswith(b"."):
+        return line
+    line = b"=2E" + line[1:]
+    if len(line) <= _QP_LINE:
+        return line
+    cut = _QP_LINE - 1  # room for the soft break "="
+    while b"=" in line[cut - 2 : cut]:  # never split an "=XX" escape
+        cut -= 1
+    return line[:cut] + b"=\r\n" + _escape_leading_dot(line[cut:])
 
 
 class BodyTemplate:
@@ -186,7 +205,7 @@ class BodyTemplate:
         if encoding == "base64":
             if self._slots:
                 raise ValueError("personal values can only be spliced into quoted-printable")
-            self._whole: bytes | None = _body(pieces[0], "base64")
+            self._whole: bytes | None = _base64_body(pieces[0])
             return
         self._whole = None
         self._fixed = [_qp_piece(p) for p in pieces[0::2]]

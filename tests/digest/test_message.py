@@ -223,3 +223,21 @@ def test_template_splicing_decodes_to_the_personalised_digest() -> None:
     assert decoded("html") == html_expected.rstrip("\n")
     assert decoded("plain") == text_expected.rstrip("\n")
     assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+
+
+@pytest.mark.parametrize("shift", range(0, 80, 7))
+def test_no_body_line_starts_with_a_dot(parts, shift):
+    """SMTP would have to dot-stuff such lines: a leading dot is encoded, lines stay short."""
+    text = ".starts with a dot\n" + "\n".join(
+        "x" * shift + (".a" * 60) + f" =.{i}.=" + "." * 90 for i in range(20)
+    )
+    html = f"<p>{text}</p>\n.\n..\n"
+    raw = _build(parts, text=text, html=html)
+    lines = raw.split(b"\r\n")
+    assert not any(line.startswith(b".") for line in lines)
+    assert max(len(line) for line in lines) <= 78
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
+    msg = _parse(raw)
+    assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+    assert msg.get_body(("html",)).get_content().replace("\r\n", "\n") == html

@@ -298,7 +298,10 @@ def test_server_runs_standalone(tmp_path):
 
 
 def test_lines_starting_with_a_dot_survive_smtp(smtp_server) -> None:
-    """Dot-stuffing is skipped only when no line starts with a dot; either way the mail arrives whole."""
+    """Dot-stuffing is skipped only when no line starts with a dot; either way the mail arrives whole.
+
+    Built digests never have such a line (a leading dot is encoded); any other message may.
+    """
     import email
     import email.policy
 
@@ -307,22 +310,24 @@ def test_lines_starting_with_a_dot_survive_smtp(smtp_server) -> None:
 
     server = smtp_server(security="none")
     transport = SMTPTransport("127.0.0.1", server.port, security="none", concurrency=1)
-    texts = ["no dots here\nat all", ".starts with a dot\n..two dots\nmiddle . dot\n.\nend"]
-    raws = []
-    for text in texts:
-        raw = build_message(
-            sender="digest@news.example.org",
-            recipient="reader@example.com",
-            subject="dots",
-            text=text,
-            html="<p>x</p>",
-            list_id="daily.news.example.org",
-            unsubscribe_url="https://news.example.org/u",
-        )
+    texts = [".starts with a dot\n..two dots\nmiddle . dot\n.\nend"] * 2
+    built = build_message(
+        sender="digest@news.example.org",
+        recipient="reader@example.com",
+        subject="dots",
+        text=texts[0],
+        html="<p>x</p>",
+        list_id="daily.news.example.org",
+        unsubscribe_url="https://news.example.org/u",
+    )
+    plain = (
+        "From: digest@news.example.org\r\nTo: reader@example.com\r\nSubject: dots\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n" + texts[1].replace("\n", "\r\n")
+    ).encode()
+    for raw in (built, plain):
         transport.send("digest@news.example.org", "reader@example.com", raw)
-        raws.append(raw)
     transport.close()
-    assert b"\n." not in raws[0] and b"\n." in raws[1]  # both paths are taken
+    assert b"\n." not in built and b"\n." in plain  # both paths are taken
     received = [
         email.message_from_bytes(m.data, policy=email.policy.default).get_body(("plain",))
         for m in server.messages
