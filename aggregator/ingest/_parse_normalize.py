@@ -17,7 +17,14 @@ from urllib.parse import urljoin, urlsplit
 from feedparser.datetimes import _parse_date
 
 from .entry import Entry, ParsedFeed
-from .sanitize import clean_text, collapse, html_to_text, sanitize_html, text_to_html
+from .sanitize import (
+    clean_text,
+    collapse,
+    html_to_text,
+    sanitize_html,
+    sanitized_html_to_text,
+    text_to_html,
+)
 
 # Text that is most likely HTML (a tag or an entity reference) rather than plain text.
 _LOOKS_HTML = re.compile(r"<[a-zA-Z/!]|&(?:#\d+|#x[\da-fA-F]+|[a-zA-Z]\w*);")
@@ -124,7 +131,7 @@ def normalise_entry(raw: RawEntry, feed_base: str | None, now: datetime) -> Entr
     url = absolute_url(raw.link, base)
     body = max(raw.bodies, key=lambda t: len(t.value), default=None)
     content_html = sanitize_html(body.as_html(), body.base or base) if body else ""
-    content_text = html_to_text(content_html)
+    content_text = sanitized_html_to_text(content_html)
     guid = collapse(raw.guid) if raw.guid else None
     published = _not_after(to_date(raw.published), now)
     updated = _not_after(to_date(raw.updated), now)

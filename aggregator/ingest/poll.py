@@ -15,20 +15,23 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from aggregator.config import Settings
 from aggregator.ingest.entry import FeedParseError, ParsedFeed
 from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.schedule import (
+    POLL_STATE,
     RECOVERED,
     adaptive_interval,
     interval_bounds,
     is_due,
     record_failure,
     record_success,
+    still_unusable,
     unchanged_interval,
 )
 from aggregator.store.db import Database
@@ -128,8 +131,8 @@ class Poller:
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-store")
         parsers = _ParserPool()
         loop = asyncio.get_running_loop()
-        known = await loop.run_in_executor(worker, self._validators, source_ids)
-        unchanged: list[tuple[int, FetchResult]] = []
+        known = await loop.run_in_executor(worker, self._load, source_ids)
+        unchanged: list[tuple[Source, FetchResult]] = []
         # Bodies must not pile up in memory while they wait for a parser.
         in_flight = asyncio.Semaphore(2 * self.settings.fetch.concurrency)
 
@@ -155,20 +158,22 @@ class Poller:
         report.outcomes.sort(key=lambda o: o.source_id)
         return report
 
-    def _validators(self, source_ids: Sequence[int]) -> dict[int, _Known]:
-        """What each source's request needs, read in one query."""
+    def _load(self, source_ids: Sequence[int]) -> dict[int, Source]:
+        """The sources, read in one query: their validators for the requests, and their state
+        for recording a 304 without reading them again (detached copies)."""
         with self.db.session() as session:
             rows = session.scalars(select(Source).where(Source.id.in_(source_ids))).all()
-            return {r.id: _Known(r.id, r.url, r.etag, r.last_modified, r.label) for r in rows}
+            session.expunge_all()
+            return {r.id: r for r in rows}
 
     async def _poll_one(
         self,
         fetcher: Fetcher,
-        known: _Known,
+        known: Source,
         report: PollReport,
         off_loop: Callable,
         parsers: _ParserPool,
-        unchanged: list[tuple[int, FetchResult]],
+        unchanged: list[tuple[Source, FetchResult]],
     ) -> SourceOutcome:
         source_id, label = known.id, known.label
         try:
@@ -185,7 +190,9 @@ class Poller:
                 self._failed, source_id, label, f"internal error: {exc!r}", None, None
             )
         if result.not_modified and not result.moved_to:
-            unchanged.append((source_id, result))  # recorded in one batch at the end
+            unchanged.append((known, result))  # recorded in one batch at the end
+            if still_unusable(known):
+                return SourceOutcome(source_id, label, "failed", error=known.last_error, status=304)
             return SourceOutcome(
                 source_id, label, "not-modified", status=304, elapsed=result.elapsed
             )
@@ -197,21 +204,32 @@ class Poller:
             result.body = b""  # parsed: the bytes are no longer needed
             return await off_loop(self._store, source_id, result, parsed, now, report)
         except FeedParseError as exc:
-            error, status = str(exc), result.status
+            failed = partial(self._failed, unusable=result)
+            return await off_loop(failed, source_id, label, str(exc), result.status, None, result)
         except Exception as exc:
             log.exception("source=%s internal error while storing", label)
-            error, status = f"internal error: {exc!r}", None
-        return await off_loop(self._failed, source_id, label, error, status, None, result)
+            error = f"internal error: {exc!r}"
+        return await off_loop(self._failed, source_id, label, error, None, None, result)
 
-    def _store_not_modified(self, unchanged: list[tuple[int, FetchResult]]) -> None:
-        """Record every 304 of a poll in one transaction."""
+    def _store_not_modified(self, unchanged: list[tuple[Source, FetchResult]]) -> None:
+        """Record every 304 of a poll in one executemany, from the sources read at the start.
+
+        A 304 for a document that could not be used last time is that failure again.
+        """
         if not unchanged:
             return
         now = self.clock()
-        results = dict(unchanged)
-        with self.db.session() as session:
-            for source in session.scalars(select(Source).where(Source.id.in_(results))):
-                result = results[source.id]
+        rows = []
+        for source, result in unchanged:
+            if still_unusable(source):
+                record_failure(
+                    source,
+                    now=now,
+                    error=source.last_error or "unusable document",
+                    fetch=self.settings.fetch,
+                    status=304,
+                )
+            else:
                 interval = unchanged_interval(
                     source, self.settings.fetch, max_age_seconds=result.max_age
                 )
@@ -223,6 +241,9 @@ class Poller:
                     last_modified=result.last_modified,
                     interval=interval,
                 )
+            rows.append({"_id": source.id} | {c: getattr(source, c) for c in POLL_STATE})
+        with self.db.engine.begin() as connection:
+            connection.execute(_UPDATE_POLL_STATE, rows)
 
     def _store(
         self,
@@ -315,13 +336,20 @@ class Poller:
         status: int | None,
         retry_after: float | None,
         result: FetchResult | None = None,
+        *,
+        unusable: FetchResult | None = None,
     ) -> SourceOutcome:
+        """Record a failure. ``unusable`` is a response whose document could not be used: its
+        validators are kept, so while it stays the same the server answers 304 and the
+        failure is recorded again without downloading it (see ``still_unusable``)."""
         now = self.clock()
         with self.db.session() as session:
             source = session.get(Source, source_id)
             assert source is not None
             if result is not None:
                 self._apply_move(session, source, result)
+            if unusable is not None:
+                source.etag, source.last_modified = unusable.etag, unusable.last_modified
             record_failure(
                 source,
                 now=now,
@@ -338,13 +366,11 @@ class Poller:
         )
 
 
-@dataclass(slots=True, frozen=True)
-class _Known:
-    id: int
-    url: str
-    etag: str | None
-    last_modified: str | None
-    label: str
+_UPDATE_POLL_STATE = (
+    update(Source.__table__)
+    .where(Source.__table__.c.id == bindparam("_id"))
+    .values({c: bindparam(c) for c in POLL_STATE})
+)
 
 
 def _parse(body: bytes, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
@@ -371,7 +397,9 @@ class _ParserPool:
             try:
                 if self._pool is None:
                     context = multiprocessing.get_context("forkserver")  # never fork threads
-                    context.set_forkserver_preload(["aggregator.ingest.parse"])
+                    # The server imports the parser, and the main script once, for all the
+                    # workers it forks: otherwise each worker re-runs the main script first.
+                    context.set_forkserver_preload(["__main__", "aggregator.ingest.parse"])
                     self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
                 future = asyncio.get_running_loop().run_in_executor(self._pool, _parse, *args)
             except Exception as exc:  # processes cannot start here: parse in this process

@@ -49,7 +49,6 @@ _CP1252_C1 = {
 }
 _BREAK = "\ufdd0"
 """A noncharacter (removed from all input by clean_text) marking block boundaries."""
-_BREAKS = re.compile("(?: ?\ufdd0 ?)+")
 _BLOCK_TAGS = frozenset(
     [
         "address",
@@ -91,12 +90,18 @@ _BLOCK_TAGS = frozenset(
 )
 
 
+# A tag as nh3 writes it: attribute values always double-quoted, so ">" can only be inside one.
+_TAG = re.compile(r'</?([a-zA-Z][a-zA-Z0-9]*)(?:\s[^>"]*(?:"[^"]*"[^>"]*)*)?/?>')
+
+
 def clean_text(text: str) -> str:
     """Remove characters that XML 1.0 cannot carry (controls, lone surrogates, U+FFFE/F).
 
     C1 controls are first read as the windows-1252 characters they almost always stand for
     (as HTML5 does for &#128;..&#159;), so "don\x92t" becomes "don’t".
     """
+    if text.isascii() and text.isprintable():  # most titles, links and ids: nothing to scan
+        return text
     if _INVALID_CHARS.search(text) is None:  # the common case: one scan, no copy
         return text
     if _C1.search(text):
@@ -173,8 +178,28 @@ def html_to_text(html_text: str) -> str:
     for element in root.iter(*_BLOCK_TAGS):
         element.text = _BREAK + (element.text or "")
         element.tail = _BREAK + (element.tail or "")
-    text = " ".join(etree.tostring(root, method="text", encoding=str).split())
-    return clean_text(_BREAKS.sub("\n", text)).strip()
+    return clean_text(_join_blocks(etree.tostring(root, method="text", encoding=str))).strip()
+
+
+def sanitized_html_to_text(cleaned: str) -> str:
+    """:func:`html_to_text` for the output of :func:`sanitize_html`, without building a tree.
+
+    nh3 writes well-formed markup: no comments or scripts, ``<`` only in tags, every attribute
+    ``name="value"`` with ``"`` escaped. So one regular expression finds every tag, about three
+    times faster than parsing the fragment again (the same text on every corpus item).
+    """
+    if "<" not in cleaned:
+        return collapse(html.unescape(cleaned))
+    return _join_blocks(html.unescape(_TAG.sub(_tag_break, cleaned)))
+
+
+def _tag_break(match: re.Match[str]) -> str:
+    return _BREAK if match.group(1).lower() in _BLOCK_TAGS else ""
+
+
+def _join_blocks(text: str) -> str:
+    """Whitespace collapsed within each block (split at the break marks), blocks one per line."""
+    return "\n".join(filter(None, (" ".join(block.split()) for block in text.split(_BREAK))))
 
 
 def text_to_html(text: str) -> str:

@@ -17,6 +17,18 @@ RECENT_ENTRIES = 10
 RECOVERED = "recovered from:"
 """Prefix of a source's error when feedparser recovered its entries from a broken document."""
 QUIET_FACTOR = 4
+POLL_STATE = (
+    "last_status",
+    "last_error",
+    "consecutive_failures",
+    "last_checked_at",
+    "last_success_at",
+    "etag",
+    "last_modified",
+    "next_check_at",
+    "status",
+)
+"""The source columns that record_success and record_failure set."""
 
 
 def interval_bounds(source: Source, fetch: FetchSettings) -> tuple[float, float]:
@@ -126,6 +138,12 @@ def record_failure(
         cap = timedelta(minutes=fetch.max_backoff_minutes)
         delay = min(max(timedelta(seconds=retry_after), timedelta(seconds=1)), cap)
     source.next_check_at = now + delay
+
+
+def still_unusable(source: Source) -> bool:
+    """True when the last poll fetched a document that could not be used (not a feed, broken):
+    a 304 now means that same document, so the failure stands."""
+    return bool(source.consecutive_failures) and source.last_status in (200, 203, 304)
 
 
 def is_due(source: Source, now: datetime) -> bool:

@@ -86,7 +86,8 @@ def store_entries(
             changed[key] = row
     result = StoreResult(new=len(fresh), changed=len(changed))
     if fresh:
-        session.execute(insert(Item), list(fresh.values()))
+        # Core, not the ORM bulk path: a poll inserts thousands of rows and needs no objects.
+        session.connection().execute(insert(Item.__table__), list(fresh.values()))
     for key, row in changed.items():
         if row["published_at"] is now:
             del row["published_at"]  # keep the first-seen date of an undated entry

@@ -67,12 +67,41 @@ def test_real_feed_corpus_polls_then_304s(
     again = poll_all(sqlite_db, settings_for(tmp_path))
     assert again.new == 0 and again.changed == 0
     assert again.not_modified == len(ok)
+    # The unusable documents are unchanged too: their failure stands, without a download.
+    assert [(o.source_id, o.error) for o in again.outcomes if o.result == "failed"] == [
+        (o.source_id, o.error) for o in failed
+    ]
     served = {r.path: r for r in feed_server.requests}
     conditional = [r for r in served.values() if r.headers.get("If-None-Match")]
-    assert len(conditional) >= len(ok)
-    assert sum(1 for r in served.values() if r.status == 304) == len(ok)
+    assert len(conditional) == len(urls)
+    assert sum(1 for r in served.values() if r.status == 304) == len(urls)
     assert item_count(sqlite_db) == report.new
     del ids
+
+
+def test_unchanged_broken_document_is_not_downloaded_again(
+    db: Database, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """A 304 for a document that failed stays a failure (counted, backed off); once the server
+    has a usable document again, it is fetched and stored."""
+    url = feed_server.add("/broken.xml", b"<html><body><p>Not a feed</p></body></html>")
+    sid = add_sources(db, [url])[url]
+    settings = settings_for(tmp_path)
+    first, second = poll_all(db, settings), poll_all(db, settings)
+    assert [o.result for o in (*first.outcomes, *second.outcomes)] == ["failed", "failed"]
+    assert second.outcomes[0].error == first.outcomes[0].error
+    assert feed_server.statuses("/broken.xml") == [200, 304]
+    with db.session() as session:
+        source = session.get(Source, sid)
+        assert source.consecutive_failures == 2 and source.last_success_at is None
+        assert source.last_error == first.outcomes[0].error
+    feed_server.replace("/broken.xml", rss_feed("Fixed", items=2))
+    third = poll_all(db, settings)
+    assert third.outcomes[0].result == "new" and third.new == 2
+    assert feed_server.statuses("/broken.xml") == [200, 304, 200]
+    with db.session() as session:
+        source = session.get(Source, sid)
+        assert source.consecutive_failures == 0 and source.last_error is None
 
 
 def test_conditional_get_and_changed_content(

@@ -7,7 +7,7 @@ import pytest
 
 from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.parse import parse_feed
-from aggregator.ingest.sanitize import html_to_text, sanitize_html
+from aggregator.ingest.sanitize import html_to_text, sanitize_html, sanitized_html_to_text
 from tests.conftest import CORPUS
 
 SANITIZE = CORPUS / "feedparser-tests" / "sanitize"
@@ -109,3 +109,41 @@ def test_html_to_text() -> None:
     html = "<h1>T</h1><p>a &amp; <b>b</b>\n  c</p><ul><li>1</li><li>2</li></ul><!-- x --><script>s</script>"
     assert html_to_text(html) == "T\na & b c\n1\n2"
     assert html_to_text("") == "" and html_to_text("plain &lt;3") == "plain <3"
+
+
+def _corpus_html() -> list[str]:
+    """Sanitized content of every real-feed entry and of every hostile-markup sample."""
+    out = [sanitize_html(p.read_text(errors="replace")) for p in sorted(SANITIZE.glob("*.xml"))]
+    real = CORPUS / "real-feeds"
+    for line in (real / "urls.tsv").read_text().splitlines()[1:]:
+        name, url = line.split("\t")
+        try:
+            feed = parse_feed((real / name).read_bytes(), url.strip())
+        except FeedParseError:
+            continue
+        out += [e.content_html for e in feed.entries]
+    return out
+
+
+@pytest.mark.skipif(not SANITIZE.is_dir(), reason="shared corpus is not present")
+def test_sanitized_text_matches_the_tree_walk_on_the_corpus() -> None:
+    """The regex path for nh3 output gives exactly the text the lxml tree walk gives."""
+    htmls = _corpus_html()
+    assert len(htmls) > 5000
+    differ = [h[:200] for h in htmls if sanitized_html_to_text(h) != html_to_text(h)]
+    assert differ == []
+
+
+@pytest.mark.parametrize(
+    "dirty",
+    [
+        '<p title="a > b <i>">x</p><div>y</div>',
+        '<img src="https://e.example/p.jpg" alt="</p><p>">z',
+        "a &lt;b&gt; &amp;lt; c&nbsp;d<br>e<BR/>f",
+        "<P>upper</P>case<LI>item",
+        "&#1;&#x7f;&#128;&#xfdd0;x\u2028y",
+    ],
+)
+def test_sanitized_text_of_awkward_markup(dirty: str) -> None:
+    cleaned = sanitize_html(dirty, "https://e.example/")
+    assert sanitized_html_to_text(cleaned) == html_to_text(cleaned)
