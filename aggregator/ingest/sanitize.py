@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -90,8 +91,13 @@ _BLOCK_TAGS = frozenset(
 )
 
 
-# A tag as nh3 writes it: attribute values always double-quoted, so ">" can only be inside one.
-_TAG = re.compile(r'</?([a-zA-Z][a-zA-Z0-9]*)(?:\s[^>"]*(?:"[^"]*"[^>"]*)*)?/?>')
+# Tags as nh3 writes them: lower-case names, attribute values always double-quoted (so ">" can
+# only be inside one). Block tags become line breaks, then every other tag goes.
+_ATTRS = r'(?:\s[^>"]*(?:"[^"]*"[^>"]*)*)?'
+_TAG = re.compile(rf"</?[a-zA-Z][a-zA-Z0-9]*{_ATTRS}/?>")
+_BLOCK_TAG = re.compile(
+    rf"</?(?:{'|'.join(sorted(_BLOCK_TAGS, key=len, reverse=True))})(?=[\s/>]){_ATTRS}/?>"
+)
 
 
 def clean_text(text: str) -> str:
@@ -139,6 +145,20 @@ def _safe_base(base_url: str | None) -> str | None:
     return base_url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
+@lru_cache(maxsize=256)
+def _cleaner(base: str | None) -> nh3.Cleaner:
+    """The allowlist for one base URL, built once: nh3 converts the options on every call
+    otherwise (a quarter of its time on feed content). A feed's entries share a base."""
+    return nh3.Cleaner(
+        tags=set(_TAGS),
+        clean_content_tags=set(_CLEAN_CONTENT_TAGS),
+        attributes=_ATTRIBUTES,
+        url_schemes=set(URL_SCHEMES),
+        url_relative=("rewrite_with_base", base) if base else "deny",
+        link_rel="noopener noreferrer",
+    )
+
+
 def sanitize_html(html_text: str, base_url: str | None = None) -> str:
     """Allowlist-sanitize an HTML fragment with nh3.
 
@@ -148,16 +168,7 @@ def sanitize_html(html_text: str, base_url: str | None = None) -> str:
     """
     if not html_text:
         return ""
-    base = _safe_base(base_url)
-    cleaned = nh3.clean(
-        html_text,
-        tags=set(_TAGS),
-        clean_content_tags=set(_CLEAN_CONTENT_TAGS),
-        attributes=_ATTRIBUTES,
-        url_schemes=set(URL_SCHEMES),
-        url_relative=("rewrite_with_base", base) if base else "deny",
-        link_rel="noopener noreferrer",
-    )
+    cleaned = _cleaner(_safe_base(base_url)).clean(html_text)
     if "<img" in cleaned:
         cleaned = _IMG_TAG.sub(_drop_pixel, cleaned)
     return clean_text(cleaned).strip()  # character references may have decoded to controls
@@ -185,16 +196,12 @@ def sanitized_html_to_text(cleaned: str) -> str:
     """:func:`html_to_text` for the output of :func:`sanitize_html`, without building a tree.
 
     nh3 writes well-formed markup: no comments or scripts, ``<`` only in tags, every attribute
-    ``name="value"`` with ``"`` escaped. So one regular expression finds every tag, about three
+    ``name="value"`` with ``"`` escaped. So two regular expressions find every tag, 2.5
     times faster than parsing the fragment again (the same text on every corpus item).
     """
     if "<" not in cleaned:
         return collapse(html.unescape(cleaned))
-    return _join_blocks(html.unescape(_TAG.sub(_tag_break, cleaned)))
-
-
-def _tag_break(match: re.Match[str]) -> str:
-    return _BREAK if match.group(1).lower() in _BLOCK_TAGS else ""
+    return _join_blocks(html.unescape(_TAG.sub("", _BLOCK_TAG.sub(_BREAK, cleaned))))
 
 
 def _join_blocks(text: str) -> str:
