@@ -26,11 +26,13 @@ from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.schedule import (
     POLL_STATE,
     RECOVERED,
+    PolledSource,
     adaptive_interval,
     interval_bounds,
     is_due,
     record_failure,
     record_success,
+    record_unusable,
     still_unusable,
     unchanged_interval,
 )
@@ -132,7 +134,7 @@ class Poller:
         parsers = _ParserPool()
         loop = asyncio.get_running_loop()
         known = await loop.run_in_executor(worker, self._load, source_ids)
-        unchanged: list[tuple[Source, FetchResult]] = []
+        unchanged: list[tuple[PolledSource, FetchResult]] = []
         # Bodies must not pile up in memory while they wait for a parser.
         in_flight = asyncio.Semaphore(2 * self.settings.fetch.concurrency)
 
@@ -158,22 +160,22 @@ class Poller:
         report.outcomes.sort(key=lambda o: o.source_id)
         return report
 
-    def _load(self, source_ids: Sequence[int]) -> dict[int, Source]:
+    def _load(self, source_ids: Sequence[int]) -> dict[int, PolledSource]:
         """The sources, read in one query: their validators for the requests, and their state
-        for recording a 304 without reading them again (detached copies)."""
-        with self.db.session() as session:
-            rows = session.scalars(select(Source).where(Source.id.in_(source_ids))).all()
-            session.expunge_all()
-            return {r.id: r for r in rows}
+        for recording a 304 without reading them again."""
+        columns = [Source.__table__.c[name] for name in PolledSource.__slots__]
+        with self.db.engine.connect() as connection:
+            rows = connection.execute(select(*columns).where(Source.id.in_(source_ids)))
+            return {row.id: PolledSource(*row) for row in rows}
 
     async def _poll_one(
         self,
         fetcher: Fetcher,
-        known: Source,
+        known: PolledSource,
         report: PollReport,
         off_loop: Callable,
         parsers: _ParserPool,
-        unchanged: list[tuple[Source, FetchResult]],
+        unchanged: list[tuple[PolledSource, FetchResult]],
     ) -> SourceOutcome:
         source_id, label = known.id, known.label
         try:
@@ -189,10 +191,11 @@ class Poller:
             return await off_loop(
                 self._failed, source_id, label, f"internal error: {exc!r}", None, None
             )
+        if result.not_modified and still_unusable(known):  # the same unusable document
+            error = f"{known.document_error} (unchanged since)"
+            return await off_loop(self._failed, source_id, label, error, 304, None, result)
         if result.not_modified and not result.moved_to:
             unchanged.append((known, result))  # recorded in one batch at the end
-            if still_unusable(known):
-                return SourceOutcome(source_id, label, "failed", error=known.last_error, status=304)
             return SourceOutcome(
                 source_id, label, "not-modified", status=304, elapsed=result.elapsed
             )
@@ -211,36 +214,24 @@ class Poller:
             error = f"internal error: {exc!r}"
         return await off_loop(self._failed, source_id, label, error, None, None, result)
 
-    def _store_not_modified(self, unchanged: list[tuple[Source, FetchResult]]) -> None:
-        """Record every 304 of a poll in one executemany, from the sources read at the start.
-
-        A 304 for a document that could not be used last time is that failure again.
-        """
+    def _store_not_modified(self, unchanged: list[tuple[PolledSource, FetchResult]]) -> None:
+        """Record every 304 of a poll in one executemany, from the sources read at the start."""
         if not unchanged:
             return
         now = self.clock()
         rows = []
         for source, result in unchanged:
-            if still_unusable(source):
-                record_failure(
-                    source,
-                    now=now,
-                    error=source.last_error or "unusable document",
-                    fetch=self.settings.fetch,
-                    status=304,
-                )
-            else:
-                interval = unchanged_interval(
-                    source, self.settings.fetch, max_age_seconds=result.max_age
-                )
-                record_success(
-                    source,
-                    now=now,
-                    status=304,
-                    etag=result.etag,
-                    last_modified=result.last_modified,
-                    interval=interval,
-                )
+            interval = unchanged_interval(
+                source, self.settings.fetch, max_age_seconds=result.max_age
+            )
+            record_success(
+                source,
+                now=now,
+                status=304,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                interval=interval,
+            )
             rows.append({"_id": source.id} | {c: getattr(source, c) for c in POLL_STATE})
         with self.db.engine.begin() as connection:
             connection.execute(_UPDATE_POLL_STATE, rows)
@@ -339,9 +330,7 @@ class Poller:
         *,
         unusable: FetchResult | None = None,
     ) -> SourceOutcome:
-        """Record a failure. ``unusable`` is a response whose document could not be used: its
-        validators are kept, so while it stays the same the server answers 304 and the
-        failure is recorded again without downloading it (see ``still_unusable``)."""
+        """Record a failure; ``unusable`` is a response whose document could not be used."""
         now = self.clock()
         with self.db.session() as session:
             source = session.get(Source, source_id)
@@ -349,7 +338,9 @@ class Poller:
             if result is not None:
                 self._apply_move(session, source, result)
             if unusable is not None:
-                source.etag, source.last_modified = unusable.etag, unusable.last_modified
+                record_unusable(
+                    source, error=error, etag=unusable.etag, last_modified=unusable.last_modified
+                )
             record_failure(
                 source,
                 now=now,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aggregator.config import FetchSettings
-from aggregator.store.models import Source
+from aggregator.store.models import Source, source_label
 
 RECENT_ENTRIES = 10
 RECOVERED = "recovered from:"
@@ -25,13 +26,42 @@ POLL_STATE = (
     "last_success_at",
     "etag",
     "last_modified",
+    "document_error",
     "next_check_at",
     "status",
 )
 """The source columns that record_success and record_failure set."""
 
 
-def interval_bounds(source: Source, fetch: FetchSettings) -> tuple[float, float]:
+@dataclass(slots=True)
+class PolledSource:
+    """A plain copy of the source columns a poll reads (what a request needs) and the state
+    the functions here update: cheaper than an ORM row when a poll records a thousand 304s.
+    Every function here takes either."""
+
+    id: int
+    url: str
+    name: str
+    feed_title: str | None
+    status: str
+    etag: str | None
+    last_modified: str | None
+    document_error: str | None
+    last_status: int | None
+    last_error: str | None
+    consecutive_failures: int
+    min_interval_minutes: float | None
+    max_interval_minutes: float | None
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    next_check_at: datetime | None
+
+    @property
+    def label(self) -> str:
+        return source_label(self.name, self.feed_title, self.url)
+
+
+def interval_bounds(source: Source | PolledSource, fetch: FetchSettings) -> tuple[float, float]:
     """The source's (min, max) poll interval in minutes."""
     lo = source.min_interval_minutes or fetch.min_interval_minutes
     hi = source.max_interval_minutes or fetch.max_interval_minutes
@@ -63,7 +93,7 @@ def adaptive_interval(
 
 
 def unchanged_interval(
-    source: Source, fetch: FetchSettings, *, max_age_seconds: float | None
+    source: Source | PolledSource, fetch: FetchSettings, *, max_age_seconds: float | None
 ) -> timedelta:
     """After a 304 the feed's rhythm is unchanged: keep the last interval (the minimum after a
     failure or before any success), never sooner than Cache-Control allows, within the bounds.
@@ -83,7 +113,7 @@ def failure_backoff(failures: int, *, min_minutes: float, cap_minutes: float) ->
 
 
 def record_success(
-    source: Source,
+    source: Source | PolledSource,
     *,
     now: datetime,
     status: int,
@@ -99,6 +129,7 @@ def record_success(
     if status != 304 or not (source.last_error or "").startswith(RECOVERED):
         source.last_error = None
     source.consecutive_failures = 0
+    source.document_error = None
     source.last_checked_at = now
     source.last_success_at = now
     if etag:
@@ -109,7 +140,7 @@ def record_success(
 
 
 def record_failure(
-    source: Source,
+    source: Source | PolledSource,
     *,
     now: datetime,
     error: str,
@@ -140,10 +171,18 @@ def record_failure(
     source.next_check_at = now + delay
 
 
-def still_unusable(source: Source) -> bool:
-    """True when the last poll fetched a document that could not be used (not a feed, broken):
-    a 304 now means that same document, so the failure stands."""
-    return bool(source.consecutive_failures) and source.last_status in (200, 203, 304)
+def record_unusable(
+    source: Source | PolledSource, *, error: str, etag: str | None, last_modified: str | None
+) -> None:
+    """The fetched document could not be used: keep its validators, so that while it stays the
+    same the server answers 304 and the failure is recorded without downloading it again."""
+    source.etag, source.last_modified = etag, last_modified
+    source.document_error = error
+
+
+def still_unusable(source: Source | PolledSource) -> bool:
+    """True when a 304 now means the document that could not be used: the failure stands."""
+    return source.document_error is not None
 
 
 def is_due(source: Source, now: datetime) -> bool:

@@ -46,6 +46,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
+def source_label(name: str, feed_title: str | None, url: str) -> str:
+    """How a source is named in output: its configured name, else its feed's title, else its URL."""
+    return name or feed_title or url
+
+
 class Source(Base):
     """A feed we poll, with its HTTP validators and health."""
 
@@ -75,6 +80,9 @@ class Source(Base):
     feed_id: Mapped[str | None] = mapped_column(Text)
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
+    document_error: Mapped[str | None] = mapped_column(Text)
+    """Why the fetched document the validators belong to could not be used (not a feed, broken);
+    None when it could. While it is set, a 304 means that document, so the failure stands."""
     ttl_minutes: Mapped[float | None] = mapped_column(Float)
     hub_url: Mapped[str | None] = mapped_column(Text)
 
@@ -91,7 +99,7 @@ class Source(Base):
 
     @property
     def label(self) -> str:
-        return self.name or self.feed_title or self.url
+        return source_label(self.name, self.feed_title, self.url)
 
 
 class Item(Base):

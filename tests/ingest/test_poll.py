@@ -69,7 +69,7 @@ def test_real_feed_corpus_polls_then_304s(
     assert again.not_modified == len(ok)
     # The unusable documents are unchanged too: their failure stands, without a download.
     assert [(o.source_id, o.error) for o in again.outcomes if o.result == "failed"] == [
-        (o.source_id, o.error) for o in failed
+        (o.source_id, f"{o.error} (unchanged since)") for o in failed
     ]
     served = {r.path: r for r in feed_server.requests}
     conditional = [r for r in served.values() if r.headers.get("If-None-Match")]
@@ -82,26 +82,35 @@ def test_real_feed_corpus_polls_then_304s(
 def test_unchanged_broken_document_is_not_downloaded_again(
     db: Database, feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    """A 304 for a document that failed stays a failure (counted, backed off); once the server
-    has a usable document again, it is fetched and stored."""
-    url = feed_server.add("/broken.xml", b"<html><body><p>Not a feed</p></body></html>")
+    """A 304 for a document that failed stays that failure (counted, backed off), even after a
+    failure of another kind in between; once the server has a usable document, it is stored."""
+    broken = b"<html><body><p>Not a feed</p></body></html>"
+    url = feed_server.add("/broken.xml", broken)
     sid = add_sources(db, [url])[url]
     settings = settings_for(tmp_path)
     first, second = poll_all(db, settings), poll_all(db, settings)
-    assert [o.result for o in (*first.outcomes, *second.outcomes)] == ["failed", "failed"]
-    assert second.outcomes[0].error == first.outcomes[0].error
-    assert feed_server.statuses("/broken.xml") == [200, 304]
+    feed_server.add("/broken.xml", broken, status=503)  # the same document, served as an error
+    third = poll_all(db, settings)
+    feed_server.add("/broken.xml", broken)
+    fourth = poll_all(db, settings)
+    outcomes = [r.outcomes[0] for r in (first, second, third, fourth)]
+    assert [o.result for o in outcomes] == ["failed"] * 4
+    reason = "not a feed: looks like an HTML page"
+    assert outcomes[0].error == reason and outcomes[2].error.startswith("HTTP 503")
+    assert outcomes[1].error == outcomes[3].error == f"{reason} (unchanged since)"
+    assert feed_server.statuses("/broken.xml") == [200, 304, 503, 304]
     with db.session() as session:
         source = session.get(Source, sid)
-        assert source.consecutive_failures == 2 and source.last_success_at is None
-        assert source.last_error == first.outcomes[0].error
+        assert source.consecutive_failures == 4 and source.last_success_at is None
+        assert source.document_error == reason
     feed_server.replace("/broken.xml", rss_feed("Fixed", items=2))
-    third = poll_all(db, settings)
-    assert third.outcomes[0].result == "new" and third.new == 2
-    assert feed_server.statuses("/broken.xml") == [200, 304, 200]
+    fifth = poll_all(db, settings)
+    assert fifth.outcomes[0].result == "new" and fifth.new == 2
+    assert feed_server.statuses("/broken.xml")[-1] == 200
     with db.session() as session:
         source = session.get(Source, sid)
         assert source.consecutive_failures == 0 and source.last_error is None
+        assert source.document_error is None
 
 
 def test_conditional_get_and_changed_content(
@@ -238,7 +247,8 @@ def test_hostile_sources_fail_cleanly_and_others_are_unaffected(
     )
     assert "loop" in errors["redirect loop"]
     assert "entity" in errors["billion laughs"] and "entity" in errors["xxe"]
-    assert errors["html"] == "not a feed: looks like an HTML page"
+    # the page is unchanged (304): its failure stands without a download
+    assert errors["html"] == "not a feed: looks like an HTML page (unchanged since)"
     # localhost is another name: allowed only because 127.0.0.1/32 is; refused without it
     # the XXE feed must never carry /etc/passwd into an item
     with db.session() as session:
