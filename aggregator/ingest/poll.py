@@ -24,8 +24,8 @@ from aggregator.ingest.entry import FeedParseError, ParsedFeed
 from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.schedule import (
-    POLL_STATE,
     RECOVERED,
+    SUCCESS_COLUMNS,
     PolledSource,
     adaptive_interval,
     interval_bounds,
@@ -232,9 +232,9 @@ class Poller:
                 last_modified=result.last_modified,
                 interval=interval,
             )
-            rows.append({"_id": source.id} | {c: getattr(source, c) for c in POLL_STATE})
+            rows.append({"_id": source.id} | {c: getattr(source, c) for c in SUCCESS_COLUMNS})
         with self.db.engine.begin() as connection:
-            connection.execute(_UPDATE_POLL_STATE, rows)
+            connection.execute(_RECORD_SUCCESS, rows)
 
     def _store(
         self,
@@ -357,10 +357,10 @@ class Poller:
         )
 
 
-_UPDATE_POLL_STATE = (
+_RECORD_SUCCESS = (
     update(Source.__table__)
     .where(Source.__table__.c.id == bindparam("_id"))
-    .values({c: bindparam(c) for c in POLL_STATE})
+    .values({c: bindparam(c) for c in SUCCESS_COLUMNS})
 )
 
 

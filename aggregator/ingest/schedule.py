@@ -18,7 +18,7 @@ RECENT_ENTRIES = 10
 RECOVERED = "recovered from:"
 """Prefix of a source's error when feedparser recovered its entries from a broken document."""
 QUIET_FACTOR = 4
-POLL_STATE = (
+SUCCESS_COLUMNS = (
     "last_status",
     "last_error",
     "consecutive_failures",
@@ -28,9 +28,9 @@ POLL_STATE = (
     "last_modified",
     "document_error",
     "next_check_at",
-    "status",
 )
-"""The source columns that record_success and record_failure set."""
+"""The source columns that record_success sets (and nothing else: an operator's concurrent
+change to, say, the status is never overwritten by a poll's copy)."""
 
 
 @dataclass(slots=True)
@@ -43,7 +43,6 @@ class PolledSource:
     url: str
     name: str
     feed_title: str | None
-    status: str
     etag: str | None
     last_modified: str | None
     document_error: str | None

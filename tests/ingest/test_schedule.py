@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from aggregator.config import FetchSettings
 from aggregator.ingest.schedule import (
+    SUCCESS_COLUMNS,
+    PolledSource,
     adaptive_interval,
     failure_backoff,
     is_due,
@@ -94,3 +96,38 @@ def test_304_without_validators_keeps_the_old_ones() -> None:
         src, now=NOW, status=304, etag=None, last_modified=None, interval=timedelta(minutes=15)
     )
     assert src.etag == '"a"' and src.last_modified == "Sun, 01 Nov 2026 10:00:00 GMT"
+
+
+def test_a_poll_writes_back_exactly_what_record_success_sets() -> None:
+    """The batched 304 write lists its columns: record_success must set nothing outside them,
+    and a source that was failing on an unusable document is healthy again afterwards."""
+    polled = PolledSource(
+        id=1,
+        url="https://a.example/feed",
+        name="",
+        feed_title="A",
+        etag='"old"',
+        last_modified=None,
+        document_error="not a feed",
+        last_status=503,  # the last failure was another kind
+        last_error="HTTP 503 Service Unavailable",
+        consecutive_failures=3,
+        min_interval_minutes=None,
+        max_interval_minutes=None,
+        last_checked_at=NOW - timedelta(hours=1),
+        last_success_at=None,
+        next_check_at=NOW,
+    )
+    before = {name: getattr(polled, name) for name in PolledSource.__slots__}
+    record_success(
+        polled,
+        now=NOW,
+        status=200,
+        etag='"new"',
+        last_modified="Sun, 01 Nov 2026 11:00:00 GMT",
+        interval=timedelta(minutes=30),
+    )
+    changed = {n for n in PolledSource.__slots__ if getattr(polled, n) != before[n]}
+    assert changed == set(SUCCESS_COLUMNS)
+    assert polled.document_error is None and polled.consecutive_failures == 0
+    assert polled.label == "A"
