@@ -22,9 +22,13 @@ XHTML = "http://www.w3.org/1999/xhtml"
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
-def safe_parser(*, recover: bool = False) -> etree.XMLParser:
-    """A parser (strict unless asked) that expands no entities, loads no DTD, uses no network."""
+def safe_parser(*, recover: bool = False, encoding: str | None = None) -> etree.XMLParser:
+    """A parser (strict unless asked) that expands no entities, loads no DTD, uses no network.
+
+    ``encoding`` overrides what the document declares.
+    """
     return etree.XMLParser(
+        encoding=encoding,
         recover=recover,
         resolve_entities=False,
         no_network=True,
@@ -39,12 +43,20 @@ def safe_parser(*, recover: bool = False) -> etree.XMLParser:
 _PARSER = safe_parser()
 
 
+def read_tree(
+    body: bytes, url: str, parser: etree.XMLParser = _PARSER
+) -> tuple[etree._Element | None, str | None]:
+    """``(root, None)`` if ``body`` is well-formed XML, else ``(None, what is wrong)``.
+    Entities stay unexpanded."""
+    try:
+        return etree.fromstring(body, parser, base_url=url), None
+    except etree.XMLSyntaxError as exc:
+        return None, " ".join(str(exc.msg).split())
+
+
 def parse_tree(body: bytes, url: str) -> etree._Element | None:
     """The root of ``body`` if it is well-formed XML, else None. Entities stay unexpanded."""
-    try:
-        return etree.fromstring(body, _PARSER, base_url=url)
-    except etree.XMLSyntaxError:
-        return None
+    return read_tree(body, url)[0]
 
 
 def read_feed(root: etree._Element) -> RawFeed | None:

@@ -1,7 +1,8 @@
 """Parse a fetched feed document into a normalised ParsedFeed.
 
 Tiers, in order: JSON Feed (when the body or content type is JSON); the fast lxml tier for
-well-formed RSS 2.0 / Atom 1.0 / RSS 1.0 without a DTD subset; feedparser for everything else.
+well-formed RSS 2.0 / Atom 1.0 / RSS 1.0 without a DTD subset, or for one that is well-formed
+after the exact repairs of ``_parse_repair``; feedparser for everything else.
 Entity declarations are screened first, so no tier ever expands a bomb or reads a file.
 """
 
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from . import _parse_feedparser, _parse_guard, _parse_lxml, jsonfeed
+from . import _parse_feedparser, _parse_guard, _parse_lxml, _parse_repair, jsonfeed
 from ._parse_normalize import normalise_feed
 from .entry import FeedParseError, ParsedFeed
 
@@ -35,16 +36,19 @@ def parse_feed(
     if _parse_guard.looks_like_json(body, content_type):
         return normalise_feed(jsonfeed.read_feed(jsonfeed.load(body), url), "json", now)
 
-    root = _parse_lxml.parse_tree(body, url)
+    root, problem = _parse_lxml.read_tree(body, url)
     dtd = (
         _parse_guard.internal_dtd(body) if root is None else root.getroottree().docinfo.internalDTD
     )
     _parse_guard.refuse_dangerous_entities(dtd)
-    fast = root is not None and not _parse_guard.declares_entities(dtd)
-    if fast and not _charset_overrides(content_type, root):
+    entities = _parse_guard.declares_entities(dtd)
+    warning = None
+    if root is None and not entities and (root := _parse_repair.repair(body, url)) is not None:
+        warning = f"{problem} (repaired)"
+    if root is not None and not entities and not _charset_overrides(content_type, root):
         raw = _parse_lxml.read_feed(root)
         if raw is not None:
-            return normalise_feed(raw, "fast", now)
+            return normalise_feed(raw, "fast", now, warning)
     if _parse_guard.looks_like_html(body):
         raise FeedParseError("not a feed: looks like an HTML page")
     return _feedparser_tier(body, url, content_type, now)

@@ -46,12 +46,15 @@ def test_real_feeds_parse_or_fail_cleanly() -> None:
             failures[path.name] = str(exc)
             continue
         counts[feed.parser] += 1
+        counts["repaired"] += bool(feed.warning and feed.warning.endswith("(repaired)"))
         counts["entries"] += len(feed.entries)
         _check_strings(feed)
     print(f"real feeds: {dict(counts)}, failed: {failures}")
     assert all(msg and "\n" not in msg for msg in failures.values())
     assert len(failures) <= 2, failures
-    assert counts["fast"] >= 180 and counts["feedparser"] >= 3 and counts["json"] >= 1
+    # 4 broken feeds are read by the fast tier after an exact repair; one needs feedparser
+    assert counts["fast"] >= 190 and counts["repaired"] >= 4
+    assert counts["feedparser"] >= 1 and counts["json"] >= 1
 
 
 def _header(text: str, name: str) -> str | None:
@@ -87,7 +90,11 @@ FILES = sorted((FEEDPARSER_TESTS / "illformed").rglob("*.xml")) + sorted(
 
 # Principled differences from feedparser's expectations: we do not guess at double-encoded UTF-8
 # (a real corpus feed writes "Ã©" on purpose), and lxml.html keeps a stray "<>" as text.
-KNOWN_DIFFERENCES = {"double-encoded-html.xml", "bozo_linenoise.xml"}
+KNOWN_DIFFERENCES = {
+    "double-encoded-html.xml",
+    "bozo_double-encoded-html.xml",  # the same, with HTML entities that the repair decodes
+    "bozo_linenoise.xml",
+}
 _ENCODING = re.compile(r"encoding == '([\w-]+)'")
 _RAW_TITLE = re.compile(rb"<title>([^<]+)</title>")
 

@@ -1,16 +1,19 @@
-"""Both tiers on every corpus feed the fast tier reads: same keys, titles, links and dates.
+"""Both tiers on every corpus feed the fast tier reads (repaired or not): same keys, titles,
+links and dates.
 
-The one allowed difference: feedparser "repairs" text that looks like double-encoded UTF-8
-(Ã© -> é); we keep text as the document wrote it (a corpus feed writes Ã© on purpose).
+Allowed differences in titles: feedparser "repairs" text that looks like double-encoded UTF-8
+(Ã© -> é), where we keep text as the document wrote it (a corpus feed writes Ã© on purpose); and
+it leaves HTML5 named entities it does not know (&colon;) as text, where the repair decodes them.
 """
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.ingest import _parse_feedparser, _parse_lxml
+from aggregator.ingest import _parse_feedparser, _parse_lxml, _parse_repair
 from aggregator.ingest._parse_normalize import normalise_feed
 from tests.ingest.test_parse_corpus import REAL, real_feeds
 
@@ -26,7 +29,9 @@ def _undo_double_encoding(text: str) -> str:
 
 
 def _titles_agree(fast: str, slow: str) -> bool:
-    return fast == slow or _undo_double_encoding(fast) == slow
+    """Equal, but for feedparser's double-encoding repair, or an HTML5 named entity (&colon;)
+    that feedparser does not know and leaves as text where the repaired fast tier decodes it."""
+    return fast in (slow, html.unescape(slow)) or _undo_double_encoding(fast) == slow
 
 
 @pytest.mark.slow  # ~25 s: feedparser over 193 real feeds
@@ -36,6 +41,8 @@ def test_tiers_agree_on_corpus() -> None:
     for path, url in real_feeds():
         body = path.read_bytes()
         root = _parse_lxml.parse_tree(body, url)
+        if root is None:
+            root = _parse_repair.repair(body, url)
         raw = _parse_lxml.read_feed(root) if root is not None else None
         if raw is None:
             continue
