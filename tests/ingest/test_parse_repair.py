@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.parse import parse_feed
+from tests.support import bombs
 
 URL = "https://example.org/feed.xml"
 
@@ -81,3 +83,12 @@ def test_repair_expands_no_undeclared_entity() -> None:
     """An undeclared entity that is not an HTML one stays text: nothing is read or expanded."""
     feed = parse_feed(_rss("<title>&xxe; &#38;x</title>"), URL)
     assert feed.entries[0].title == "&xxe; &x"
+
+
+def test_a_doctype_mended_by_the_repair_is_screened_again() -> None:
+    """A control character hides the entity declarations from the first look; once the repair
+    removes it, the billion-laughs subset must still be refused."""
+    start = bombs.BILLION_LAUGHS.index(b"<!ENTITY")
+    hidden = bombs.BILLION_LAUGHS[:start] + b"\x01" + bombs.BILLION_LAUGHS[start:]
+    with pytest.raises(FeedParseError, match="entity expansion refused"):
+        parse_feed(hidden, URL)
