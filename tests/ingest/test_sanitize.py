@@ -139,6 +139,8 @@ def test_sanitized_text_matches_the_tree_walk_on_the_corpus() -> None:
     [
         '<p title="a > b <i>">x</p><div>y</div>',
         '<img src="https://e.example/p.jpg" alt="</p><p>">z',
+        # a tag-like attribute value must not swallow the text after it (nh3 escapes its "<")
+        '<p><img alt="<p " src="https://e.example/x.png">Hello "world" <b>bold</b> "more"</p>',
         "a &lt;b&gt; &amp;lt; c&nbsp;d<br>e<BR/>f",
         "<P>upper</P>case<LI>item",
         "&#1;&#x7f;&#128;&#xfdd0;x\u2028y",
