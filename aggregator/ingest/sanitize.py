@@ -196,8 +196,9 @@ def sanitized_html_to_text(cleaned: str) -> str:
     """:func:`html_to_text` for the output of :func:`sanitize_html`, without building a tree.
 
     nh3 writes well-formed markup: no comments or scripts, ``<`` only where a tag starts (it is
-    escaped in text and in attribute values), every attribute ``name="value"``. So two regular expressions find every tag, 2.5
-    times faster than parsing the fragment again (the same text on every corpus item).
+    escaped in text and in attribute values), every attribute ``name="value"``. So two regular
+    expressions find every tag, 2.5 times faster than parsing the fragment again (the same text
+    on every corpus item).
     """
     if "<" not in cleaned:
         return collapse(html.unescape(cleaned))
