@@ -9,7 +9,8 @@ rules as every other feed:
 * a bare ``&`` that cannot start a reference (``Tom & Jerry``), written ``&amp;``;
 * an HTML named entity XML does not define (``&nbsp;``, ``&colon;``), written as the numeric
   reference of its character;
-* a declared encoding the bytes are not in, when they are valid UTF-8.
+* a declared encoding the bytes are not in, when they are valid UTF-8;
+* text after the root element's end tag (a CDN's injected ``<script>``), cut off.
 
 CDATA sections are left alone (a ``&`` there is text). Documents in UTF-16 or UTF-32, or that
 declare entities of their own, are not repaired. What still does not parse goes to feedparser.
@@ -32,6 +33,8 @@ _BARE_AMP = re.compile(rb"&(?![A-Za-z#])")
 _NAMED = re.compile(rb"&([A-Za-z][A-Za-z0-9]*);")
 _XML_ENTITIES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
 _WIDE = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+_ROOT_NAME = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+"""The first element's name (the prolog's <?...?> and <!...> do not match)."""
 _UTF8_PARSER = safe_parser(encoding="utf-8")
 
 
@@ -42,12 +45,24 @@ def repair(body: bytes, url: str) -> etree._Element | None:
         return None
     fixed = b"".join(
         part if part.startswith(b"<![CDATA[") else _repair_text(part)
-        for part in _CDATA.split(_CONTROLS.sub(b"", body))
+        for part in _CDATA.split(_CONTROLS.sub(b"", _without_trailer(body)))
     )
     root = read_tree(fixed, url)[0]
     if root is None and _is_utf8(fixed):
         root = read_tree(fixed, url, _UTF8_PARSER)[0]
     return root
+
+
+def _without_trailer(body: bytes) -> bytes:
+    """``body`` up to the end tag of its root element, when only junk follows that tag."""
+    first = _ROOT_NAME.search(body)
+    if first is None:
+        return body
+    end = body.rfind(b"</" + first.group(1))
+    close = body.find(b">", end)
+    if end < 0 or close < 0 or not body[close + 1 :].strip():
+        return body
+    return body[: close + 1]
 
 
 def _repair_text(part: bytes) -> bytes:

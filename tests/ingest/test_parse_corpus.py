@@ -52,9 +52,9 @@ def test_real_feeds_parse_or_fail_cleanly() -> None:
     print(f"real feeds: {dict(counts)}, failed: {failures}")
     assert all(msg and "\n" not in msg for msg in failures.values())
     assert len(failures) <= 2, failures
-    # 4 broken feeds are read by the fast tier after an exact repair; one needs feedparser
-    assert counts["fast"] >= 190 and counts["repaired"] >= 4
-    assert counts["feedparser"] >= 1 and counts["json"] >= 1
+    # the 5 broken feeds it can read are read by the fast tier after an exact repair
+    # (feedparser's tier is exercised by feedparser's own cases below)
+    assert counts["fast"] >= 190 and counts["repaired"] >= 5 and counts["json"] >= 1
 
 
 def _header(text: str, name: str) -> str | None:

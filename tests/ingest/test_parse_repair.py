@@ -49,6 +49,15 @@ def test_broken_markup_is_repaired_for_the_fast_tier(
     assert feed.warning and feed.warning.endswith("(repaired)") and problem in feed.warning
 
 
+def test_junk_after_the_root_element_is_cut_off() -> None:
+    injected = (
+        b'<script data-cfasync="false" src="/cdn-cgi/scripts/x/email-decode.min.js"></script>'
+    )
+    feed = parse_feed(_rss("<title>Post</title>") + b"\n" + injected, URL)
+    assert feed.parser == "fast" and [e.title for e in feed.entries] == ["Post"]
+    assert feed.warning and "Extra content" in feed.warning
+
+
 def test_wrongly_declared_encoding_is_read_as_utf8() -> None:
     body = _rss("<title>Café</title>", '<?xml version="1.0" encoding="utf-16"?>')
     feed = parse_feed(body, URL)
