@@ -22,6 +22,7 @@ from sqlalchemy import Row, case, func, select
 
 from aggregator.store.db import Database
 from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
+from aggregator.store.subscribers import STATUSES
 
 REGISTRY = CollectorRegistry()
 
@@ -80,7 +81,7 @@ class StoreCollector(Collector):
                 "aggregator_subscribers",
                 "Subscribers by status.",
                 "status",
-                ("pending", "active", "paused", "unsubscribed", "suspended"),
+                STATUSES,
             )
             deliveries = _grouped(
                 session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)),

@@ -9,7 +9,7 @@ from pathlib import Path
 from aggregator.config import Settings
 from aggregator.publish.feeds import write_feeds, write_tag_feeds
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, brief_html, entry_id
-from aggregator.publish.websub import WebSubError, ping_hub
+from aggregator.publish.websub import WebSubError, ping_hub, topic_url
 from aggregator.store.db import Database
 from aggregator.store.models import Source
 from aggregator.store.stories import Story, newest_stories
@@ -21,7 +21,6 @@ log = logging.getLogger("aggregator.publish")
 class PublishResult:
     entries: int = 0
     changed: list[Path] = field(default_factory=list)
-    pinged: bool = False
 
 
 def feed_meta(settings: Settings) -> FeedMeta:
@@ -78,10 +77,9 @@ def publish(db: Database, settings: Settings) -> PublishResult:
         changed += write_tag_feeds(out, meta, entries)
     result = PublishResult(entries=len(entries), changed=changed)
     if changed and meta.hub_url:
-        topics = [meta.base_url + str(p.relative_to(out)) for p in changed]
+        topics = [topic_url(meta.base_url, p.relative_to(out)) for p in changed]
         try:
             ping_hub(meta.hub_url, topics)
-            result.pinged = True
         except WebSubError as exc:
             log.warning("websub hub=%s ping failed: %s", meta.hub_url, exc)
     log.info("published entries=%d changed_files=%d", len(entries), len(changed))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlencode
 
 from aggregator.publish.model import safe_url
@@ -43,6 +44,12 @@ def ping_hub(hub_url: str, topic_urls: list[str], timeout: float = 10) -> None:
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise WebSubError(f"WebSub hub {hub} unreachable: {reason}") from err
+
+
+def topic_url(base_url: str, relative: Path) -> str:
+    """The public URL of a published file: what the hub is pinged with and what the file's
+    ``Link: rel=self`` names, so the two always match."""
+    return f"{base_url.rstrip('/')}/{relative.as_posix()}"
 
 
 def link_header(hub_url: str, self_url: str) -> str:

@@ -35,6 +35,7 @@ from aggregator.app import App
 from aggregator.digest.transport import Transport, transport_for
 from aggregator.metrics import SUBSCRIBE_REQUESTS, render_metrics
 from aggregator.store.models import Subscriber
+from aggregator.store.subscribers import STICKY
 from aggregator.templating import TEMPLATES_DIR, environment
 from aggregator.web import subscriptions as subs
 from aggregator.web.mailer import Mailer
@@ -71,13 +72,12 @@ class _Site:
     """The handlers, sharing settings, store, signing key and mailer."""
 
     def __init__(self, app: App, transport: Transport | None) -> None:
-        self.app = app
         self.settings = app.settings
         self.db = app.db
         self.secret = app.secret_key
         self._transport = transport
-        https = self.settings.general.base_url.startswith("https://")
-        self.csrf = CSRF(self.secret, secure_cookie=https)
+        self.https = self.settings.general.base_url.startswith("https://")
+        self.csrf = CSRF(self.secret, secure_cookie=self.https)
         self.ip_limit = RateLimiter(self.settings.web.subscribe_per_ip_per_hour, 3600)
         self.css = (TEMPLATES_DIR / "web" / "style.css").read_bytes()
         self.css_version = hashlib.sha256(self.css).hexdigest()[:16]
@@ -157,9 +157,14 @@ class _Site:
             form = await request.form(max_files=0, max_fields=600)
         except (MultiPartException, ValueError):
             raise _Refusal(self.notice(request, "Bad form", status=400, tone="error")) from None
-        if csrf and not self.csrf.valid(request, form.get(CSRF_FIELD)):
-            raise _Refusal(self.csrf_refusal(request))
+        if csrf:
+            self.check_csrf(request, form)
         return form
+
+    def check_csrf(self, request: Request, form: FormData) -> None:
+        """Refuse a form without this visitor's valid CSRF token."""
+        if not self.csrf.valid(request, form.get(CSRF_FIELD)):
+            raise _Refusal(self.csrf_refusal(request))
 
     def csrf_refusal(self, request: Request) -> HTMLResponse:
         back = request.url.path
@@ -403,7 +408,7 @@ class _Site:
                 f"The subscription for {row.email} is not confirmed yet. "
                 "Open the link in the confirmation mail we sent you.",
             )
-        if row.status in ("unsubscribed", "suspended"):
+        if row.status in STICKY:
             return self._inactive(request, row)
         return self.page(
             request,
@@ -449,16 +454,12 @@ class _Site:
         try:
             form = await self.read_form(request, csrf=False) if request.method == "POST" else None
             one_click = form is not None and form.get(ONE_CLICK[0]) == ONE_CLICK[1]
-            if (
-                form is not None
-                and not one_click
-                and not self.csrf.valid(request, form.get(CSRF_FIELD))
-            ):
-                raise _Refusal(self.csrf_refusal(request))
+            if form is not None and not one_click:  # RFC 8058 one-click comes without a token
+                self.check_csrf(request, form)
             row = await run_in_threadpool(self.subscriber_for, request, "unsubscribe")
         except _Refusal as refusal:
             return refusal.response
-        if form is None and row.status not in ("unsubscribed", "suspended"):
+        if form is None and row.status not in STICKY:
             return self.notice(
                 request,
                 "Unsubscribe?",
@@ -538,9 +539,8 @@ def create_app(app: App, *, transport: Transport | None = None) -> Starlette:
             ),
         ),
     ]
-    https = app.settings.general.base_url.startswith("https://")
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders, https=https)],
+        middleware=[Middleware(SecurityHeaders, https=site.https)],
         exception_handlers={HTTPException: site.http_error, Exception: site.http_error},
     )

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aggregator.publish.websub import link_header
+from aggregator.publish.websub import link_header, topic_url
 from aggregator.web.security import PUBLIC_CSP
 
 MEDIA_TYPES = {
@@ -43,9 +43,9 @@ class PublicFiles(StaticFiles):
 
     def __init__(self, *, directory: Path, hub_url: str | None = None, base_url: str = "") -> None:
         super().__init__(directory=directory, html=True, follow_symlink=False)
-        self.root = directory
+        self.root = directory.resolve()
         self.hub_url = hub_url
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url
 
     def file_response(
         self,
@@ -63,8 +63,8 @@ class PublicFiles(StaticFiles):
         if media_type and response.status_code != 304:
             response.headers["Content-Type"] = media_type
         if self.hub_url and suffix in FEED_SUFFIXES:
-            relative = Path(full_path).resolve().relative_to(self.root.resolve()).as_posix()
-            response.headers["Link"] = link_header(self.hub_url, f"{self.base_url}/{relative}")
+            relative = Path(full_path).resolve().relative_to(self.root)
+            response.headers["Link"] = link_header(self.hub_url, topic_url(self.base_url, relative))
         return response
 
 

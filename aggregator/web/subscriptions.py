@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Literal, Protocol, TypeVar
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from aggregator.config import Settings
+from aggregator.store import subscribers as store_subscribers
 from aggregator.store.db import Database
 from aggregator.store.models import Source, Subscriber
 
@@ -89,14 +89,12 @@ def normalise_email(raw: object) -> str:
     """A syntactically valid address in lower case (no DNS lookups), else FormError."""
     if not isinstance(raw, str) or not raw.strip():
         raise FormError("Enter your email address.")
-    text = raw.strip()
-    if len(text) > 254 or any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text):
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in raw.strip()):
         raise FormError("That does not look like an email address.")
     try:
-        valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError:
+        return store_subscribers.normalise_email(raw, allow_smtputf8=False)
+    except store_subscribers.SubscriberError:
         raise FormError("That does not look like an email address.") from None
-    return valid.normalized.lower()
 
 
 def _pick(form: FormData, field: str, allowed: dict[str, T], label: str) -> list[T]:
@@ -242,7 +240,7 @@ def unsubscribe(
     """Any status → unsubscribed (suspended stays suspended: no more mail either way)."""
 
     def change(row: Subscriber) -> Outcome:
-        if row.status in ("unsubscribed", "suspended"):
+        if row.status in store_subscribers.STICKY:
             return "unchanged"
         row.status, row.status_reason = "unsubscribed", reason
         return "done"
