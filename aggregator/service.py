@@ -71,13 +71,15 @@ class Pipeline:
     def poll_and_brief(
         self,
         *,
-        due_only: bool,
-        refs: list[int] | None = None,
+        due_only: bool = False,
+        ids: list[int] | None = None,
         on_outcome: Callable[[SourceOutcome], None] | None = None,
     ) -> PollReport:
-        """Poll (all, the due, or the given sources), fetch article text for teasers, brief."""
+        """Poll (the sources ``ids``, else all or the due ones), fetch article text for teasers,
+        brief."""
         with self._lock:
-            ids = self.poller.choose(due_only=due_only, refs=refs)
+            if ids is None:
+                ids = self.poller.choose(due_only=due_only)
             report = (
                 asyncio.run(self.poller.poll(ids, on_outcome=on_outcome)) if ids else PollReport()
             )
@@ -86,18 +88,14 @@ class Pipeline:
             fresh = report.new_item_ids + report.changed_item_ids
             if fresh:
                 asyncio.run(fetch_full_texts(self.app.db, self.app.settings, fresh))
-            report.briefs = self.brief(fresh)
+            self.brief(fresh)
             return report
 
-    def brief(self, item_ids: list[int]) -> int:
+    def brief(self, item_ids: list[int]) -> None:
         """Brief the given items plus any left without a brief (after a crash)."""
         pending = list(dict.fromkeys(item_ids + unbriefed_item_ids(self.app.db)))
-        if not pending:
-            return 0
-        report = make_briefs(
-            self.app.db, self.app.settings, pending, llm=llm_for(self.app.settings)
-        )
-        return report.made
+        if pending:
+            make_briefs(self.app.db, self.app.settings, pending, llm=llm_for(self.app.settings))
 
     def start_due_digests(self) -> list[int]:
         """Start a run for each digest's latest scheduled time that has none (the catch-up).

@@ -60,5 +60,5 @@ def poll(ctx: click.Context, due: bool, refs: tuple[int, ...]) -> None:
             progress.console.print(outcome_line(outcome), soft_wrap=True)
             progress.advance(task)
 
-        report = pipeline.poll_and_brief(due_only=due, refs=list(refs) or None, on_outcome=show)
+        report = pipeline.poll_and_brief(ids=ids, on_outcome=show)
     console.print(summary_line(report))

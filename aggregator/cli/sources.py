@@ -17,7 +17,12 @@ from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.fetch import Fetcher, FetchError
 from aggregator.ingest.opml import OPMLError, Outline, read_opml, write_opml
 from aggregator.store.models import Item, Source
-from aggregator.store.sources import add_source, find_source, normalise_source_url
+from aggregator.store.sources import (
+    add_source,
+    enable_source,
+    find_source,
+    normalise_source_url,
+)
 
 
 @click.group()
@@ -156,9 +161,10 @@ def _set_enabled(ctx: click.Context, ref: str, enabled: bool) -> None:
     app = get_app(ctx)
     with app.db.session() as session:
         row = _source_or_exit(ctx, session, ref)
-        row.enabled, row.disabled_by = enabled, None if enabled else "operator"
         if enabled:
-            row.status, row.next_check_at, row.consecutive_failures = "active", None, 0
+            enable_source(row)
+        else:
+            row.enabled, row.disabled_by = False, "operator"
         console.print(
             f"source {row.id} ({row.label}) {'enabled' if enabled else 'disabled'}", markup=False
         )

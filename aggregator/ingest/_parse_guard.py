@@ -33,21 +33,19 @@ def internal_dtd(body: bytes) -> etree.DTD | None:
     return root.getroottree().docinfo.internalDTD if root is not None else None
 
 
-def declares_entities(dtd: etree.DTD | None) -> bool:
-    """True when a DTD internal subset declares any entity."""
-    return dtd is not None and next(dtd.iterentities(), None) is not None
-
-
-def refuse_dangerous_entities(dtd: etree.DTD | None) -> None:
-    """Raise FeedParseError when the DTD declares external, parameter or nested entities.
+def screen_entities(dtd: etree.DTD | None) -> bool:
+    """Raise FeedParseError when the DTD declares external, parameter or nested entities;
+    else True when it declares any entity at all.
 
     Short plain-text and character-reference entities (``<!ENTITY nbsp "&#160;">``) are
     allowed; anything that reads a file or URL, expands into other entities (billion laughs)
     or is long (quadratic blowup) is not.
     """
     if dtd is None:
-        return
+        return False
+    declared = False
     for entity in dtd.iterentities():
+        declared = True
         if entity.system_url or entity.content is None:
             raise FeedParseError(f"entity expansion refused: external entity {entity.name!r}")
         value = entity.orig or entity.content
@@ -57,6 +55,7 @@ def refuse_dangerous_entities(dtd: etree.DTD | None) -> None:
             raise FeedParseError(
                 f"entity expansion refused: entity {entity.name!r} is {len(value)} characters long"
             )
+    return declared
 
 
 def head_text(body: bytes) -> bytes:

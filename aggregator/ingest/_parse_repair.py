@@ -36,6 +36,10 @@ _WIDE = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _ROOT_NAME = re.compile(rb"<([A-Za-z_][\w.:-]*)")
 """The first element's name (the prolog's <?...?> and <!...> do not match)."""
 _UTF8_PARSER = safe_parser(encoding="utf-8")
+_DECLARED_ENCODING = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*[\"']([^\"']*)[\"']"
+)
+_UTF8_NAME = re.compile(rb"utf-?8", re.IGNORECASE)
 
 
 def repair(body: bytes, url: str) -> etree._Element | None:
@@ -47,8 +51,10 @@ def repair(body: bytes, url: str) -> etree._Element | None:
         part if part.startswith(b"<![CDATA[") else _repair_text(part)
         for part in _CDATA.split(_CONTROLS.sub(b"", _without_trailer(body)))
     )
-    root = read_tree(fixed, url)[0]
-    if root is None and _is_utf8(fixed):
+    # Unchanged bytes already failed; the UTF-8 parser only differs when another encoding is named.
+    root = read_tree(fixed, url)[0] if fixed != body else None
+    declared = _DECLARED_ENCODING.match(fixed)
+    if root is None and declared and not _UTF8_NAME.fullmatch(declared[1]) and _is_utf8(fixed):
         root = read_tree(fixed, url, _UTF8_PARSER)[0]
     return root
 

@@ -40,14 +40,11 @@ def parse_feed(
     dtd = (
         _parse_guard.internal_dtd(body) if root is None else root.getroottree().docinfo.internalDTD
     )
-    _parse_guard.refuse_dangerous_entities(dtd)
-    entities = _parse_guard.declares_entities(dtd)
+    entities = _parse_guard.screen_entities(dtd)
     warning = None
     if root is None and not entities and (root := _parse_repair.repair(body, url)) is not None:
         # The repair may have mended a DOCTYPE the first look could not read: screen it again.
-        dtd = root.getroottree().docinfo.internalDTD
-        _parse_guard.refuse_dangerous_entities(dtd)
-        entities = _parse_guard.declares_entities(dtd)
+        entities = _parse_guard.screen_entities(root.getroottree().docinfo.internalDTD)
         warning = f"{problem} (repaired)"
     if root is not None and not entities and not _charset_overrides(content_type, root):
         raw = _parse_lxml.read_feed(root)

@@ -67,8 +67,6 @@ class PollReport:
     outcomes: list[SourceOutcome] = field(default_factory=list)
     new_item_ids: list[int] = field(default_factory=list)
     changed_item_ids: list[int] = field(default_factory=list)
-    briefs: int = 0
-    """Briefs made afterwards (filled in by the pipeline)."""
 
     def count(self, result: str) -> int:
         return sum(1 for o in self.outcomes if o.result == result)
@@ -207,7 +205,7 @@ class Poller:
             result.body = b""  # parsed: the bytes are no longer needed
             return await off_loop(self._store, source_id, result, parsed, now, report)
         except FeedParseError as exc:
-            failed = partial(self._failed, unusable=result)
+            failed = partial(self._failed, unusable=True)
             return await off_loop(failed, source_id, label, str(exc), result.status, None, result)
         except Exception as exc:
             log.exception("source=%s internal error while storing", label)
@@ -328,18 +326,18 @@ class Poller:
         retry_after: float | None,
         result: FetchResult | None = None,
         *,
-        unusable: FetchResult | None = None,
+        unusable: bool = False,
     ) -> SourceOutcome:
-        """Record a failure; ``unusable`` is a response whose document could not be used."""
+        """Record a failure; ``unusable``: the document of ``result`` could not be used."""
         now = self.clock()
         with self.db.session() as session:
             source = session.get(Source, source_id)
             assert source is not None
             if result is not None:
                 self._apply_move(session, source, result)
-            if unusable is not None:
+            if unusable and result is not None:
                 record_unusable(
-                    source, error=error, etag=unusable.etag, last_modified=unusable.last_modified
+                    source, error=error, etag=result.etag, last_modified=result.last_modified
                 )
             record_failure(
                 source,

@@ -69,6 +69,12 @@ def find_source(session: Session, ref: str) -> Source | None:
     )
 
 
+def enable_source(row: Source) -> None:
+    """Poll the source again, now: enabled, active (even after a 410) and no backoff left."""
+    row.enabled, row.disabled_by = True, None
+    row.status, row.next_check_at, row.consecutive_failures = "active", None, 0
+
+
 def add_source(
     session: Session, url: str, *, name: str = "", tags: list[str] | None = None
 ) -> tuple[Source, bool]:
@@ -80,8 +86,8 @@ def add_source(
         select(Source).where(or_(Source.url == url, Source.config_url == url))
     )
     if existing is not None and existing.origin == "removed":
-        existing.origin, existing.enabled, existing.disabled_by = "cli", True, None
-        existing.status, existing.next_check_at, existing.consecutive_failures = "active", None, 0
+        existing.origin = "cli"
+        enable_source(existing)
         existing.name = name or existing.name
         existing.tags = [t.lower() for t in tags or []] or existing.tags
         return existing, True
