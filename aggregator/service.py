@@ -26,6 +26,7 @@ from aggregator.briefs.pipeline import (
     make_briefs,
     unbriefed_item_ids,
 )
+from aggregator.config import DigestSettings
 from aggregator.digest.compose import latest_fire_time
 from aggregator.digest.outbox import Outbox, SendReport
 from aggregator.digest.transport import Transport
@@ -103,18 +104,15 @@ class Pipeline:
         A service that was down at 07:00 sends the 07:00 digest once when it starts; older
         missed times are not repeated.
         """
-        started = []
-        now = self.clock()
-        for digest in self.app.settings.digests:
-            fire_time = latest_fire_time(digest, now)
-            if fire_time is not None:
-                run_id = self.start_digest(digest.name, fire_time)
-                if run_id is not None:
-                    started.append(run_id)
-        return started
+        runs = (self.start_due_digest(digest) for digest in self.app.settings.digests)
+        return [run_id for run_id in runs if run_id is not None]
 
-    def start_digest(self, name: str, scheduled_for: datetime) -> int | None:
-        run_id = self.outbox.start_run(name, scheduled_for)
+    def start_due_digest(self, digest: DigestSettings) -> int | None:
+        """Start the run for the digest's latest scheduled time, unless that time has one."""
+        fire_time = latest_fire_time(digest, self.clock())
+        if fire_time is None:
+            return None
+        run_id = self.outbox.start_run(digest.name, fire_time)
         if run_id is not None:
             write_run_page(self.app.db, self.app.settings, run_id)
             write_index(self.app.db, self.app.settings)
@@ -155,19 +153,12 @@ class Service:
         if report.new or report.changed:
             self.pipeline.publish()
 
-    def _digest_job(self, name: str) -> None:
-        job = self.scheduler.get_job(f"digest:{name}")
-        fire_time = self.pipeline.clock()
-        digest = self.settings.digest(name)
-        if digest is not None:
-            fire_time = latest_fire_time(digest, fire_time) or fire_time
-        self.pipeline.start_digest(name, fire_time)
+    def _digest_job(self, digest: DigestSettings) -> None:
+        run_id = self.pipeline.start_due_digest(digest)
         self.pipeline.deliver()
+        job = self.scheduler.get_job(f"digest:{digest.name}")
         log.info(
-            "digest=%s ran for %s; next=%s",
-            name,
-            fire_time.isoformat(),
-            job.next_run_time if job else None,
+            "digest=%s run=%s; next=%s", digest.name, run_id, job.next_run_time if job else None
         )
 
     def schedule(self) -> None:
@@ -178,7 +169,7 @@ class Service:
         for digest in self.settings.digests:
             trigger = CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
             self.scheduler.add_job(
-                self._digest_job, trigger, args=[digest.name], id=f"digest:{digest.name}"
+                self._digest_job, trigger, args=[digest], id=f"digest:{digest.name}"
             )
 
     def run(self) -> None:

@@ -7,7 +7,7 @@ import re
 
 import trafilatura
 
-from aggregator.briefs.text import to_paragraphs
+from aggregator.briefs.text import TAG_RE, to_paragraphs
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,6 @@ _TEASER_END_RE = re.compile(
     r"|read the (?:rest|full (?:article|story|post))\W*)\s*$",
     re.IGNORECASE,
 )
-_TAG_RE = re.compile(r"<[^>]*>")
 
 
 def extract_main_text(html: str | bytes, url: str | None = None) -> str:
@@ -42,7 +41,7 @@ def extract_main_text(html: str | bytes, url: str | None = None) -> str:
 def is_teaser(text: str, min_words: int) -> bool:
     """True when a feed's text is only a teaser: under ``min_words`` words of clean prose, or it
     ends in a "[…]", "…", "Continue reading" or "Read more" cut."""
-    tail = _TAG_RE.sub(" ", text[-400:]).strip()
+    tail = TAG_RE.sub(" ", text[-400:]).strip()
     if _TEASER_END_RE.search(tail):
         return True
     return sum(len(p.split()) for p in to_paragraphs(text)) < min_words

@@ -21,15 +21,19 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aggregator.briefs.model import Brief, Term
-from aggregator.briefs.terms import MAX_TERMS, merge_terms
+from aggregator.briefs.model import (
+    MAX_BULLET_WORDS,
+    MAX_BULLETS,
+    MAX_DEFINITION_WORDS,
+    MAX_TERMS,
+    Brief,
+    Term,
+)
+from aggregator.briefs.terms import merge_terms
 from aggregator.briefs.text import is_complete_sentence
 
 log = logging.getLogger(__name__)
 
-MAX_BULLETS = 8
-MAX_BULLET_WORDS = 60
-MAX_DEFINITION_WORDS = 40
 MAX_PARAGRAPH_WORDS = 120
 MAX_REPLY_BYTES = 1_000_000
 

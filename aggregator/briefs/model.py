@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+MAX_BULLETS = 8
+MAX_BULLET_WORDS = 60
+MAX_TERMS = 4
+MAX_DEFINITION_WORDS = 40
+"""The brief's shape: every summarizer keeps within these, and the digest caps to them."""
+
 
 @dataclass(slots=True)
 class Term:

@@ -64,9 +64,15 @@ def item_text(item: Item) -> str:
 
 
 def make_briefs(
-    db: Database, settings: Settings, item_ids: Sequence[int], *, llm: LLMSummarizer | None = None
+    db: Database,
+    settings: Settings,
+    item_ids: Sequence[int],
+    *,
+    llm: LLMSummarizer | None = None,
+    refresh: bool = False,
 ) -> BriefReport:
-    """Brief the given items, skipping those whose cached brief matches their content hash."""
+    """Brief the given items, skipping those whose cached brief matches their content hash
+    (unless ``refresh``)."""
     glossary = glossary_for(settings)
     report = BriefReport()
     for start in range(0, len(item_ids), BATCH):
@@ -80,7 +86,7 @@ def make_briefs(
             for item in items:
                 text = item_text(item)
                 digest = content_hash(item.title, text, glossary)
-                if item.brief is not None and item.brief.content_hash == digest:
+                if not refresh and item.brief is not None and item.brief.content_hash == digest:
                     report.cached += 1
                     continue
                 label = f"item={item.id} source={item.source.label!r}"

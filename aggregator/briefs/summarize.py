@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aggregator.briefs.llm import LLMSummarizer
-from aggregator.briefs.model import Brief
+from aggregator.briefs.model import MAX_BULLET_WORDS, MAX_BULLETS, Brief
 from aggregator.briefs.terms import find_terms, glossary_terms
 from aggregator.briefs.text import (
     detect_language,
@@ -34,8 +34,6 @@ from aggregator.briefs.text import (
 
 BRIEF_VERSION = 1
 """Bump when a change to the summarizer should invalidate cached briefs."""
-MAX_BULLETS = 8
-MAX_BULLET_WORDS = 60
 PARAGRAPH_WORDS = 90
 MAX_SENTENCES = 200
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from aggregator.briefs.model import Term
+from aggregator.briefs.model import MAX_DEFINITION_WORDS, MAX_TERMS, Term
 from aggregator.briefs.text import is_complete_sentence, stopwords
-
-MAX_TERMS = 4
-MAX_DEFINITION_WORDS = 40
 
 _NAME = r"[A-Z][\w.+#-]*(?:\s+[A-Z][\w.+#-]*){0,3}"
 _COPULA_RE = re.compile(

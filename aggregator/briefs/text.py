@@ -24,7 +24,7 @@ TEXT_CAP = 20_000
 WORDS_PER_MINUTE = 230
 
 _HTML_RE = re.compile(r"<[a-zA-Z!/][^>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
-_TAG_RE = re.compile(r"<[^>]*>")
+TAG_RE = re.compile(r"<[^>]*>")
 _WS_RE = re.compile(r"\s+")
 _WORD_RE = re.compile(r"\w+")
 
@@ -118,7 +118,7 @@ def _html_blocks(html: str) -> list[str]:
     try:
         root = lxml.html.fragment_fromstring(html, create_parent="div")
     except (etree.ParserError, ValueError):
-        return _plain_blocks(_TAG_RE.sub(" ", html))
+        return _plain_blocks(TAG_RE.sub(" ", html))
     for el in list(root.iter()):
         droppable = not isinstance(el.tag, str) or el.tag in _DROP_TAGS or _is_footnote_ref(el)
         if droppable and el.getparent() is not None:
@@ -231,7 +231,7 @@ def stopwords(language: str) -> frozenset[str]:
 
 def word_count(text: str) -> int:
     """Words in HTML or plain text (tags removed)."""
-    return len(_TAG_RE.sub(" ", text).split()) if "<" in text else len(text.split())
+    return len(TAG_RE.sub(" ", text).split()) if "<" in text else len(text.split())
 
 
 def reading_minutes(text: str) -> int:

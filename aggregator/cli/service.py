@@ -77,10 +77,7 @@ def brief(ctx: click.Context, item: str, refresh: bool) -> None:
     if item_id is None:
         errors.print(f"error: no item {item!r} (give an item id or its URL)", markup=False)
         ctx.exit(1)
-    if refresh:
-        with app.db.session() as session:
-            session.execute(BriefRow.__table__.delete().where(BriefRow.item_id == item_id))
-    make_briefs(app.db, app.settings, [item_id], llm=llm_for(app.settings))
+    make_briefs(app.db, app.settings, [item_id], llm=llm_for(app.settings), refresh=refresh)
     with app.db.session() as session:
         row = session.scalars(
             select(Item)

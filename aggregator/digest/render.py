@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import css_inline
 
-from aggregator.briefs.model import Brief, Term
+from aggregator.briefs.model import MAX_BULLETS, MAX_TERMS, Brief, Term
 from aggregator.digest.model import DigestView, SourceRef, StoryView
 from aggregator.templating import environment
 
@@ -33,8 +33,6 @@ DEFINITION_CHARS = 320
 SOURCE_NAME_CHARS = 80
 LABEL_CHARS = 120
 URL_CHARS = 2000
-MAX_BULLETS = 8
-MAX_TERMS = 4
 MAX_SOURCES = 6
 SUBJECT_CHARS = 180
 
