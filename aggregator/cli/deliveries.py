@@ -54,9 +54,9 @@ def list_deliveries(ctx: click.Context, run_id: int | None, limit: int) -> None:
         counts: dict[tuple[int, str], int] = {
             (r, s): n
             for r, s, n in session.execute(
-                select(Delivery.run_id, Delivery.state, func.count()).group_by(
-                    Delivery.run_id, Delivery.state
-                )
+                select(Delivery.run_id, Delivery.state, func.count())
+                .where(Delivery.run_id.in_([r.id for r in runs]))
+                .group_by(Delivery.run_id, Delivery.state)
             ).all()
         }
         table = Table(box=None, pad_edge=False)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from aggregator.cli.main import console, errors, get_app
 from aggregator.store.models import Subscriber
 from aggregator.store.subscribers import (
+    STATUSES,
     SubscriberError,
     check_digests,
     check_timezone,
@@ -78,9 +79,7 @@ def remove(ctx: click.Context, email: str, forget: bool) -> None:
 
 
 @subscribers.command("list")
-@click.option(
-    "--status", type=click.Choice(["pending", "active", "paused", "unsubscribed", "suspended"])
-)
+@click.option("--status", type=click.Choice(STATUSES))
 @click.pass_context
 def list_subscribers(ctx: click.Context, status: str | None) -> None:
     """Subscribers with status, digests, filters and bounce count."""

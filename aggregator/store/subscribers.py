@@ -60,15 +60,12 @@ def upsert_subscriber(
     tags: Sequence[str] = (),
     sources: Sequence[int] = (),
     timezone: str = "UTC",
-    status: str = "active",
 ) -> tuple[Subscriber, str]:
-    """Add or update one subscriber; returns (row, "added" | "updated" | "kept").
+    """Add or update one subscriber, active; returns (row, "added" | "updated" | "kept").
 
     An unsubscribed or suspended subscriber keeps that status ("kept"): an operator's list must
     never re-subscribe someone who left.
     """
-    if status not in STATUSES:
-        raise SubscriberError(f"unknown status {status!r}")
     row = session.scalar(select(Subscriber).where(Subscriber.email == email))
     if row is not None and row.status in STICKY:
         return row, "kept"
@@ -81,10 +78,9 @@ def upsert_subscriber(
     row.tags = [t.lower() for t in tags]
     row.sources = list(sources)
     row.timezone = timezone
-    if row.status != "active" or outcome == "added":
-        row.status = status
-        if status == "active" and row.confirmed_at is None:
-            row.confirmed_at = utcnow()
+    if row.status != "active":
+        row.status = "active"
+        row.confirmed_at = row.confirmed_at or utcnow()
     session.flush()
     return row, outcome
 
