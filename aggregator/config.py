@@ -29,6 +29,11 @@ from pydantic import (
 DEFAULT_CONFIG_NAME = "config.toml"
 
 
+def is_loopback_url(url: str) -> bool:
+    """A local install (a URL on 127.0.0.1, localhost or ::1) may use plain http."""
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
 class ConfigError(Exception):
     """The configuration is unusable. ``problems`` holds one line per bad key."""
 
@@ -70,6 +75,16 @@ class GeneralSettings(_Section):
         if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname:
             raise ValueError("not an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("base_url")
+    @classmethod
+    def _https_unless_local(cls, value: str) -> str:
+        if urlsplit(value).scheme != "https" and not is_loopback_url(value):
+            raise ValueError(
+                "must be an https URL (plain http only on 127.0.0.1 or localhost): "
+                "mail carries one-click unsubscribe links to it"
+            )
+        return value
 
 
 class DatabaseSettings(_Section):
@@ -212,7 +227,7 @@ class MailSettings(_Section):
     def _address(cls, value: str) -> str:
         if value:
             try:
-                validate_email(value, check_deliverability=False)
+                validate_email(value, check_deliverability=False, allow_smtputf8=False)
             except EmailNotValidError as exc:
                 raise ValueError(f"not a valid email address ({exc})") from None
         return value

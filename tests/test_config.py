@@ -124,3 +124,25 @@ def test_cli_reports_config_errors_without_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "config.toml: sources[1].url: not an http(s) or file URL" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_mail_settings_that_every_send_would_refuse_are_config_errors(tmp_path: Path) -> None:
+    """A plain-http public base URL (its unsubscribe links) or a non-ASCII sender would fail
+    every message at build time; they are refused when the config loads."""
+    problems = _errors(
+        tmp_path,
+        """
+[general]
+base_url = "http://news.example.org"
+[mail]
+from_address = "dígest@example.org"
+""",
+    )
+    assert any(
+        p.startswith("config.toml: general.base_url: must be an https URL") for p in problems
+    )
+    assert any(p.startswith("config.toml: mail.from_address: not a valid email") for p in problems)
+    for local in ("http://127.0.0.1:8080", "http://localhost:8080", "https://news.example.org"):
+        path = tmp_path / "ok.toml"
+        path.write_text(f'[general]\nbase_url = "{local}"\n')
+        assert config.load(path).general.base_url == local

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
 from typing import Literal
-from urllib.parse import urlsplit
 
 import dkim
 from email_validator import EmailNotValidError, validate_email
 
+from aggregator.config import is_loopback_url
 from aggregator.digest.render import clean_text, safe_url
 
 SUBJECT_CHARS = 250
@@ -136,14 +136,9 @@ def _list_id(list_id: str, list_name: str) -> str:
     return _fold("List-Id", [*_phrase("List-Id", name), f"<{label}>"] if name else [f"<{label}>"])
 
 
-def _is_loopback(url: str) -> bool:
-    """A local install (base_url on 127.0.0.1 or localhost) may use plain http links."""
-    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
-
-
 def _list_unsubscribe(url: str, mailto: str | None) -> str:
     https = safe_url(url)
-    if https is None or not (https.lower().startswith("https://") or _is_loopback(https)):
+    if https is None or not (https.lower().startswith("https://") or is_loopback_url(https)):
         raise MessageError(
             f"List-Unsubscribe needs an https URL (plain http only on loopback), got {url[:80]!r}"
         )

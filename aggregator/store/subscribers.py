@@ -23,13 +23,14 @@ class SubscriberError(ValueError):
     """A bad address or value; one line for the operator."""
 
 
-def normalise_email(address: str, *, allow_smtputf8: bool = True) -> str:
-    """A syntactically valid address (no DNS look-up), lower-cased; raises SubscriberError."""
+def normalise_email(address: str) -> str:
+    """A syntactically valid ASCII address (no DNS look-up; what mail can be sent to),
+    lower-cased; raises SubscriberError."""
     address = address.strip()
     if any(c in address for c in "\r\n\0") or len(address) > 254:
         raise SubscriberError("not a valid email address")
     try:
-        result = validate_email(address, check_deliverability=False, allow_smtputf8=allow_smtputf8)
+        result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise SubscriberError(str(exc)) from None
     return result.normalized.lower()

@@ -92,7 +92,7 @@ def normalise_email(raw: object) -> str:
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in raw.strip()):
         raise FormError("That does not look like an email address.")
     try:
-        return store_subscribers.normalise_email(raw, allow_smtputf8=False)
+        return store_subscribers.normalise_email(raw)
     except store_subscribers.SubscriberError:
         raise FormError("That does not look like an email address.") from None
 

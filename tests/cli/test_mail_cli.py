@@ -36,12 +36,14 @@ def test_subscribers_add_remove_import_and_list(tmp_path: Path, make_config, ope
     config = make_config()
     out = ok(run_cli(config, "subscribers", "add", "Gone@Example.com", "--tag", "ML"))
     assert out.strip() == "added gone@example.com (active; digests: daily)"
-    invalid, removed = run_cli_all(
+    invalid, unmailable, removed = run_cli_all(
         config,
         ("subscribers", "add", "no-at-sign.example.com"),
+        ("subscribers", "add", "jörg@example.org"),  # SMTPUTF8: no digest could be sent to it
         ("subscribers", "remove", "gone@example.com"),
     )
     assert one_line_error(invalid).startswith("error: 'no-at-sign.example.com': ")
+    assert one_line_error(unmailable).startswith("error: 'jörg@example.org': ")
     assert ok(removed).strip() == "unsubscribed gone@example.com"
     out = ok(run_cli(config, "subscribers", "add", "gone@example.com"))
     assert out.strip() == (
