@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -93,7 +94,12 @@ class Source(Base):
     last_success_at: Mapped[datetime | None]
     last_new_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None]
+    feed_updated_at: Mapped[datetime | None]
+    """The feed's own updated date (Atom ``updated``, RSS ``lastBuildDate``), when it has one."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    """The worker polling the source now (see store/claims.py), until ``claimed_until``."""
+    claimed_until: Mapped[datetime | None]
 
     items: Mapped[list[Item]] = relationship(back_populates="source", passive_deletes=True)
 
@@ -133,6 +139,11 @@ class Item(Base):
     """Set when the content changed after the item was first stored."""
     full_text: Mapped[str | None] = mapped_column(Text)
     """Article text extracted from the page, for teaser-only feeds."""
+    dated: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """False when the feed gave no date and ``published_at`` is when the item was first seen."""
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    """The worker briefing the item now (see store/claims.py), until ``claimed_until``."""
+    claimed_until: Mapped[datetime | None]
 
     source: Mapped[Source] = relationship(back_populates="items")
     brief: Mapped[BriefRow | None] = relationship(
@@ -239,7 +250,43 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    """The worker rendering or sending the delivery now (see store/claims.py)."""
+    claimed_until: Mapped[datetime | None]
 
     run: Mapped[DigestRun] = relationship(back_populates="deliveries")
     subscriber: Mapped[Subscriber] = relationship()
     edition: Mapped[Edition | None] = relationship()
+
+
+class AppState(Base):
+    """Installation-wide values every worker shares (the signing key), written once."""
+
+    __tablename__ = "app_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class RateHit(Base):
+    """One rate-limited event (a sign-up from an address), so a limit holds across workers."""
+
+    __tablename__ = "rate_hits"
+    __table_args__ = (Index("ix_rate_hits_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+
+
+class WebSubPing(Base):
+    """A hub ping not yet accepted: retried with backoff until the hub takes it."""
+
+    __tablename__ = "websub_pings"
+
+    topic: Mapped[str] = mapped_column(Text, primary_key=True)
+    hub_url: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
