@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -12,7 +13,16 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+CHUNK = 1000
+"""Ids per ``IN`` list: far below PostgreSQL's 65,535 parameters and SQLite's 32,766."""
+
+
+def chunked(ids: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``ids`` in slices of at most ``size``, so no statement carries an unbounded ``IN`` list."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _normalise_url(url: str) -> str:
