@@ -8,7 +8,9 @@ from functools import cached_property
 
 from aggregator.config import Settings
 from aggregator.store.db import Database
+from aggregator.store.locks import exclusive
 from aggregator.store.sources import sync_config_sources
+from aggregator.store.state import shared_value
 
 log = logging.getLogger("aggregator")
 
@@ -22,26 +24,27 @@ class App:
     @cached_property
     def db(self) -> Database:
         db = Database(self.settings.database_url)
-        with db.session() as session:
+        with exclusive(db.engine, "sync"), db.session() as session:
             sync_config_sources(session, self.settings)
         return db
 
     @cached_property
     def secret_key(self) -> str:
-        """The signing key: from the environment, else generated once into the data folder."""
+        """The signing key: from the environment, else one stored once in the database, which
+        every worker shares (seeded from the ``secret.key`` file of an older installation)."""
         env_name = self.settings.web.secret_env
         value = self.settings.secret(env_name)
         if value:
             return value
-        path = self.settings.data_dir / "secret.key"
-        if path.is_file():
-            return path.read_text().strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(32)
-        path.touch(mode=0o600)
-        path.write_text(value)
-        log.warning("%s is not set; generated a signing key in %s", env_name, path)
-        return value
+        legacy = self.settings.data_dir / "secret.key"
+
+        def make() -> str:
+            if legacy.is_file():
+                return legacy.read_text().strip()
+            log.warning("%s is not set; generated a signing key, kept in the database", env_name)
+            return secrets.token_urlsafe(32)
+
+        return shared_value(self.db, "secret_key", make)
 
     def close(self) -> None:
         if "db" in self.__dict__:

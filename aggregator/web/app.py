@@ -35,11 +35,12 @@ from aggregator.app import App
 from aggregator.digest.transport import Transport, transport_for
 from aggregator.metrics import SUBSCRIBE_REQUESTS, render_metrics
 from aggregator.store.models import Subscriber
+from aggregator.store.state import SharedRateLimiter
 from aggregator.store.subscribers import STICKY
 from aggregator.templating import TEMPLATES_DIR, environment
 from aggregator.web import subscriptions as subs
 from aggregator.web.mailer import Mailer
-from aggregator.web.security import CSRF, CSRF_FIELD, RateLimiter, SecurityHeaders, client_address
+from aggregator.web.security import CSRF, CSRF_FIELD, SecurityHeaders, client_address
 from aggregator.web.static import public_app
 from aggregator.web.subscriptions import Catalogue, FormError, MailKind, Recipient
 from aggregator.web.tokens import ExpiredToken, TokenError, link_path, read_token
@@ -78,7 +79,7 @@ class _Site:
         self._transport = transport
         self.https = self.settings.general.base_url.startswith("https://")
         self.csrf = CSRF(self.secret, secure_cookie=self.https)
-        self.ip_limit = RateLimiter(self.settings.web.subscribe_per_ip_per_hour, 3600)
+        self.ip_limit = SharedRateLimiter(self.db, self.settings.web.subscribe_per_ip_per_hour, 3600)
         self.css = (TEMPLATES_DIR / "web" / "style.css").read_bytes()
         self.css_version = hashlib.sha256(self.css).hexdigest()[:16]
         self.css_etag = f'"{self.css_version}"'

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import MutableHeaders
@@ -99,42 +95,6 @@ class CSRF:
         except BadSignature:
             return False
         return isinstance(signed, str) and hmac.compare_digest(signed, cookie)
-
-
-class RateLimiter:
-    """At most ``limit`` events per key in a sliding ``window`` of seconds; in memory, thread-safe.
-
-    Keys that fall silent are dropped, and at most ``max_keys`` are tracked (the oldest go first),
-    so a flood of distinct addresses cannot exhaust memory.
-    """
-
-    def __init__(
-        self,
-        limit: int,
-        window: float,
-        *,
-        max_keys: int = 100_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.limit, self.window, self.max_keys = limit, window, max_keys
-        self._clock = clock
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str) -> float:
-        """Record one event for ``key``: 0 if allowed, else the seconds until one would be."""
-        now = self._clock()
-        with self._lock:
-            events = self._events.pop(key, None) or deque()
-            while events and events[0] <= now - self.window:
-                events.popleft()
-            self._events[key] = events  # re-inserted last: dicts keep the least recent first
-            if len(events) >= self.limit:
-                return events[0] + self.window - now
-            events.append(now)
-            while len(self._events) > self.max_keys:
-                del self._events[next(iter(self._events))]
-            return 0.0
 
 
 def client_address(request: Request) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from aggregator.store.db import Database
 from aggregator.store.models import Subscriber
-from aggregator.web.security import PAGE_CSP, RateLimiter
+from aggregator.store.state import SharedRateLimiter
+from aggregator.web.security import PAGE_CSP
 from aggregator.web.tokens import make_token
 from tests.web.conftest import Client, Reply, Site
 from tests.web.test_pages import mail_link, subscriber
@@ -86,14 +89,17 @@ def test_per_ip_rate_limit_holds(make_site) -> None:
     assert len(site.wait_for_mails(3)) == 3
 
 
-def test_rate_limiter_window_slides() -> None:
-    now = [0.0]
-    limiter = RateLimiter(2, 60, max_keys=2, clock=lambda: now[0])
-    assert [limiter.hit("a"), limiter.hit("a")] == [0, 0]
+def test_rate_limit_window_slides_and_is_shared(db: Database) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    limiter = SharedRateLimiter(db, 2, 60, clock=lambda: now[0])
+    other_worker = SharedRateLimiter(db, 2, 60, clock=lambda: now[0])
+    assert [limiter.hit("a"), other_worker.hit("a")] == [0, 0]
     assert limiter.hit("a") == pytest.approx(60)
-    now[0] = 30
-    assert limiter.hit("b") == 0 and limiter.hit("c") == 0  # "a" is evicted: at most 2 keys
-    now[0] = 61
+    assert other_worker.hit("a") == pytest.approx(60)  # the count lives in the database
+    assert limiter.hit("b") == 0
+    now[0] += timedelta(seconds=30)
+    assert other_worker.hit("a") == pytest.approx(30)
+    now[0] += timedelta(seconds=31)
     assert limiter.hit("a") == 0
 
 
