@@ -34,6 +34,7 @@ def parse(body: bytes, url: str, content_type: str | None) -> tuple[RawFeed, Any
         feed_id=feed.get("id"),
         ttl=feed.get("ttl"),
         hub_url=hub,
+        updated=dict.get(feed, "updated"),  # FeedParserDict falls back to published
         base=url,
         entries=[_entry(e, atom, url) for e in result.entries],
     )

@@ -131,6 +131,7 @@ def _atom_feed(root: etree._Element) -> RawFeed:
         site_url=_atom_link(root),
         feed_id=_atom_id(root),
         hub_url=_atom_link(root, "hub"),
+        updated=_text(root.find(f"{{{ATOM}}}updated")),
         base=root.base,
         entries=[_atom_entry(e) for e in entries],
     )
@@ -162,6 +163,7 @@ def _rss_feed(channel: etree._Element, ns: str = "") -> RawFeed:
         feed_id=_text(channel.find(f"{{{ATOM}}}id")),
         ttl=_text(channel.find("ttl")),
         hub_url=_atom_link(channel, "hub"),
+        updated=_text(_first(channel, "lastBuildDate", f"{{{DC}}}date")),
         base=channel.base,
         entries=[_rss_entry(item) for item in channel.iterchildren("item")] if not ns else [],
     )

@@ -37,6 +37,8 @@ class ParsedFeed:
     ttl_minutes: int | None = None
     """RSS <ttl>, when given."""
     hub_url: str | None = None
+    updated: datetime | None = None
+    """The feed's own last update (Atom ``updated``, RSS ``lastBuildDate`` or ``dc:date``), UTC."""
     parser: str = ""
     """Which tier parsed it: "fast", "feedparser" or "json"."""
     warning: str | None = None

@@ -254,6 +254,7 @@ class Poller:
                 source.feed_id = parsed.feed_id or source.feed_id
                 source.ttl_minutes = parsed.ttl_minutes
                 source.hub_url = parsed.hub_url
+                source.feed_updated_at = parsed.updated or source.feed_updated_at
                 if stored.new:
                     source.last_new_at = now
             lo, hi = interval_bounds(source, self.settings.fetch)

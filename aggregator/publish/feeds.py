@@ -21,7 +21,15 @@ from pathlib import Path
 from markupsafe import escape
 
 from aggregator.publish.atomic import write_if_changed
-from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, one_line, safe_url, xml_safe
+from aggregator.publish.model import (
+    FeedEntry,
+    FeedMeta,
+    FeedSource,
+    one_line,
+    safe_url,
+    with_paragraph,
+    xml_safe,
+)
 from aggregator.templating import environment
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -66,6 +74,8 @@ class _EntryView:
     updated: _Time
     summary: str
     content_html: str
+    description_html: str
+    """RSS <description>: the summary and the content in one (RSS has no separate summary)."""
     tags: list[str]
     sources: list[_SourceView]
 
@@ -198,6 +208,7 @@ def _entry_view(entry: FeedEntry) -> _EntryView:
         view = _source_view(source)
         sources.setdefault(view.id, view)
     tags = dict.fromkeys(t for t in (one_line(tag) for tag in entry.tags) if t)
+    content_html = xml_safe(entry.content_html).strip() or str(escape(summary))
     return _EntryView(
         id=one_line(entry.id),
         title=one_line(entry.title),
@@ -206,7 +217,8 @@ def _entry_view(entry: FeedEntry) -> _EntryView:
         published=_Time(published),
         updated=_Time(_utc(entry.updated) if entry.updated else published),
         summary=summary,
-        content_html=xml_safe(entry.content_html).strip() or str(escape(summary)),
+        content_html=content_html,
+        description_html=with_paragraph(content_html, summary),
         tags=list(tags),
         sources=list(sources.values()),
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from aggregator.briefs.model import Brief
 
@@ -127,3 +127,16 @@ def brief_html(brief: Brief, link: str | None, source_title: str) -> str:
         label = f"Read full story at {one_line(source_title)} \u2192"
         parts.append(Markup('<p><a href="{}">{}</a></p>').format(href, label))
     return str(Markup("\n").join(parts))
+
+
+def with_paragraph(content_html: str, paragraph: str) -> str:
+    """``content_html`` led by the brief's paragraph (escaped), for formats without a summary.
+
+    RSS has one ``<description>`` where Atom and JSON Feed have a summary and a content, so it
+    gets both. Nothing is added when the content already shows the paragraph (a brief without
+    bullets, or an entry whose content is its summary).
+    """
+    if not paragraph or str(escape(paragraph)) in content_html:
+        return content_html
+    lead = Markup("<p>{}</p>").format(paragraph)
+    return f"{lead}\n{content_html}" if content_html else str(lead)

@@ -42,7 +42,7 @@ def _feed_source(source: Source) -> FeedSource:
         title=source.label,
         url=source.site_url,
         feed_url=source.url,
-        updated=source.last_new_at or source.created_at,
+        updated=source.feed_updated_at or source.last_new_at or source.created_at,
     )
 
 

@@ -52,7 +52,7 @@ def test_tiers_agree_on_corpus() -> None:
         if len(fast.entries) != len(slow.entries):
             problems.append((path.name, "entry count", len(fast.entries), len(slow.entries)))
             continue
-        for field in ("title", "site_url", "feed_id", "hub_url", "ttl_minutes"):
+        for field in ("title", "site_url", "feed_id", "hub_url", "ttl_minutes", "updated"):
             if getattr(fast, field) != getattr(slow, field):
                 problems.append(
                     (path.name, f"feed.{field}", getattr(fast, field), getattr(slow, field))

@@ -199,7 +199,7 @@ def test_rss_has_required_elements(tmp_path, meta, hostile_entries):
         assert parsedate_to_datetime(item.findtext("pubDate")) == original.published
         assert item.find("source").get("url") == original.sources[0].feed_url
         assert item.findtext("source") == original.sources[0].title
-        assert item.findtext("description") == original.content_html
+        assert item.findtext("description") == f"<p>{original.summary}</p>\n{original.content_html}"
 
 
 def test_json_feed_validates_against_schema(tmp_path, meta, hostile_entries):
@@ -270,7 +270,7 @@ def test_hostile_brief_html_stays_inert_in_every_format(tmp_path, meta):
     assert anchor.get("href") == "https://one.example/a?x=1&y=2"
     assert anchor.text_content() == "Read full story at Evil <b>Source</b> \u2192"
 
-    write_feeds(tmp_path, meta, [_entry(1, content_html=html)])
+    write_feeds(tmp_path, meta, [_entry(1, content_html=html, summary="")])
     atom_content = _strict(tmp_path / "feed.atom").xpath("string(//a:content)", namespaces=NS)
     rss_content = _strict(tmp_path / "feed.rss").xpath("string(//item/description)")
     json_content = json.loads((tmp_path / "feed.json").read_bytes())["items"][0]["content_html"]
