@@ -12,6 +12,8 @@ import tomllib
 from pathlib import Path
 
 MAX_DEFINITION_WORDS = 60
+SHIPPED_GLOSSARY = Path(__file__).resolve().parents[2] / "glossary.toml"
+"""The glossary shipped with the project (AI, machine learning, AI safety), next to ``templates/``."""
 
 
 class GlossaryError(ValueError):

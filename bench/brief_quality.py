@@ -1,0 +1,152 @@
+"""Count what a reader trips over in the briefs of real feeds.
+
+    python bench/brief_quality.py [FEED_DIR] [--glossary FILE] [--dump FILE.jsonl]
+
+Every feed file in FEED_DIR (default: the 200 of ``shared/corpus/real-feeds``) is parsed with the
+product's parser and every entry briefed as the pipeline does (with the shipped glossary). Printed,
+over all bullets and briefs: bullets opening with a context-dependent word without their
+antecedent, questions, bullets with a URL, bullets with unbalanced quotes; items of 80+ words with
+no bullet; for items over 800 words, the share of bullets taken from the first quarter of the
+text; terms per brief and the share of briefs with a term. ``--dump`` writes every brief as JSON
+lines, for reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aggregator.briefs.glossary import SHIPPED_GLOSSARY, load_glossary  # noqa: E402
+from aggregator.briefs.model import Brief  # noqa: E402
+from aggregator.briefs.standalone import (  # noqa: E402
+    context_opener,
+    has_url,
+    is_question,
+    unbalanced_quotes,
+)
+from aggregator.briefs.summarize import make_brief  # noqa: E402
+from aggregator.briefs.text import to_paragraphs  # noqa: E402
+from aggregator.ingest.entry import FeedParseError  # noqa: E402
+from aggregator.ingest.parse import parse_feed  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-feeds"
+LONG_WORDS = 800
+EMPTY_WORDS = 80
+
+
+@dataclass
+class Tally:
+    """Counts over the corpus; ``rows`` turns them into the printed shares."""
+
+    items: int = 0
+    bullets: int = 0
+    openers: int = 0
+    questions: int = 0
+    urls: int = 0
+    quotes: int = 0
+    wordy: int = 0
+    wordy_empty: int = 0
+    long_bullets: int = 0
+    long_first_quarter: int = 0
+    terms: int = 0
+    with_terms: int = 0
+    seconds: float = 0.0
+    empty_examples: list[str] = field(default_factory=list)
+
+    def add(self, title: str, text: str, brief: Brief) -> None:
+        """Count one item's brief."""
+        self.items += 1
+        for b in brief.bullets:
+            self.bullets += 1
+            self.openers += context_opener(b, brief.language)
+            self.questions += is_question(b)
+            self.urls += has_url(b)
+            self.quotes += unbalanced_quotes(b)
+        clean = "\n".join(to_paragraphs(text))
+        n_words = len(clean.split())
+        if n_words >= EMPTY_WORDS:
+            self.wordy += 1
+            if not brief.bullets:
+                self.wordy_empty += 1
+                self.empty_examples.append(title)
+        if n_words > LONG_WORDS:
+            for b in brief.bullets:
+                at = clean.find(b[:40])
+                if at >= 0:
+                    self.long_bullets += 1
+                    self.long_first_quarter += at < len(clean) / 4
+        self.terms += len(brief.terms)
+        self.with_terms += bool(brief.terms)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(measure, value) pairs as printed in the README."""
+
+        def pct(n: int, d: int) -> str:
+            return f"{100 * n / d:.1f}% ({n}/{d})" if d else "n/a"
+
+        return [
+            ("context-dependent openers (of bullets)", pct(self.openers, self.bullets)),
+            ("questions (of bullets)", pct(self.questions, self.bullets)),
+            ("bullets with a URL", pct(self.urls, self.bullets)),
+            ("bullets with unbalanced quotes", pct(self.quotes, self.bullets)),
+            (f"items of {EMPTY_WORDS}+ words with no bullet", pct(self.wordy_empty, self.wordy)),
+            (
+                f"bullets from the first quarter (items over {LONG_WORDS} words)",
+                pct(self.long_first_quarter, self.long_bullets),
+            ),
+            ("terms per brief", f"{self.terms / self.items:.2f}" if self.items else "n/a"),
+            ("briefs with a term", pct(self.with_terms, self.items)),
+            ("bullets per brief", f"{self.bullets / self.items:.2f}" if self.items else "n/a"),
+            ("briefs/s (this process)", f"{self.items / self.seconds:.0f}" if self.seconds else ""),
+        ]
+
+
+def corpus_entries(folder: Path) -> list[tuple[str, str]]:
+    """(title, text) of every entry of every feed file in ``folder``, as the pipeline sees it."""
+    out = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in (".xml", ".json", ".rss", ".atom"):
+            continue
+        try:
+            feed = parse_feed(path.read_bytes(), path.resolve().as_uri())
+        except FeedParseError:
+            continue
+        out += [(e.title, e.content_html or e.content_text) for e in feed.entries]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("folder", nargs="?", default=str(CORPUS), type=Path)
+    ap.add_argument("--glossary", type=Path, default=SHIPPED_GLOSSARY)
+    ap.add_argument("--dump", type=Path, help="write every brief as JSON lines")
+    args = ap.parse_args()
+    glossary = load_glossary(args.glossary) if args.glossary.is_file() else {}
+    entries = corpus_entries(args.folder)
+    tally = Tally()
+    dump = args.dump.open("w", encoding="utf-8") if args.dump else None
+    for title, text in entries:
+        start = time.perf_counter()
+        brief = make_brief(title, text, glossary=glossary)
+        tally.seconds += time.perf_counter() - start
+        tally.add(title, text, brief)
+        if dump:
+            dump.write(json.dumps({"title": title, **brief.to_dict()}, ensure_ascii=False) + "\n")
+    if dump:
+        dump.close()
+    print(f"{tally.items} items from {args.folder} ({len(glossary)} glossary terms)")
+    print("| measure | value |\n|---|---|")
+    for name, value in tally.rows():
+        print(f"| {name} | {value} |")
+    if tally.empty_examples:
+        print("empty briefs:", "; ".join(repr(t[:60]) for t in tally.empty_examples[:10]))
+
+
+if __name__ == "__main__":
+    main()
