@@ -8,6 +8,7 @@ the file names the environment variables that hold them.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import tomllib
 import zoneinfo
@@ -43,7 +44,9 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict: ``true`` or ``"20"`` is not a number, ``1`` is not a boolean (TOML has types)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _check_feed_url(value: str) -> str:
@@ -59,6 +62,15 @@ def _check_feed_url(value: str) -> str:
     raise ValueError("not an http(s) or file URL")
 
 
+def _networks(values: list[str]) -> list[str]:
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP network such as 127.0.0.1/32") from None
+    return values
+
+
 class GeneralSettings(_Section):
     """Identity of this installation."""
 
@@ -68,6 +80,9 @@ class GeneralSettings(_Section):
     data_dir: str = "data"
     tick_seconds: float = Field(30, gt=0, le=3600)
     """How often the running service looks for due sources and pending mail."""
+    lease_seconds: float = Field(300, ge=5, le=86400)
+    """How long a worker's claim on a piece of work (a source to poll, an item to brief, a
+    mail to send) lasts; a killed worker's work is taken over after it runs out."""
 
     @field_validator("base_url", "contact_url")
     @classmethod
@@ -115,16 +130,14 @@ class FetchSettings(_Section):
     min_interval_minutes: float = Field(15, gt=0)
     max_interval_minutes: float = Field(24 * 60, gt=0)
     max_backoff_minutes: float = Field(24 * 60, gt=0)
+    file_folders: list[str] = []
+    """Folders whose files an OPML import or a web page may name as ``file:`` feeds (default:
+    none; sources written in this file may always be local files)."""
 
     @field_validator("allow_networks")
     @classmethod
     def _networks(cls, values: list[str]) -> list[str]:
-        for value in values:
-            try:
-                ipaddress.ip_network(value, strict=False)
-            except ValueError:
-                raise ValueError(f"{value!r} is not an IP network such as 127.0.0.1/32") from None
-        return values
+        return _networks(values)
 
 
 class SourceSettings(_Section):
@@ -280,6 +293,12 @@ class PublishSettings(_Section):
     """Empty means [general].name."""
     max_entries: int = Field(50, ge=1, le=5000)
     tag_feeds: bool = True
+    """Feeds per tag the operator names (source tags in this file, ``sources add --tag``, OPML
+    folders and categories)."""
+    category_tag_feeds: bool = False
+    """Also a feed per category that the source feeds give their items (opt-in)."""
+    max_category_tag_feeds: int = Field(20, ge=1, le=500)
+    """At most this many category feeds, the most used categories first."""
     hub_url: str = ""
 
 
@@ -291,6 +310,13 @@ class WebSettings(_Section):
     confirmation_window_minutes: float = Field(60, gt=0)
     """At most one pending-confirmation mail per address within this window."""
     subscribe_per_ip_per_hour: int = Field(20, ge=1)
+    trusted_proxies: list[str] = []
+    """Reverse proxies (IPs or networks) whose X-Forwarded-For/-Proto are believed; default none."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, values: list[str]) -> list[str]:
+        return _networks(values)
 
 
 class Settings(_Section):
@@ -343,6 +369,11 @@ class Settings(_Section):
 
         return self.fetch.user_agent or f"aggregator/{__version__} (+{self.general.contact_url})"
 
+    @property
+    def file_folders(self) -> list[Path]:
+        """``fetch.file_folders`` resolved (symbolic links too) against the config folder."""
+        return [self.path(folder).resolve() for folder in self.fetch.file_folders]
+
     def digest(self, name: str) -> DigestSettings | None:
         return next((d for d in self.digests if d.name == name), None)
 
@@ -367,20 +398,63 @@ def _describe(error: dict[str, Any]) -> str:
         return "unknown key (check the spelling)"
     if kind == "missing":
         return "required key is missing"
+    if kind in _TYPE_NAMES:
+        return f"expected {_TYPE_NAMES[kind]}, got {_toml_value(error['input'])}"
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 
 
+_TYPE_NAMES = {
+    "float_type": "a number",
+    "int_type": "a whole number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+}
+
+
+def _toml_value(value: object) -> str:
+    """A value as TOML spells it, with its type, e.g. ``the string "20"``."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {json.dumps(value[:60])}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return "a list" if isinstance(value, list) else "a table"
+
+
+def _duplicate_sources(data: dict[str, Any], origin: str) -> list[str]:
+    """One line per ``[[sources]]`` entry whose URL an earlier entry already has."""
+    sources = data.get("sources")
+    first: dict[str, int] = {}
+    problems = []
+    for index, source in enumerate(sources if isinstance(sources, list) else []):
+        url = source.get("url") if isinstance(source, dict) else None
+        if not isinstance(url, str) or not url.strip():
+            continue
+        earlier = first.setdefault(url.strip(), index)
+        if earlier != index:
+            problems.append(
+                f"{origin}: sources[{index}].url: the same URL as sources[{earlier}].url "
+                f"({url.strip()!r}); list each feed once"
+            )
+    return problems
+
+
 def from_mapping(data: dict[str, Any], *, root: Path, origin: str) -> Settings:
     """Validate a parsed TOML mapping; raise ConfigError listing every bad key."""
+    problems = _duplicate_sources(data, origin)
     try:
-        return Settings.model_validate({**data, "root": root, "origin": origin})
+        settings = Settings.model_validate({**data, "root": root, "origin": origin})
     except ValidationError as exc:
-        problems = [
+        problems += [
             f"{origin}: {_format_loc(tuple(e['loc'])) or '(top level)'}: {_describe(e)}"
             for e in exc.errors()
         ]
-        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return settings
 
 
 def load(path: Path | None = None) -> Settings:

@@ -15,7 +15,7 @@ from aggregator.cli.main import console, errors, get_app
 from aggregator.ingest.discover import find_feed
 from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.fetch import Fetcher, FetchError
-from aggregator.ingest.opml import OPMLError, Outline, read_opml, write_opml
+from aggregator.ingest.opml import OPMLError, Outline, outline_problem, read_opml, write_opml
 from aggregator.store.models import Item, Source
 from aggregator.store.sources import (
     add_source,
@@ -200,9 +200,10 @@ def import_opml(ctx: click.Context, path: Path) -> None:
     added = 0
     with app.db.session() as session:
         for number, outline in enumerate(outlines, 1):
-            if not outline.url.startswith(("http://", "https://", "file://")):
+            problem = outline_problem(outline.url, app.settings.file_folders)
+            if problem:
                 errors.print(
-                    f"{path.name}: outline {number}: skipped, not an http(s) URL: {outline.url!r}",
+                    f"{path.name}: outline {number}: skipped, {problem}: {outline.url!r}",
                     markup=False,
                 )
                 continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
@@ -42,6 +42,8 @@ def discover_feeds(html: bytes, page_url: str) -> list[str]:
         kind = (link.get("type") or "").lower().split(";")[0].strip()
         if "alternate" in rels and kind in FEED_TYPES:
             url = urljoin(urljoin(page_url, base), link.get("href").strip())
+            if urlsplit(url).scheme not in ("http", "https", urlsplit(page_url).scheme):
+                continue  # a web page may not point the poller at local files
             if url not in (u for _, u in found):
                 found.append((FEED_TYPES.index(kind), url))
     return [url for _, url in sorted(found, key=lambda pair: pair[0])]

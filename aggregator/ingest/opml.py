@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import quoteattr
 
 from lxml import etree
@@ -52,6 +55,29 @@ def read_opml(data: bytes) -> list[Outline]:
 
     walk(body, [])
     return found
+
+
+def outline_problem(url: str, file_folders: Sequence[Path]) -> str | None:
+    """Why a feed URL named by an outside document (OPML, a web page) must not be polled, or None.
+
+    http(s) URLs are fine. A ``file:`` URL is refused unless it names a file inside one of
+    ``file_folders`` (resolved paths; symbolic links are followed before the check), so an
+    imported list cannot make the poller read ``/etc/passwd`` or the signing key.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return None if parts.hostname else "an http(s) URL without a host"
+    if scheme != "file":
+        return "not an http(s) URL"
+    if not file_folders:
+        return "a file: URL, refused (list the folders it may read in fetch.file_folders)"
+    if parts.netloc not in ("", "localhost"):
+        return "a file: URL on another host, refused"
+    path = Path(unquote(parts.path)).resolve()
+    if not any(path.is_relative_to(folder) for folder in file_folders):
+        return "a file: URL outside fetch.file_folders, refused"
+    return None
 
 
 def write_opml(outlines: list[Outline], title: str) -> bytes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import io
+import re
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,8 +24,12 @@ class SubscriberError(ValueError):
 
 
 def normalise_email(address: str) -> str:
-    """A syntactically valid ASCII address (no DNS look-up; what mail can be sent to),
-    lower-cased; raises SubscriberError."""
+    """A syntactically valid address as mail can carry it without SMTPUTF8, lower-cased.
+
+    No DNS look-up. An internationalised domain becomes its ASCII (IDNA) form, so
+    ``x@bücher.example`` is stored as ``x@xn--bcher-kva.example``; a non-ASCII local part
+    cannot be sent and raises SubscriberError.
+    """
     address = address.strip()
     if any(c in address for c in "\r\n\0") or len(address) > 254:
         raise SubscriberError("not a valid email address")
@@ -33,7 +37,18 @@ def normalise_email(address: str) -> str:
         result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise SubscriberError(str(exc)) from None
-    return result.normalized.lower()
+    if result.ascii_email is None:  # only when SMTPUTF8 is allowed, which it is not here
+        raise SubscriberError("the address needs SMTPUTF8, which is not supported")
+    return result.ascii_email.lower()
+
+
+def find_subscriber(session: Session, address: str) -> Subscriber | None:
+    """The subscriber with ``address`` as typed, or as stored (an IDN domain in ASCII form)."""
+    try:
+        key = normalise_email(address)
+    except SubscriberError:
+        key = address.strip().lower()
+    return session.scalar(select(Subscriber).where(Subscriber.email == key))
 
 
 def check_timezone(name: str) -> str:
@@ -94,6 +109,11 @@ class ImportReport:
     errors: list[str] = field(default_factory=list)
 
 
+MAX_CSV_LINE_CHARS = 4096
+"""A subscriber row is an address and a few names; a longer line is refused unread."""
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def import_csv(
     session: Session,
     text: str,
@@ -104,14 +124,18 @@ def import_csv(
 ) -> ImportReport:
     """Import ``email[,digests][,tags][,timezone]`` rows (a header row is optional).
 
-    ``digests`` and ``tags`` are space- or semicolon-separated. A bad row is reported by its line
-    number and skipped; the others are imported.
+    ``digests`` and ``tags`` are space- or semicolon-separated. Each line is one row, read on
+    its own: a bad row (an unterminated quote, an overlong line, a bad address) is reported by
+    its line number and skipped, and never swallows the next row.
     """
     report = ImportReport()
-    reader = csv.reader(io.StringIO(text))
     columns = ["email", "digests", "tags", "timezone"]
-    for row in reader:
-        line = reader.line_num
+    for line, raw in enumerate(_LINE_BREAK.split(text), start=1):
+        try:
+            row = _csv_row(raw)
+        except SubscriberError as exc:
+            report.errors.append(f"{name}: line {line}: {exc}")
+            continue
         if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
             continue
         if line == 1 and row[0].strip().lower() == "email":
@@ -136,6 +160,16 @@ def import_csv(
             continue
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
+
+
+def _csv_row(line: str) -> list[str]:
+    """The fields of one CSV line; SubscriberError for an overlong or malformed one."""
+    if len(line) > MAX_CSV_LINE_CHARS:
+        raise SubscriberError(f"longer than {MAX_CSV_LINE_CHARS} characters, skipped unread")
+    try:
+        return next(csv.reader([line], strict=True), [])
+    except csv.Error as exc:
+        raise SubscriberError(f"not valid CSV ({exc})") from None
 
 
 def _split(value: str) -> list[str]:
