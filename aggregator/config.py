@@ -13,7 +13,7 @@ import os
 import tomllib
 import zoneinfo
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
@@ -392,10 +392,35 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+_SECRET_KEYS = ("password", "api_key", "secret", "token")
+
+
+def _secret_hint(loc: tuple[int | str, ...]) -> str | None:
+    """For a secret written into the file: the ``*_env`` key that names its variable instead."""
+    key = loc[-1] if loc else None
+    if not isinstance(key, str) or key.lower() not in _SECRET_KEYS:
+        return None
+    model: type[BaseModel] | None = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if model and isinstance(part, str) else None
+        if field is not None:
+            kinds = (field.annotation, *get_args(field.annotation))
+            model = next(
+                (k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None
+            )
+    env = model.model_fields.get(f"{key}_env") if model else None
+    if env is None:
+        return "secrets come from the environment, not the file"
+    return (
+        f"secrets come from the environment: use {key}_env (the variable's name, "
+        f"default {env.default}) and set that variable"
+    )
+
+
 def _describe(error: dict[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key (check the spelling)"
+        return _secret_hint(tuple(error["loc"])) or "unknown key (check the spelling)"
     if kind == "missing":
         return "required key is missing"
     if kind in _TYPE_NAMES:

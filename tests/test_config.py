@@ -105,9 +105,21 @@ def test_secrets_come_from_the_environment(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MY_SMTP_PASSWORD", "hunter2")
     assert settings.secret(settings.mail.smtp.password_env) == "hunter2"
     # a password key in the file itself is rejected, so secrets cannot live only there
-    path.write_text('[mail.smtp]\npassword = "hunter2"\n')
-    with pytest.raises(config.ConfigError, match=r"mail\.smtp\.password: unknown key"):
+    path.write_text(
+        '[mail.smtp]\npassword = "hunter2"\n[briefs.llm]\napi_key = "k"\n'
+        '[web]\nsecret = "s"\n[general]\ntoken = "t"\n'
+    )
+    with pytest.raises(config.ConfigError) as raised:
         config.load(path)
+    assert sorted(raised.value.problems) == [
+        "config.toml: briefs.llm.api_key: secrets come from the environment: use api_key_env "
+        "(the variable's name, default AGGREGATOR_LLM_API_KEY) and set that variable",
+        "config.toml: general.token: secrets come from the environment, not the file",
+        "config.toml: mail.smtp.password: secrets come from the environment: use password_env "
+        "(the variable's name, default AGGREGATOR_SMTP_PASSWORD) and set that variable",
+        "config.toml: web.secret: secrets come from the environment: use secret_env "
+        "(the variable's name, default AGGREGATOR_SECRET_KEY) and set that variable",
+    ]
 
 
 def test_cli_reports_config_errors_without_traceback(tmp_path: Path) -> None:

@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.table import Table
-from sqlalchemy import func, select
+from rich.markup import escape
+from sqlalchemy import select
 
-from aggregator.cli.main import console, errors, get_app
+from aggregator.cli.main import console, fail, get_app
+from aggregator.cli.output import date, json_option, print_json, table
 from aggregator.digest.compose import choose_stories, digest_view, public_html
 from aggregator.digest.outbox import last_sent_cutoffs, requeue
-from aggregator.store.models import Delivery, DigestRun, Subscriber
-
-STATES = ("pending", "rendered", "sent", "failed", "bounced", "skipped")
+from aggregator.store.listing import DELIVERY_STATES, list_deliveries, list_runs
+from aggregator.store.models import Subscriber
 
 
 @click.group()
@@ -26,51 +26,46 @@ def deliveries() -> None:
 @deliveries.command("list")
 @click.option("--run", "run_id", type=int, help="show each delivery of this run")
 @click.option("--limit", default=20, show_default=True, help="how many recent runs")
+@json_option
 @click.pass_context
-def list_deliveries(ctx: click.Context, run_id: int | None, limit: int) -> None:
+def list_deliveries_cmd(ctx: click.Context, run_id: int | None, limit: int, as_json: bool) -> None:
     """Per run: how many deliveries are in each state (or every delivery of --run)."""
     app = get_app(ctx)
     with app.db.session() as session:
-        if run_id is not None:
-            table = Table(box=None, pad_edge=False)
-            for column in ("id", "subscriber", "state", "attempts", "next attempt", "last error"):
-                table.add_column(column, overflow="fold")
-            rows = session.execute(
-                select(Delivery, Subscriber.email)
-                .join(Subscriber)
-                .where(Delivery.run_id == run_id)
-                .order_by(Delivery.id)
-            ).all()
-            for d, email in rows:
-                nxt = (
-                    d.next_attempt_at.strftime("%Y-%m-%d %H:%M")
-                    if d.next_attempt_at and d.state == "rendered"
-                    else "-"
-                )
-                table.add_row(str(d.id), email, d.state, str(d.attempts), nxt, d.last_error or "")
-            console.print(table if rows else f"Run {run_id} has no deliveries.")
+        rows = list_deliveries(session, run_id) if run_id is not None else None
+        runs = list_runs(session, limit) if rows is None else []
+    if rows is not None:
+        if as_json:
+            print_json(rows)
             return
-        runs = session.scalars(select(DigestRun).order_by(DigestRun.id.desc()).limit(limit)).all()
-        counts: dict[tuple[int, str], int] = {
-            (r, s): n
-            for r, s, n in session.execute(
-                select(Delivery.run_id, Delivery.state, func.count())
-                .where(Delivery.run_id.in_([r.id for r in runs]))
-                .group_by(Delivery.run_id, Delivery.state)
-            ).all()
-        }
-        table = Table(box=None, pad_edge=False)
-        for column in ("run", "digest", "scheduled for", "status", *STATES):
-            table.add_column(column)
-        for run in runs:
-            table.add_row(
-                str(run.id),
-                run.digest_name,
-                run.scheduled_for.strftime("%Y-%m-%d %H:%M UTC"),
-                run.status,
-                *(str(counts.get((run.id, s), 0)) for s in STATES),
+        grid = table(
+            ("id", "subscriber", "state", "attempts", "next attempt", "sent", "last error")
+        )
+        for d in rows:
+            grid.add_row(
+                str(d.id),
+                escape(d.subscriber),
+                d.state,
+                str(d.attempts),
+                date(d.next_attempt),
+                date(d.sent_at),
+                escape(d.last_error or ""),
             )
-    console.print(table if runs else "No digest runs yet.")
+        console.print(grid if rows else f"Run {run_id} has no deliveries.")
+        return
+    if as_json:
+        print_json(runs)
+        return
+    grid = table(("run", "digest", "scheduled for", "status", *DELIVERY_STATES))
+    for run in runs:
+        grid.add_row(
+            str(run.id),
+            escape(run.digest),
+            date(run.scheduled_for),
+            run.status,
+            *(str(run.counts[s]) for s in DELIVERY_STATES),
+        )
+    console.print(grid if runs else "No digest runs yet.")
 
 
 @deliveries.command("requeue")
@@ -111,12 +106,11 @@ def preview(
     app = get_app(ctx)
     settings = app.settings
     if not settings.digests:
-        errors.print(f"error: {settings.origin} defines no [[digests]]", markup=False)
-        ctx.exit(1)
+        fail(ctx, f"{settings.origin} defines no [[digests]]")
     chosen = settings.digest(digest_name) if digest_name else settings.digests[0]
     if chosen is None:
-        errors.print(f"error: no digest named {digest_name!r}", markup=False)
-        ctx.exit(1)
+        known = ", ".join(d.name for d in settings.digests)
+        fail(ctx, f"no digest named {digest_name!r} (configured: {known})")
     now = datetime.now(UTC)
     with app.db.session() as session:
         since, tags, sources, timezone = None, (), (), None
@@ -125,8 +119,7 @@ def preview(
                 select(Subscriber).where(Subscriber.email == subscriber.strip().lower())
             )
             if row is None:
-                errors.print(f"error: no subscriber {subscriber!r}", markup=False)
-                ctx.exit(1)
+                fail(ctx, f"no subscriber {subscriber!r}")
             tags, sources, timezone = row.tags, row.sources, row.timezone
             since = last_sent_cutoffs(session, chosen.name, [row.id]).get(row.id)
         stories = choose_stories(
@@ -138,5 +131,5 @@ def preview(
     console.print(
         f"wrote {output} ({len(stories)} stories, {len(html.encode()) // 1024} KB)", markup=False
     )
-    if open_browser:
-        webbrowser.open(output.resolve().as_uri())
+    if open_browser and not webbrowser.open(output.resolve().as_uri()):
+        fail(ctx, f"no web browser found to open {output}; open the file yourself or set $BROWSER")

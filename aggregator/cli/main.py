@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from aggregator import __version__, config
 from aggregator.app import App
+from aggregator.store.models import Source
+from aggregator.store.sources import find_source
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
+for _out in (console, errors):
+    if not _out.is_terminal:
+        _out.width = 100_000  # piped or logged: whole rows, never wrapped at 80 columns
 
 
 COMMANDS = {
     "sources": "aggregator.cli.sources:sources",
     "poll": "aggregator.cli.poll:poll",
+    "items": "aggregator.cli.items:items",
     "brief": "aggregator.cli.service:brief",
     "subscribers": "aggregator.cli.subscribers:subscribers",
     "digest": "aggregator.cli.deliveries:digest",
@@ -44,9 +53,23 @@ class AggregatorGroup(click.Group):
         module, _, attr = COMMANDS[name].partition(":")
         return getattr(importlib.import_module(module), attr)
 
+    def make_context(self, *args, **kwargs) -> click.Context:  # noqa: ANN002, ANN003
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            _usage_error(exc)
+
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            _usage_error(exc)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            errors.print(f"error: {where}{exc.strerror or exc}", markup=False, soft_wrap=True)
+            sys.exit(1)
         except config.ConfigError as exc:
             for line in exc.problems:
                 errors.print(f"[red]error:[/] {line}", markup=True, soft_wrap=True)
@@ -54,6 +77,27 @@ class AggregatorGroup(click.Group):
         except OperationalError as exc:
             errors.print(f"error: database: {exc.orig}", markup=False, soft_wrap=True)
             sys.exit(3)
+
+
+def _usage_error(exc: click.UsageError) -> NoReturn:
+    """A mistyped command line, on one line with where to find help; exit 2."""
+    hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+    errors.print(f"error: {exc.format_message()}{hint}", markup=False, soft_wrap=True)
+    sys.exit(2)
+
+
+def fail(ctx: click.Context, message: str) -> NoReturn:
+    """Report ``message`` as one ``error:`` line on standard error and exit 1."""
+    errors.print(f"error: {message}", markup=False, soft_wrap=True)
+    ctx.exit(1)
+
+
+def source_or_exit(ctx: click.Context, session: Session, ref: str) -> Source:
+    """The source ``ref`` names (an id, a name or a URL), or exit 1 saying it was not found."""
+    row = find_source(session, ref)
+    if row is None:
+        fail(ctx, f"no source {ref!r} (give an id, a name or a URL from `aggregator sources list`)")
+    return row
 
 
 def get_app(ctx: click.Context) -> App:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from aggregator.cli.main import console, get_app
+from aggregator.cli.main import console, errors, get_app, source_or_exit
 from aggregator.ingest.poll import PollReport, SourceOutcome
 from aggregator.service import Pipeline
 
@@ -39,13 +39,24 @@ def summary_line(report: PollReport) -> str:
 
 @click.command()
 @click.option("--due", is_flag=True, help="only the sources whose next check is due")
-@click.argument("refs", nargs=-1, type=int)
+@click.argument("refs", nargs=-1)
 @click.pass_context
-def poll(ctx: click.Context, due: bool, refs: tuple[int, ...]) -> None:
-    """Poll sources now (all enabled ones, or the given ids) and make briefs for new items."""
+def poll(ctx: click.Context, due: bool, refs: tuple[str, ...]) -> None:
+    """Poll sources now (all enabled ones, or each REF: an id, a name or a URL) and make briefs
+    for new items."""
     app = get_app(ctx)
+    with app.db.session() as session:
+        named = [source_or_exit(ctx, session, ref) for ref in refs]
+        for row in named:
+            if row.status == "retired":
+                errors.print(
+                    f"skipped source {row.id} ({row.label}): retired after 410 Gone "
+                    f"(`aggregator sources enable {row.id}` brings it back)",
+                    markup=False,
+                    soft_wrap=True,
+                )
     pipeline = Pipeline(app)
-    ids = pipeline.poller.choose(due_only=due, refs=list(refs) or None)
+    ids = pipeline.poller.choose(due_only=due, refs=[row.id for row in named] or None)
     with Progress(
         TextColumn("polling"),
         BarColumn(),

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 import click
 from apscheduler.triggers.cron import CronTrigger
+from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from aggregator.briefs.model import Brief
 from aggregator.briefs.pipeline import llm_for, make_briefs
-from aggregator.cli.main import console, errors, get_app
+from aggregator.cli.main import console, fail, get_app
+from aggregator.cli.output import json_option, print_json
 from aggregator.cli.poll import outcome_line, summary_line
-from aggregator.cli.sources import _ago, health
+from aggregator.cli.sources import ago
 from aggregator.digest.compose import latest_fire_time
 from aggregator.service import Pipeline, Service
-from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
+from aggregator.store.listing import find_item, overview
+from aggregator.store.models import Item
 
 
 @click.command()
@@ -68,15 +72,9 @@ def brief(ctx: click.Context, item: str, refresh: bool) -> None:
     """Print the brief of one item (ITEM is an id or the story's URL)."""
     app = get_app(ctx)
     with app.db.session() as session:
-        query = (
-            select(Item.id).where(Item.id == int(item))
-            if item.isdigit()
-            else select(Item.id).where(or_(Item.url == item, Item.guid == item))
-        )
-        item_id = session.scalars(query.limit(1)).first()
+        item_id = find_item(session, item)
     if item_id is None:
-        errors.print(f"error: no item {item!r} (give an item id or its URL)", markup=False)
-        ctx.exit(1)
+        fail(ctx, f"no item {item!r} (give an id from `aggregator items list` or the story's URL)")
     make_briefs(app.db, app.settings, [item_id], llm=llm_for(app.settings), refresh=refresh)
     with app.db.session() as session:
         row = session.scalars(
@@ -112,83 +110,87 @@ def show_brief(item: Item, b: Brief) -> None:
 
 
 @click.command()
+@json_option
 @click.pass_context
-def status(ctx: click.Context) -> None:
+def status(ctx: click.Context, as_json: bool) -> None:
     """Sources, digests, the outbox and the published feed at a glance."""
     app = get_app(ctx)
     settings = app.settings
     now = datetime.now(UTC)
     with app.db.session() as session:
-        sources = session.scalars(select(Source).order_by(Source.id)).all()
-        states: dict[str, int] = {}
-        for s in sources:
-            states[health(s)] = states.get(health(s), 0) + 1
-        upcoming = [
-            s.next_check_at
-            for s in sources
-            if s.enabled and s.status == "active" and s.next_check_at
-        ]
-        items = session.scalar(select(func.count()).select_from(Item))
-        briefs = session.scalar(select(func.count()).select_from(BriefRow))
-        subs = dict(
-            session.execute(
-                select(Subscriber.status, func.count()).group_by(Subscriber.status)
-            ).all()
+        report = overview(session)
+    states = Counter(s.state for s in report.sources)
+    upcoming = min((s.next_check for s in report.sources if s.next_check), default=None)
+    failing = [s for s in report.sources if s.state in ("failing", "retired")]
+    digests = []
+    for d in settings.digests:
+        last = report.last_runs.get(d.name)
+        due = latest_fire_time(d, now)
+        if due and (last is None or due > last):
+            next_due = None  # a catch-up run is due now
+        else:
+            trigger = CronTrigger.from_crontab(d.schedule, timezone=d.timezone)
+            next_due = trigger.get_next_fire_time(None, now)
+        digests.append((d, last, next_due))
+    feed = settings.public_dir / "feed.atom"
+    published = datetime.fromtimestamp(feed.stat().st_mtime, UTC) if feed.exists() else None
+    if as_json:
+        print_json(
+            {
+                "sources": {
+                    "total": len(report.sources),
+                    "states": dict(sorted(states.items())),
+                    "next_check": upcoming,
+                    "failing": [
+                        {"id": s.id, "name": s.name, "state": s.state, "last_error": s.last_error}
+                        for s in failing
+                    ],
+                },
+                "items": report.items,
+                "briefs": report.briefs,
+                "digests": [
+                    {
+                        "name": d.name,
+                        "schedule": d.schedule,
+                        "timezone": d.timezone,
+                        "last_run": last,
+                        "next_due": next_due or "now",
+                    }
+                    for d, last, next_due in digests
+                ],
+                "subscribers": report.subscribers,
+                "outbox": {"pending": report.pending, "failed_or_bounced": report.failed},
+                "feed": {"path": str(feed), "published": published},
+            }
         )
-        pending = session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(Delivery.state.in_(("pending", "rendered")))
-        )
-        failed = session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(Delivery.state.in_(("failed", "bounced")))
-        )
-        last_runs = {
-            name: when
-            for name, when in session.execute(
-                select(DigestRun.digest_name, func.max(DigestRun.scheduled_for)).group_by(
-                    DigestRun.digest_name
-                )
-            ).all()
-        }
-        failing = [s for s in sources if health(s) in ("failing", "retired")]
+        return
     console.print(
-        f"[bold]Sources[/] {len(sources)}: "
+        f"[bold]Sources[/] {len(report.sources)}: "
         + ", ".join(f"{n} {k}" for k, n in sorted(states.items()))
     )
     if upcoming:
-        console.print(f"  next check {_ago(min(upcoming), now)}")
+        console.print(f"  next check {ago(upcoming, now)}")
     for s in failing[:10]:
-        console.print(f"  [red]{health(s)}[/] {s.label}: {s.last_error}", soft_wrap=True)
-    console.print(f"[bold]Items[/] {items}, briefs {briefs}")
-    table = Table(box=None, pad_edge=False, title=None)
+        console.print(f"  [red]{s.state}[/] {escape(s.name)}: {escape(s.last_error or '')}")
+    console.print(f"[bold]Items[/] {report.items}, briefs {report.briefs}")
+    grid = Table(box=None, pad_edge=False, title=None)
     for column in ("digest", "schedule", "last run", "next due"):
-        table.add_column(column)
-    for d in settings.digests:
-        last = last_runs.get(d.name)
-        due = latest_fire_time(d, now)
-        next_due = "now (catch-up)" if due and (last is None or due > last) else "-"
-        if next_due == "-":
-            nxt = CronTrigger.from_crontab(d.schedule, timezone=d.timezone).get_next_fire_time(
-                None, now
-            )
-            next_due = _ago(nxt, now) if nxt else "-"
-        table.add_row(
-            d.name, f"{d.schedule} ({d.timezone})", _ago(last, now) if last else "never", next_due
+        grid.add_column(column)
+    for d, last, next_due in digests:
+        grid.add_row(
+            d.name,
+            f"{d.schedule} ({d.timezone})",
+            ago(last, now) if last else "never",
+            ago(next_due, now) if next_due else "now (catch-up)",
         )
     console.print("[bold]Digests[/]")
-    console.print(table)
+    console.print(grid)
     console.print(
-        "[bold]Subscribers[/] " + (", ".join(f"{n} {k}" for k, n in sorted(subs.items())) or "none")
+        "[bold]Subscribers[/] "
+        + (", ".join(f"{n} {k}" for k, n in sorted(report.subscribers.items())) or "none")
     )
-    console.print(f"[bold]Outbox[/] {pending} pending, {failed} failed or bounced")
-    feed = settings.public_dir / "feed.atom"
-    if feed.exists():
-        stamp = datetime.fromtimestamp(feed.stat().st_mtime, UTC)
-        console.print(
-            f"[bold]Feed[/] {feed} published {_ago(stamp, now)}", markup=True, soft_wrap=True
-        )
+    console.print(f"[bold]Outbox[/] {report.pending} pending, {report.failed} failed or bounced")
+    if published:
+        console.print(f"[bold]Feed[/] {escape(str(feed))} published {ago(published, now)}")
     else:
         console.print("[bold]Feed[/] not published yet")

@@ -7,20 +7,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.table import Table
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from rich.markup import escape
+from sqlalchemy import select
 
-from aggregator.cli.main import console, errors, get_app
+from aggregator.cli.main import console, errors, fail, get_app, source_or_exit
+from aggregator.cli.output import json_option, print_json, table
 from aggregator.ingest.discover import find_feed
 from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.fetch import Fetcher, FetchError
 from aggregator.ingest.opml import OPMLError, Outline, outline_problem, read_opml, write_opml
-from aggregator.store.models import Item, Source
+from aggregator.store.listing import list_sources
+from aggregator.store.models import Source
 from aggregator.store.sources import (
     add_source,
     enable_source,
-    find_source,
     normalise_source_url,
 )
 
@@ -30,7 +30,8 @@ def sources() -> None:
     """Manage the feeds that are polled."""
 
 
-def _ago(when: datetime | None, now: datetime) -> str:
+def ago(when: datetime | None, now: datetime) -> str:
+    """A moment relative to now, shortly: "45s ago", "in 30m", "2.5h ago" (or "-")."""
     if when is None:
         return "-"
     seconds = (when - now).total_seconds()
@@ -45,56 +46,43 @@ def _ago(when: datetime | None, now: datetime) -> str:
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
-def health(source: Source) -> str:
-    """A one-word state for tables: ok, failing, retired, disabled or new."""
-    if source.status == "retired":
-        return "retired"
-    if not source.enabled:
-        return "disabled"
-    if source.consecutive_failures:
-        return "failing"
-    return "ok" if source.last_success_at else "new"
-
-
 @sources.command("list")
+@json_option
 @click.pass_context
-def list_sources(ctx: click.Context) -> None:
-    """Every source with its health: last error, consecutive failures, next check."""
+def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Every source with its state, tags, items, last error, consecutive failures, next check."""
     app = get_app(ctx)
     now = datetime.now(UTC)
     with app.db.session() as session:
-        counts = dict(
-            session.execute(select(Item.source_id, func.count()).group_by(Item.source_id)).all()
-        )
-        rows = session.scalars(select(Source).order_by(Source.id)).all()
-        table = Table(box=None, pad_edge=False)
-        for column in (
-            "id",
-            "name",
-            "state",
-            "items",
-            "last check",
-            "next check",
-            "fails",
-            "url / last error",
-        ):
-            table.add_column(column, overflow="fold")
-        for s in rows:
-            detail = s.url if not s.last_error else f"{s.url}\n[red]{s.last_error}[/]"
-            table.add_row(
-                str(s.id),
-                s.label[:40],
-                health(s),
-                str(counts.get(s.id, 0)),
-                _ago(s.last_checked_at, now),
-                _ago(s.next_check_at, now) if s.enabled and s.status == "active" else "-",
-                str(s.consecutive_failures),
-                detail,
-            )
+        rows = list_sources(session)
+    if as_json:
+        print_json(rows)
+        return
     if not rows:
         console.print("No sources. Add some to config.toml or with `aggregator sources add URL`.")
         return
-    console.print(table)
+    grid = table(
+        ("id", "name", "state", "tags", "items", "last check", "next check", "fails")
+        + ("url / last error",)
+    )
+    # On a terminal the error goes under the URL; piped, each source stays on one line.
+    between = "\n" if console.is_terminal else "  "
+    for s in rows:
+        detail = escape(s.url) + (
+            f"{between}[red]{escape(s.last_error)}[/]" if s.last_error else ""
+        )
+        grid.add_row(
+            str(s.id),
+            escape(s.name[:40]),
+            s.state,
+            escape(" ".join(s.tags)) or "-",
+            str(s.items),
+            ago(s.last_check, now),
+            ago(s.next_check, now),
+            str(s.failures),
+            detail,
+        )
+    console.print(grid)
 
 
 @sources.command("add")
@@ -115,8 +103,7 @@ def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
     try:
         feed_url, title = asyncio.run(resolve())
     except (FetchError, FeedParseError) as exc:
-        errors.print(f"error: {url}: {exc}", markup=False, soft_wrap=True)
-        ctx.exit(1)
+        fail(ctx, f"{url}: {exc}")
     with app.db.session() as session:
         row, created = add_source(session, feed_url, name=name or title, tags=list(tags))
         verb = "added" if created else "already present as"
@@ -128,41 +115,36 @@ def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
 @click.option("--keep-items/--delete-items", default=True, show_default=True)
 @click.pass_context
 def remove(ctx: click.Context, ref: str, keep_items: bool) -> None:
-    """Remove a source (by id, name or URL). Its items are kept unless --delete-items."""
+    """Remove a source (by id, name or URL): it is no longer polled and is listed as "removed";
+    its items stay in digests' history and feeds unless --delete-items deletes it for good."""
     app = get_app(ctx)
     with app.db.session() as session:
-        row = _source_or_exit(ctx, session, ref)
+        row = source_or_exit(ctx, session, ref)
         if row.origin == "config":
-            errors.print(
-                f"error: source {row.id} comes from {app.settings.origin}; remove it there",
-                markup=False,
-            )
-            ctx.exit(1)
+            fail(ctx, f"source {row.id} comes from {app.settings.origin}; remove it there")
         if keep_items:
             row.enabled, row.disabled_by = False, "operator"
             row.origin = "removed"
             console.print(
-                f"removed source {row.id} ({row.label}); its items are kept", markup=False
+                f"removed source {row.id} ({row.label}): no longer polled, listed as removed, "
+                "its items kept (`sources add` with its URL brings it back; --delete-items "
+                "deletes it and its items)",
+                markup=False,
+                soft_wrap=True,
             )
         else:
             session.delete(row)
             console.print(f"deleted source {row.id} ({row.label}) and its items", markup=False)
 
 
-def _source_or_exit(ctx: click.Context, session: Session, ref: str) -> Source:
-    row = find_source(session, ref)
-    if row is None:
-        errors.print(f"error: no source {ref!r}", markup=False)
-        ctx.exit(1)
-    return row
-
-
 def _set_enabled(ctx: click.Context, ref: str, enabled: bool) -> None:
     app = get_app(ctx)
     with app.db.session() as session:
-        row = _source_or_exit(ctx, session, ref)
+        row = source_or_exit(ctx, session, ref)
         if enabled:
             enable_source(row)
+            if row.origin == "removed":
+                row.origin = "cli"
         else:
             row.enabled, row.disabled_by = False, "operator"
         console.print(
@@ -187,16 +169,15 @@ def disable(ctx: click.Context, ref: str) -> None:
 
 
 @sources.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def import_opml(ctx: click.Context, path: Path) -> None:
     """Add every feed of an OPML file (folders become tags)."""
-    app = get_app(ctx)
     try:
         outlines = read_opml(path.read_bytes())
     except OPMLError as exc:
-        errors.print(f"error: {path.name}: {exc}", markup=False)
-        ctx.exit(1)
+        fail(ctx, f"{path.name}: {exc}")
+    app = get_app(ctx)
     added = 0
     with app.db.session() as session:
         for number, outline in enumerate(outlines, 1):

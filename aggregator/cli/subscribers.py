@@ -9,6 +9,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from aggregator.cli.main import console, errors, get_app
+from aggregator.cli.output import json_option, print_json
 from aggregator.store.models import Subscriber
 from aggregator.store.subscribers import (
     STATUSES,
@@ -81,8 +82,9 @@ def remove(ctx: click.Context, email: str, forget: bool) -> None:
 
 @subscribers.command("list")
 @click.option("--status", type=click.Choice(STATUSES))
+@json_option
 @click.pass_context
-def list_subscribers(ctx: click.Context, status: str | None) -> None:
+def list_subscribers(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """Subscribers with status, digests, filters and bounce count."""
     app = get_app(ctx)
     table = Table(box=None, pad_edge=False)
@@ -93,6 +95,16 @@ def list_subscribers(ctx: click.Context, status: str | None) -> None:
         if status:
             query = query.where(Subscriber.status == status)
         rows = session.scalars(query).all()
+        if as_json:
+            keys = ("id", "email", "status", "digests", "tags", "sources", "timezone")
+            print_json(
+                [
+                    {**{k: getattr(s, k) for k in keys}, "bounces": s.hard_bounces}
+                    | {"note": s.status_reason, "created": s.created_at}
+                    for s in rows
+                ]
+            )
+            return
         for s in rows:
             table.add_row(
                 str(s.id),

@@ -48,6 +48,9 @@ class BlockedAddressError(FetchError):
     """The URL resolves to an address the operator has not allowed."""
 
 
+_REFUSED = "not allowed (a private or local network; fetch.allow_networks can allow it)"
+
+
 @dataclass(slots=True)
 class FetchResult:
     """What a successful fetch (200 or 304) returned."""
@@ -111,7 +114,7 @@ class AddressPolicy:
         except ValueError:
             return  # a name: the resolver checks it
         if not permitted:
-            raise BlockedAddressError(f"address {host} is not allowed (private or local network)")
+            raise BlockedAddressError(f"address {host} is {_REFUSED}")
 
 
 class _GuardedResolver(AbstractResolver):
@@ -128,9 +131,7 @@ class _GuardedResolver(AbstractResolver):
         allowed = [r for r in results if self._policy.permits(r["host"])]
         if not allowed:
             addresses = ", ".join(sorted({r["host"] for r in results}))
-            raise BlockedAddressError(
-                f"{host} resolves to {addresses}, which is not allowed (private or local network)"
-            )
+            raise BlockedAddressError(f"{host} resolves to {addresses}, which is {_REFUSED}")
         return allowed
 
     async def close(self) -> None:

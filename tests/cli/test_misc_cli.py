@@ -103,7 +103,9 @@ def test_brief_by_id_and_by_url(polled: Installation) -> None:
         item_id = session.scalar(select(Item.id).where(Item.url == ARTICLE_URL))
     by_id, unknown = run_cli_all(polled.config, ("brief", str(item_id)), ("brief", "99999"))
     by_id = ok(by_id)
-    assert one_line_error(unknown) == "error: no item '99999' (give an item id or its URL)"
+    assert one_line_error(unknown) == (
+        "error: no item '99999' (give an id from `aggregator items list` or the story's URL)"
+    )
     by_url = ok(run_cli(polled.config, "brief", ARTICLE_URL))  # the cached brief, same text
     assert by_url == by_id
 

@@ -82,17 +82,19 @@ def test_list_shows_health_after_a_failing_poll(
     out = ok(run_cli(config, "sources", "list"))
     lines = out.splitlines()
     assert lines[0].split() == [
-        "id", "name", "state", "items", "last", "check", "next", "check", "fails", "url", "/",
+        "id", "name", "state", "tags", "items", "last", "check", "next", "check", "fails", "url", "/",
         "last", "error",
     ]  # fmt: skip
     broken = next(i for i, line in enumerate(lines) if line.startswith("1 "))
     assert re.match(
-        rf"1\s+Broken\s+failing\s+0\s+\d+s ago\s+in \d+(?:\.\d)?[mh]\s+1\s+{re.escape(bad)}\s*$",
+        rf"1\s+Broken\s+failing\s+-\s+0\s+\d+s ago\s+in \d+(?:\.\d)?[mh]\s+1\s+{re.escape(bad)}"
+        r"\s+HTTP 500 Internal Server Error\s*$",
         lines[broken],
     ), lines[broken]
-    assert lines[broken + 1].strip() == "HTTP 500 Internal Server Error"
     assert re.search(
-        rf"^2\s+Good\s+ok\s+2\s+\d+s ago\s+in \d+(?:\.\d)?[mh]\s+0\s+{re.escape(good)}", out, re.M
+        rf"^2\s+Good\s+ok\s+-\s+2\s+\d+s ago\s+in \d+(?:\.\d)?[mh]\s+0\s+{re.escape(good)}",
+        out,
+        re.M,
     )
 
     rows = _sources(open_db(config))
@@ -125,7 +127,10 @@ def test_remove_keeps_items_or_deletes_them_and_refuses_config_sources(
         ("sources", "remove", "3", "--delete-items"),
         ("sources", "remove", "Configured"),
     )
-    assert ok(removed).strip() == "removed source 2 (Feed 1); its items are kept"
+    assert ok(removed).strip() == (
+        "removed source 2 (Feed 1): no longer polled, listed as removed, its items kept "
+        "(`sources add` with its URL brings it back; --delete-items deletes it and its items)"
+    )
     assert ok(deleted).strip() == "deleted source 3 (Feed 2) and its items"
     error = one_line_error(refused)
     assert error == "error: source 1 comes from config.toml; remove it there"
@@ -137,6 +142,8 @@ def test_remove_keeps_items_or_deletes_them_and_refuses_config_sources(
     assert _item_count(db, rows[kept].id) == 3
     assert _item_count(db, 3) == 0
     assert rows[configured].enabled and rows[configured].origin == "config"
+    listed = ok(run_cli(config, "sources", "list"))  # the list says what remove said
+    assert re.search(r"^2\s+Feed 1\s+removed\s+-\s+3\s", listed, re.M), listed
 
 
 def test_disable_enable_and_revive_a_source_retired_by_410(

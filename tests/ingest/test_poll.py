@@ -284,6 +284,7 @@ def test_private_addresses_are_refused_unless_allowed(
     report = poll_all(sqlite_db, closed)
     by_id = {o.source_id: o for o in report.outcomes}
     assert "not allowed" in by_id[ids[direct]].error
+    assert "fetch.allow_networks can allow it" in by_id[ids[direct]].error  # says what to do
     assert "not allowed" in by_id[ids[by_name]].error
     assert feed_server.requests_for("/feed.xml") == []
     opened = poll_all(sqlite_db, settings_for(tmp_path))

@@ -1,0 +1,43 @@
+"""How lists are shown: rich tables on a terminal, whole rows when piped, JSON for scripts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import click
+from rich.table import Table
+
+json_option = click.option("--json", "as_json", is_flag=True, help="print JSON (for scripts)")
+"""The ``--json`` flag every list command takes."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def print_json(data: Any) -> None:
+    """``data`` (dataclasses, lists, dicts, datetimes) as indented JSON on standard output."""
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        data = dataclasses.asdict(data)
+    elif isinstance(data, list):
+        data = [dataclasses.asdict(row) if dataclasses.is_dataclass(row) else row for row in data]
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_plain))
+
+
+def table(columns: Iterable[str]) -> Table:
+    """A borderless table; long cells fold on a terminal (piped output is never wrapped)."""
+    grid = Table(box=None, pad_edge=False)
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    return grid
+
+
+def date(when: datetime | None) -> str:
+    """A full UTC date and time, or "-"."""
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when else "-"

@@ -1,0 +1,257 @@
+"""Read-only reports for the operator's lists: sources, items, digest runs and deliveries.
+
+Each function returns plain rows; the command line decides how to show them (table or JSON).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
+
+DELIVERY_STATES = ("pending", "rendered", "sent", "failed", "bounced", "skipped")
+
+
+def source_state(source: Source) -> str:
+    """A one-word state: ok, failing, retired, removed, disabled or new."""
+    if source.status == "retired":
+        return "retired"
+    if source.origin == "removed":
+        return "removed"
+    if not source.enabled:
+        return "disabled"
+    if source.consecutive_failures:
+        return "failing"
+    return "ok" if source.last_success_at else "new"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One source as ``sources list`` shows it."""
+
+    id: int
+    name: str
+    url: str
+    state: str
+    tags: list[str]
+    items: int
+    last_check: datetime | None
+    next_check: datetime | None
+    failures: int
+    last_error: str | None
+
+
+def list_sources(session: Session) -> list[SourceRow]:
+    """Every source with its state and item count, by id."""
+    counts = dict(
+        session.execute(select(Item.source_id, func.count()).group_by(Item.source_id)).all()
+    )
+    return [
+        SourceRow(
+            id=s.id,
+            name=s.label,
+            url=s.url,
+            state=source_state(s),
+            tags=list(s.tags),
+            items=counts.get(s.id, 0),
+            last_check=s.last_checked_at,
+            next_check=s.next_check_at if s.enabled and s.status == "active" else None,
+            failures=s.consecutive_failures,
+            last_error=s.last_error,
+        )
+        for s in session.scalars(select(Source).order_by(Source.id))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """One item as ``items list`` shows it; ``id`` is what ``brief`` takes."""
+
+    id: int
+    published: datetime
+    source_id: int
+    source: str
+    title: str
+    url: str | None
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_items(
+    session: Session,
+    *,
+    source_id: int | None = None,
+    since: datetime | None = None,
+    search: str = "",
+    limit: int = 50,
+) -> list[ItemRow]:
+    """The newest items (by publication date), optionally of one source, published since a
+    moment, or whose title or text contains ``search`` (case-insensitive)."""
+    query = (
+        select(
+            Item.id,
+            Item.published_at,
+            Item.source_id,
+            Source.name,
+            Source.feed_title,
+            Source.url,
+            Item.title,
+            Item.url,
+        )
+        .join(Source, Source.id == Item.source_id)
+        .order_by(Item.published_at.desc(), Item.id.desc())
+        .limit(limit)
+    )
+    if source_id is not None:
+        query = query.where(Item.source_id == source_id)
+    if since is not None:
+        query = query.where(Item.published_at >= since)
+    if search:
+        pattern = _like(search)
+        query = query.where(
+            or_(
+                Item.title.ilike(pattern, escape="\\"),
+                Item.content_text.ilike(pattern, escape="\\"),
+            )
+        )
+    return [
+        ItemRow(
+            id=item_id,
+            published=published,
+            source_id=sid,
+            source=name or feed_title or source_url,
+            title=title,
+            url=url,
+        )
+        for item_id, published, sid, name, feed_title, source_url, title, url in session.execute(
+            query
+        )
+    ]
+
+
+def find_item(session: Session, ref: str) -> int | None:
+    """The id of the item ``ref`` names: its id, its URL or its guid."""
+    query = (
+        select(Item.id).where(Item.id == int(ref))
+        if ref.isdigit()
+        else select(Item.id).where(or_(Item.url == ref, Item.guid == ref))
+    )
+    return session.scalars(query.limit(1)).first()
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One digest run with how many of its deliveries are in each state."""
+
+    id: int
+    digest: str
+    scheduled_for: datetime
+    status: str
+    counts: dict[str, int]
+
+
+def list_runs(session: Session, limit: int) -> list[RunRow]:
+    """The ``limit`` most recent digest runs, newest first."""
+    runs = session.scalars(select(DigestRun).order_by(DigestRun.id.desc()).limit(limit)).all()
+    counts: dict[tuple[int, str], int] = {
+        (r, s): n
+        for r, s, n in session.execute(
+            select(Delivery.run_id, Delivery.state, func.count())
+            .where(Delivery.run_id.in_([r.id for r in runs]))
+            .group_by(Delivery.run_id, Delivery.state)
+        ).all()
+    }
+    return [
+        RunRow(
+            id=run.id,
+            digest=run.digest_name,
+            scheduled_for=run.scheduled_for,
+            status=run.status,
+            counts={s: counts.get((run.id, s), 0) for s in DELIVERY_STATES},
+        )
+        for run in runs
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """One delivery of a run."""
+
+    id: int
+    subscriber: str
+    state: str
+    attempts: int
+    next_attempt: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+
+
+def list_deliveries(session: Session, run_id: int) -> list[DeliveryRow]:
+    """Every delivery of one run, by id; ``next_attempt`` only while one is planned."""
+    rows = session.execute(
+        select(Delivery, Subscriber.email)
+        .join(Subscriber)
+        .where(Delivery.run_id == run_id)
+        .order_by(Delivery.id)
+    ).all()
+    return [
+        DeliveryRow(
+            id=d.id,
+            subscriber=email,
+            state=d.state,
+            attempts=d.attempts,
+            next_attempt=d.next_attempt_at if d.state == "rendered" else None,
+            sent_at=d.sent_at,
+            last_error=d.last_error,
+        )
+        for d, email in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What ``status`` reports from the store."""
+
+    sources: list[SourceRow]
+    items: int
+    briefs: int
+    subscribers: dict[str, int]
+    pending: int
+    failed: int
+    last_runs: dict[str, datetime]
+
+
+def overview(session: Session) -> Overview:
+    """Counts of sources by state, items, briefs, subscribers and the outbox; last runs."""
+
+    def count(query) -> int:  # noqa: ANN001 - a select of one count
+        return session.scalar(query) or 0
+
+    deliveries = select(func.count()).select_from(Delivery)
+    return Overview(
+        sources=list_sources(session),
+        items=count(select(func.count()).select_from(Item)),
+        briefs=count(select(func.count()).select_from(BriefRow)),
+        subscribers=dict(
+            session.execute(
+                select(Subscriber.status, func.count()).group_by(Subscriber.status)
+            ).all()
+        ),
+        pending=count(deliveries.where(Delivery.state.in_(("pending", "rendered")))),
+        failed=count(deliveries.where(Delivery.state.in_(("failed", "bounced")))),
+        last_runs=dict(
+            session.execute(
+                select(DigestRun.digest_name, func.max(DigestRun.scheduled_for)).group_by(
+                    DigestRun.digest_name
+                )
+            ).all()
+        ),
+    )
