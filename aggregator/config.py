@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import ssl
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -196,6 +198,12 @@ class BriefSettings(_Section):
     llm: LLMSettings = LLMSettings()
 
 
+def _config_file(value: str, info: ValidationInfo) -> Path | None:
+    """A configured file resolved against the config folder, when loading a config (else None)."""
+    root = (info.context or {}).get("root")
+    return Path(root) / Path(value).expanduser() if value and root is not None else None
+
+
 class SMTPSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(25, ge=1, le=65535)
@@ -206,6 +214,19 @@ class SMTPSettings(_Section):
     concurrency: int = Field(4, ge=1, le=64)
     rate_per_second: float = Field(0, ge=0)
     """0 means unlimited."""
+    ca_file: str = ""
+    """PEM certificates of a private CA, trusted for this server besides the system's."""
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str, info: ValidationInfo) -> str:
+        path = _config_file(value, info)
+        if path is not None:
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+            except OSError as exc:  # ssl.SSLError is one: no certificate in the file
+                raise ValueError(f"cannot use {path} as CA certificates: {exc}") from None
+        return value
 
 
 class DKIMSettings(_Section):
@@ -213,6 +234,15 @@ class DKIMSettings(_Section):
     selector: str = ""
     domain: str = ""
     private_key_file: str = ""
+
+    @field_validator("private_key_file")
+    @classmethod
+    def _key_file(cls, value: str, info: ValidationInfo) -> str:
+        path = _config_file(value, info)
+        readable = path is None or (path.is_file() and os.access(path, os.R_OK))
+        if info.data.get("enabled") and not readable:
+            raise ValueError(f"cannot read {path}")
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> DKIMSettings:
@@ -471,7 +501,9 @@ def from_mapping(data: dict[str, Any], *, root: Path, origin: str) -> Settings:
     """Validate a parsed TOML mapping; raise ConfigError listing every bad key."""
     problems = _duplicate_sources(data, origin)
     try:
-        settings = Settings.model_validate({**data, "root": root, "origin": origin})
+        settings = Settings.model_validate(
+            {**data, "root": root, "origin": origin}, context={"root": root}
+        )
     except ValidationError as exc:
         problems += [
             f"{origin}: {_format_loc(tuple(e['loc'])) or '(top level)'}: {_describe(e)}"

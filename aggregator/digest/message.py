@@ -13,23 +13,24 @@ import binascii
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Literal
 
 import dkim
 from email_validator import EmailNotValidError, validate_email
 
-from aggregator.config import is_loopback_url
+from aggregator.config import Settings, is_loopback_url
 from aggregator.digest.render import clean_text, safe_url
 
 SUBJECT_CHARS = 250
 NAME_CHARS = 120
 UNSUBSCRIBE_URL_CHARS = 900
 """Keeps the List-Unsubscribe line under the 998-octet limit without folding inside a URL."""
-DKIM_HEADERS = (
+DKIM_OVERSIGNED = (
     "From",
     "To",
     "Subject",
@@ -38,9 +39,11 @@ DKIM_HEADERS = (
     "List-Id",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
-    "MIME-Version",
-    "Content-Type",
 )
+"""Named in ``h=`` once more than they occur, so a copy added in transit (or a List-Unsubscribe
+added to a mail that had none) breaks the signature (RFC 6376 §8.15)."""
+DKIM_SIGNED = ("MIME-Version", "Content-Type", "Auto-Submitted")
+"""Signed as often as they occur."""
 
 _QP_LINE = 76
 """Longest quoted-printable line (RFC 2045 6.7), soft break included."""
@@ -329,8 +332,26 @@ def build_message(
     )
 
 
+def dkim_header_names(message: bytes) -> list[bytes]:
+    """The ``h=`` list for ``message``: each oversigned name once more than it occurs."""
+    head = message.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    present = Counter(
+        line.split(b":", 1)[0].strip().lower()
+        for line in head.split(b"\n")
+        if line and line[:1] not in b" \t"
+    )
+    names: list[bytes] = []
+    for name in DKIM_OVERSIGNED:
+        key = name.lower().encode()
+        names += [key] * (present[key] + 1)
+    for name in DKIM_SIGNED:
+        key = name.lower().encode()
+        names += [key] * present[key]
+    return names
+
+
 def sign_dkim(message: bytes, selector: str, domain: str, private_key_pem: bytes | str) -> bytes:
-    """The message with a DKIM-Signature (rsa-sha256, relaxed/relaxed) prepended."""
+    """The message with a DKIM-Signature (rsa-sha256, relaxed/relaxed, oversigned) prepended."""
     key = private_key_pem.encode() if isinstance(private_key_pem, str) else private_key_pem
     try:
         signature = dkim.sign(
@@ -339,10 +360,31 @@ def sign_dkim(message: bytes, selector: str, domain: str, private_key_pem: bytes
             domain.encode(),
             key,
             canonicalize=(b"relaxed", b"relaxed"),
-            include_headers=[h.lower().encode() for h in DKIM_HEADERS],
+            include_headers=dkim_header_names(message),
         )
     except (dkim.DKIMException, ValueError, UnicodeError) as exc:
         raise MessageError(
             f"DKIM signing failed for {selector}._domainkey.{domain}: {exc}"
         ) from None
     return signature + message
+
+
+Signer = Callable[[bytes], bytes]
+
+
+def dkim_signer(settings: Settings) -> Signer | None:
+    """``[mail.dkim]`` as one function every sender applies to its mail; None when disabled.
+
+    The key file is read now, so a missing one fails at start and not at the first mail.
+    """
+    conf = settings.mail.dkim
+    if not conf.enabled:
+        return None
+    path = settings.path(conf.private_key_file)
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise MessageError(
+            f"mail.dkim.private_key_file: cannot read {path}: {exc.strerror or exc}"
+        ) from None
+    return partial(sign_dkim, selector=conf.selector, domain=conf.domain, private_key_pem=key)

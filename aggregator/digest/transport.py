@@ -178,7 +178,7 @@ class SMTPTransport(Transport):
         self.timeout = timeout
         self.concurrency = concurrency
         self.local_hostname = local_hostname
-        self._context = ssl_context or ssl.create_default_context()
+        self._context = ssl_context or tls_context()
         self._limiter = RateLimiter(rate_per_second) if rate_per_second else None
         self._slots = threading.BoundedSemaphore(concurrency)
         self._idle: list[smtplib.SMTP] = []
@@ -334,4 +334,17 @@ def transport_for(settings: Settings) -> Transport:
         timeout=smtp.timeout_seconds,
         concurrency=smtp.concurrency,
         rate_per_second=smtp.rate_per_second or None,
+        ssl_context=tls_context(settings.path(smtp.ca_file) if smtp.ca_file else None),
     )
+
+
+def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """The system's trust store, plus the certificates in ``ca_file`` for this context only.
+
+    A private CA trusted this way verifies one SMTP server; nothing else in the process (feed
+    fetching, WebSub, the LLM) trusts it, as it would through ``SSL_CERT_FILE``.
+    """
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
+    return context

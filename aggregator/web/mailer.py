@@ -2,7 +2,8 @@
 
 These are one-off transactional mails, so they are built with the standard library's
 ``EmailMessage`` (which refuses CR/LF in header values) rather than the digest's bulk builder, and
-carry no List-Unsubscribe: the recipient is not on a list until they confirm.
+carry no List-Unsubscribe: the recipient is not on a list until they confirm. With ``[mail.dkim]``
+they are signed exactly as digests are (a domain that enforces DMARC would refuse them unsigned).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
 
 from aggregator.config import Settings
+from aggregator.digest.message import dkim_signer
 from aggregator.digest.transport import (
     DeliveryError,
     Transport,
@@ -51,6 +53,7 @@ class Mailer:
         self.settings = settings
         self.secret = secret
         self.transport = transport
+        self.sign = dkim_signer(settings)
 
     def link(self, purpose: str, subscriber_id: int) -> str:
         return self.settings.general.base_url + link_path(self.secret, purpose, subscriber_id)
@@ -103,7 +106,8 @@ class Mailer:
         message.add_alternative(
             env.get_template("web/mail.html.j2").render(context), subtype="html"
         )
-        return message.as_bytes()
+        data = message.as_bytes()
+        return self.sign(data) if self.sign else data
 
     def send(self, kind: MailKind, recipient: Recipient) -> bool:
         """Send one mail; False (and a log line) when it could not be handed over."""

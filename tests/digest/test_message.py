@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import email
 import email.policy
 from datetime import UTC, datetime
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aggregator.digest.message import MessageError, build_message, sign_dkim
 from aggregator.digest.render import prepare
 from tests.digest import sample_view
+from tests.support.dkimkeys import make_dkim_key
 
 EXPECTED_HEADERS = [
     "From",
@@ -153,16 +151,8 @@ def test_unusable_values_raise_a_clear_error(parts, change, message):
 
 @pytest.fixture(scope="module")
 def dkim_key() -> tuple[bytes, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    key = make_dkim_key()
+    return key.private_pem, key.record
 
 
 def test_dkim_signature_verifies_and_covers_the_list_headers(parts, dkim_key):
