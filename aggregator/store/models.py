@@ -171,6 +171,8 @@ class Subscriber(Base):
     """A person who receives digests."""
 
     __tablename__ = "subscribers"
+    __table_args__ = {"sqlite_autoincrement": True}
+    """Ids are never reused (links sign them; see migration 0005)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)

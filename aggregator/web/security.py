@@ -1,15 +1,19 @@
-"""Security plumbing for the web app: response headers, CSRF tokens and a per-client rate limit."""
+"""Security plumbing for the web app: response headers, CSRF tokens, trusted proxies."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aggregator.config import WebSettings
 
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'none'; "
@@ -98,5 +102,20 @@ class CSRF:
 
 
 def client_address(request: Request) -> str:
-    """The peer address (uvicorn's ``--proxy-headers`` puts the real client here behind a proxy)."""
+    """The peer address; behind a proxy listed in ``web.trusted_proxies``, the real client
+    (uvicorn puts it here, see :func:`proxy_options`)."""
     return request.client.host if request.client else "unknown"
+
+
+def proxy_options(web: WebSettings) -> dict[str, Any]:
+    """``uvicorn.Config`` keyword arguments that believe X-Forwarded-For/-Proto only from the
+    proxies in ``web.trusted_proxies``.
+
+    uvicorn's own default trusts any peer on 127.0.0.1, so anything on the same host (or a
+    proxy passing the header through) could name a new client address per request and slip
+    past the per-address limits. With no trusted proxy, the headers are ignored.
+    """
+    if not web.trusted_proxies:
+        return {"proxy_headers": False, "forwarded_allow_ips": []}
+    networks = [str(ipaddress.ip_network(p, strict=False)) for p in web.trusted_proxies]
+    return {"proxy_headers": True, "forwarded_allow_ips": networks}

@@ -61,8 +61,9 @@ class LiveServer:
         self.server: uvicorn.Server | None = None
         self.thread: threading.Thread | None = None
 
-    def start(self, asgi: Any) -> LiveServer:
-        config = uvicorn.Config(asgi, log_level="warning", lifespan="off")
+    def start(self, asgi: Any, **options: Any) -> LiveServer:
+        """Serve ``asgi``; ``options`` go to ``uvicorn.Config``."""
+        config = uvicorn.Config(asgi, log_level="warning", lifespan="off", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
