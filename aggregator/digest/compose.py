@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from aggregator.config import DigestSettings, Settings
 from aggregator.digest.model import DigestView, SourceRef, StoryView
-from aggregator.digest.render import render_html
+from aggregator.digest.render import MAX_HTML_BYTES, render_html
 from aggregator.store.stories import Story, stories_between
 
 _LOOKBACK = (timedelta(hours=3), timedelta(days=2), timedelta(days=9), timedelta(days=35))
@@ -95,10 +95,12 @@ def digest_view(
     )
 
 
-def public_html(settings: Settings, view: DigestView) -> str:
+def public_html(
+    settings: Settings, view: DigestView, *, max_html_bytes: int | None = MAX_HTML_BYTES
+) -> str:
     """The edition as a page anyone may see: its personal links lead to the sign-up page."""
     view.unsubscribe_url = view.preferences_url = f"{settings.general.base_url}/subscribe"
-    return render_html(view)
+    return render_html(view, max_html_bytes=max_html_bytes)
 
 
 def subject_line(digest: DigestSettings, view: DigestView, count: int) -> str:

@@ -217,8 +217,9 @@ def _subject(view: DigestView, lead: StoryView | None, story_count: int) -> str:
     return head + clean_text(lead.title, SUBJECT_CHARS - len(head) - len(tail)) + tail
 
 
-def prepare(view: DigestView) -> RenderedDigest:
-    """Render and inline the digest once; drop trailing "More briefs" to stay under the cap."""
+def prepare(view: DigestView, *, max_html_bytes: int | None = MAX_HTML_BYTES) -> RenderedDigest:
+    """Render and inline the digest once; drop trailing "More briefs" to stay under the cap
+    (None: no cap, for the archive page that the mail's overflow line links to)."""
     lead = _clean_story(view.lead) if view.lead else None
     more = [_clean_story(s) for s in view.more]
     ph = _Placeholders.new()
@@ -239,8 +240,10 @@ def prepare(view: DigestView) -> RenderedDigest:
         return html_doc, environment().get_template("digest.txt.j2").render(ctx)
 
     def fits(html_doc: str) -> bool:
+        if max_html_bytes is None:
+            return True
         growth = sum(html_doc.count(p) for p in (ph.unsubscribe, ph.preferences, ph.recipient))
-        return len(html_doc.encode()) + growth * MAX_PERSONAL_CHARS <= MAX_HTML_BYTES
+        return len(html_doc.encode()) + growth * MAX_PERSONAL_CHARS <= max_html_bytes
 
     shown = len(more)
     html_doc, text_doc = render(shown)
@@ -258,17 +261,17 @@ def prepare(view: DigestView) -> RenderedDigest:
     return RenderedDigest(html_doc, text_doc, subject, shown, len(more) - shown, ph)
 
 
-def _personalised(view: DigestView) -> tuple[str, str]:
-    return prepare(view).personalise(
+def _personalised(view: DigestView, max_html_bytes: int | None = MAX_HTML_BYTES) -> tuple[str, str]:
+    return prepare(view, max_html_bytes=max_html_bytes).personalise(
         unsubscribe_url=view.unsubscribe_url,
         preferences_url=view.preferences_url,
         recipient=view.recipient,
     )
 
 
-def render_html(view: DigestView) -> str:
+def render_html(view: DigestView, *, max_html_bytes: int | None = MAX_HTML_BYTES) -> str:
     """The personalised HTML for a view that carries its subscriber's links."""
-    return _personalised(view)[0]
+    return _personalised(view, max_html_bytes)[0]
 
 
 def render_text(view: DigestView) -> str:

@@ -35,7 +35,11 @@ class ArchiveLink:
 
 
 def write_run_page(db: Database, settings: Settings, run_id: int) -> bool:
-    """Write ``digests/<name>/<slug>/index.html``: the run's edition with no personal filters."""
+    """Write ``digests/<name>/<slug>/index.html``: the run's edition with no personal filters.
+
+    The page has no size cap: a mail over Gmail's clipping size ends with "And N more briefs in
+    the archive", and this page must show them.
+    """
     with db.session() as session:
         run = session.get(DigestRun, run_id)
         digest = settings.digest(run.digest_name) if run else None
@@ -47,7 +51,7 @@ def write_run_page(db: Database, settings: Settings, run_id: int) -> bool:
         slug = archive_slug(run)
     if view.lead is None:
         return False
-    html = public_html(settings, view)
+    html = public_html(settings, view, max_html_bytes=None)  # every story the mail had no room for
     path = settings.public_dir / "digests" / digest.name / slug / "index.html"
     return write_if_changed(path, html.encode("utf-8"))
 
