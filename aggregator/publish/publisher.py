@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aggregator.config import Settings
 from aggregator.publish.feeds import write_feeds, write_tag_feeds
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, brief_html, entry_id
-from aggregator.publish.websub import WebSubError, ping_hub, topic_url
+from aggregator.publish.websub import send_due_pings, topic_url
+from aggregator.store import pings
 from aggregator.store.db import Database
 from aggregator.store.models import Source
 from aggregator.store.stories import Story, newest_stories
@@ -65,7 +67,8 @@ def story_entry(story: Story) -> FeedEntry:
 
 
 def publish(db: Database, settings: Settings) -> PublishResult:
-    """Write feed.atom/rss/json (and tag feeds) into the public folder; ping the hub on change."""
+    """Write feed.atom/rss/json (and tag feeds) into the public folder; queue a hub ping for
+    each changed file and send the pings that are due."""
     out = settings.public_dir
     out.mkdir(parents=True, exist_ok=True)
     with db.session() as session:
@@ -76,11 +79,10 @@ def publish(db: Database, settings: Settings) -> PublishResult:
     if settings.publish.tag_feeds:
         changed += write_tag_feeds(out, meta, entries)
     result = PublishResult(entries=len(entries), changed=changed)
-    if changed and meta.hub_url:
+    if meta.hub_url:
         topics = [topic_url(meta.base_url, p.relative_to(out)) for p in changed]
-        try:
-            ping_hub(meta.hub_url, topics)
-        except WebSubError as exc:
-            log.warning("websub hub=%s ping failed: %s", meta.hub_url, exc)
+        with db.session() as session:
+            pings.enqueue(session, meta.hub_url, topics, datetime.now(UTC))
+        send_due_pings(db, settings)
     log.info("published entries=%d changed_files=%d", len(entries), len(changed))
     return result

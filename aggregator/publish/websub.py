@@ -1,15 +1,25 @@
-"""WebSub (W3C) publisher side: tell the hub which topics changed, and advertise the hub."""
+"""WebSub (W3C) publisher side: tell the hub which topics changed, and advertise the hub.
+
+Changed topics are queued in the store (:mod:`aggregator.store.pings`) and pinged from there, so
+a ping the hub refused or never got is retried with backoff, also after a restart.
+"""
 
 from __future__ import annotations
 
+import logging
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+from aggregator.config import Settings
 from aggregator.publish.model import safe_url
+from aggregator.store import pings
+from aggregator.store.db import Database
 
 _USER_AGENT = "aggregator-websub/0.1"
+log = logging.getLogger("aggregator.publish")
 
 
 class WebSubError(RuntimeError):
@@ -44,6 +54,33 @@ def ping_hub(hub_url: str, topic_urls: list[str], timeout: float = 10) -> None:
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise WebSubError(f"WebSub hub {hub} unreachable: {reason}") from err
+
+
+def send_due_pings(
+    db: Database, settings: Settings, *, now: datetime | None = None, timeout: float = 10
+) -> int:
+    """Ping the configured hub for every queued topic that is due; return how many it accepted.
+
+    Called after each publish and on every service tick. Pings queued for a hub that is no
+    longer configured are dropped.
+    """
+    hub = settings.publish.hub_url
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        pings.forget_other_hubs(session, hub)
+        topics = [ping.topic for ping in pings.due(session, hub, now)] if hub else []
+    if not topics:
+        return 0
+    try:
+        ping_hub(hub, topics, timeout)
+    except WebSubError as exc:
+        with db.session() as session:
+            pings.mark_failed(session, hub, topics, str(exc), now)
+        log.warning("websub hub=%s ping of %d topics failed, will retry: %s", hub, len(topics), exc)
+        return 0
+    with db.session() as session:
+        pings.mark_done(session, hub, topics, now)
+    return len(topics)
 
 
 def topic_url(base_url: str, relative: Path) -> str:
