@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import dkim
@@ -17,7 +19,10 @@ from aggregator.digest.message import (
     dkim_signer,
     sign_dkim,
 )
+from aggregator.store.db import Database
+from tests.digest.test_outbox import T0, Clock, add_stories, make_settings, outbox_for, subscribe
 from tests.support.dkimkeys import DKIMKey, make_dkim_key
+from tests.support.smtpserver import SMTPTestServer
 
 SELECTOR, DOMAIN = "mail2025", "news.example.org"
 
@@ -82,6 +87,27 @@ def test_a_relays_trace_header_still_verifies(key: DKIMKey) -> None:
     received = "Received: from relay.example by mx.example; Mon, 30 Nov 2026 10:00:00 +0000"
     signed = add_header(_signed(key), received, at_top=True)
     assert dkim.verify(signed, dnsfunc=key.dns(SELECTOR, DOMAIN))
+
+
+def test_a_delivered_digest_is_signed_and_oversigned(
+    db: Database, key: DKIMKey, tmp_path: Path, smtp_server: Callable[..., SMTPTestServer]
+) -> None:
+    (tmp_path / "dkim.pem").write_bytes(key.private_pem)
+    dkim_section = {"enabled": True, "selector": SELECTOR, "domain": DOMAIN}
+    settings = make_settings(tmp_path, dkim=dkim_section | {"private_key_file": "dkim.pem"})
+    server = smtp_server(security="none")
+    clock = Clock(T0)
+    add_stories(db, settings, T0 - timedelta(hours=3), ["Toolkit ships"])
+    subscribe(db, "reader@example.com")
+    outbox = outbox_for(db, settings, server, clock)
+    clock.advance(hours=1, minutes=5)
+    assert outbox.start_run("daily", T0 + timedelta(hours=1)) is not None
+    assert outbox.deliver().sent == 1
+    (received,) = server.messages
+    dns = key.dns(SELECTOR, DOMAIN)
+    assert dkim.verify(received.data, dnsfunc=dns)
+    assert signed_header_names(received.data) == signed_header_names(_signed(key))
+    assert not dkim.verify(add_header(received.data, "Subject: Win", at_top=True), dnsfunc=dns)
 
 
 def test_missing_key_file_is_named_at_load_and_at_start(key: DKIMKey, tmp_path: Path) -> None:
