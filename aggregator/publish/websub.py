@@ -61,14 +61,16 @@ def send_due_pings(
 ) -> int:
     """Ping the configured hub for every queued topic that is due; return how many it accepted.
 
-    Called after each publish and on every service tick. Pings queued for a hub that is no
-    longer configured are dropped.
+    Called after each publish and on every service tick; a tick with nothing due only reads.
+    Pings queued for a hub that is no longer configured are dropped when they come due.
     """
     hub = settings.publish.hub_url
     now = now or datetime.now(UTC)
     with db.session() as session:
-        pings.forget_other_hubs(session, hub)
-        topics = [ping.topic for ping in pings.due(session, hub, now)] if hub else []
+        waiting = pings.due(session, now)
+        if stale := [ping.topic for ping in waiting if ping.hub_url != hub]:
+            pings.forget(session, stale)
+    topics = [ping.topic for ping in waiting if ping.hub_url == hub]
     if not topics:
         return 0
     try:

@@ -70,21 +70,21 @@ def _if(condition: ColumnElement[bool], then: object, otherwise: object) -> Colu
     return case((condition, then), else_=otherwise)
 
 
-def due(session: Session, hub_url: str, now: datetime, limit: int = BATCH) -> list[WebSubPing]:
-    """Pings of ``hub_url`` whose next attempt has come, the longest waiting first."""
+def due(session: Session, now: datetime, limit: int = BATCH) -> list[WebSubPing]:
+    """Pings whose next attempt has come, the longest waiting first."""
     return list(
         session.scalars(
             select(WebSubPing)
-            .where(WebSubPing.hub_url == hub_url, WebSubPing.next_attempt_at <= now)
+            .where(WebSubPing.next_attempt_at <= now)
             .order_by(WebSubPing.next_attempt_at, WebSubPing.topic)
             .limit(limit)
         )
     )
 
 
-def forget_other_hubs(session: Session, hub_url: str) -> None:
-    """Drop pings for any hub but ``hub_url`` (the configured one; "" drops them all)."""
-    session.execute(delete(WebSubPing).where(WebSubPing.hub_url != hub_url))
+def forget(session: Session, topics: Sequence[str]) -> None:
+    """Drop the pings of ``topics`` unsent (their hub is no longer the configured one)."""
+    session.execute(delete(WebSubPing).where(WebSubPing.topic.in_(topics)))
 
 
 def mark_done(session: Session, hub_url: str, topics: Sequence[str], sent_at: datetime) -> None:

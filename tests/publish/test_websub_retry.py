@@ -93,7 +93,7 @@ def test_a_change_during_a_ping_is_announced_again(db: Database) -> None:
     (row,) = _rows(db)
     assert (row.created_at, row.next_attempt_at) == (T0 + timedelta(seconds=2), T0)
     with db.session() as session:
-        assert [p.topic for p in pings.due(session, hub, T0)] == [topic]
+        assert [p.topic for p in pings.due(session, T0)] == [topic]
         pings.mark_done(session, hub, [topic], T0 + timedelta(seconds=3))
     assert _rows(db) == []
 
@@ -112,7 +112,10 @@ def test_a_new_hub_takes_over_waiting_pings_and_the_old_hubs_are_dropped(
         (moved, hub, 0),
         (stale, old, 1),
     ]
-    assert send_due_pings(db, _settings(tmp_path, hub=hub), now=T0) == 1
+    settings = _settings(tmp_path, hub=hub)
+    assert send_due_pings(db, settings, now=T0) == 1  # the old hub's ping is not due yet
+    assert [r.topic for r in _rows(db)] == [stale]
+    assert send_due_pings(db, settings, now=T0 + timedelta(minutes=1)) == 0  # due: dropped
     assert feed_server.posts("/old-hub") == []
     assert _pinged(feed_server) == [[moved]]
     assert _rows(db) == []
