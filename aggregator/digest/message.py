@@ -332,7 +332,7 @@ def build_message(
     )
 
 
-def dkim_header_names(message: bytes) -> list[bytes]:
+def _dkim_header_names(message: bytes) -> list[bytes]:
     """The ``h=`` list for ``message``: each oversigned name once more than it occurs."""
     head = message.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
     present = Counter(
@@ -360,7 +360,7 @@ def sign_dkim(message: bytes, selector: str, domain: str, private_key_pem: bytes
             domain.encode(),
             key,
             canonicalize=(b"relaxed", b"relaxed"),
-            include_headers=dkim_header_names(message),
+            include_headers=_dkim_header_names(message),
         )
     except (dkim.DKIMException, ValueError, UnicodeError) as exc:
         raise MessageError(
