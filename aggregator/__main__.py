@@ -3,4 +3,4 @@
 from aggregator.cli.main import main
 
 if __name__ == "__main__":  # parser processes import this module again; they must not run the CLI
-    main()
+    main(prog_name="aggregator")

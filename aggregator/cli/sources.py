@@ -169,7 +169,7 @@ def disable(ctx: click.Context, ref: str) -> None:
 
 
 @sources.command("import")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def import_opml(ctx: click.Context, path: Path) -> None:
     """Add every feed of an OPML file (folders become tags)."""

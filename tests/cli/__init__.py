@@ -19,12 +19,16 @@ ENV = {
 }
 
 
-def run_cli(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    """``aggregator --config CONFIG ARGS...`` in the config's folder; stdout/stderr as text."""
+def run_cli(
+    config: Path, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``aggregator --config CONFIG ARGS...`` in the config's folder; stdout/stderr as text.
+
+    ``env`` replaces the test environment (``ENV``) when given."""
     return subprocess.run(
         [sys.executable, "-m", "aggregator", "--config", str(config), *args],
         cwd=config.parent,
-        env=ENV,
+        env=ENV if env is None else env,
         capture_output=True,
         text=True,
         timeout=timeout,
