@@ -12,6 +12,7 @@ import time
 from calendar import timegm
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from urllib.parse import urljoin, urlsplit
 
 from feedparser.datetimes import _parse_date
@@ -23,8 +24,13 @@ from .sanitize import (
     html_to_text,
     sanitize_html,
     sanitized_html_to_text,
+    strip_markup,
     text_to_html,
 )
+
+MAX_ENTRY_TAGS = 20
+"""Categories kept per entry: one entry with thousands of them must not fill the disk."""
+MAX_TAG_CHARS = 100
 
 # Text that is most likely HTML (a tag or an entity reference) rather than plain text.
 _LOOKS_HTML = re.compile(r"<[a-zA-Z/!]|&(?:#\d+|#x[\da-fA-F]+|[a-zA-Z]\w*);")
@@ -108,12 +114,16 @@ def absolute_url(url: str | None, base: str | None) -> str | None:
 
 
 def plain_title(text: Text | None) -> str:
-    """Title as plain text: markup stripped, entities decoded, whitespace collapsed."""
+    """Title as plain text: markup stripped, entities decoded, whitespace collapsed.
+
+    Markup that was escaped (or declared plain text) is removed too: a title is never written
+    back out with anything a reader could take for a tag.
+    """
     if text is None or not text.value:
         return ""
     if text.looks_html():
-        return collapse(html_to_text(text.value))
-    return collapse(text.value)
+        return strip_markup(html_to_text(text.value))
+    return strip_markup(text.value)
 
 
 def _entry_key(guid: str | None, url: str | None, title: str, content_text: str) -> str:
@@ -141,13 +151,19 @@ def normalise_entry(raw: RawEntry, feed_base: str | None, now: datetime) -> Entr
         title=title,
         url=url,
         guid=guid or None,
-        author=collapse(raw.author) or None if raw.author else None,
+        author=strip_markup(raw.author) or None if raw.author else None,
         content_html=content_html,
         content_text=content_text,
         published=published or updated,
         updated=updated,
-        tags=list(dict.fromkeys(t for t in map(collapse, raw.tags) if t)),
+        tags=_tags(raw.tags),
     )
+
+
+def _tags(raw: list[str]) -> list[str]:
+    """The entry's categories as plain text, without repeats, each and all of them capped."""
+    unique = dict.fromkeys(t for t in (strip_markup(r)[:MAX_TAG_CHARS].strip() for r in raw) if t)
+    return list(islice(unique, MAX_ENTRY_TAGS))
 
 
 def _not_after(date: datetime | None, now: datetime) -> datetime | None:

@@ -95,6 +95,9 @@ _BLOCK_TAGS = frozenset(
 # only be inside one). Block tags become line breaks, then every other tag goes.
 _ATTRS = r'(?:\s[^>"]*(?:"[^"]*"[^>"]*)*)?'
 _TAG = re.compile(rf"</?[a-zA-Z][a-zA-Z0-9]*{_ATTRS}/?>")
+# What an HTML tokenizer reads as the start of a tag, comment or declaration.
+_TAG_START = re.compile(r"<(?=[a-zA-Z/!?])")
+_MARKUP = re.compile(r"<[a-zA-Z/!?][^<>]*>")
 _BLOCK_TAG = re.compile(
     rf"</?(?:{'|'.join(sorted(_BLOCK_TAGS, key=len, reverse=True))})(?=[\s/>]){_ATTRS}/?>"
 )
@@ -118,6 +121,21 @@ def clean_text(text: str) -> str:
 def collapse(text: str) -> str:
     """Clean and collapse all whitespace runs to single spaces, trimmed."""
     return " ".join(clean_text(text).split())
+
+
+def strip_markup(text: str) -> str:
+    """Plain text that no HTML reader can take for markup, whitespace collapsed.
+
+    Titles, names and tags are plain text, but feed readers (feedparser among them) read RSS
+    titles as HTML. So tags left in the text (``<img src=x onerror=…>`` written escaped, or
+    double-escaped) are removed until none is left, and a ``<`` still followed by a letter gets
+    a space (``a<b`` becomes ``a< b``): the text stays, the markup goes.
+    """
+    if "<" not in text:
+        return collapse(text)
+    while (stripped := _MARKUP.sub("", text)) != text:
+        text = stripped
+    return collapse(_TAG_START.sub("< ", text))
 
 
 def _is_pixel(attrs: dict[str, str]) -> bool:

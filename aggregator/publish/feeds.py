@@ -20,6 +20,7 @@ from pathlib import Path
 
 from markupsafe import escape
 
+from aggregator.ingest.sanitize import strip_markup
 from aggregator.publish.atomic import write_if_changed
 from aggregator.publish.model import (
     FeedEntry,
@@ -207,13 +208,13 @@ def _entry_view(entry: FeedEntry) -> _EntryView:
     for source in entry.sources:
         view = _source_view(source)
         sources.setdefault(view.id, view)
-    tags = dict.fromkeys(t for t in (one_line(tag) for tag in entry.tags) if t)
+    tags = dict.fromkeys(t for t in (one_line(strip_markup(tag)) for tag in entry.tags) if t)
     content_html = xml_safe(entry.content_html).strip() or str(escape(summary))
     return _EntryView(
         id=one_line(entry.id),
-        title=one_line(entry.title),
+        title=one_line(strip_markup(entry.title)),  # plain text, also in rows stored before
         link=safe_url(entry.link),
-        author=one_line(entry.author or "") or None,
+        author=one_line(strip_markup(entry.author or "")) or None,
         published=_Time(published),
         updated=_Time(_utc(entry.updated) if entry.updated else published),
         summary=summary,
