@@ -146,7 +146,14 @@ def tag_slug(tag: str) -> str:
 
 
 def _write(out_dir: Path, rel_stem: str, meta: FeedMeta, entries: list[_EntryView]) -> list[Path]:
-    """Render the three formats of one feed and write those whose bytes changed."""
+    """Render the three formats of one feed and write those whose bytes changed.
+
+    An empty feed is dated when it was first written empty, and keeps that date while it stays
+    empty (so publishing it again changes nothing).
+    """
+    if not entries and meta.updated is None:
+        since = _written_updated(out_dir / f"{rel_stem}.atom")
+        meta = replace(meta, updated=since or datetime.now(UTC))
     view = _feed_view(meta, rel_stem, entries)
     env = environment()
     outputs = {
@@ -156,6 +163,20 @@ def _write(out_dir: Path, rel_stem: str, meta: FeedMeta, entries: list[_EntryVie
     }
     paths = [(out_dir / f"{rel_stem}.{suffix}", data) for suffix, data in outputs.items()]
     return [path for path, data in paths if write_if_changed(path, data)]
+
+
+_FEED_UPDATED = re.compile(rb"<updated>([^<]{1,40})</updated>")
+
+
+def _written_updated(path: Path) -> datetime | None:
+    """The feed-level ``updated`` of an Atom file written earlier (not the 1970 placeholder)."""
+    try:
+        with path.open("rb") as handle:
+            found = _FEED_UPDATED.search(handle.read(8192))
+        moment = datetime.fromisoformat(found[1].decode()) if found else None
+    except (OSError, ValueError):
+        return None
+    return moment if moment and moment.tzinfo and moment > _EPOCH else None
 
 
 def _feed_view(meta: FeedMeta, rel_stem: str, entries: list[_EntryView]) -> _FeedView:

@@ -16,6 +16,7 @@ import pytest
 from lxml import etree
 
 from aggregator.briefs.model import Brief, Term
+from aggregator.ingest.parse import parse_feed
 from aggregator.publish.atomic import write_if_changed
 from aggregator.publish.feeds import tag_slug, write_feeds, write_tag_feeds
 from aggregator.publish.model import (
@@ -252,6 +253,9 @@ def test_json_feed_titles_and_links_round_trip(tmp_path, meta, hostile_entries):
     feed = json.loads((tmp_path / "feed.json").read_bytes())
     got = {item["id"]: (item["title"], item.get("url")) for item in feed["items"]}
     assert got == _expected_by_id(hostile_entries)
+    # feedparser does not read JSON Feed; our own reader (the parser's JSON Feed tier) does
+    parsed = parse_feed((tmp_path / "feed.json").read_bytes(), meta.base_url + "feed.json")
+    assert sorted(e.title for e in parsed.entries) == sorted(t for t, _ in got.values())
 
 
 def test_hostile_brief_html_stays_inert_in_every_format(tmp_path, meta):
@@ -434,9 +438,12 @@ def test_bad_stem_and_sourceless_entry_are_refused(tmp_path, meta):
 
 
 def test_empty_feed_is_still_valid(tmp_path, meta):
+    before = datetime.now(UTC).replace(microsecond=0)
     write_feeds(tmp_path, meta, [])
     atom = _strict(tmp_path / "feed.atom")
-    assert atom.xpath("string(a:updated)", namespaces=NS) == "1970-01-01T00:00:00Z"
+    updated = datetime.fromisoformat(atom.xpath("string(a:updated)", namespaces=NS))
+    assert before <= updated <= datetime.now(UTC)  # when it was published, not 1970
+    assert write_feeds(tmp_path, meta, []) == []  # and it keeps that date while still empty
     assert not feedparser.parse((tmp_path / "feed.rss").read_bytes()).bozo
     assert json.loads((tmp_path / "feed.json").read_bytes())["items"] == []
 
