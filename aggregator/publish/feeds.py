@@ -12,7 +12,7 @@ import json
 import re
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -106,16 +106,23 @@ def write_feeds(
     return _write(out_dir, stem, meta, _prepare(entries))
 
 
-def write_tag_feeds(out_dir: Path, meta: FeedMeta, entries: Sequence[FeedEntry]) -> list[Path]:
-    """Write `tags/<slug>.atom|.rss|.json` for every tag; return the changed paths.
+def write_tag_feeds(
+    out_dir: Path, meta: FeedMeta, entries: Sequence[FeedEntry], tags: Collection[str]
+) -> list[Path]:
+    """Write `tags/<slug>.atom|.rss|.json` for each of ``tags`` that an entry carries; return
+    the changed paths.
 
-    Tags that differ only in case or separators share a feed. Feeds of tags no longer present
-    are left in place (their subscribers keep a valid, if quiet, feed).
+    Tags that differ only in case or separators share a feed. A tag in ``tags`` that no entry
+    carries keeps the feed it has (its subscribers keep a valid, if quiet, feed); the feeds of
+    tags not in ``tags`` are removed.
     """
+    wanted = {tag_slug(tag) for tag in tags}
     groups: dict[str, tuple[str, list[_EntryView]]] = {}
     for entry in _prepare(entries):
         for tag in entry.tags:
-            tagged = groups.setdefault(tag_slug(tag), (tag, []))[1]
+            if (slug := tag_slug(tag)) not in wanted:
+                continue
+            tagged = groups.setdefault(slug, (tag, []))[1]
             if not tagged or tagged[-1] is not entry:  # "News" and "news" on one entry
                 tagged.append(entry)
     changed: list[Path] = []
@@ -127,6 +134,9 @@ def write_tag_feeds(out_dir: Path, meta: FeedMeta, entries: Sequence[FeedEntry])
             description=f"Entries tagged \u201c{tag}\u201d from {meta.title}",
         )
         changed += _write(out_dir, f"tags/{slug}", tag_meta, tagged)
+    for path in (out_dir / "tags").glob("*") if (out_dir / "tags").is_dir() else ():
+        if path.suffix in (".atom", ".rss", ".json") and path.stem not in wanted:
+            path.unlink()
     return changed
 
 

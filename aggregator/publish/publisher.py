@@ -10,6 +10,7 @@ from pathlib import Path
 from aggregator.config import Settings
 from aggregator.publish.feeds import write_feeds, write_tag_feeds
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, brief_html, entry_id
+from aggregator.publish.tags import chosen_tags
 from aggregator.publish.websub import send_due_pings, topic_url
 from aggregator.store import pings
 from aggregator.store.db import Database
@@ -74,10 +75,10 @@ def publish(db: Database, settings: Settings) -> PublishResult:
     with db.session() as session:
         stories = newest_stories(session, settings.publish.max_entries)
         entries = [story_entry(s) for s in stories]
+        tags = chosen_tags(session, settings.publish, entries)
     meta = feed_meta(settings)
     changed = write_feeds(out, meta, entries)
-    if settings.publish.tag_feeds:
-        changed += write_tag_feeds(out, meta, entries)
+    changed += write_tag_feeds(out, meta, entries, tags)
     result = PublishResult(entries=len(entries), changed=changed)
     if meta.hub_url:
         topics = [topic_url(meta.base_url, p.relative_to(out)) for p in changed]
