@@ -2,30 +2,33 @@
 
 Data flows one way: poll → brief → digest → deliver, and store → publish. Each step is a plain
 function of the App and a clock, so tests drive them without sleeping.
+
+Any number of processes may run at once on one database. Polling, briefing and delivery work on
+claimed rows, so they are shared and nothing is done twice; the singletons (cron digest runs and
+their catch-up, publishing, the archive index, WebSub pings) run only on the leader, the one
+process holding the leader lock. Only the outbox tick renders and sends mail: a digest job
+queues its run and wakes that tick.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import exists
 
 from aggregator.app import App
-from aggregator.briefs.pipeline import (
-    fetch_full_texts,
-    llm_for,
-    make_briefs,
-    unbriefed_item_ids,
-)
+from aggregator.briefs.pipeline import fetch_full_texts, llm_for, make_briefs
 from aggregator.config import DigestSettings
 from aggregator.digest.compose import latest_fire_time
 from aggregator.digest.outbox import Outbox, SendReport
@@ -34,12 +37,30 @@ from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
 from aggregator.metrics import record_poll
 from aggregator.publish.archive import write_index, write_run_page
 from aggregator.publish.publisher import PublishResult, publish
+from aggregator.store.claims import (
+    Heartbeat,
+    claim,
+    claim_ids,
+    new_token,
+    reap_dead_local_claims,
+    release_all,
+)
+from aggregator.store.items import content_version
+from aggregator.store.locks import Leadership
+from aggregator.store.models import BriefRow, Delivery, Item, Source
 
 log = logging.getLogger("aggregator.service")
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+CLAIMED_TABLES = (Source.__table__, Item.__table__, Delivery.__table__)
+ITEMS = Item.__table__
+BRIEF_BATCH = 200
+LLM_BRIEF_BATCH = 20
+"""Items claimed at a time for briefs: fewer with an LLM, whose calls are slow."""
 
 
 @dataclass(slots=True)
@@ -51,7 +72,7 @@ class CycleReport:
 
 
 class Pipeline:
-    """The steps of the pipeline, sharing one App, one clock and one outbox."""
+    """The steps of the pipeline, sharing one App, one clock, one claim token and one outbox."""
 
     def __init__(
         self,
@@ -62,41 +83,85 @@ class Pipeline:
     ):
         self.app = app
         self.clock = clock
-        self.poller = Poller(app.db, app.settings, clock=clock)
+        self.token = new_token()
+        """This process's claim token, for every table it works on."""
+        self.lease = timedelta(seconds=app.settings.general.lease_seconds)
+        self.poller = Poller(app.db, app.settings, clock=clock, token=self.token)
         self.outbox = Outbox(
-            app.db, app.settings, secret_key=app.secret_key, transport=transport, clock=clock
+            app.db,
+            app.settings,
+            secret_key=app.secret_key,
+            transport=transport,
+            clock=clock,
+            token=self.token,
         )
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
-        """Serialises poll/brief/publish between the scheduler's jobs."""
+        """Serialises poll/brief and publish between the scheduler's jobs."""
+        self._published: tuple | None = None
+        reap_dead_local_claims(app.db, CLAIMED_TABLES)
+        self.heartbeat = Heartbeat(
+            app.db, CLAIMED_TABLES, token=self.token, lease=self.lease, clock=clock
+        ).start()
 
     def poll_and_brief(
         self,
         *,
-        due_only: bool = False,
+        due_only: bool = True,
         ids: list[int] | None = None,
         on_outcome: Callable[[SourceOutcome], None] | None = None,
     ) -> PollReport:
-        """Poll (the sources ``ids``, else all or the due ones), fetch article text for teasers,
-        brief."""
+        """Poll (the sources ``ids``, else the due ones, else all), fetch article text for
+        teasers, brief."""
         with self._lock:
+            if ids is None and not due_only:
+                ids = self.poller.choose(due_only=False)
             if ids is None:
-                ids = self.poller.choose(due_only=due_only)
-            report = (
-                asyncio.run(self.poller.poll(ids, on_outcome=on_outcome)) if ids else PollReport()
-            )
+                report = asyncio.run(self.poller.poll_due(on_outcome=on_outcome))
+            elif ids:
+                report = asyncio.run(self.poller.poll(ids, on_outcome=on_outcome))
+            else:
+                report = PollReport()
             for outcome in report.outcomes:
                 record_poll(outcome.elapsed, outcome.result not in ("failed", "retired"))
             fresh = report.new_item_ids + report.changed_item_ids
             if fresh:
                 asyncio.run(fetch_full_texts(self.app.db, self.app.settings, fresh))
-            self.brief(fresh)
+            report.briefs = self.brief(fresh)
             return report
 
-    def brief(self, item_ids: list[int]) -> None:
-        """Brief the given items plus any left without a brief (after a crash)."""
-        pending = list(dict.fromkeys(item_ids + unbriefed_item_ids(self.app.db)))
-        if pending:
-            make_briefs(self.app.db, self.app.settings, pending, llm=llm_for(self.app.settings))
+    def brief(self, item_ids: list[int]) -> int:
+        """Brief the given items, then any left without a brief (after a crash, or stored by
+        a worker that died); returns how many briefs were made.
+
+        Items are claimed a batch at a time, so two workers never brief the same item.
+        """
+        settings, db = self.app.settings, self.app.db
+        llm = llm_for(settings)
+        batch = LLM_BRIEF_BATCH if llm else BRIEF_BATCH
+        made = 0
+        queue = list(dict.fromkeys(item_ids))
+        while not self.stopping.is_set():
+            now = self.clock()
+            if queue:
+                chunk, queue = queue[:batch], queue[batch:]
+                ids = claim_ids(db, ITEMS, chunk, token=self.token, lease=self.lease, now=now)
+            else:
+                ids = claim(
+                    db,
+                    ITEMS,
+                    token=self.token,
+                    lease=self.lease,
+                    now=now,
+                    where=[~exists().where(BriefRow.item_id == ITEMS.c.id)],
+                    order_by=[ITEMS.c.id.desc()],
+                    limit=batch,
+                )
+                if not ids:
+                    break
+            if ids:
+                made += make_briefs(db, settings, ids, llm=llm, claim_token=self.token).made
+        return made
 
     def start_due_digests(self) -> list[int]:
         """Start a run for each digest's latest scheduled time that has none (the catch-up).
@@ -119,68 +184,221 @@ class Pipeline:
         return run_id
 
     def deliver(self) -> SendReport:
+        """Render what is pending and send what is due (the one path that sends mail)."""
         return self.outbox.deliver()
 
     def publish(self) -> PublishResult:
         with self._lock:
+            self._published = content_version(self.app.db)
             result = publish(self.app.db, self.app.settings)
         write_index(self.app.db, self.app.settings)
         return result
 
+    def publish_if_changed(self) -> PublishResult | None:
+        """Publish when items or briefs changed since this process last published."""
+        if self._published is not None and content_version(self.app.db) == self._published:
+            return None
+        return self.publish()
+
     def run_once(self) -> CycleReport:
-        """Poll all, brief, run the digests that are due, deliver, publish."""
+        """Poll what is due, brief, run the digests that are due, deliver, publish."""
         report = CycleReport()
-        report.poll = self.poll_and_brief(due_only=False)
+        report.poll = self.poll_and_brief(due_only=True)
         report.runs = self.start_due_digests()
         report.delivery = self.deliver()
         report.published = self.publish()
         return report
 
+    def stop(self) -> None:
+        """Ask every step under way to stop at its next safe point (shutdown)."""
+        self.stopping.set()
+        self.poller.stopping.set()
+        self.outbox.stopping.set()
+
+    def give_back(self) -> int:
+        """Free every claim this process still holds, so other workers take the work now."""
+        self.heartbeat.stop()
+        return sum(release_all(self.app.db, t, token=self.token) for t in CLAIMED_TABLES)
+
+
+ROLES = ("all", "worker", "web")
+"""``all``: scheduler and web server; ``worker``: polls, briefs and delivers (and leads when it
+holds the leader lock); ``web``: serves the pages and published files only."""
+STOP_SECONDS = 8.0
+"""How long a shutdown waits for running jobs before it gives their work back and exits."""
+
 
 class Service:
     """``aggregator run``: the scheduler's jobs in background threads, the web server in front."""
 
-    def __init__(self, pipeline: Pipeline):
+    def __init__(self, pipeline: Pipeline, *, role: str = "all"):
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
         self.pipeline = pipeline
+        self.role = role
         self.settings = pipeline.app.settings
+        self.leadership = Leadership(pipeline.app.db.engine)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
+        self._running = 0
+        self._idle = threading.Condition()
 
-    def _poll_job(self) -> None:
+    def _job(self, fn: Callable[..., object]) -> Callable[..., None]:
+        """``fn`` as a scheduler job: counted while it runs (shutdown waits for it), and an
+        error is logged, never fatal."""
+
+        def job(*args: object) -> None:
+            if self.pipeline.stopping.is_set():
+                return
+            with self._idle:
+                self._running += 1
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("job %s failed; it runs again on the next tick", fn.__name__)
+            finally:
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
+
+        job.__name__ = fn.__name__
+        return job
+
+    def poll_tick(self) -> None:
         report = self.pipeline.poll_and_brief(due_only=True)
-        if report.new or report.changed:
-            self.pipeline.publish()
+        if report.outcomes or report.briefs:
+            log.info(
+                "poll: %d source(s), %d new item(s), %d changed, %d not modified, %d failed; "
+                "%d brief(s)",
+                len(report.outcomes),
+                report.new,
+                report.changed,
+                report.not_modified,
+                report.failed,
+                report.briefs,
+            )
 
-    def _digest_job(self, digest: DigestSettings) -> None:
+    def outbox_tick(self) -> None:
+        report = self.pipeline.deliver()
+        if report.sent or report.retried or report.failed or report.bounced:
+            log.info(
+                "mail: %d sent, %d to retry, %d bounced, %d failed",
+                report.sent,
+                report.retried,
+                report.bounced,
+                report.failed,
+            )
+
+    def leader_tick(self) -> None:
+        """On the leader only: catch-up digest runs, publishing, WebSub retries."""
+        if not self.leadership.held():
+            return
+        if self.pipeline.start_due_digests():
+            self._wake_outbox()
+        result = self.pipeline.publish_if_changed()
+        if result is not None and result.changed:
+            log.info(
+                "published %d entries, %d file(s) changed", result.entries, len(result.changed)
+            )
+
+    def digest_job(self, digest: DigestSettings) -> None:
+        """On the leader only: queue the run for this firing; the outbox tick sends it."""
+        if not self.leadership.held():
+            return
         run_id = self.pipeline.start_due_digest(digest)
-        self.pipeline.deliver()
-        job = self.scheduler.get_job(f"digest:{digest.name}")
-        log.info(
-            "digest=%s run=%s; next=%s", digest.name, run_id, job.next_run_time if job else None
-        )
+        if run_id is not None:
+            log.info("digest=%s run=%d queued", digest.name, run_id)
+            self._wake_outbox()
+
+    def _wake_outbox(self) -> None:
+        self.scheduler.modify_job("outbox", next_run_time=datetime.now(UTC))
 
     def schedule(self) -> None:
-        """Poll and outbox ticks (sources keep their own adaptive next check), digests on cron."""
-        tick = IntervalTrigger(seconds=self.settings.general.tick_seconds)
-        self.scheduler.add_job(self._poll_job, tick, id="poll", next_run_time=datetime.now(UTC))
-        self.scheduler.add_job(self.pipeline.deliver, tick, id="outbox")
+        """Poll, outbox and leader ticks (sources keep their own adaptive next check), digests
+        on cron."""
+        tick = self.settings.general.tick_seconds
+        now = datetime.now(UTC)
+        jobs: list[tuple[str, Callable[[], None]]] = [
+            ("leader", self.leader_tick),
+            ("poll", self.poll_tick),
+            ("outbox", self.outbox_tick),
+        ]
+        for name, fn in jobs:
+            self.scheduler.add_job(
+                self._job(fn), IntervalTrigger(seconds=tick), id=name, next_run_time=now
+            )
         for digest in self.settings.digests:
             trigger = CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
             self.scheduler.add_job(
-                self._digest_job, trigger, args=[digest], id=f"digest:{digest.name}"
+                self._job(self.digest_job), trigger, args=[digest], id=f"digest:{digest.name}"
             )
 
+    def startup_line(self) -> str:
+        settings = self.settings
+        parts = [f"role={self.role}"]
+        if self.role != "worker":
+            parts.append(f"serving http://{settings.web.host}:{settings.web.port}/")
+        parts += [
+            f"database={self.pipeline.app.db.engine.url.render_as_string(hide_password=True)}",
+            f"sources={len(settings.sources)} in {settings.origin}",
+            f"mail={settings.mail.transport}",
+        ]
+        if self.role != "web":
+            now = datetime.now(UTC)
+            for digest in settings.digests:
+                trigger = CronTrigger.from_crontab(
+                    digest.schedule, timezone=ZoneInfo(digest.timezone)
+                )
+                parts.append(f"next {digest.name} digest {trigger.get_next_fire_time(None, now)}")
+        return "aggregator: " + "; ".join(parts)
+
     def run(self) -> None:
-        """Catch up missed digests, start the jobs, serve the web app until SIGTERM/Ctrl-C."""
+        """Start the jobs (unless web-only), serve the web app (unless worker-only) until
+        SIGTERM/Ctrl-C, then stop within a bounded time, giving unfinished work back."""
+        log.warning("%s", self.startup_line())
+        if self.role != "web":
+            self.schedule()
+            self.scheduler.start()
+        forced = False
+        try:
+            if self.role == "worker":
+                self._wait_for_signal()
+            else:
+                self._serve()
+        finally:
+            log.warning("stopping: finishing the jobs under way (at most %.0f s)", STOP_SECONDS)
+            self.pipeline.stop()
+            if self.role != "web":
+                self.scheduler.shutdown(wait=False)
+                forced = not self._wait_idle(STOP_SECONDS)
+            given = self.pipeline.give_back()
+            self.leadership.resign()
+            log.warning(
+                "stopped%s; %d unfinished piece(s) of work given back",
+                " (jobs still running were abandoned)" if forced else "",
+                given,
+            )
+        if forced:  # a job stuck in I/O must not keep the process alive: its work is given back
+            logging.shutdown()
+            os._exit(0)
+
+    def _wait_idle(self, seconds: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._running == 0, timeout=seconds)
+
+    def _wait_for_signal(self) -> None:
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda number, _frame: stop.set())
+        stop.wait()
+
+    def _serve(self) -> None:
         import uvicorn
 
         from aggregator.web.app import create_app
 
-        self.pipeline.start_due_digests()
-        self.schedule()
-        self.scheduler.start()
         web = self.settings.web
         config = uvicorn.Config(
             create_app(self.pipeline.app, transport=self.pipeline.outbox.transport),
@@ -195,10 +413,4 @@ class Service:
         # make that handler a no-op so the process finishes its jobs and exits 0.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda number, _frame: log.info("received signal %d", number))
-        log.info("serving http://%s:%d/", web.host, web.port)
-        try:
-            server.run()
-        finally:
-            log.info("stopping: waiting for running jobs to finish")
-            self.scheduler.shutdown(wait=True)
-            log.info("stopped")
+        server.run()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -16,10 +17,12 @@ from aggregator.briefs.llm import LLMSummarizer
 from aggregator.briefs.summarize import content_hash, make_brief
 from aggregator.config import Settings
 from aggregator.ingest.fetch import Fetcher, FetchError
+from aggregator.store.claims import release
 from aggregator.store.db import Database
 from aggregator.store.models import BriefRow, Item
 
 log = logging.getLogger("aggregator.briefs")
+ITEMS = Item.__table__
 BATCH = 200
 
 
@@ -70,13 +73,19 @@ def make_briefs(
     *,
     llm: LLMSummarizer | None = None,
     refresh: bool = False,
+    claim_token: str | None = None,
 ) -> BriefReport:
     """Brief the given items, skipping those whose cached brief matches their content hash
-    (unless ``refresh``)."""
+    (unless ``refresh``).
+
+    With ``claim_token`` the items are claimed by that worker (``store/claims.py``): a brief is
+    written only for the items whose claim still holds, and the claims are released.
+    """
     glossary = glossary_for(settings)
     report = BriefReport()
     for start in range(0, len(item_ids), BATCH):
         chunk = item_ids[start : start + BATCH]
+        made: dict[int, dict] = {}
         with db.session() as session:
             items = session.scalars(
                 select(Item)
@@ -91,31 +100,38 @@ def make_briefs(
                     continue
                 label = f"item={item.id} source={item.source.label!r}"
                 brief = make_brief(item.title, text, glossary=glossary, llm=llm, item_label=label)
-                if item.brief is None:
-                    session.add(
-                        BriefRow(
-                            item_id=item.id,
-                            content_hash=digest,
-                            data=brief.to_dict(),
-                            summarizer=brief.summarizer,
-                        )
-                    )
-                else:
-                    item.brief.content_hash = digest
-                    item.brief.data = brief.to_dict()
-                    item.brief.summarizer = brief.summarizer
-                report.made += 1
+                made[item.id] = {
+                    "item_id": item.id,
+                    "content_hash": digest,
+                    "data": brief.to_dict(),
+                    "summarizer": brief.summarizer,
+                    "created_at": datetime.now(UTC),
+                }
+        report.made += _write_briefs(db, made, chunk, claim_token)
     return report
 
 
-def unbriefed_item_ids(db: Database) -> list[int]:
-    """Items that have no brief yet (after a crash, or stored before briefs existed)."""
-    with db.session() as session:
-        return list(
-            session.scalars(
-                select(Item.id).outerjoin(BriefRow).where(BriefRow.item_id.is_(None))
-            ).all()
+def _write_briefs(
+    db: Database, briefs: dict[int, dict], claimed: Sequence[int], claim_token: str | None
+) -> int:
+    """Store ``briefs`` (insert, or update the item's older brief); with a claim token, only
+    those of the ``claimed`` items whose claim still holds. Returns how many were written."""
+    with db.engine.begin() as connection:
+        if claim_token is not None:
+            held = release(connection, ITEMS, claimed, token=claim_token, what="item")
+            briefs = {i: row for i, row in briefs.items() if i in held}
+        if not briefs:
+            return 0
+        upsert = db.insert(BriefRow)
+        columns = ("content_hash", "data", "summarizer", "created_at")
+        connection.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[BriefRow.item_id],
+                set_={c: upsert.excluded[c] for c in columns},
+            ),
+            list(briefs.values()),
         )
+    return len(briefs)
 
 
 def wants_full_text(item: Item, settings: Settings) -> bool:

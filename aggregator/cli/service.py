@@ -19,7 +19,7 @@ from aggregator.cli.output import json_option, print_json
 from aggregator.cli.poll import outcome_line, summary_line
 from aggregator.cli.sources import ago
 from aggregator.digest.compose import latest_fire_time
-from aggregator.service import Pipeline, Service
+from aggregator.service import ROLES, Pipeline, Service
 from aggregator.store.listing import find_item, overview
 from aggregator.store.models import Item
 
@@ -28,13 +28,25 @@ from aggregator.store.models import Item
 @click.option(
     "--once", is_flag=True, help="one full cycle, then exit: poll, brief, digests, deliver, publish"
 )
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default="all",
+    show_default=True,
+    help="all: scheduler and web server; worker: poll, brief and deliver (no web server); "
+    "web: serve pages and feeds only",
+)
 @click.pass_context
-def run(ctx: click.Context, once: bool) -> None:
-    """Run the service: scheduler and web server (or one cycle with --once)."""
+def run(ctx: click.Context, once: bool, role: str) -> None:
+    """Run the service: scheduler and web server (or one cycle with --once).
+
+    Any number of processes can run on one PostgreSQL database: they share polling, briefs
+    and delivery, and one of them (the leader) runs cron digests and publishing.
+    """
     app = get_app(ctx)
     pipeline = Pipeline(app)
     if not once:
-        Service(pipeline).run()
+        Service(pipeline, role=role).run()
         return
     report = pipeline.run_once()
     for outcome in report.poll.outcomes:

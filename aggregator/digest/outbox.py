@@ -11,7 +11,10 @@ A run moves through three steps, each committed before the next begins:
    handed to the transport and its outcome committed at once: ``sent``, retried later after a
    temporary failure, or ``bounced`` after a permanent one.
 
-Restarting after a kill at any moment resumes where the rows say. The one window that can repeat
+Rendering and sending work on claimed rows (``store/claims.py``): any number of workers, in one
+process or many, render and send the same queue, and each delivery has one owner at a time, so
+nobody gets a digest twice. A killed worker's claims run out after the lease and its rows are
+taken over. Restarting after a kill at any moment resumes where the rows say. The one window that can repeat
 a mail is between the server accepting a message and our commit of ``sent``: at most one message
 per connection, which we keep as short as one commit.
 """
@@ -26,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -46,19 +49,38 @@ from aggregator.digest.transport import (
     Transport,
     transport_for,
 )
+from aggregator.store.claims import claim, new_token, release, release_all, write_transaction
 from aggregator.store.db import Database
 from aggregator.store.models import Delivery, DigestRun, Edition, Subscriber
 from aggregator.web.tokens import link_path
 
 log = logging.getLogger("aggregator.outbox")
-BATCH = 500
+RENDER_BATCH = 500
+SEND_BATCH = 100
+"""Deliveries claimed at a time for sending: small enough that several workers share a run."""
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 _MARK_SENT = (
     update(Delivery)
-    .where(Delivery.id == bindparam("delivery"))
-    .values(state="sent", sent_at=bindparam("now"), last_error=None, attempts=Delivery.attempts + 1)
+    .where(Delivery.id == bindparam("delivery"), Delivery.claimed_by == bindparam("token"))
+    .values(
+        state="sent",
+        sent_at=bindparam("now"),
+        last_error=None,
+        attempts=Delivery.attempts + 1,
+        claimed_by=None,
+        claimed_until=None,
+    )
 )
+_RECORD_RENDER = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("_id"))
+    .values(
+        {c: bindparam(c) for c in ("state", "edition_id", "message_id", "next_attempt_at")}
+        | {"last_error": bindparam("error")}
+    )
+)
+DELIVERIES = Delivery.__table__
 
 
 def _utcnow() -> datetime:
@@ -85,12 +107,18 @@ class Outbox:
         secret_key: str,
         transport: Transport | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        token: str | None = None,
     ):
         self.db = db
         self.settings = settings
         self.secret_key = secret_key
         self.transport = transport or transport_for(settings)
         self.clock = clock
+        self.token = token or new_token()
+        """This worker's claim token."""
+        self.lease = timedelta(seconds=settings.general.lease_seconds)
+        self.stopping = threading.Event()
+        """Set on shutdown: no new batch is claimed, and unsent mail is given back."""
         self._dkim_key: bytes | None = None
         if settings.mail.dkim.enabled:
             self._dkim_key = settings.path(settings.mail.dkim.private_key_file).read_bytes()
@@ -156,37 +184,55 @@ class Outbox:
         """
         done = 0
         editions: dict[tuple, int | None] = {}
-        while True:
-            with self.db.session() as session, session.no_autoflush:
-                rows = session.scalars(
-                    select(Delivery)
-                    .where(Delivery.state == "pending")
-                    .order_by(Delivery.id)
-                    .limit(BATCH)
-                    .options(joinedload(Delivery.subscriber), joinedload(Delivery.run))
-                ).all()
-                if not rows:
-                    return done
-                for row in rows:
-                    try:
-                        self._render_one(session, row, editions)
-                    except Exception as exc:  # one bad row must not stop the run
-                        log.exception("delivery=%d could not be rendered", row.id)
-                        row.state, row.last_error = "failed", f"render failed: {exc}"[:1000]
-                done += len(rows)
+        while not self.stopping.is_set():
+            ids = claim(
+                self.db,
+                DELIVERIES,
+                token=self.token,
+                lease=self.lease,
+                now=self.clock(),
+                where=[DELIVERIES.c.state == "pending"],
+                limit=RENDER_BATCH,
+            )
+            if not ids:
+                break
+            outcomes = self._render_batch(ids, editions)
+            with self.db.engine.begin() as connection:
+                held = release(connection, DELIVERIES, ids, token=self.token, what="delivery")
+                rows = [{"_id": i} | values for i, values in outcomes.items() if i in held]
+                if rows:
+                    connection.execute(_RECORD_RENDER, rows)
+            done += len(ids)
+        return done
+
+    def _render_batch(
+        self, ids: Sequence[int], editions: dict[tuple, int | None]
+    ) -> dict[int, dict]:
+        """What each claimed delivery becomes: rendered (with its edition), skipped or failed."""
+        outcomes: dict[int, dict] = {}
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(Delivery)
+                .where(Delivery.id.in_(ids))
+                .options(joinedload(Delivery.subscriber), joinedload(Delivery.run))
+            ).all()
+            for row in rows:
+                try:
+                    outcomes[row.id] = self._render_one(session, row, editions)
+                except Exception as exc:  # one bad row must not stop the run
+                    log.exception("delivery=%d could not be rendered", row.id)
+                    outcomes[row.id] = _rendered("failed", f"render failed: {exc}"[:1000])
+        return outcomes
 
     def _render_one(
         self, session: Session, row: Delivery, editions: dict[tuple, int | None]
-    ) -> None:
+    ) -> dict:
         subscriber, run = row.subscriber, row.run
         if subscriber.status != "active":
-            row.state, row.last_error = "skipped", f"subscriber is {subscriber.status}"
-            return
+            return _rendered("skipped", f"subscriber is {subscriber.status}")
         digest = self.settings.digest(run.digest_name)
         if digest is None:
-            row.state = "skipped"
-            row.last_error = f"digest {run.digest_name!r} is no longer configured"
-            return
+            return _rendered("skipped", f"digest {run.digest_name!r} is no longer configured")
         key = (
             run.id,
             row.since,
@@ -197,12 +243,14 @@ class Outbox:
         if key not in editions:
             editions[key] = self._edition(session, digest, run, row.since, subscriber, key)
         if editions[key] is None:
-            row.state, row.last_error = "skipped", "nothing new"
-            return
-        row.edition_id = editions[key]
-        row.message_id = make_message_id(self.settings.mail.from_address.rpartition("@")[2])
-        row.state = "rendered"
-        row.next_attempt_at = self.clock()
+            return _rendered("skipped", "nothing new")
+        return _rendered(
+            "rendered",
+            None,
+            edition_id=editions[key],
+            message_id=make_message_id(self.settings.mail.from_address.rpartition("@")[2]),
+            next_attempt_at=self.clock(),
+        )
 
     def _edition(
         self,
@@ -239,26 +287,31 @@ class Outbox:
             archive_url=archive_url(self.settings, run),
         )
         rendered = prepare(view)
-        edition = Edition(
-            run_id=run.id,
-            key_hash=key_hash,
-            subject=subject_line(digest, view, len(chosen)),
-            item_ids=[i.id for s in chosen for i in s.items],
-            html_pieces=rendered.pieces("html"),
-            text_pieces=rendered.pieces("text"),
-        )
-        session.add(edition)
-        session.flush()
-        return edition.id
+        edition = {
+            "run_id": run.id,
+            "key_hash": key_hash,
+            "subject": subject_line(digest, view, len(chosen)),
+            "item_ids": [i.id for s in chosen for i in s.items],
+            "html_pieces": rendered.pieces("html"),
+            "text_pieces": rendered.pieces("text"),
+            "created_at": self.clock(),
+        }
+        # Another worker may render the same edition at the same time: the first one stored wins.
+        with write_transaction(self.db) as connection:
+            connection.execute(self.db.insert(Edition).values(edition).on_conflict_do_nothing())
+            return connection.scalar(
+                select(Edition.id).where(Edition.run_id == run.id, Edition.key_hash == key_hash)
+            )
 
     # --- 3. send --------------------------------------------------------------------------
 
     def send_due(self) -> SendReport:
         """Send every rendered delivery whose next attempt is due.
 
-        Each worker commits a message's outcome on its own connection right after the server
-        answers, before it sends anything else: per connection, at most one accepted message is
-        ever uncommitted, and only for the time of one small commit.
+        Deliveries are claimed a batch at a time, so several workers share a run. Each sending
+        thread commits a message's outcome on its own connection right after the server answers,
+        before it sends anything else: per connection, at most one accepted message is ever
+        uncommitted, and only for the time of one small commit.
         """
         report = SendReport()
         sender = self.settings.mail.from_address
@@ -273,10 +326,16 @@ class Outbox:
                 connection = local.connection = self.db.engine.connect()
                 with lock:
                     connections.append(connection)
-            connection.execute(_MARK_SENT, {"delivery": delivery_id, "now": self.clock()})
+            marked = connection.execute(
+                _MARK_SENT, {"delivery": delivery_id, "now": self.clock(), "token": self.token}
+            ).rowcount
             connection.commit()
+            if not marked:
+                log.warning("delivery=%d sent, but its claim was lost (lease ran out)", delivery_id)
 
         def send_one(row: Row) -> None:
+            if self.stopping.is_set():
+                return  # given back below, sent by whoever runs next
             try:
                 message = self._message(row, templates)
                 outcome: SendResult | DeliveryError = self.transport.send(
@@ -296,24 +355,38 @@ class Outbox:
 
         try:
             with ThreadPoolExecutor(max_workers=self.transport.concurrency) as pool:
-                while True:
+                while not self.stopping.is_set():
                     now = self.clock()
-                    with self.db.session() as session:
-                        due = self._due(session, now, BATCH, templates)
-                    if not due:
+                    ids = claim(
+                        self.db,
+                        DELIVERIES,
+                        token=self.token,
+                        lease=self.lease,
+                        now=now,
+                        where=[
+                            DELIVERIES.c.state == "rendered",
+                            DELIVERIES.c.next_attempt_at <= now,
+                        ],
+                        limit=SEND_BATCH,
+                    )
+                    if not ids:
                         break
+                    with self.db.session() as session:
+                        due = self._rows(session, Delivery.id.in_(ids), None, templates)
                     for future in [pool.submit(send_one, row) for row in due]:
                         future.result()
         finally:
             for connection in connections:
                 connection.close()
+            if self.stopping.is_set():
+                release_all(self.db, DELIVERIES, token=self.token)
         self._close_finished_runs()
         return report
 
-    def _due(
-        self, session: Session, now: datetime | None, limit: int, templates: dict
+    def _rows(
+        self, session: Session, where: ColumnElement[bool], limit: int | None, templates: dict
     ) -> list[Row]:
-        """Rendered deliveries due by ``now`` (any, with None), loading their editions' templates."""
+        """Rendered deliveries matching ``where``, loading their editions' templates."""
         query = (
             select(
                 Delivery.id,
@@ -323,11 +396,11 @@ class Outbox:
                 Subscriber.email,
             )
             .join(Subscriber)
-            .where(Delivery.state == "rendered")
+            .where(Delivery.state == "rendered", where)
+            .order_by(Delivery.id)
+            .limit(limit)
         )
-        if now is not None:
-            query = query.where(Delivery.next_attempt_at <= now)
-        due = session.execute(query.order_by(Delivery.id).limit(limit)).all()
+        due = session.execute(query).all()
         for edition_id in {r.edition_id for r in due} - templates.keys():
             templates[edition_id] = self._template(session, edition_id)
         return due
@@ -336,7 +409,7 @@ class Outbox:
         """``(recipient, mail)`` of the first rendered deliveries, built exactly as sending would."""
         templates: dict[int, tuple[MessageTemplate, datetime]] = {}
         with self.db.session() as session:
-            due = self._due(session, None, limit, templates)
+            due = self._rows(session, true(), limit, templates)
         return [(row.email, self._message(row, templates)) for row in due]
 
     def _template(self, session: Session, edition_id: int) -> tuple[MessageTemplate, datetime]:
@@ -385,7 +458,10 @@ class Outbox:
     def _record_failure(self, delivery_id: int, outcome: DeliveryError, report: SendReport) -> None:
         """Retry later, give up, or bounce (and perhaps suspend the subscriber)."""
         with self.db.session() as session:
-            self._failure(session.get(Delivery, delivery_id), outcome, report)
+            if release(session.connection(), DELIVERIES, [delivery_id], token=self.token):
+                row = session.get(Delivery, delivery_id)
+                assert row is not None
+                self._failure(row, outcome, report)
 
     def _failure(self, row: Delivery, outcome: DeliveryError, report: SendReport) -> None:
         now = self.clock()
@@ -485,3 +561,14 @@ def requeue(db: Database, *, run_id: int | None, delivery_ids: Sequence[int] = (
             row.attempts, row.next_attempt_at = 0, _utcnow()
             row.run.status = "queued"
         return len(rows)
+
+
+def _rendered(state: str, error: str | None, **values: object) -> dict:
+    """The columns a render records for one delivery."""
+    return {
+        "state": state,
+        "error": error,
+        "edition_id": None,
+        "message_id": None,
+        "next_attempt_at": None,
+    } | values

@@ -1,7 +1,9 @@
 """One poll: fetch every chosen source concurrently, parse, store, and record each outcome.
 
 Each source is handled in its own transaction, so a broken or hostile source records its error
-and the others in the same poll are unaffected.
+and the others in the same poll are unaffected. A poll works on claimed sources
+(``store/claims.py``): several workers polling at once fetch each source once, and a result is
+recorded only while this worker's claim on the source still holds.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from aggregator.config import Settings
 from aggregator.ingest.entry import FeedParseError, ParsedFeed
@@ -36,11 +39,13 @@ from aggregator.ingest.schedule import (
     still_unusable,
     unchanged_interval,
 )
+from aggregator.store.claims import claim, claim_ids, new_token, release, release_all
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import Item, Source
 
 log = logging.getLogger("aggregator.poll")
+SOURCES = Source.__table__
 POOL_AFTER_BODIES = 16
 """The first bodies of a poll parse on the store thread; starting processes costs about a
 second, which only pays off for a poll with many changed feeds."""
@@ -53,7 +58,8 @@ class SourceOutcome:
     source_id: int
     label: str
     result: str
-    """"new", "unchanged", "not-modified", "failed" or "retired"."""
+    """"new", "unchanged", "not-modified", "failed", "retired", or "lost" (another worker took
+    the source over after this worker's lease ran out: nothing recorded)."""
     new: int = 0
     changed: int = 0
     error: str | None = None
@@ -67,6 +73,8 @@ class PollReport:
     outcomes: list[SourceOutcome] = field(default_factory=list)
     new_item_ids: list[int] = field(default_factory=list)
     changed_item_ids: list[int] = field(default_factory=list)
+    briefs: int = 0
+    """Briefs made after the poll (by the pipeline)."""
 
     def count(self, result: str) -> int:
         return sum(1 for o in self.outcomes if o.result == result)
@@ -96,11 +104,21 @@ class Poller:
     """Polls sources with one shared Fetcher and records everything in the store."""
 
     def __init__(
-        self, db: Database, settings: Settings, *, clock: Callable[[], datetime] = _utcnow
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        token: str | None = None,
     ):
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.token = token or new_token()
+        """This worker's claim token."""
+        self.lease = timedelta(seconds=settings.general.lease_seconds)
+        self.stopping = threading.Event()
+        """Set on shutdown: no new source is claimed and fetches under way are cancelled."""
 
     def choose(self, *, due_only: bool, refs: Sequence[int] | None = None) -> list[int]:
         """Ids of the sources to poll: enabled and active, optionally only those that are due."""
@@ -124,6 +142,58 @@ class Poller:
         *,
         on_outcome: Callable[[SourceOutcome], None] | None = None,
     ) -> PollReport:
+        """Poll the given sources (those no other worker is polling now), due or not."""
+        claimed = claim_ids(
+            self.db,
+            SOURCES,
+            source_ids,
+            token=self.token,
+            lease=self.lease,
+            now=self.clock(),
+            where=[SOURCES.c.status == "active"],
+        )
+        if len(claimed) < len(set(source_ids)):
+            log.info(
+                "%d source(s) skipped: another worker is polling them",
+                len(set(source_ids)) - len(claimed),
+            )
+        batches = iter([claimed])
+        return await self._poll(lambda _room: next(batches, []), on_outcome)
+
+    async def poll_due(
+        self, *, on_outcome: Callable[[SourceOutcome], None] | None = None
+    ) -> PollReport:
+        """Poll every due source, claiming them a batch at a time, so workers share them."""
+
+        def next_batch(room: int) -> list[int]:
+            now = self.clock()
+            return claim(
+                self.db,
+                SOURCES,
+                token=self.token,
+                lease=self.lease,
+                now=now,
+                where=[
+                    SOURCES.c.enabled.is_(True),
+                    SOURCES.c.status == "active",
+                    or_(SOURCES.c.next_check_at.is_(None), SOURCES.c.next_check_at <= now),
+                ],
+                order_by=[
+                    SOURCES.c.next_check_at.is_not(None),
+                    SOURCES.c.next_check_at,
+                    SOURCES.c.id,
+                ],
+                limit=room,
+            )
+
+        return await self._poll(next_batch, on_outcome)
+
+    async def _poll(
+        self,
+        next_batch: Callable[[int], list[int]],
+        on_outcome: Callable[[SourceOutcome], None] | None,
+    ) -> PollReport:
+        """Poll batches of claimed sources until ``next_batch`` has none (or on shutdown)."""
         report = PollReport()
         # Storing is database work: one worker thread keeps it off the event loop (so fetch
         # timeouts stay honest) and serialises the writes. Parsing is CPU work: a process pool
@@ -131,30 +201,67 @@ class Poller:
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-store")
         parsers = _ParserPool()
         loop = asyncio.get_running_loop()
-        known = await loop.run_in_executor(worker, self._load, source_ids)
+        known: dict[int, PolledSource] = {}
         unchanged: list[tuple[PolledSource, FetchResult]] = []
         # Bodies must not pile up in memory while they wait for a parser.
-        in_flight = asyncio.Semaphore(2 * self.settings.fetch.concurrency)
+        limit = 2 * self.settings.fetch.concurrency
+        in_flight = asyncio.Semaphore(limit)
+        active: set[asyncio.Task] = set()
 
         def off_loop(fn: Callable[..., SourceOutcome], *args: object) -> asyncio.Future:
             return loop.run_in_executor(worker, fn, *args)
 
         async def one(source_id: int) -> None:
+            started = loop.time()
             async with in_flight:
                 outcome = await self._poll_one(
                     fetcher, known[source_id], report, off_loop, parsers, unchanged
                 )
+            outcome.elapsed = outcome.elapsed or loop.time() - started
             report.outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
 
+        async def claim_and_poll() -> None:
+            while not self.stopping.is_set():
+                if len(active) > limit // 2:  # claim more only when there is room for them
+                    await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                batch = await loop.run_in_executor(worker, next_batch, limit - len(active))
+                if not batch:
+                    break
+                known.update(await loop.run_in_executor(worker, self._load, batch))
+                for source_id in batch:
+                    task = asyncio.create_task(one(source_id))
+                    active.add(task)
+                    task.add_done_callback(active.discard)
+            if active:
+                await asyncio.gather(*active)
+
+        async def cancel_on_stop(task: asyncio.Task) -> None:
+            while not task.done():
+                if self.stopping.is_set():
+                    task.cancel()
+                    return
+                await asyncio.sleep(0.2)
+
         try:
             async with Fetcher(self.settings.fetch, self.settings.user_agent) as fetcher:
-                await asyncio.gather(*(one(sid) for sid in source_ids))
+                polling = asyncio.create_task(claim_and_poll())
+                watcher = asyncio.create_task(cancel_on_stop(polling))
+                try:
+                    await polling
+                except asyncio.CancelledError:
+                    for task in list(active):
+                        task.cancel()
+                    await asyncio.gather(*active, return_exceptions=True)
+                    log.info("poll stopped: %d source(s) left to the next poll", len(active))
+                watcher.cancel()
             await loop.run_in_executor(worker, self._store_not_modified, unchanged)
         finally:
             worker.shutdown(wait=True)
             parsers.shutdown()
+            release_all(self.db, SOURCES, token=self.token)  # whatever was not recorded
         report.outcomes.sort(key=lambda o: o.source_id)
         return report
 
@@ -230,9 +337,16 @@ class Poller:
                 last_modified=result.last_modified,
                 interval=interval,
             )
-            rows.append({"_id": source.id} | {c: getattr(source, c) for c in SUCCESS_COLUMNS})
+            rows.append(
+                {"_id": source.id, "_token": self.token}
+                | {c: getattr(source, c) for c in SUCCESS_COLUMNS}
+            )
         with self.db.engine.begin() as connection:
-            connection.execute(_RECORD_SUCCESS, rows)
+            recorded = connection.execute(_RECORD_SUCCESS, rows).rowcount
+        if 0 <= recorded < len(rows):
+            log.warning(
+                "claim lost on %d source(s) answering 304: not recorded", len(rows) - recorded
+            )
 
     def _store(
         self,
@@ -243,6 +357,8 @@ class Poller:
         report: PollReport,
     ) -> SourceOutcome:
         with self.db.session() as session:
+            if not release(session.connection(), SOURCES, [source_id], token=self.token):
+                return self._lost(source_id, result.elapsed)
             source = session.get(Source, source_id)
             assert source is not None
             moved = self._apply_move(session, source, result)
@@ -301,6 +417,12 @@ class Poller:
         )
 
     @staticmethod
+    def _lost(source_id: int, elapsed: float) -> SourceOutcome:
+        """The outcome of a source whose claim another worker took over: nothing recorded."""
+        error = "claim lost (another worker took the source over); result not recorded"
+        return SourceOutcome(source_id, f"source {source_id}", "lost", error=error, elapsed=elapsed)
+
+    @staticmethod
     def _apply_move(session, source: Source, result: FetchResult) -> str | None:  # noqa: ANN001
         """301/308 all the way: remember the new URL, unless another source already has it."""
         if not result.moved_to or result.moved_to == source.url:
@@ -332,6 +454,8 @@ class Poller:
         """Record a failure; ``unusable``: the document of ``result`` could not be used."""
         now = self.clock()
         with self.db.session() as session:
+            if not release(session.connection(), SOURCES, [source_id], token=self.token):
+                return self._lost(source_id, result.elapsed if result else 0.0)
             source = session.get(Source, source_id)
             assert source is not None
             if result is not None:
@@ -357,9 +481,11 @@ class Poller:
 
 
 _RECORD_SUCCESS = (
-    update(Source.__table__)
-    .where(Source.__table__.c.id == bindparam("_id"))
-    .values({c: bindparam(c) for c in SUCCESS_COLUMNS})
+    update(SOURCES)
+    .where(SOURCES.c.id == bindparam("_id"), SOURCES.c.claimed_by == bindparam("_token"))
+    .values(
+        {c: bindparam(c) for c in SUCCESS_COLUMNS} | {"claimed_by": None, "claimed_until": None}
+    )
 )
 
 

@@ -20,7 +20,8 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -143,18 +144,49 @@ def release(
 
 
 def renew(
-    db: Database, table: Table, ids: Iterable[int], *, token: str, lease: timedelta, now: datetime
+    db: Database, tables: Sequence[Table], *, token: str, lease: timedelta, now: datetime
 ) -> int:
-    """Extend this worker's lease on the rows it still holds; returns how many."""
+    """Extend this worker's lease on every row it holds; returns how many."""
     renewed = 0
     with write_transaction(db) as connection:
-        for chunk in chunked(list(ids)):
+        for table in tables:
             renewed += connection.execute(
-                update(table)
-                .where(table.c.id.in_(chunk), table.c.claimed_by == token)
-                .values(claimed_until=now + lease)
+                update(table).where(table.c.claimed_by == token).values(claimed_until=now + lease)
             ).rowcount
     return renewed
+
+
+class Heartbeat:
+    """Renews a worker's leases every third of the lease while its process lives, so a long
+    poll, brief batch or send batch keeps its claims; a killed process stops renewing and its
+    leases run out."""
+
+    def __init__(
+        self,
+        db: Database,
+        tables: Sequence[Table],
+        *,
+        token: str,
+        lease: timedelta,
+        clock: Callable[[], datetime],
+    ):
+        self.db, self.tables, self.token, self.lease, self.clock = db, tables, token, lease, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="claims-heartbeat", daemon=True)
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease.total_seconds() / 3):
+            try:
+                renew(self.db, self.tables, token=self.token, lease=self.lease, now=self.clock())
+            except Exception:  # a database hiccup: the next beat tries again
+                log.exception("could not renew this worker's leases")
 
 
 def release_all(db: Database, table: Table, *, token: str) -> int:
@@ -165,3 +197,40 @@ def release_all(db: Database, table: Table, *, token: str) -> int:
             .where(table.c.claimed_by == token)
             .values(claimed_by=None, claimed_until=None)
         ).rowcount
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_local_claims(db: Database, tables: Sequence[Table]) -> int:
+    """Free the claims of workers on this host whose process is gone (a restart after a kill),
+    without waiting for their leases; returns how many rows were freed.
+
+    A token names its host and process id. Only tokens of this host whose process no longer
+    exists are freed; a live process, another host, or a reused pid keeps its claim until the
+    lease runs out, which is always safe.
+    """
+    host = new_token().split(":")[0]
+    freed = 0
+    for table in tables:
+        with db.engine.connect() as connection:
+            tokens = connection.execute(
+                select(table.c.claimed_by).where(table.c.claimed_by.like(f"{host}:%")).distinct()
+            ).scalars()
+            dead = [
+                t
+                for t in tokens
+                if t.split(":")[1].isdigit() and not _pid_alive(int(t.split(":")[1]))
+            ]
+        for token in dead:
+            freed += release_all(db, table, token=token)
+    if freed:
+        log.info("freed %d claim(s) of workers of this host that are gone", freed)
+    return freed

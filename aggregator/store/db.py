@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -96,6 +100,11 @@ class Database:
             raise
         finally:
             session.close()
+
+    def insert(self, table: Any) -> PgInsert | SqliteInsert:
+        """An INSERT for this backend that supports ``on_conflict_do_nothing``/``_do_update``,
+        so a write that another worker already made is never an error."""
+        return (sqlite_insert if self.is_sqlite else pg_insert)(table)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from aggregator.ingest.entry import Entry
-from aggregator.store.models import Item, Source
+from aggregator.store.db import Database, chunked
+from aggregator.store.models import BriefRow, Item, Source
 
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src", "_hsenc", "_hsmi")
 
@@ -84,27 +87,38 @@ def store_entries(
             del row["first_seen_at"], row["source_id"], row["key_hash"]
             row["changed_at"] = now
             changed[key] = row
-    result = StoreResult(new=len(fresh), changed=len(changed))
+    result = StoreResult(changed=len(changed))
     if fresh:
         # Core, not the ORM bulk path: a poll inserts thousands of rows and needs no objects.
-        session.connection().execute(insert(Item.__table__), list(fresh.values()))
+        # A row that another writer stored first is skipped, never an error.
+        dialect = session.get_bind().dialect.name
+        inserted = dict(
+            session.connection()
+            .execute(
+                (pg_insert if dialect == "postgresql" else sqlite_insert)(Item.__table__)
+                .on_conflict_do_nothing()
+                .returning(Item.key_hash, Item.id),
+                list(fresh.values()),
+            )
+            .all()
+        )
+        result.new_ids = [inserted[k] for k in fresh if k in inserted]
+        result.new = len(result.new_ids)
     for key, row in changed.items():
         if row["published_at"] is now:
             del row["published_at"]  # keep the first-seen date of an undated entry
         session.execute(
             update(Item).where(Item.source_id == source.id, Item.key_hash == key).values(**row)
         )
-    if fresh or changed:
-        keys = list(fresh) + list(changed)
+    for chunk in chunked(list(changed)):
         ids = dict(
             session.execute(
                 select(Item.key_hash, Item.id).where(
-                    Item.source_id == source.id, Item.key_hash.in_(keys)
+                    Item.source_id == source.id, Item.key_hash.in_(chunk)
                 )
             ).all()
         )
-        result.new_ids = [ids[k] for k in fresh]
-        result.changed_ids = [ids[k] for k in changed]
+        result.changed_ids += [ids[k] for k in chunk]
     return result
 
 
@@ -125,3 +139,12 @@ def _row(entry: Entry, source_id: int, key: str, digest: str, now: datetime) -> 
         "updated_at": entry.updated,
         "first_seen_at": now,
     }
+
+
+def content_version(db: Database) -> tuple:
+    """A cheap fingerprint of what the published feeds show: it changes when an item is added
+    or changed, or a brief is made."""
+    with db.engine.connect() as connection:
+        items = connection.execute(select(func.max(Item.id), func.max(Item.changed_at))).one()
+        briefs = connection.execute(select(func.count(), func.max(BriefRow.created_at))).one()
+    return (*items, *briefs)

@@ -6,8 +6,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from aggregator.store.claims import write_transaction
 from aggregator.store.db import Database
@@ -21,8 +19,8 @@ def shared_value(db: Database, key: str, make: Callable[[], str]) -> str:
         value = connection.scalar(select(AppState.value).where(AppState.key == key))
         if value is not None:
             return value
-        upsert = pg_insert if not db.is_sqlite else sqlite_insert
-        connection.execute(upsert(AppState).values(key=key, value=make()).on_conflict_do_nothing())
+        insert = db.insert(AppState).values(key=key, value=make())
+        connection.execute(insert.on_conflict_do_nothing())
     with db.engine.connect() as connection:
         return connection.scalar(select(AppState.value).where(AppState.key == key))
 

@@ -12,6 +12,7 @@ prints ``PORT <n>`` on its first line and runs until interrupted.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import mailbox
 import signal
@@ -44,7 +45,11 @@ class ReceivedMessage:
 class ScriptedHandler:
     """Stores accepted messages; answers 451/550 or drops the connection when told to."""
 
-    def __init__(self, sink: Callable[[ReceivedMessage], None] | None = None) -> None:
+    def __init__(
+        self, sink: Callable[[ReceivedMessage], None] | None = None, *, delay: float = 0.0
+    ) -> None:
+        self.delay = delay
+        """Seconds each message takes to accept: a slow relay."""
         self._lock = threading.Lock()
         self._connections = itertools.count(1)
         self._messages: list[ReceivedMessage] = []
@@ -116,6 +121,8 @@ class ScriptedHandler:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         if reply := self._dropped(server, "DATA"):
             return reply
+        if self.delay:
+            await asyncio.sleep(self.delay)
         login = session.auth_data.decode() if isinstance(session.auth_data, bytes) else None
         message = ReceivedMessage(
             envelope.mail_from,
