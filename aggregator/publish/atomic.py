@@ -10,9 +10,14 @@ from pathlib import Path
 _FILE_MODE = 0o644
 """Published files are world-readable so a separate web server can serve them."""
 
+generation = 0
+"""Counts the writes made by this process, so a web server in the same process that holds files
+in memory sees a new version at once (one in another process notices by its throttled stat)."""
+
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
+    global generation
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -27,6 +32,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.unlink(tmp_name)
         raise
     _fsync_dir(path.parent)
+    generation += 1
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
