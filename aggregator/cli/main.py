@@ -75,7 +75,8 @@ class AggregatorGroup(click.Group):
                 errors.print(f"[red]error:[/] {line}", markup=True, soft_wrap=True)
             sys.exit(2)
         except OperationalError as exc:
-            errors.print(f"error: database: {exc.orig}", markup=False, soft_wrap=True)
+            reason = " ".join(str(exc.orig).split())  # psycopg adds an indented hint line
+            errors.print(f"error: database: {reason}", markup=False, soft_wrap=True)
             sys.exit(3)
 
 

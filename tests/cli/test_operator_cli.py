@@ -303,7 +303,7 @@ def test_every_help_and_usage_error_is_clean() -> None:
         "range x>=1. (see 'main items list --help')",
         ("items", "list", "--since", "soon"): "error: Invalid value for '--since': 'soon' is "
         "neither a date (2026-11-29) nor a span (30m, 24h, 7d, 2w) (see 'main items list --help')",
-        ("poll", "--bogus"): "error: No such option: --bogus (see 'main poll --help')",
+        ("poll", "--bogus"): "error: No such option '--bogus'. (see 'main poll --help')",
         ("sources", "remove"): "error: Missing argument 'REF'. (see 'main sources remove --help')",
     }
     for args, message in mistakes.items():
@@ -326,3 +326,32 @@ def test_an_unwritable_folder_is_one_line(installed: Installation, tmp_path: Pat
         f"error: {locked / 'out.opml'}: Permission denied",
         f"error: {locked / 'p.html'}: Permission denied",
     ]
+
+
+def test_lookup_errors_name_what_was_not_found(installed: Installation, tmp_path: Path) -> None:
+    name, person, item, run = run_cli_all(
+        installed.config,
+        ("digest", "preview", "--name", "hourly"),
+        ("digest", "preview", "--subscriber", "bob@example.org"),
+        ("brief", "no-such-story"),
+        ("deliveries", "list", "--run", "999"),
+    )
+    assert one_line_error(name) == "error: no digest named 'hourly' (configured: daily)"
+    assert one_line_error(person) == "error: no subscriber 'bob@example.org'"
+    assert one_line_error(item) == (
+        "error: no item 'no-such-story' (give an id from `aggregator items list` or the story's URL)"
+    )
+    assert ok(run).strip() == "Run 999 has no deliveries."
+
+    no_digests = tmp_path / "config.toml"
+    daily = re.compile(r'\[\[digests\]\]\nname = "daily"\nschedule = .*\ntimezone = .*\n')
+    no_digests.write_text(daily.sub("", config_text()))
+    assert one_line_error(run_cli(no_digests, "digest", "preview")) == (
+        "error: config.toml defines no [[digests]]"
+    )
+    unreachable = tmp_path / "pg.toml"
+    unreachable.write_text('[database]\nurl = "postgresql://nobody@127.0.0.1:1/none"\n')
+    error = one_line_error(run_cli(unreachable, "status"), 3)
+    assert error.startswith(
+        'error: database: connection failed: connection to server at "127.0.0.1"'
+    )
