@@ -64,6 +64,7 @@ def poll(ctx: click.Context, due: bool, refs: tuple[str, ...]) -> None:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # piped: the lines and the summary only
     ) as progress:
         task = progress.add_task("poll", total=len(ids))
 
