@@ -23,6 +23,7 @@ from functools import partial
 from sqlalchemy import bindparam, or_, select, update
 
 from aggregator.config import Settings
+from aggregator.ingest.children import die_with
 from aggregator.ingest.entry import FeedParseError, ParsedFeed
 from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
 from aggregator.ingest.parse import parse_feed
@@ -516,7 +517,12 @@ class _ParserPool:
                     # The server imports the parser, and the main script once, for all the
                     # workers it forks: otherwise each worker re-runs the main script first.
                     context.set_forkserver_preload(["__main__", "aggregator.ingest.parse"])
-                    self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+                    self._pool = ProcessPoolExecutor(
+                        self.workers,
+                        mp_context=context,
+                        initializer=die_with,  # workers end when this process is killed
+                        initargs=(os.getpid(),),
+                    )
                 future = asyncio.get_running_loop().run_in_executor(self._pool, _parse, *args)
             except Exception as exc:  # processes cannot start here: parse in this process
                 reason = " ".join(str(exc).split())[:200]
