@@ -231,6 +231,15 @@ def test_file_errors_are_one_line(installed: Installation, tmp_path: Path) -> No
         f"error: {missing / 'p.html'}: No such file or directory",
         f"error: {a_file / 'p.html'}: Not a directory",
     ]
+    # configured folders that cannot be made: the database's and the published feeds'
+    (tmp_path / "data.toml").write_text(f'[general]\ndata_dir = "{a_file / "data"}"\n')
+    (tmp_path / "public.toml").write_text(f'[publish]\ndir = "{a_file / "public"}"\n')
+    data, public = (
+        run_cli(tmp_path / "data.toml", "status"),
+        run_cli(tmp_path / "public.toml", "publish"),
+    )
+    assert one_line_error(data) == f"error: {a_file / 'data'}: Not a directory"
+    assert one_line_error(public) == f"error: {a_file / 'public'}: Not a directory"
     absent = one_line_error(run_cli(tmp_path / "no-config.toml", "status"), 2)
     assert (
         absent == f"error: {tmp_path / 'no-config.toml'}: cannot read (No such file or directory)"
