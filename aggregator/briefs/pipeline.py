@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from aggregator.briefs.extract import extract_main_text, is_teaser
@@ -17,9 +17,10 @@ from aggregator.briefs.llm import LLMSummarizer
 from aggregator.briefs.summarize import content_hash, make_brief
 from aggregator.config import Settings
 from aggregator.ingest.fetch import Fetcher, FetchError
+from aggregator.store.chunks import rows_in
 from aggregator.store.claims import release
 from aggregator.store.db import Database
-from aggregator.store.models import BriefRow, Item
+from aggregator.store.models import BriefRow, Item, Source
 
 log = logging.getLogger("aggregator.briefs")
 ITEMS = Item.__table__
@@ -134,25 +135,26 @@ def _write_briefs(
     return len(briefs)
 
 
-def wants_full_text(item: Item, settings: Settings) -> bool:
-    enabled = item.source.full_text
-    if enabled is None:
-        enabled = settings.briefs.full_text
-    return bool(
-        enabled
-        and item.url
-        and item.full_text is None
-        and is_teaser(item.content_text, settings.briefs.teaser_words)
-    )
-
-
 async def fetch_full_texts(db: Database, settings: Settings, item_ids: Sequence[int]) -> int:
-    """Fetch and extract the article page of teaser items (same limits and address checks)."""
+    """Fetch and extract the article page of teaser items (same limits and address checks).
+
+    Only items of sources with full text on (their own setting, else ``[briefs] full_text``) are
+    read, three columns each, in chunks of ids.
+    """
+    enabled = Source.full_text.is_(True)
+    if settings.briefs.full_text:
+        enabled = or_(enabled, Source.full_text.is_(None))
+    query = (
+        select(Item.id, Item.url, Item.content_text)
+        .join(Source)
+        .where(enabled, Item.url.is_not(None), Item.url != "", Item.full_text.is_(None))
+    )
     with db.session() as session:
-        items = session.scalars(
-            select(Item).where(Item.id.in_(item_ids)).options(selectinload(Item.source))
-        ).all()
-        wanted = [(i.id, i.url) for i in items if wants_full_text(i, settings)]
+        wanted = [
+            (row.id, row.url)
+            for row in rows_in(session, query, Item.id, item_ids)
+            if is_teaser(row.content_text, settings.briefs.teaser_words)
+        ]
     if not wanted:
         return 0
     fetched = 0

@@ -13,26 +13,26 @@ from sqlalchemy.orm import Session
 from aggregator.config import DigestSettings, Settings
 from aggregator.digest.model import DigestView, SourceRef, StoryView
 from aggregator.digest.render import MAX_HTML_BYTES, render_html
-from aggregator.store.stories import Story, stories_between
+from aggregator.store.stories import Story, StoryHead, load_stories, story_heads_between
 
 _LOOKBACK = (timedelta(hours=3), timedelta(days=2), timedelta(days=9), timedelta(days=35))
 FRESHNESS_HOURS = 24.0
 """A story loses half its freshness bonus every this many hours."""
 
 
-def story_score(story: Story, now: datetime) -> float:
+def story_score(story: StoryHead, now: datetime) -> float:
     """Rank by source priority (1-5), how many sources carried it, freshness and substance.
 
     Substance keeps a story with nothing to brief (a video link, a title alone) from leading.
     """
     age_hours = max(0.0, (now - story.published).total_seconds() / 3600)
     freshness = 2.0 * math.pow(0.5, age_hours / FRESHNESS_HOURS)
-    coverage = 1.5 * math.log2(len(story.sources))
-    substance = 1.5 * min(len(story.brief.bullets), 3) / 3
+    coverage = 1.5 * math.log2(story.source_count)
+    substance = 1.5 * min(story.bullet_count, 3) / 3
     return story.priority + coverage + freshness + substance
 
 
-def rank(stories: Sequence[Story], now: datetime, limit: int) -> list[Story]:
+def rank(stories: Sequence[StoryHead], now: datetime, limit: int) -> list[StoryHead]:
     """The best ``limit`` stories, best first; ties go to the newer story."""
     ordered = sorted(stories, key=lambda s: (-story_score(s, now), -s.published.timestamp(), s.key))
     return ordered[:limit]
@@ -47,9 +47,12 @@ def choose_stories(
     source_ids: Sequence[int] = (),
     tags: Sequence[str] = (),
 ) -> list[Story]:
-    """An edition's stories: first seen in (since, until], filtered, ranked best first, capped."""
-    found = stories_between(session, since=since, until=until, source_ids=source_ids, tags=tags)
-    return rank(found, until, digest.max_items)
+    """An edition's stories: first seen in (since, until], filtered, ranked best first, capped.
+
+    Ranking reads narrow rows; only the stories shown are loaded as full objects.
+    """
+    found = story_heads_between(session, since=since, until=until, source_ids=source_ids, tags=tags)
+    return load_stories(session, [head.key for head in rank(found, until, digest.max_items)])
 
 
 def story_view(story: Story, zone: ZoneInfo) -> StoryView:

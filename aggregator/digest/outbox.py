@@ -49,6 +49,7 @@ from aggregator.digest.transport import (
     Transport,
     transport_for,
 )
+from aggregator.store.chunks import scalars_in
 from aggregator.store.claims import claim, new_token, release, release_all, write_transaction
 from aggregator.store.db import Database
 from aggregator.store.models import Delivery, DigestRun, Edition, Subscriber
@@ -554,8 +555,9 @@ def requeue(db: Database, *, run_id: int | None, delivery_ids: Sequence[int] = (
         if run_id is not None:
             query = query.where(Delivery.run_id == run_id)
         if delivery_ids:
-            query = query.where(Delivery.id.in_(delivery_ids))
-        rows = session.scalars(query).all()
+            rows = list(scalars_in(session, query, Delivery.id, delivery_ids))
+        else:
+            rows = list(session.scalars(query))
         for row in rows:
             row.state = "rendered" if row.edition_id else "pending"
             row.attempts, row.next_attempt_at = 0, _utcnow()

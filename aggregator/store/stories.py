@@ -10,11 +10,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Integer, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from aggregator.briefs.model import Brief
-from aggregator.store.models import Item, Source
+from aggregator.store.chunks import scalars_in
+from aggregator.store.models import BriefRow, Item, Source
 
 
 @dataclass(slots=True)
@@ -63,6 +64,18 @@ class Story:
         return list(seen)
 
 
+@dataclass(slots=True, frozen=True)
+class StoryHead:
+    """A story as ranking sees it, read as narrow rows: no content and no ORM objects."""
+
+    key: str
+    published: datetime
+    priority: int
+    source_count: int
+    bullet_count: int
+    """Bullets in the primary item's brief (0 before it has one)."""
+
+
 def group_stories(items: Iterable[Item]) -> list[Story]:
     """Group items by story key; the primary item comes from the highest-priority source."""
     groups: dict[str, list[Item]] = {}
@@ -80,34 +93,73 @@ def _with_relations(query: Select) -> Select:
     return query.options(selectinload(Item.source), selectinload(Item.brief))
 
 
-def stories_between(
+def load_stories(session: Session, keys: Sequence[str]) -> list[Story]:
+    """The stories with these keys as full objects (items, sources, briefs), in that order."""
+    items = scalars_in(session, _with_relations(select(Item)), Item.story_key, keys)
+    found = {story.key: story for story in group_stories(items)}
+    return [found[key] for key in keys if key in found]
+
+
+def _bullet_count(session: Session) -> ColumnElement[int]:
+    """SQL for the number of bullets in a brief's stored JSON (0 without a brief)."""
+    if session.get_bind().dialect.name == "postgresql":
+        length = func.json_array_length(BriefRow.data.op("->")("bullets"), type_=Integer)
+    else:
+        length = func.json_array_length(BriefRow.data, "$.bullets", type_=Integer)
+    return func.coalesce(length, 0)
+
+
+def story_heads_between(
     session: Session,
     *,
     since: datetime | None,
     until: datetime,
     source_ids: Sequence[int] = (),
     tags: Sequence[str] = (),
-) -> list[Story]:
+) -> list[StoryHead]:
     """Stories first seen in (since, until], optionally only from some sources or tags.
 
-    A story counts when any of its items is new in the window; all of its items are loaded so
-    every source is named.
+    A story counts when any of its items is new in the window, and all of its items count for
+    its sources and tags. Only a few columns per item are read, so memory stays small however
+    many items the window holds; :func:`load_stories` loads the few that are shown.
     """
-    query = select(Item.story_key).join(Source).where(Item.first_seen_at <= until)
+    window = select(Item.story_key).where(Item.first_seen_at <= until)
     if since is not None:
-        query = query.where(Item.first_seen_at > since)
-    keys = set(session.scalars(query).all())
-    if not keys:
-        return []
-    items = session.scalars(_with_relations(select(Item).where(Item.story_key.in_(keys)))).all()
-    stories = group_stories(items)
-    return [s for s in stories if _matches(s, source_ids, tags)]
-
-
-def _matches(story: Story, source_ids: Sequence[int], tags: Sequence[str]) -> bool:
-    if source_ids and not any(s.id in source_ids for s in story.sources):
-        return False
-    return not tags or bool(set(tags) & set(story.tags))
+        window = window.where(Item.first_seen_at > since)
+    sources = {
+        row.id: row for row in session.execute(select(Source.id, Source.priority, Source.tags))
+    }
+    columns = [Item.story_key, Item.source_id, Item.first_seen_at, Item.id, Item.published_at]
+    query = (
+        select(*columns, _bullet_count(session).label("bullets"), *([Item.tags] if tags else []))
+        .outerjoin(BriefRow, BriefRow.item_id == Item.id)
+        .where(Item.story_key.in_(window))
+    )
+    groups: dict[str, list] = {}
+    for row in session.execute(query):
+        groups.setdefault(row.story_key, []).append(row)
+    wanted_sources, wanted_tags = set(source_ids), set(tags)
+    heads = []
+    for key, rows in groups.items():
+        ids = {row.source_id for row in rows}
+        if wanted_sources and not ids & wanted_sources:
+            continue
+        if wanted_tags:
+            story_tags = {t for i in ids for t in sources[i].tags}
+            story_tags.update(t.lower() for row in rows for t in row.tags)
+            if not wanted_tags & story_tags:
+                continue
+        primary = min(rows, key=lambda r: (-sources[r.source_id].priority, r.first_seen_at, r.id))
+        heads.append(
+            StoryHead(
+                key=key,
+                published=min(row.published_at for row in rows),
+                priority=max(sources[i].priority for i in ids),
+                source_count=len(ids),
+                bullet_count=primary.bullets,
+            )
+        )
+    return heads
 
 
 def newest_stories(session: Session, limit: int) -> list[Story]:
@@ -125,10 +177,6 @@ def newest_stories(session: Session, limit: int) -> list[Story]:
             break
         keys.update(dict.fromkeys(batch))
         offset += page
-    chosen = list(keys)[:limit]
-    if not chosen:
-        return []
-    items = session.scalars(_with_relations(select(Item).where(Item.story_key.in_(chosen)))).all()
-    stories = group_stories(items)
+    stories = load_stories(session, list(keys)[:limit])
     stories.sort(key=lambda s: s.published, reverse=True)
     return stories
