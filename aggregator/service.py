@@ -357,6 +357,9 @@ class Service:
     def run(self) -> None:
         """Start the jobs (unless web-only), serve the web app (unless worker-only) until
         SIGTERM/Ctrl-C, then stop within a bounded time, giving unfinished work back."""
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda _number, _frame: stop.set())
         log.warning("%s", self.startup_line())
         if self.role != "web":
             self.schedule()
@@ -364,9 +367,9 @@ class Service:
         forced = False
         try:
             if self.role == "worker":
-                self._wait_for_signal()
-            else:
-                self._serve()
+                stop.wait()
+            elif not stop.is_set():
+                self._serve(stop)
         finally:
             log.warning("stopping: finishing the jobs under way (at most %.0f s)", STOP_SECONDS)
             self.pipeline.stop()
@@ -388,13 +391,8 @@ class Service:
         with self._idle:
             return self._idle.wait_for(lambda: self._running == 0, timeout=seconds)
 
-    def _wait_for_signal(self) -> None:
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda number, _frame: stop.set())
-        stop.wait()
-
-    def _serve(self) -> None:
+    def _serve(self, stop: threading.Event) -> None:
+        """Serve the web app until ``stop`` is set or uvicorn receives SIGTERM/SIGINT."""
         import uvicorn
 
         from aggregator.web.app import create_app
@@ -409,8 +407,12 @@ class Service:
             lifespan="off",
         )
         server = uvicorn.Server(config)
-        # uvicorn stops on SIGTERM/SIGINT, then re-raises the signal to the previous handler:
-        # make that handler a no-op so the process finishes its jobs and exits 0.
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda number, _frame: log.info("received signal %d", number))
+
+        def exit_on_stop() -> None:  # a signal that came before uvicorn took the handlers over
+            stop.wait()
+            server.should_exit = True
+
+        threading.Thread(target=exit_on_stop, daemon=True).start()
+        # uvicorn handles SIGTERM/SIGINT while it runs, then passes the signal on to the handler
+        # installed above, which only sets ``stop``: the process finishes its jobs and exits 0.
         server.run()
