@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import feedparser
@@ -9,6 +10,7 @@ import feedparser
 from ._parse_normalize import RawEntry, RawFeed, Text
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
+_REFERENCE = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);")
 BENIGN_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 """bozo exceptions that only say the HTTP and XML encodings disagree; the parse itself is sound."""
 
@@ -22,6 +24,8 @@ def parse(body: bytes, url: str, content_type: str | None) -> tuple[RawFeed, Any
     # Without a content type feedparser would assume ISO-8859-1 (RFC 3023 for headers that
     # lack one); application/xml lets it use the XML declaration, BOM and chardet instead.
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    if b"&#" in body:
+        body = _REFERENCE.sub(_drop_impossible, body)
     result = feedparser.parse(
         body, sanitize_html=False, resolve_relative_uris=False, response_headers=headers
     )
@@ -39,6 +43,14 @@ def parse(body: bytes, url: str, content_type: str | None) -> tuple[RawFeed, Any
         entries=[_entry(e, atom, url) for e in result.entries],
     )
     return raw, result
+
+
+def _drop_impossible(match: re.Match[bytes]) -> bytes:
+    """A character reference to a surrogate or beyond U+10FFFF goes: feedparser's loose parser
+    raises on those (UnicodeEncodeError, ValueError, OverflowError) instead of ignoring them."""
+    digits = match.group(1)
+    code = int(digits[1:], 16) if digits[:1] in b"xX" else int(digits)
+    return b"" if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else match.group(0)
 
 
 def _text(detail: dict[str, Any] | None, atom: bool) -> Text | None:

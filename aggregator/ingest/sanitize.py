@@ -131,11 +131,12 @@ def strip_markup(text: str) -> str:
     double-escaped) are removed until none is left, and a ``<`` still followed by a letter gets
     a space (``a<b`` becomes ``a< b``): the text stays, the markup goes.
     """
-    if "<" not in text:
-        return collapse(text)
-    while (stripped := _MARKUP.sub("", text)) != text:
-        text = stripped
-    return collapse(_TAG_START.sub("< ", text))
+    text = clean_text(text)  # first: a removed control character could join "<" to a letter
+    if "<" in text:
+        while (stripped := _MARKUP.sub("", text)) != text:
+            text = stripped
+        text = _TAG_START.sub("< ", text)
+    return " ".join(text.split())
 
 
 def _is_pixel(attrs: dict[str, str]) -> bool:
@@ -200,8 +201,8 @@ def html_to_text(html_text: str) -> str:
         return collapse(html.unescape(html_text))
     try:
         root = lxml.html.fragment_fromstring(clean_text(html_text), create_parent="div")
-    except (etree.ParserError, ValueError):
-        return collapse(html.unescape(html_text))
+    except (etree.ParserError, ValueError, AssertionError):  # lxml asserts on a page sans <body>
+        return collapse(html.unescape(_TAG.sub(" ", html_text)))
     for element in list(root.iter(*_CLEAN_CONTENT_TAGS)):
         element.drop_tree()
     for element in root.iter(*_BLOCK_TAGS):
