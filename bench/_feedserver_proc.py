@@ -2,7 +2,8 @@
 
     python bench/_feedserver_proc.py DIRECTORY COPIES
 
-Prints one JSON line, the list of feed URLs, then serves until stdin closes. Running the server
+Prints one JSON line, the list of feed URLs, then serves until stdin closes, and prints a last
+JSON line counting the requests: in all, per path at most, and paths asked. Running the server
 in a separate process keeps it off the measured client's GIL.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,6 +25,9 @@ def main() -> None:
         urls = server.add_directory(directory, "/feeds", copies=copies, pattern="*.xml")
         print(json.dumps(urls), flush=True)
         sys.stdin.read()  # the parent closes our stdin to stop us
+        paths = Counter(record.path for record in server.requests)
+        summary = {"requests": sum(paths.values()), "paths": len(paths)}
+        print(json.dumps(summary | {"most": max(paths.values(), default=0)}), flush=True)
 
 
 if __name__ == "__main__":
