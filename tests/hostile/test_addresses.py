@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from aggregator.store.db import Database
 from aggregator.store.models import Subscriber
 from aggregator.store.subscribers import SubscriberError, normalise_email
 from tests.cli import run_cli
+from tests.hostile.old_schema import SUBSCRIBER, at_revision
 from tests.web.conftest import Site
 from tests.web.test_pages import subscribe
 
@@ -61,3 +62,20 @@ def test_cli_add_import_and_remove_use_the_ascii_form(
     removed = run_cli(config, "subscribers", "remove", "--forget", "Y@bücher.example")
     assert removed.returncode == 0, removed.stderr
     assert _emails(open_db(config)) == [IDN_ASCII]
+
+
+def test_upgrading_puts_stored_idn_addresses_in_ascii_and_suspends_the_unsendable(
+    database_url: str,
+) -> None:
+    stored = [IDN, UTF8_LOCAL, "y@bücher.example", "y@xn--bcher-kva.example", "a@example.org"]
+    with at_revision(database_url, "0004") as connection:
+        for email in stored:
+            connection.execute(insert(Subscriber.__table__).values(email=email, **SUBSCRIBER))
+    db = Database(database_url)
+    with db.session() as session:
+        found = {s.email: (s.status, s.status_reason) for s in session.scalars(select(Subscriber))}
+    db.dispose()
+    assert found[IDN_ASCII] == ("active", None)
+    assert found[UTF8_LOCAL][0] == "suspended" and "before the @-sign" in found[UTF8_LOCAL][1]
+    assert found["y@bücher.example"] == ("suspended", "a twin of y@xn--bcher-kva.example")
+    assert found["y@xn--bcher-kva.example"] == found["a@example.org"] == ("active", None)

@@ -3,19 +3,17 @@ links stop working and never open the page of whoever signs up next."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from sqlalchemy import func, insert, select, text
 
-from aggregator.store.db import MIGRATIONS_DIR, Database, make_engine
+from aggregator.store.db import Database
 from aggregator.store.models import Base, Delivery, DigestRun, Subscriber
 from aggregator.store.subscribers import upsert_subscriber
 from aggregator.web.tokens import link_path
+from tests.hostile.old_schema import SUBSCRIBER, THEN, at_revision
 from tests.web.conftest import Site
 
 
@@ -49,42 +47,22 @@ def test_a_forgotten_subscribers_link_never_opens_the_next_subscribers_page(site
 
 def test_upgrading_sqlite_keeps_every_delivery_and_stops_reuse(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = make_engine(url)
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "0004")
-        subscriber = {
-            "status": "active",
-            "digests": [],
-            "tags": [],
-            "sources": [],
-            "hard_bounces": 0,
-        }
-        subscriber |= {"timezone": "UTC", "created_at": now, "updated_at": now}
+    with at_revision(url, "0004") as connection:
         for n in (1, 2):
             connection.execute(
-                insert(Subscriber.__table__).values(id=n, email=f"{n}@x.org", **subscriber)
+                insert(Subscriber.__table__).values(id=n, email=f"{n}@x.org", **SUBSCRIBER)
             )
         connection.execute(
             insert(DigestRun.__table__).values(
-                id=1,
-                digest_name="daily",
-                scheduled_for=now,
-                cutoff=now,
-                status="done",
-                created_at=now,
+                id=1, digest_name="daily", scheduled_for=THEN, cutoff=THEN, created_at=THEN
             )
         )
         for n in (1, 2):
             connection.execute(
                 insert(Delivery.__table__).values(
-                    run_id=1, subscriber_id=n, state="sent", attempts=1, created_at=now
+                    run_id=1, subscriber_id=n, state="sent", attempts=1, created_at=THEN
                 )
             )
-    engine.dispose()
 
     db = Database(url)  # upgrades to head
     with db.engine.connect() as connection:

@@ -1,4 +1,5 @@
-"""Subscriber ids are never reused: SQLite's subscribers table gets AUTOINCREMENT.
+"""Subscriber ids are never reused: SQLite's subscribers table gets AUTOINCREMENT; addresses
+with an internationalised domain are stored in their ASCII (IDNA) form.
 
 Links in mail sign the subscriber id and never expire. Without AUTOINCREMENT, SQLite hands the
 id of a deleted newest row (``subscribers remove --forget``) to the next subscriber, whose page
@@ -13,6 +14,11 @@ rebuilt first against the new table, and only then is the old parent dropped, wi
 pointing at it. A rename of a parent carries its children's references along, which here makes
 the new ``deliveries`` point at ``subscribers`` in the end.
 
+Addresses stored before the store kept the ASCII form could not be mailed at all (every digest
+failed as a hard bounce): ``x@bücher.example`` becomes ``x@xn--bcher-kva.example``, and one
+that only SMTPUTF8 could carry (or whose ASCII form another row already has) is suspended with
+the reason.
+
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-30 11:00:00
@@ -22,6 +28,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from email_validator import EmailNotValidError, validate_email
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -89,8 +96,36 @@ def _rebuild(*, autoincrement: bool) -> None:
     op.create_index("ix_deliveries_state_next", "deliveries", ["state", "next_attempt_at"])
 
 
+def _ascii_addresses() -> None:
+    subscribers = sa.table(
+        "subscribers",
+        sa.column("id", sa.Integer()),
+        sa.column("email", sa.String()),
+        sa.column("status", sa.String()),
+        sa.column("status_reason", sa.Text()),
+    )
+    bind = op.get_bind()
+    rows = bind.execute(sa.select(subscribers.c.id, subscribers.c.email)).all()
+    taken = {email for _id, email in rows}
+    for row_id, email in rows:
+        if email.isascii():
+            continue
+        try:
+            address = validate_email(email, check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError as exc:
+            change = {"status": "suspended", "status_reason": f"cannot be mailed: {exc}"}
+        else:
+            ascii_email = str(address.ascii_email).lower()
+            if ascii_email in taken:
+                change = {"status": "suspended", "status_reason": f"a twin of {ascii_email}"}
+            else:
+                change, taken = {"email": ascii_email}, taken | {ascii_email}
+        bind.execute(subscribers.update().where(subscribers.c.id == row_id).values(**change))
+
+
 def upgrade() -> None:
     _rebuild(autoincrement=True)
+    _ascii_addresses()
 
 
 def downgrade() -> None:
