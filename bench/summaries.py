@@ -30,8 +30,15 @@ from rouge_score import rouge_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aggregator.briefs.summarize import DEFAULT_WEIGHTS, Weights, make_brief, summarize  # noqa: E402
+from aggregator.briefs.summarize import (  # noqa: E402
+    DEFAULT_WEIGHTS,
+    Weights,
+    make_brief,
+    pick_units,
+    summarize,
+)
 from aggregator.briefs.text import words  # noqa: E402
+from aggregator.briefs.units import Sentence, candidate_units, in_quarters  # noqa: E402
 
 ASPECTS = ("challenge", "approach", "outcome")
 METRICS = ("rouge1", "rouge2", "rougeLsum")
@@ -101,6 +108,19 @@ def lexrank(sents: Sequence[str], _title: str) -> list[int]:
 
 
 def ours(weights: Weights) -> Picker:
+    """The product's picks: three bullets that stand alone, spread over the text's quarters
+    (a bullet that carries its lead-in sentence counts both)."""
+
+    def pick(sents: Sequence[str], title: str) -> list[int]:
+        units = candidate_units(in_quarters([Sentence(s, 0, 0) for s in sents]), "en")
+        chosen = pick_units(units, 3, title, "en", weights)
+        return sorted(i for u in chosen for i in range(u.first, u.last + 1))
+
+    return pick
+
+
+def ours_plain(weights: Weights) -> Picker:
+    """The sentence scorer alone: no stand-alone filter, no sections."""
     return lambda sents, title: summarize(sents, 3, title, "en", weights)
 
 
@@ -116,6 +136,7 @@ def tune(docs: list, trials: int, seed: int = 7) -> Weights:
             decay=rng.choice([0.03, 0.05, 0.1, 0.2, 0.5, 1.0]),
             redundancy=rng.choice([0.2, 0.3, 0.4, 0.5, 0.7]),
             stem=rng.choice([0, 5, 6, 7, 8]),
+            spread=rng.choice([0.5, 0.7, 0.8, 0.9, 1.0]),
         )
         total = sum(evaluate(docs, ours(w)))
         if total > best_sum:
@@ -157,6 +178,7 @@ def main() -> None:
     dev = list(ACLSum("train")) + list(ACLSum("val"))
     test = list(ACLSum("test"))
     systems: dict[str, Picker] = {"Lead-3": lead3, "TextRank": textrank, "LexRank": lexrank}
+    systems["scorer alone"] = ours_plain(DEFAULT_WEIGHTS)
     systems["ours (defaults)"] = ours(DEFAULT_WEIGHTS)
     if args.tune:
         systems["ours (tuned now)"] = ours(tune(dev, args.tune))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-MAX_BULLETS = 8
+MAX_BULLETS = 10
 MAX_BULLET_WORDS = 60
 MAX_TERMS = 4
 MAX_DEFINITION_WORDS = 40
@@ -22,7 +22,7 @@ class Brief:
     """A short, faithful summary of one item."""
 
     bullets: list[str]
-    """"In brief": 0 to 8 complete sentences (3 to 8 when the text allows)."""
+    """"In brief": 0 to 10 self-contained sentences (the extractive summarizer gives 3 to 8)."""
     terms: list[Term] = field(default_factory=list)
     """"Terms in this brief": 0 to 4 terms, each with a one-sentence definition."""
     paragraph: str = ""

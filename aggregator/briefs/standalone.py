@@ -23,6 +23,7 @@ _CONTEXT_OPENER_RE = re.compile(
           |anyway|plus|after\ all|even\ so|as\ such|as\ a\ result|in\ addition|in\ turn
           |on\ the\ other\ hand|on\ top\ of\ that|in\ other\ words|for\ example|for\ instance
           |in\ fact|that\ said|having\ said\ that|by\ contrast|in\ contrast|at\ the\ same\ time)\b
+      | (?:next|second|secondly|third|thirdly|later|afterwards|subsequently)(?=,)
       | (?:here|there)\b(?!['’]s\b|\s+(?:is|are|was|were|will|would|has|have|had|may|might
             |could|can|should|must|seem|seems|appear|appears|used)\b)
       | (?:from|after|before|because\ of|despite|with|without|beyond|besides|unlike|like)

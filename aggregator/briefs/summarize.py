@@ -19,23 +19,33 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aggregator.briefs.llm import LLMSummarizer
-from aggregator.briefs.model import MAX_BULLET_WORDS, MAX_BULLETS, Brief
+from aggregator.briefs.model import MAX_BULLET_WORDS, Brief
+from aggregator.briefs.standalone import stands_alone
 from aggregator.briefs.terms import find_terms, glossary_terms
 from aggregator.briefs.text import (
     detect_language,
-    is_complete_sentence,
     reading_minutes,
-    split_sentences,
     stopwords,
-    to_paragraphs,
+    to_blocks,
     truncate_words,
     words,
 )
+from aggregator.briefs.units import (
+    Sentence,
+    Unit,
+    candidate_units,
+    fallback_units,
+    sentences_of,
+    structure,
+)
 
-BRIEF_VERSION = 1
+BRIEF_VERSION = 2
 """Bump when a change to the summarizer should invalidate cached briefs."""
 PARAGRAPH_WORDS = 90
 MAX_SENTENCES = 200
+MAX_EXTRACT_BULLETS = 8
+FALLBACK_WORDS = 80
+"""An item this long without one proper sentence is briefed from its plainer statements."""
 
 Vector = dict[str, float]
 
@@ -52,6 +62,8 @@ class Weights:
     """Skip a sentence whose cosine with one already chosen is above this."""
     stem: int = 7
     """Words are cut to this many characters (a cheap, language-blind stemmer); 0 keeps them."""
+    spread: float = 0.8
+    """Each bullet already taken from a section multiplies the scores of the others in it by this."""
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -86,8 +98,13 @@ def score(
     title: str = "",
     language: str = "en",
     weights: Weights = DEFAULT_WEIGHTS,
+    in_zone: Sequence[int] | None = None,
 ) -> tuple[list[float], list[Vector]]:
-    """Score of every sentence, and its TF-IDF vector (for redundancy checks)."""
+    """Score of every sentence, and its TF-IDF vector (for redundancy checks).
+
+    ``in_zone`` is each sentence's index within its section: when given, half the position
+    weight goes to a section's opening, so a long article's later sections get their say.
+    """
     stop = stopwords(language)
     bags = [_terms(s, stop, weights.stem) for s in sentences]
     vecs, title_vec = _tfidf(bags, _terms(title, stop, weights.stem))
@@ -105,7 +122,10 @@ def score(
     top = max(central, default=0.0) or 1.0
     scores = []
     for i, (v, c) in enumerate(zip(vecs, central, strict=True)):
-        s = weights.position / (1 + weights.decay * i) + weights.centrality * c / top
+        position = 1 / (1 + weights.decay * i)
+        if in_zone is not None:
+            position = (position + 1 / (1 + weights.decay * in_zone[i])) / 2
+        s = weights.position * position + weights.centrality * c / top
         if title_vec:
             s += weights.title * _cos(v, title_vec)
         n_words = len(sentences[i].split())
@@ -121,23 +141,68 @@ def summarize(
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> list[int]:
     """Indices of the ``k`` sentences that carry the text, best first (sort for document order)."""
-    if k <= 0 or not sentences:
+    units = [Unit(s, i, i) for i, s in enumerate(sentences)]
+    return [u.first for u in pick_units(units, k, title, language, weights)]
+
+
+def pick_units(
+    units: Sequence[Unit],
+    k: int,
+    title: str = "",
+    language: str = "en",
+    weights: Weights = DEFAULT_WEIGHTS,
+    sections: bool = False,
+) -> list[Unit]:
+    """The ``k`` units that carry the text, best first (sort for document order).
+
+    Greedy: the best-scoring unit that overlaps no chosen unit and is not a near-duplicate of
+    one. Each unit already taken from a zone lowers the scores of the others in it
+    (``weights.spread``), and no zone gives more than half the bullets. When the zones are
+    ``sections`` (headings, list items), a section's opening also counts as an opening.
+    """
+    if k <= 0 or not units:
         return []
-    scores, vecs = score(sentences, title, language, weights)
-    order = sorted(range(len(sentences)), key=lambda j: (-scores[j], j))
+    zoned = len({u.zone for u in units}) > 1
+    in_zone = _index_in_zone(units) if sections else None
+    scores, vecs = score([u.text for u in units], title, language, weights, in_zone)
+    left = sorted(range(len(units)), key=lambda j: (-scores[j], j))
     chosen: list[int] = []
-    for i in order:
-        if all(_cos(vecs[i], vecs[j]) <= weights.redundancy for j in chosen):
-            chosen.append(i)
-            if len(chosen) == k:
-                return chosen
-    # Too few distinct sentences: fill up with the best of the near-duplicates.
-    return chosen + [i for i in order if i not in chosen][: k - len(chosen)]
+    taken: Counter[int] = Counter()
+    spare: list[int] = []
+    most = max(1, math.ceil(k / 2)) if zoned else k
+    while left and len(chosen) < k:
+        best = max(left, key=lambda j: (scores[j] * weights.spread ** taken[units[j].zone], -j))
+        left.remove(best)
+        if taken[units[best].zone] >= most or any(_overlap(units[best], units[j]) for j in chosen):
+            continue
+        if any(_cos(vecs[best], vecs[j]) > weights.redundancy for j in chosen):
+            spare.append(best)
+            continue
+        chosen.append(best)
+        taken[units[best].zone] += 1
+    # Too few distinct units: fill up with the best of the near-duplicates.
+    for j in spare:
+        if len(chosen) < k and not any(_overlap(units[j], units[c]) for c in chosen):
+            chosen.append(j)
+    return [units[j] for j in chosen]
+
+
+def _index_in_zone(units: Sequence[Unit]) -> list[int]:
+    seen: Counter[int] = Counter()
+    out = []
+    for u in units:
+        out.append(seen[u.zone])
+        seen[u.zone] += 1
+    return out
+
+
+def _overlap(a: Unit, b: Unit) -> bool:
+    return a.first <= b.last and b.first <= a.last
 
 
 def bullet_count(n_words: int, n_candidates: int) -> int:
     """3 bullets up to ~400 words, one more per ~200 words, at most 8; never more than exist."""
-    return min(n_candidates, max(3, min(MAX_BULLETS, 1 + round(n_words / 200))))
+    return min(n_candidates, max(3, min(MAX_EXTRACT_BULLETS, 1 + round(n_words / 200))))
 
 
 def content_hash(title: str, text: str, glossary: Mapping[str, str] | None = None) -> str:
@@ -165,8 +230,8 @@ def make_brief(
     """
     title = " ".join((title or "").split())
     text = text or ""
-    paragraphs = to_paragraphs(text)
-    clean = "\n".join(paragraphs)
+    blocks = to_blocks(text)
+    clean = "\n".join(block for _kind, block in blocks)
     language = detect_language(clean or title)
     minutes = reading_minutes(text)
     if llm is not None and clean:
@@ -175,34 +240,48 @@ def make_brief(
                           reading_minutes=minutes, item_label=item_label)  # fmt: skip
         if brief is not None:
             return brief
-    sentences = [s for p in paragraphs for s in split_sentences(p, language)][:MAX_SENTENCES]
-    bullets, paragraph = _extract(title, sentences, len(clean.split()), language, weights)
-    terms = find_terms(title, sentences, clean, glossary, language)
+    sentences = sentences_of(blocks, language, MAX_SENTENCES)
+    sections = bool(structure(blocks))
+    bullets, paragraph = _extract(title, sentences, len(clean.split()), language, weights, sections)
+    terms = find_terms(title, [s.text for s in sentences], clean, glossary, language)
     return Brief(bullets, terms, paragraph, minutes, language, "extractive")
 
 
 def _extract(
-    title: str, sentences: list[str], n_words: int, language: str, weights: Weights
+    title: str,
+    sentences: list[Sentence],
+    n_words: int,
+    language: str,
+    weights: Weights,
+    sections: bool,
 ) -> tuple[list[str], str]:
     """Bullets in document order and the "More briefs" paragraph."""
-    candidates = [
-        s for s in sentences if is_complete_sentence(s) and len(s.split()) <= MAX_BULLET_WORDS
-    ]
-    if not candidates:
+    units = candidate_units(sentences, language)
+    if not units and n_words >= FALLBACK_WORDS:
+        units = fallback_units(sentences, language)
+    if not units:
         # One overlong run-on sentence (or none): cut it at a word boundary rather than lose it.
-        long = next((s for s in sentences if len(s.split()) > MAX_BULLET_WORDS), None)
+        longs = [s.text for s in sentences if len(s.text.split()) > MAX_BULLET_WORDS]
+        long = next((s for s in longs if stands_alone(s, language)), longs[0] if longs else None)
         if long is None:
             return [], ""
         return [truncate_words(long, MAX_BULLET_WORDS)], truncate_words(long, PARAGRAPH_WORDS)
-    ranked = summarize(candidates, bullet_count(n_words, len(candidates)), title, language, weights)
-    in_paragraph: list[int] = []
+    k = bullet_count(n_words, len(units))
+    if sections:  # a listicle yields its items, a guide its sections
+        k = min(len(units), max(k, min(MAX_EXTRACT_BULLETS, len({u.zone for u in units}))))
+    ranked = pick_units(units, k, title, language, weights, sections)
+    in_paragraph: list[Unit] = []
     budget = PARAGRAPH_WORDS
-    for i in ranked:
-        n = len(candidates[i].split())
+    for u in ranked:
+        n = len(u.text.split())
         if n <= budget or not in_paragraph:
-            in_paragraph.append(i)
+            in_paragraph.append(u)
             budget -= n
     paragraph = truncate_words(
-        " ".join(candidates[i] for i in sorted(in_paragraph)), PARAGRAPH_WORDS
+        " ".join(u.text for u in sorted(in_paragraph, key=_first)), PARAGRAPH_WORDS
     )
-    return [candidates[i] for i in sorted(ranked)], paragraph
+    return [u.text for u in sorted(ranked, key=_first)], paragraph
+
+
+def _first(unit: Unit) -> int:
+    return unit.first

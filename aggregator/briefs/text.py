@@ -8,6 +8,7 @@ The work is capped: only the first ``HTML_CAP`` characters of markup are parsed 
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from functools import lru_cache
@@ -97,19 +98,53 @@ def looks_like_html(text: str) -> bool:
     return _HTML_RE.search(text[:5000]) is not None
 
 
+HEADING, ITEM, PARAGRAPH = "h", "li", "p"
+"""Kinds of block: a heading, a list item (or a numbered paragraph), a paragraph."""
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt"})
+_KIND_MARK = {HEADING: "\ue001", ITEM: "\ue002"}
+_MARK_KIND = {v: k for k, v in _KIND_MARK.items()}
+_MD_HEADING_RE = re.compile(r"^#{1,6}\s+")
+_BLOCK_TAG_RE = re.compile(
+    r"<(?:p|div|br|li|h[1-6]|ul|ol|blockquote|table|section|article|pre|dl|hr)\b", re.IGNORECASE
+)
+
+
 def to_paragraphs(text: str) -> list[str]:
     """Clean paragraphs of an item, HTML or plain text, boilerplate and code removed."""
-    raw = _html_blocks(text[:HTML_CAP]) if looks_like_html(text) else _plain_blocks(text)
-    out: list[str] = []
+    return [block for _kind, block in to_blocks(text)]
+
+
+def to_blocks(text: str) -> list[tuple[str, str]]:
+    """Clean blocks of an item as (kind, text): headings, list items and paragraphs, in order.
+
+    Text with an entity or an inline tag but no block tag (Markdown, plain text with a link) keeps
+    its line structure.
+    """
+    if not looks_like_html(text):
+        raw = _plain_blocks(text)
+    elif _BLOCK_TAG_RE.search(text[:HTML_CAP]) or "\n" not in text:
+        raw = _html_blocks(text[:HTML_CAP])
+    else:
+        raw = _plain_blocks(_html_text(text[:HTML_CAP]))
+    out: list[tuple[str, str]] = []
     total = 0
     for block in raw:
-        block = _BULLET_MARK_RE.sub("", _ELLIPSIS_MARK_RE.sub("", block)).strip()
+        kind = _MARK_KIND.get(block[:1], PARAGRAPH)
+        block = block.lstrip("\ue001\ue002 ")
+        if kind == PARAGRAPH and _MD_HEADING_RE.match(block):
+            kind, block = HEADING, _MD_HEADING_RE.sub("", block)
+        unmarked = _BULLET_MARK_RE.sub("", block)
+        if unmarked != block and kind == PARAGRAPH:
+            kind = ITEM
+        block = _ELLIPSIS_MARK_RE.sub("", unmarked).strip()
+        if "&" in block:  # entities escaped once too often by the feed ("&amp;nbsp;")
+            block = " ".join(html.unescape(block).split())
         if not block or is_boilerplate(block) or looks_like_code(block):
             continue
         if total + len(block) > TEXT_CAP:
-            out.append(block[: TEXT_CAP - total].rsplit(" ", 1)[0])
+            out.append((kind, block[: TEXT_CAP - total].rsplit(" ", 1)[0]))
             break
-        out.append(block)
+        out.append((kind, block))
         total += len(block)
     return out
 
@@ -127,9 +162,27 @@ def _html_blocks(html: str) -> list[str]:
         el.text = _WS_RE.sub(" ", el.text) if el.text else el.text
         el.tail = _WS_RE.sub(" ", el.tail) if el.tail else el.tail
         if el.tag in _BLOCK_TAGS:
-            el.text = "\n" + (el.text or "")
+            mark = _KIND_MARK[HEADING] if el.tag in _HEADING_TAGS else ""
+            mark = _KIND_MARK[ITEM] if el.tag == "li" else mark
+            el.text = "\n" + mark + (el.text or "")
             el.tail = "\n" + (el.tail or "")
-    return [" ".join(line.split()) for line in root.text_content().split("\n")]
+    out: list[str] = []
+    mark = ""
+    for line in root.text_content().split("\n"):
+        line = " ".join(line.split())
+        if line.strip("\ue001\ue002 "):
+            out.append(mark + line if line[:1] not in _MARK_KIND else line)
+            mark = ""
+        elif line:
+            mark = line[:1]  # a list item whose text sits in a nested block
+    return out
+
+
+def _html_text(html: str) -> str:
+    try:
+        return lxml.html.fragment_fromstring(html, create_parent="div").text_content()
+    except (etree.ParserError, ValueError):
+        return TAG_RE.sub(" ", html)
 
 
 def _is_footnote_ref(el: lxml.html.HtmlElement) -> bool:
@@ -144,7 +197,14 @@ def _plain_blocks(text: str) -> list[str]:
         line = line.strip()
         if line and looks_like_code(line):
             line = ""
-        if current and (not line or _SENTENCE_END_RE.search(current[-1]) or len(current[-1]) < 40):
+        starts_block = _BULLET_MARK_RE.match(line) or _MD_HEADING_RE.match(line)
+        if current and (
+            not line
+            or starts_block
+            or _SENTENCE_END_RE.search(current[-1])
+            or len(current[-1]) < 40
+            or _MD_HEADING_RE.match(current[0])
+        ):
             blocks.append(" ".join(current))
             current = []
         if line:
@@ -177,12 +237,31 @@ def looks_like_code(line: str) -> bool:
 
 
 def split_sentences(paragraph: str, language: str = "en") -> list[str]:
-    """Sentences of one paragraph: nupunkt (fast), or pysbd for the languages it knows."""
+    """Sentences of one paragraph: nupunkt (fast), or pysbd for the languages it knows.
+
+    A split inside a quotation, or after a "!" or "?" that belongs to a name ("The try! Swift
+    app"), is undone.
+    """
     if language in _PYSBD_LANGS:
         parts = _pysbd(language).segment(paragraph)
     else:
         parts = nupunkt.sent_tokenize(paragraph)
-    return [p.strip() for p in parts if p.strip()]
+    out: list[str] = []
+    for part in (p.strip() for p in parts):
+        if part and out and _split_too_early(out[-1], part):
+            out[-1] = f"{out[-1]} {part}"
+        elif part:
+            out.append(part)
+    return out
+
+
+def _split_too_early(before: str, after: str) -> bool:
+    """True when ``before`` ends inside an open quotation or a name with "!"/"?" in it."""
+    if before.count('"') % 2 or before.count("“") > before.count("”"):
+        return True
+    if before.endswith(("!", "?")) and len(before.split()) < 4:
+        return not after[:1].isupper() or len(before.split()) < 3
+    return after[:1].islower()
 
 
 @lru_cache(maxsize=32)

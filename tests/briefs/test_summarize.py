@@ -8,6 +8,7 @@ from functools import cache
 import pytest
 
 from aggregator.briefs.model import Brief
+from aggregator.briefs.standalone import stands_alone
 from aggregator.briefs.summarize import content_hash, make_brief
 from aggregator.briefs.text import is_complete_sentence
 from tests.briefs.corpus import items, plain
@@ -51,6 +52,7 @@ def test_bullets_are_whole_sentences_of_the_text_in_document_order() -> None:
         positions = []
         for bullet in brief.bullets:
             assert is_complete_sentence(bullet), bullet
+            assert stands_alone(bullet), bullet
             assert bullet in text, f"{title}: bullet not in the text: {bullet!r}"
             positions.append(text.index(bullet))
         assert positions == sorted(positions), title
@@ -61,10 +63,10 @@ def test_bullets_are_whole_sentences_of_the_text_in_document_order() -> None:
 def test_long_items_get_three_to_eight_bullets_and_short_ones_are_not_padded() -> None:
     long_title, long_html = max(items("6d28cf55da15a12d.xml"), key=lambda i: len(i[1]))
     assert 3 <= len(make_brief(long_title, long_html).bullets) <= 8
-    short = "<p>The release is out today. It fixes the login bug.</p>"
+    short = "<p>The release is out today. The login bug is fixed.</p>"
     assert make_brief("Release", short).bullets == [
         "The release is out today.",
-        "It fixes the login bug.",
+        "The login bug is fixed.",
     ]
 
 

@@ -1,0 +1,156 @@
+"""Bullets that stand alone, and picks that cover the whole article."""
+
+from __future__ import annotations
+
+import pytest
+
+from aggregator.briefs.standalone import (
+    context_opener,
+    has_url,
+    is_question,
+    stands_alone,
+    unbalanced_quotes,
+)
+from aggregator.briefs.summarize import make_brief
+from aggregator.briefs.text import split_sentences, to_blocks
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "This makes the model faster.",
+        "These events changed the company.",
+        "It's when the loss stops falling.",
+        "From there, the team moved to Berlin.",
+        "And the board agreed.",
+        "So the vote failed.",
+        "However, the court disagreed.",
+        "He resigned on Monday.",
+        "In this case the answer is no.",
+        "Next, we calculate the cost.",
+    ],
+)
+def test_context_dependent_openers(sentence: str) -> None:
+    assert context_opener(sentence)
+    assert not stands_alone(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "This week the council approved the bridge.",
+        "This post explains how caching works.",
+        "There are three ways to fix it.",
+        "Here's how the new parser works.",
+        "The release fixes the login bug.",
+        "Thesis defences resume in May.",
+    ],
+)
+def test_sentences_that_stand_alone(sentence: str) -> None:
+    assert not context_opener(sentence)
+    assert stands_alone(sentence)
+
+
+def test_other_faults() -> None:
+    assert is_question("Is this the end of the web?")
+    assert has_url("The code is at https://example.com/repo today.")
+    assert unbalanced_quotes('He said "stop now.')
+    assert unbalanced_quotes("She called it “the best year.")
+    assert not unbalanced_quotes('He said "stop" and left.')
+    assert not context_opener("Das ist gut.", "de")
+
+
+def test_a_bullet_carries_its_antecedent_or_is_not_shown() -> None:
+    html = (
+        "<p>The city council approved the new tram line on Monday after two years of debate. "
+        "It will connect the airport with the main station by 2028.</p>"
+        "<p>Is this the right priority? Critics say buses would be cheaper.</p>"
+        "<p>But the mayor disagrees, and so do most residents of the eastern districts, "
+        "who have waited for a fast connection for decades and campaigned for it at every "
+        "election since the old line was closed in the nineties, as the survey confirmed.</p>"
+    )
+    bullets = make_brief("Tram line approved", html).bullets
+    assert bullets[0].startswith("The city council approved the new tram line")
+    assert not any(b.startswith(("It ", "But ")) or "?" in b for b in bullets)
+    for b in bullets:
+        assert "It will connect" not in b or b.startswith("The city council"), b
+    assert "Critics say buses would be cheaper." in bullets
+
+
+def test_quotations_and_names_are_not_split() -> None:
+    assert split_sentences('He said "Stop. Now." Then he left the room.') == [
+        'He said "Stop. Now."',
+        "Then he left the room.",
+    ]
+    assert split_sentences("The try! Swift app is out. It runs on phones.") == [
+        "The try! Swift app is out.",
+        "It runs on phones.",
+    ]
+
+
+def test_urls_in_parentheses_are_removed_and_bare_ones_never_shown() -> None:
+    html = (
+        "<p>The team released version 2 of the parser (https://example.com/parser) today.</p>"
+        "<p>Download it from https://example.com/download before Friday.</p>"
+    )
+    assert make_brief("Parser 2", html).bullets == [
+        "The team released version 2 of the parser today."
+    ]
+
+
+def test_structure_is_read_from_html_and_markdown() -> None:
+    html = "<h2>Intro</h2><p>Text here.</p><ul><li><p>One tip.</p></li><li>Two</li></ul>"
+    assert to_blocks(html) == [
+        ("h", "Intro"),
+        ("p", "Text here."),
+        ("li", "One tip."),
+        ("li", "Two"),
+    ]
+    markdown = "## Setup & install\n- First item is long enough to be a line of its own\n- Second"
+    assert [k for k, _ in to_blocks(markdown)] == ["h", "li", "li"]
+
+
+def test_a_listicle_yields_its_tips_not_its_intro() -> None:
+    intro = (
+        "<p>Gardening in winter is hard for beginners, and most guides skip the cold months. "
+        "Many people give up on their beds until spring arrives again. "
+        "Yet a little planning keeps a garden productive through December.</p>"
+    )
+    tips = [
+        "Plant garlic cloves in sheltered beds before the first frost.",
+        "Cover tender seedlings with fleece on nights below freezing.",
+        "Water containers only in the morning so roots stay dry overnight.",
+        "Mulch perennial borders with straw to protect dormant crowns.",
+        "Sow broad beans in November for an early harvest next May.",
+        "Clean and sharpen pruning tools while growth is paused.",
+    ]
+    html = intro + "".join(f"<h2>Tip {n}</h2><p>{tip}</p>" for n, tip in enumerate(tips, 1))
+    bullets = make_brief("6 winter gardening tips", html).bullets
+    assert sum(b in tips for b in bullets) >= 5, bullets
+
+
+def test_a_long_article_is_covered_beyond_its_first_quarter() -> None:
+    topics = ["harbour", "railway", "airport", "library", "stadium", "hospital", "museum", "bridge"]
+    paragraphs = [
+        f"<p>The {t} project in district {i}{j} was discussed by the planning committee. "
+        f"Engineers said the {t} would need new foundations and {j} more cranes. "
+        f"Residents near the {t} asked for quieter construction hours in week {j}.</p>"
+        for i, t in enumerate(topics)
+        for j in range(4)
+    ]
+    html = "".join(paragraphs)
+    brief = make_brief("City projects", html)
+    text = "\n".join(p for _, p in to_blocks(html))
+    first_quarter = [b for b in brief.bullets if text.find(b) < len(text) / 4]
+    assert len(brief.bullets) >= 4
+    assert len(first_quarter) <= len(brief.bullets) / 2
+
+
+@pytest.mark.parametrize("end", [". ", " "])
+def test_eighty_words_never_give_an_empty_brief(end: str) -> None:
+    lower = end.join(
+        f"so the {w} team shipped the update on day {n} and nobody noticed anything"
+        for n, w in enumerate(["red", "blue", "green", "black", "white", "grey", "pink"])
+    )
+    brief = make_brief("notes", f"<p>{lower}</p>")
+    assert brief.bullets
