@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,10 +33,11 @@ def story_score(story: StoryHead, now: datetime) -> float:
     return story.priority + coverage + freshness + substance
 
 
-def rank(stories: Sequence[StoryHead], now: datetime, limit: int) -> list[StoryHead]:
-    """The best ``limit`` stories, best first; ties go to the newer story."""
-    ordered = sorted(stories, key=lambda s: (-story_score(s, now), -s.published.timestamp(), s.key))
-    return ordered[:limit]
+def rank(stories: Iterable[StoryHead], now: datetime, limit: int) -> list[StoryHead]:
+    """The best ``limit`` stories, best first; ties go to the newer story (holds ``limit``)."""
+    return heapq.nsmallest(
+        limit, stories, key=lambda s: (-story_score(s, now), -s.published.timestamp(), s.key)
+    )
 
 
 def choose_stories(

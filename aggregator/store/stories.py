@@ -6,9 +6,10 @@ sources appears once everywhere and names every source.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 
 from sqlalchemy import ColumnElement, Integer, Select, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -64,6 +65,10 @@ class Story:
         return list(seen)
 
 
+STREAM_ROWS = 2000
+"""Rows fetched at a time when streaming a digest window."""
+
+
 @dataclass(slots=True, frozen=True)
 class StoryHead:
     """A story as ranking sees it, read as narrow rows: no content and no ORM objects."""
@@ -116,12 +121,13 @@ def story_heads_between(
     until: datetime,
     source_ids: Sequence[int] = (),
     tags: Sequence[str] = (),
-) -> list[StoryHead]:
+) -> Iterator[StoryHead]:
     """Stories first seen in (since, until], optionally only from some sources or tags.
 
     A story counts when any of its items is new in the window, and all of its items count for
-    its sources and tags. Only a few columns per item are read, so memory stays small however
-    many items the window holds; :func:`load_stories` loads the few that are shown.
+    its sources and tags. A few columns per item are streamed in story order and each story is
+    yielded once its rows are read, so a caller that keeps the best N holds N, however many
+    items the window has; :func:`load_stories` then loads those N in full.
     """
     window = select(Item.story_key).where(Item.first_seen_at <= until)
     if since is not None:
@@ -134,13 +140,12 @@ def story_heads_between(
         select(*columns, _bullet_count(session).label("bullets"), *([Item.tags] if tags else []))
         .outerjoin(BriefRow, BriefRow.item_id == Item.id)
         .where(Item.story_key.in_(window))
+        .order_by(Item.story_key)
+        .execution_options(yield_per=STREAM_ROWS)
     )
-    groups: dict[str, list] = {}
-    for row in session.execute(query):
-        groups.setdefault(row.story_key, []).append(row)
     wanted_sources, wanted_tags = set(source_ids), set(tags)
-    heads = []
-    for key, rows in groups.items():
+    for key, group in groupby(session.execute(query), key=lambda row: row.story_key):
+        rows = list(group)
         ids = {row.source_id for row in rows}
         if wanted_sources and not ids & wanted_sources:
             continue
@@ -150,16 +155,13 @@ def story_heads_between(
             if not wanted_tags & story_tags:
                 continue
         primary = min(rows, key=lambda r: (-sources[r.source_id].priority, r.first_seen_at, r.id))
-        heads.append(
-            StoryHead(
-                key=key,
-                published=min(row.published_at for row in rows),
-                priority=max(sources[i].priority for i in ids),
-                source_count=len(ids),
-                bullet_count=primary.bullets,
-            )
+        yield StoryHead(
+            key=key,
+            published=min(row.published_at for row in rows),
+            priority=max(sources[i].priority for i in ids),
+            source_count=len(ids),
+            bullet_count=primary.bullets,
         )
-    return heads
 
 
 def newest_stories(session: Session, limit: int) -> list[Story]:

@@ -100,7 +100,7 @@ def test_more_new_items_than_one_statement_takes(
     digest = settings.digest("daily")
     assert digest is not None
     with pg_db.session() as session:
-        heads = story_heads_between(session, since=NOW - timedelta(hours=1), until=NOW)
+        heads = list(story_heads_between(session, since=NOW - timedelta(hours=1), until=NOW))
         assert len(heads) == MANY  # the shared stories count once
         chosen = choose_stories(session, digest, since=NOW - timedelta(hours=1), until=NOW)
         # Full objects only for the ten shown: their items, sources and (no) briefs.
@@ -112,7 +112,9 @@ def test_more_new_items_than_one_statement_takes(
     with pg_db.session() as session:
         rare = choose_stories(session, digest, since=None, until=NOW, tags=["rare"])
         assert sorted(s.primary.title for s in rare) == [f"Story {n}" for n in range(1, 6)]
-        only_small = story_heads_between(session, since=None, until=NOW, source_ids=[narrow_id])
+        only_small = list(
+            story_heads_between(session, since=None, until=NOW, source_ids=[narrow_id])
+        )
         assert {h.source_count for h in only_small} == {2} and len(only_small) == SHARED
         newest = newest_stories(session, 50)
     assert [s.primary.title for s in newest] == [f"Story {n}" for n in range(50)]
