@@ -44,3 +44,14 @@ def load_glossary(path: str | Path) -> dict[str, str]:
             definition += "."
         glossary[term.strip()] = definition
     return glossary
+
+
+def combined_glossary(operator: Path | None) -> dict[str, str]:
+    """The shipped glossary, then the operator's file (its entries added, and winning for the
+    same term, compared without case). The operator's file may be the shipped one itself."""
+    glossary = load_glossary(SHIPPED_GLOSSARY) if SHIPPED_GLOSSARY.is_file() else {}
+    if operator is None or (operator.is_file() and operator.resolve() == SHIPPED_GLOSSARY):
+        return glossary
+    own = load_glossary(operator)
+    folded = {t.casefold() for t in own}
+    return {**{t: d for t, d in glossary.items() if t.casefold() not in folded}, **own}

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from aggregator.briefs.extract import extract_main_text, is_teaser
-from aggregator.briefs.glossary import GlossaryError, load_glossary
+from aggregator.briefs.glossary import GlossaryError, combined_glossary
 from aggregator.briefs.llm import LLMSummarizer
 from aggregator.briefs.summarize import content_hash, make_brief
 from aggregator.config import Settings
@@ -34,18 +34,17 @@ class BriefReport:
 
 
 def glossary_for(settings: Settings) -> dict[str, str]:
-    """The operator glossary, or an empty one (with a warning) when it is missing or broken."""
-    if not settings.briefs.glossary:
-        return {}
-    path = settings.path(settings.briefs.glossary)
-    if not path.is_file():
-        log.warning("glossary %s not found; briefs use terms from the text only", path)
-        return {}
+    """The shipped glossary with the operator's on top; the shipped one alone (with a warning)
+    when the operator's is missing or broken."""
+    path = settings.path(settings.briefs.glossary) if settings.briefs.glossary else None
+    if path is not None and not path.is_file():
+        log.warning("glossary %s not found; using the shipped glossary only", path)
+        path = None
     try:
-        return load_glossary(path)
+        return combined_glossary(path)
     except GlossaryError as exc:
         log.warning("glossary %s unusable: %s", path, exc)
-        return {}
+        return combined_glossary(None)
 
 
 def llm_for(settings: Settings) -> LLMSummarizer | None:

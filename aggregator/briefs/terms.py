@@ -1,30 +1,51 @@
-"""Key terms of an item, each with a one-sentence definition from the glossary or the text.
+"""Key terms of an item, each with a definition from the glossary or the text.
 
-A term appears only when a definition is found: in the operator glossary (which wins), or in the
-text as "X is a …", "X, short for Y,", "Long Name (LN)", "X (a …)" or an appositive "X, a …,".
+A term appears only when a true definition is found: in the glossary (which wins), or in the
+text as a definitional sentence, "X is a <kind> …" or "X refers to <kind> …", or a gloss
+"X (a <kind> …)", where the kind is a word for a kind of thing (a tool, a technique, a protocol),
+never a person, a place or an organisation. A bare expansion ("Short for …"), an opinion ("X is a
+great …") or a sentence that speaks to the reader ("we", "you") is not a definition.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 
 from aggregator.briefs.model import MAX_DEFINITION_WORDS, MAX_TERMS, Term
 from aggregator.briefs.text import is_complete_sentence, stopwords
 
 _NAME = r"[A-Z][\w.+#-]*(?:\s+[A-Z][\w.+#-]*){0,3}"
 _COPULA_RE = re.compile(
-    r"^(?P<term>[\w.+#-]+(?:\s+[\w.+#-]+){0,3}?)\s+"
-    r"(?:(?:is|are)\s+an?|refers\s+to|stands\s+for|means)\s+\S+(?:\s+\S+){2,}"
+    r"^(?P<term>[\w.+#-]+(?:\s+[\w.+#-]+){0,3}?)(?:\s+\([^()]{2,60}\))?\s+"
+    r"(?:(?:is|are)\s+an?|refers\s+to(?:\s+an?|\s+the)?)\s+(?P<rest>\S+(?:\s+\S+){2,})"
 )
-_SHORT_FOR_RE = re.compile(
-    r"(?P<term>\b[\w.+#-]+),\s+(?:short|shorthand|an abbreviation)\s+for\s+(?P<long>[^,;.()]{3,80})[,;.]"
-)
-_ACRONYM_RE = re.compile(r"\((?P<acr>[A-Z][A-Za-z0-9&]*[A-Z0-9])s?\)")
 _GLOSS_RE = re.compile(rf"(?P<term>\b{_NAME})\s+\((?P<def>an?\s[^()]{{5,120}})\)")
-_APPOSITIVE_RE = re.compile(
-    rf"(?:^|(?<=[\s(\"“]))(?P<term>{_NAME}),\s+(?P<def>(?:an?)\s[^,;()]{{5,120}}),"
+_SPEAKER_RE = re.compile(
+    r"\b(?:I|I'm|I’m|we|we're|we’re|us|our|you|your|my|me)\b|[?!]", re.IGNORECASE
 )
+_KINDS = frozenset({
+    "algorithm", "api", "app", "application", "approach", "architecture", "benchmark", "browser",
+    "chip", "class", "command", "compiler", "component", "compound", "concept", "condition",
+    "database", "dataset", "device", "dialect", "disease", "distribution", "editor", "engine",
+    "environment", "extension", "file", "filesystem", "format", "framework", "function", "game",
+    "interface", "kernel", "language", "library", "measure", "measurement", "mechanism",
+    "metaphor", "method", "metric", "model", "module", "molecule", "network", "notation",
+    "operator", "package", "paradigm", "parser", "pattern", "phenomenon", "platform", "plugin",
+    "practice", "principle", "procedure", "process", "processor", "program", "property",
+    "protocol", "runtime", "scheme", "server", "service", "shell", "software", "specification",
+    "standard", "strategy", "structure", "syntax", "system", "technique", "technology", "term",
+    "test", "theorem", "theory", "tool", "toolkit", "type", "unit", "utility", "variant",
+})  # fmt: skip
+_OPINION = frozenset({
+    "amazing", "awesome", "bad", "best", "better", "big", "bit", "brilliant", "fantastic",
+    "favorite", "favourite", "few", "fun", "good", "great", "huge", "little", "lot", "must",
+    "nice", "perfect", "popular", "real", "simple", "strong", "terrible", "true", "weak",
+    "wonderful", "worse", "worst",
+})  # fmt: skip
+_KIND_SCAN = 8
+"""Words after "is a" searched for the kind of thing, up to a "that", "which" or comma."""
 
 
 def find_terms(
@@ -42,13 +63,61 @@ def find_terms(
 
 
 def glossary_terms(item_text: str, glossary: Mapping[str, str] | None) -> list[Term]:
-    """Glossary entries whose term occurs in the item, in order of first occurrence."""
-    hits = []
-    for term, definition in (glossary or {}).items():
-        m = _find(term, item_text)
-        if m and definition.strip():
-            hits.append((m.start(), Term(term, definition.strip())))
-    return [t for _, t in sorted(hits, key=lambda h: h[0])]
+    """Glossary entries whose term occurs in the item, in order of first occurrence.
+
+    One pass per case rule: a term with a capital after its first letter ("RLHF", "LoRA") must
+    match exactly, the others match in any case; plurals count, and the longest term wins where
+    two overlap ("large language model" over "language model").
+    """
+    if not glossary:
+        return []
+    first: dict[str, int] = {}
+    for pattern, key in _matchers(tuple(glossary.items())):
+        for m in pattern.finditer(item_text):
+            term = key(m["t"])
+            if term is not None:
+                first.setdefault(term, m.start())
+    chosen: list[Term] = []
+    for term in sorted(first, key=first.__getitem__):
+        t = Term(term, glossary[term].strip())
+        if not any(_restates(t, c) or _restates(c, t) for c in chosen):
+            chosen.append(t)
+    return chosen
+
+
+def _restates(a: Term, b: Term) -> bool:
+    """True when ``b``'s definition names ``a`` ("RAG, or retrieval-augmented generation, …")."""
+    return _plain(a.term) in _plain(b.definition)
+
+
+def _plain(text: str) -> str:
+    return text.casefold().replace("-", " ")
+
+
+@lru_cache(maxsize=8)
+def _matchers(
+    entries: tuple[tuple[str, str], ...],
+) -> list[tuple[re.Pattern[str], Callable[[str], str | None]]]:
+    exact = {t.strip(): t for t, d in entries if t.strip() and d.strip() and _exact_case(t)}
+    folded = {
+        t.strip().casefold(): t
+        for t, d in entries
+        if t.strip() and d.strip() and not _exact_case(t)
+    }
+    out: list[tuple[re.Pattern[str], Callable[[str], str | None]]] = []
+    for table, flags in ((exact, 0), (folded, re.IGNORECASE)):
+        if table:
+            alts = "|".join(re.escape(t) for t in sorted(table.values(), key=len, reverse=True))
+            pattern = re.compile(rf"(?<!\w)(?P<t>{alts})(?:e?s)?(?!\w)", flags)
+            key = (
+                table.get if flags == 0 else (lambda text, table=table: table.get(text.casefold()))
+            )
+            out.append((pattern, key))
+    return out
+
+
+def _exact_case(term: str) -> bool:
+    return term.strip()[1:] != term.strip()[1:].lower()
 
 
 def merge_terms(first: Sequence[Term], then: Sequence[Term]) -> list[Term]:
@@ -76,64 +145,46 @@ def _pattern(term: str) -> str:
     return rf"(?<!\w){re.escape(term.strip())}(?!\w)"
 
 
-def _find(term: str, text: str) -> re.Match[str] | None:
-    return re.search(_pattern(term), text, re.IGNORECASE) if term.strip() else None
-
-
 def _text_definitions(sentences: Iterable[str], stop: frozenset[str]) -> Iterable[tuple[str, str]]:
     for s in sentences:
+        if _SPEAKER_RE.search(s):
+            continue
         m = _COPULA_RE.match(s)
-        if m and _is_term(m["term"], stop) and is_complete_sentence(s):
+        if m and _is_term(m["term"], stop) and _names_a_kind(m["rest"]) and is_complete_sentence(s):
             yield m["term"], s
-        for m in _SHORT_FOR_RE.finditer(s):
-            if _is_term(m["term"], stop):
-                yield m["term"], _as_sentence(f"Short for {m['long'].strip()}")
-        for m in _ACRONYM_RE.finditer(s):
-            long = _expansion(s[: m.start()], m["acr"])
-            if long:
-                yield m["acr"], _as_sentence(f"Short for {long}")
         for m in _GLOSS_RE.finditer(s):
-            if _is_term(m["term"], stop):
+            if _is_term(m["term"], stop) and _names_a_kind(m["def"].split(None, 1)[1]):
                 yield m["term"], _as_sentence(m["def"])
-        for m in _APPOSITIVE_RE.finditer(s):
-            if _is_term(m["term"], stop):
-                yield m["term"], _as_sentence(m["def"])
+
+
+def _names_a_kind(phrase: str) -> bool:
+    """True when the phrase after "is a" names a kind of thing, not an opinion or a role."""
+    head = []
+    for word in phrase.split()[:_KIND_SCAN]:
+        bare = word.strip(".,;:()\"“”'’").casefold()
+        head.append(bare)
+        if word.endswith((",", ";", ":")) or bare in ("that", "which", "who", "where", "used"):
+            break
+    if not head or head[0] in _OPINION:
+        return False
+    return any(w.rstrip("s") in _KINDS or w in _KINDS for w in head)
 
 
 def _is_term(term: str, stop: frozenset[str]) -> bool:
-    """A name-like term: not led by a stopword, and every word of a phrase capitalised."""
+    """A name-like term or a short noun phrase, not led by a stopword or a pointing word."""
     parts = term.split()
     first = parts[0].casefold()
     if first in stop or first in _DEICTIC or first.isdigit() or len(term) < 2:
         return False
-    return len(parts) == 1 or all(p[0].isupper() or p[0].isdigit() for p in parts)
-
-
-def _expansion(before: str, acronym: str) -> str:
-    """The words right before "(ACR)" whose initials spell the acronym, if any."""
-    letters = [c for c in acronym.upper() if c.isalpha()]
-    tokens = before.split()
-    for extra in range(3):
-        n = len(letters) + extra
-        if n > len(tokens):
-            break
-        window = tokens[-n:]
-        every = [w[0].upper() for w in window if w[0].isalpha()]
-        content = [w[0].upper() for w in window if w[0].isalpha() and w.casefold() not in _JOINERS]
-        spelled = letters in (every, content)
-        leads = window[0][0].isupper() and window[0].casefold() not in _JOINERS
-        if spelled and leads and window[-1][0].isalpha():
-            return " ".join(window).strip(",;:")
-    return ""
+    if all(p[0].isupper() or p[0].isdigit() for p in parts):
+        return True
+    return len(parts) <= 3 and all(p.isalpha() and p.islower() for p in parts[1:])
 
 
 _DEICTIC = frozenset({
     "here", "there", "this", "that", "these", "those", "it", "its", "today", "now", "my", "our",
     "your", "his", "her", "their",
 })  # fmt: skip
-_JOINERS = frozenset(
-    {"of", "and", "for", "the", "a", "an", "in", "on", "to", "&", "de", "du", "la"}
-)
 
 
 def _as_sentence(text: str) -> str:

@@ -18,9 +18,6 @@ def item(feed: str, title_start: str) -> tuple[str, str]:
     [
         ("1965bffbdba53fa6.xml", "Laziness in PureScript", "PureScript",
          "PureScript is a Haskell dervied language that compiles to JavaScript."),
-        ("1965bffbdba53fa6.xml", "Go Dependency Injection", "DI", "Short for Dependency injection."),
-        ("1cc034d2831f54bb.xml", "WKD for debian.org", "WKD", "Short for Web Key Directory."),
-        ("2b2c3f5ac3d2e836.xml", "A catalog of side effects", "Cinder", "A Python JIT."),
     ],
 )  # fmt: skip
 def test_terms_defined_in_real_text(feed: str, title: str, term: str, definition: str) -> None:
@@ -29,10 +26,7 @@ def test_terms_defined_in_real_text(feed: str, title: str, term: str, definition
     assert terms.get(term) == definition
     text = plain(html)
     assert term in text
-    if definition.startswith("Short for "):
-        assert f"{definition[10:-1]} ({term})" in text
-    else:
-        assert definition.rstrip(".").casefold() in text.casefold()
+    assert definition.rstrip(".").casefold() in text.casefold()
 
 
 def test_every_term_has_a_definition_and_at_most_four() -> None:
@@ -45,7 +39,7 @@ def test_every_term_has_a_definition_and_at_most_four() -> None:
                 assert t.term and t.definition.endswith((".", "!", "?")), t
                 assert t.term.casefold() in f"{title} {plain(html)}".casefold()
             seen += len(terms)
-    assert seen >= 5
+    assert seen >= 2
 
 
 @pytest.mark.parametrize(
@@ -53,11 +47,12 @@ def test_every_term_has_a_definition_and_at_most_four() -> None:
     [
         ("Kubernetes is an open-source system for running containers.", "Kubernetes",
          "Kubernetes is an open-source system for running containers."),
-        ("We moved to k8s, short for Kubernetes, last year.", "k8s", "Short for Kubernetes."),
-        ("The Department of Energy (DOE) funds the lab.", "DOE", "Short for Department of Energy."),
-        ("We met Ada Lovelace, a mathematician and writer, in the story.", "Ada Lovelace",
-         "A mathematician and writer."),
         ("They used Terraform (a provisioning tool) for it.", "Terraform", "A provisioning tool."),
+        ("Retrieval augmented generation (RAG) is a technique that looks passages up first.",
+         "Retrieval augmented generation",
+         "Retrieval augmented generation (RAG) is a technique that looks passages up first."),
+        ("Overfitting refers to a model that memorises its training data.", "Overfitting",
+         "Overfitting refers to a model that memorises its training data."),
     ],
 )  # fmt: skip
 def test_definition_patterns(sentence: str, term: str, definition: str) -> None:
@@ -74,6 +69,16 @@ def test_definition_patterns(sentence: str, term: str, definition: str) -> None:
         "My copy is a bit crackly here and there.",
         "The ACME tool (TAT) is unrelated to the letters.",
         "In 2020, a new law came into force, they said.",
+        "We moved to k8s, short for Kubernetes, last year.",
+        "The Department of Energy (DOE) funds the lab.",
+        "We met Ada Lovelace, a mathematician and writer, in the story.",
+        "Daniel Ricciardo is a strong benchmark for the new driver.",
+        "Nathan Lambert is a senior research scientist at Ai2.",
+        "DKIM is a good example of crypto between businesses.",
+        "EXPLAIN is a command we prepend to queries to see the plan.",
+        "Psychology Today is a magazine about the mind and behaviour.",
+        "Lisbon is a city on the Atlantic coast of Portugal.",
+        "Acme Corp (a company founded in 1995) makes anvils.",
     ],
 )
 def test_no_term_without_a_real_definition(sentence: str) -> None:
@@ -95,3 +100,9 @@ def test_glossary_wins_and_counts_only_when_it_occurs() -> None:
 def test_glossary_term_matches_whole_words_only() -> None:
     found = find_terms("Tech news", [], "Google shipped a release.", {"Go": "A language."})
     assert found == []
+
+
+def test_glossary_acronyms_match_only_in_capitals() -> None:
+    glossary = {"LLM": "A large language model."}
+    assert find_terms("", [], "The llm folder was renamed.", glossary) == []
+    assert [t.term for t in find_terms("", [], "An LLM wrote it.", glossary)] == ["LLM"]
