@@ -19,6 +19,7 @@ DC = "http://purl.org/dc/elements/1.1/"
 DCTERMS = "http://purl.org/dc/terms/"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
 XHTML = "http://www.w3.org/1999/xhtml"
+MEDIA = "http://search.yahoo.com/mrss/"
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
@@ -103,6 +104,16 @@ def _atom_text(el: etree._Element | None) -> Text | None:
     return Text(_text(el) or "", is_html, el.base)
 
 
+def _media_description(el: etree._Element) -> list[Text]:
+    """Media RSS ``media:description`` (directly or in ``media:group``) as the entry's text:
+    YouTube and podcast feeds keep it there and nowhere else."""
+    desc = _first(el, f"{{{MEDIA}}}description", f"{{{MEDIA}}}group/{{{MEDIA}}}description")
+    value = _text(desc)
+    if not value or not value.strip():
+        return []
+    return [Text(value, desc.get("type") == "html", desc.base)]
+
+
 def _atom_link(el: etree._Element, rel: str = "alternate") -> str | None:
     for link in el.iterchildren(f"{{{ATOM}}}link"):
         if (link.get("rel") or "alternate") != rel or not link.get("href"):
@@ -140,13 +151,17 @@ def _atom_feed(root: etree._Element) -> RawFeed:
 def _atom_entry(el: etree._Element) -> RawEntry:
     author = el.find(f"{{{ATOM}}}author/{{{ATOM}}}name")
     bodies = [_atom_text(el.find(f"{{{ATOM}}}{name}")) for name in ("content", "summary")]
+    content = el.find(f"{{{ATOM}}}content")
+    if bodies[0] is not None and content.get("type") is None:
+        bodies[0].is_html = None  # untyped content often holds escaped HTML: judge by the value
+    bodies = [b for b in bodies if b is not None and b.value] or _media_description(el)
     guid = _atom_id(el)
     return RawEntry(
         guid=guid,
         link=_atom_link(el) or guid,
         title=_atom_text(el.find(f"{{{ATOM}}}title")),
         author=_text(author),
-        bodies=[b for b in bodies if b is not None and b.value],
+        bodies=bodies,
         published=_text(el.find(f"{{{ATOM}}}published")),
         updated=_text(el.find(f"{{{ATOM}}}updated")),
         tags=[c.get("term") or "" for c in el.iterchildren(f"{{{ATOM}}}category")],
@@ -196,12 +211,13 @@ def _rss_entry(item: etree._Element, ns: str = "") -> RawEntry:
         if b is not None
     ]
     author = _first(item, "author", f"{{{DC}}}creator")
+    bodies = [b for b in bodies if b.value] or _media_description(item)
     return RawEntry(
         guid=guid,
         link=link,
         title=Text(_text(item.find(f"{q}title")) or ""),
         author=_text(author),
-        bodies=[b for b in bodies if b.value],
+        bodies=bodies,
         published=_text(_first(item, "pubDate", f"{{{DCTERMS}}}issued")),
         updated=_text(_first(item, f"{{{DC}}}date", f"{{{DCTERMS}}}modified", "updated")),
         tags=[_text(c) or "" for c in item.iterchildren("category", f"{{{DC}}}subject")],

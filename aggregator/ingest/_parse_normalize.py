@@ -7,6 +7,7 @@ and only this module decides keys, URLs, dates, titles and sanitizing, so tiers 
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import time
 from calendar import timegm
@@ -32,6 +33,9 @@ MAX_ENTRY_TAGS = 20
 """Categories kept per entry: one entry with thousands of them must not fill the disk."""
 MAX_TAG_CHARS = 100
 
+# HTML escaped once too often: "&lt;p&gt;" (or "&amp;lt;p&amp;gt;"), and real tags.
+_ESCAPED_TAG = re.compile(r"&(?:amp;)?lt;/?(?:p|div|br|a|img|span|em|strong|b|i|ul|ol|li|h[1-6])\b")
+_REAL_TAG = re.compile(r"<(?:p|div|br|a|img|span|em|strong|b|i|ul|ol|li|h[1-6])\b", re.IGNORECASE)
 # Text that is most likely HTML (a tag or an entity reference) rather than plain text.
 _LOOKS_HTML = re.compile(r"<[a-zA-Z/!]|&(?:#\d+|#x[\da-fA-F]+|[a-zA-Z]\w*);")
 
@@ -140,7 +144,7 @@ def normalise_entry(raw: RawEntry, feed_base: str | None, now: datetime) -> Entr
     base = raw.base or feed_base
     title = plain_title(raw.title)
     url = absolute_url(raw.link, base)
-    body = max(raw.bodies, key=lambda t: len(t.value), default=None)
+    body = max(_unescaped_bodies(raw.bodies), key=lambda t: len(t.value), default=None)
     content_html = sanitize_html(body.as_html(), body.base or base) if body else ""
     content_text = sanitized_html_to_text(content_html)
     guid = collapse(raw.guid) if raw.guid else None
@@ -164,6 +168,20 @@ def _tags(raw: list[str]) -> list[str]:
     """The entry's categories as plain text, without repeats, each and all of them capped."""
     unique = dict.fromkeys(t for t in (strip_markup(r)[:MAX_TAG_CHARS].strip() for r in raw) if t)
     return list(islice(unique, MAX_ENTRY_TAGS))
+
+
+def _unescaped_bodies(bodies: list[Text]) -> list[Text]:
+    """Bodies without HTML escaped once too often: a clean one is preferred, else it is
+    unescaped once (JSON Feed ``content_html`` and untyped Atom ``content`` in the wild)."""
+    clean = [b for b in bodies if not _escaped_twice(b)]
+    if clean:
+        return clean
+    return [Text(html.unescape(b.value), True, b.base) for b in bodies]
+
+
+def _escaped_twice(text: Text) -> bool:
+    """True when HTML arrives as text of HTML: escaped tags and no real ones."""
+    return bool(_ESCAPED_TAG.search(text.value)) and not _REAL_TAG.search(text.value)
 
 
 def _not_after(date: datetime | None, now: datetime) -> datetime | None:
