@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import exists
 
 from aggregator.app import App
+from aggregator.briefs.llm_queue import spend_llm_calls
 from aggregator.briefs.pipeline import fetch_full_texts, llm_for, make_briefs
 from aggregator.config import DigestSettings
 from aggregator.digest.compose import latest_fire_time
@@ -138,7 +139,7 @@ class Pipeline:
         """
         settings, db = self.app.settings, self.app.db
         llm = llm_for(settings)
-        batch = LLM_BRIEF_BATCH if llm else BRIEF_BATCH
+        batch = BRIEF_BATCH  # extractive first; the LLM's calls go to what readers see first
         made = 0
         queue = list(dict.fromkeys(item_ids))
         while not self.stopping.is_set():
@@ -160,28 +161,49 @@ class Pipeline:
                 if not ids:
                     break
             if ids:
+                made += make_briefs(db, settings, ids, claim_token=self.token).made
+
+        def with_llm(ids: list[int]) -> None:
+            nonlocal made
+            ids = claim_ids(db, ITEMS, ids, token=self.token, lease=self.lease, now=self.clock())
+            if ids and not self.stopping.is_set():
                 made += make_briefs(db, settings, ids, llm=llm, claim_token=self.token).made
+
+        if llm is not None:
+            spend_llm_calls(db, llm, with_llm, LLM_BRIEF_BATCH)
         return made
 
     def start_due_digests(self) -> list[int]:
-        """Start a run for each digest's latest scheduled time that has none (the catch-up).
+        """Queue each digest's latest scheduled time (the catch-up); returns the runs that got
+        new deliveries.
 
         A service that was down at 07:00 sends the 07:00 digest once when it starts; older
-        missed times are not repeated.
+        missed times are not repeated. A run stays open until the next scheduled time:
+        subscribers who arrive meanwhile get it too (a first digest in minutes, not tomorrow).
         """
         runs = (self.start_due_digest(digest) for digest in self.app.settings.digests)
         return [run_id for run_id in runs if run_id is not None]
 
     def start_due_digest(self, digest: DigestSettings) -> int | None:
-        """Start the run for the digest's latest scheduled time, unless that time has one."""
+        """Queue the run of the digest's latest scheduled time, or add newcomers to it; returns
+        the run's id when it got new deliveries."""
         fire_time = latest_fire_time(digest, self.clock())
         if fire_time is None:
             return None
-        run_id = self.outbox.start_run(digest.name, fire_time)
+        return self.queue_digest(digest, fire_time)
+
+    def queue_digest(
+        self, digest: DigestSettings, scheduled_for: datetime, *, only: Sequence[int] = ()
+    ) -> int | None:
+        """Create the run of ``scheduled_for`` (writing its archive page), or top it up with
+        subscribers it lacks; returns the run's id when it got new deliveries."""
+        run_id = self.outbox.start_run(digest.name, scheduled_for, only=only)
         if run_id is not None:
             write_run_page(self.app.db, self.app.settings, run_id)
             write_index(self.app.db, self.app.settings)
-        return run_id
+            return run_id
+        run_id, added = self.outbox.top_up(digest.name, scheduled_for, only=only)
+        return run_id if added else None
 
     def deliver(self) -> SendReport:
         """Render what is pending and send what is due (the one path that sends mail)."""

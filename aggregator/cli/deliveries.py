@@ -12,10 +12,12 @@ from sqlalchemy import select
 
 from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import date, json_option, print_json, table
-from aggregator.digest.compose import choose_stories, digest_view, public_html
+from aggregator.digest.compose import choose_stories, digest_view, latest_fire_time, public_html
 from aggregator.digest.outbox import last_sent_cutoffs, requeue
+from aggregator.service import Pipeline
 from aggregator.store.listing import DELIVERY_STATES, list_deliveries, list_runs
 from aggregator.store.models import Subscriber
+from aggregator.store.subscribers import find_subscriber
 
 
 @click.group()
@@ -81,7 +83,7 @@ def requeue_cmd(ctx: click.Context, run_id: int | None, ids: tuple[int, ...]) ->
 
 @click.group()
 def digest() -> None:
-    """Preview a digest as it would be sent now."""
+    """Preview a digest, or send one now."""
 
 
 @digest.command("preview")
@@ -133,3 +135,52 @@ def preview(
     )
     if open_browser and not webbrowser.open(output.resolve().as_uri()):
         fail(ctx, f"no web browser found to open {output}; open the file yourself or set $BROWSER")
+
+
+@digest.command("send")
+@click.option("--name", "names", multiple=True, help="which digest (repeatable; default: all)")
+@click.option(
+    "--now",
+    is_flag=True,
+    help="a new edition as of now, instead of the latest scheduled one",
+)
+@click.option("--subscriber", help="email: send to this subscriber only")
+@click.pass_context
+def send(ctx: click.Context, names: tuple[str, ...], now: bool, subscriber: str | None) -> None:
+    """Send a digest now to everyone due: the latest scheduled edition to each active
+    subscriber who has not had it (or, with --now, a new edition as of now)."""
+    app = get_app(ctx)
+    settings = app.settings
+    unknown = [n for n in names if settings.digest(n) is None]
+    if unknown or not settings.digests:
+        known = ", ".join(d.name for d in settings.digests) or "none"
+        fail(ctx, f"no digest named {', '.join(map(repr, unknown))} (configured: {known})")
+    chosen = [settings.digest(n) for n in names] if names else list(settings.digests)
+    only: list[int] = []
+    if subscriber:
+        with app.db.session() as session:
+            row = find_subscriber(session, subscriber)
+            if row is None or row.status != "active":
+                state = "no such subscriber" if row is None else f"the subscriber is {row.status}"
+                fail(ctx, f"{subscriber}: {state}; only active subscribers get digests")
+            only = [row.id]
+    pipeline = Pipeline(app)
+    queued = []
+    for digest_settings in chosen:
+        assert digest_settings is not None
+        moment = datetime.now(UTC) if now else latest_fire_time(digest_settings, datetime.now(UTC))
+        if moment is not None and pipeline.queue_digest(digest_settings, moment, only=only):
+            queued.append(digest_settings.name)
+    report = pipeline.deliver()
+    pipeline.give_back()
+    if not queued and not report.sent:
+        console.print(
+            "nothing to send: everyone due already has the latest edition "
+            "(use --now for a new one)",
+            markup=False,
+        )
+    console.print(
+        f"digests queued: {', '.join(queued) or 'none'}; mail: {report.sent} sent, "
+        f"{report.retried} to retry, {report.bounced} bounced, {report.failed} failed",
+        markup=False,
+    )

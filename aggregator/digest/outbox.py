@@ -29,7 +29,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Row, bindparam, func, insert, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -51,7 +62,7 @@ from aggregator.digest.transport import (
 )
 from aggregator.store.chunks import scalars_in
 from aggregator.store.claims import claim, new_token, release, release_all, write_transaction
-from aggregator.store.db import Database
+from aggregator.store.db import Database, chunked
 from aggregator.store.models import Delivery, DigestRun, Edition, Subscriber
 from aggregator.web.tokens import link_path
 
@@ -126,8 +137,11 @@ class Outbox:
 
     # --- 1. queue -------------------------------------------------------------------------
 
-    def start_run(self, digest_name: str, scheduled_for: datetime) -> int | None:
-        """Create the run for ``scheduled_for`` with a pending row per active subscriber.
+    def start_run(
+        self, digest_name: str, scheduled_for: datetime, *, only: Sequence[int] = ()
+    ) -> int | None:
+        """Create the run for ``scheduled_for`` with a pending row per active subscriber (or per
+        active subscriber among ``only``).
 
         Returns the run id, or None when that scheduled time already has a run (never twice).
         """
@@ -143,7 +157,7 @@ class Outbox:
                 )
                 session.add(run)
                 session.flush()
-                rows = self._queue_rows(session, digest, run, scheduled_for)
+                rows = self._queue_rows(session, digest, run, only=only)
                 if rows:
                     session.execute(insert(Delivery), rows)
                 else:
@@ -154,15 +168,61 @@ class Outbox:
         log.info("digest=%s run=%d queued deliveries=%d", digest.name, run_id, len(rows))
         return run_id
 
+    def top_up(
+        self, digest_name: str, scheduled_for: datetime, *, only: Sequence[int] = ()
+    ) -> tuple[int | None, int]:
+        """Add to the run of ``scheduled_for`` the active subscribers who have no row in it yet:
+        those who arrived (or resumed, or chose this digest) after it was queued get the latest
+        edition now instead of waiting for the next one. Returns (run id, rows added).
+        """
+        digest = self._digest(digest_name)
+        with self.db.session() as session:
+            run = session.scalar(
+                select(DigestRun).where(
+                    DigestRun.digest_name == digest.name, DigestRun.scheduled_for == scheduled_for
+                )
+            )
+            if run is None:
+                return None, 0
+            rows = self._queue_rows(session, digest, run, only=only)
+            if rows:
+                added = session.execute(
+                    self.db.insert(Delivery).on_conflict_do_nothing().returning(Delivery.id), rows
+                ).all()
+                if added:
+                    run.status = "queued"
+                    log.info(
+                        "digest=%s run=%d added deliveries=%d", digest.name, run.id, len(added)
+                    )
+                return run.id, len(added)
+            return run.id, 0
+
     def _queue_rows(
-        self, session: Session, digest: DigestSettings, run: DigestRun, scheduled_for: datetime
+        self,
+        session: Session,
+        digest: DigestSettings,
+        run: DigestRun,
+        *,
+        only: Sequence[int] = (),
     ) -> list[dict]:
-        subscribers = session.scalars(
-            select(Subscriber).where(Subscriber.status == "active").order_by(Subscriber.id)
-        ).all()
-        chosen = [s for s in subscribers if digest.name in (s.digests or [])]
-        last_sent = last_sent_cutoffs(session, digest.name)
-        first_window = previous_fire_time(digest, scheduled_for) or (run.cutoff - timedelta(days=1))
+        """Pending rows for the active subscribers of ``digest`` that ``run`` does not have."""
+        query = (
+            select(Subscriber)
+            .where(Subscriber.status == "active")
+            .where(
+                ~exists().where(Delivery.run_id == run.id, Delivery.subscriber_id == Subscriber.id)
+            )
+            .order_by(Subscriber.id)
+        )
+        if only:
+            query = query.where(Subscriber.id.in_(only))
+        chosen = [s for s in session.scalars(query) if digest.name in (s.digests or [])]
+        if not chosen:
+            return []
+        last_sent = last_sent_cutoffs(session, digest.name, [s.id for s in chosen] if only else ())
+        first_window = previous_fire_time(digest, run.scheduled_for) or (
+            run.cutoff - timedelta(days=1)
+        )
         return [
             {
                 "run_id": run.id,
@@ -170,7 +230,7 @@ class Outbox:
                 "state": "pending",
                 "since": last_sent.get(s.id, min(first_window, run.cutoff)),
                 "attempts": 0,
-                "created_at": run.cutoff,
+                "created_at": self.clock(),
             }
             for s in chosen
         ]
@@ -527,17 +587,21 @@ class Outbox:
 def last_sent_cutoffs(
     session: Session, digest_name: str, subscriber_ids: Sequence[int] = ()
 ) -> dict[int, datetime]:
-    """Per subscriber, the cutoff of their last delivered run of ``digest_name``: their next
-    digest holds what is new since then."""
+    """Per subscriber (all, or those of ``subscriber_ids``), the cutoff of their last delivered
+    run of ``digest_name``: their next digest holds what is new since then."""
     query = (
         select(Delivery.subscriber_id, func.max(DigestRun.cutoff))
         .join(DigestRun)
         .where(DigestRun.digest_name == digest_name, Delivery.state == "sent")
         .group_by(Delivery.subscriber_id)
     )
-    if subscriber_ids:
-        query = query.where(Delivery.subscriber_id.in_(subscriber_ids))
-    return dict(session.execute(query).all())
+    if not subscriber_ids:
+        return dict(session.execute(query).tuples().all())
+    cutoffs: dict[int, datetime] = {}
+    for chunk in chunked(subscriber_ids):
+        rows = session.execute(query.where(Delivery.subscriber_id.in_(chunk))).tuples().all()
+        cutoffs.update(rows)
+    return cutoffs
 
 
 def archive_url(settings: Settings, run: DigestRun) -> str:
