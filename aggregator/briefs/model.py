@@ -30,6 +30,8 @@ class Brief:
     reading_minutes: int = 1
     language: str = "en"
     summarizer: str = "extractive"
+    title: str = ""
+    """A title written for an item that has none (LLM only); empty otherwise."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,4 +46,5 @@ class Brief:
             reading_minutes=int(data.get("reading_minutes", 1)),
             language=data.get("language", "en"),
             summarizer=data.get("summarizer", "extractive"),
+            title=data.get("title", ""),
         )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from aggregator.briefs.extract import extract_main_text, is_teaser
 from aggregator.briefs.glossary import GlossaryError, combined_glossary
 from aggregator.briefs.llm import LLMSummarizer
+from aggregator.briefs.llm_queue import still_fresh
 from aggregator.briefs.summarize import content_hash, make_brief
 from aggregator.config import Settings
 from aggregator.ingest.fetch import Fetcher, FetchError
@@ -94,12 +95,12 @@ def make_briefs(
             ).all()
             for item in items:
                 text = item_text(item)
-                digest = content_hash(item.title, text, glossary)
-                if not refresh and item.brief is not None and item.brief.content_hash == digest:
+                if not refresh and still_fresh(item.brief, item.title, text, glossary, llm):
                     report.cached += 1
                     continue
                 label = f"item={item.id} source={item.source.label!r}"
                 brief = make_brief(item.title, text, glossary=glossary, llm=llm, item_label=label)
+                digest = content_hash(item.title, text, glossary, brief.summarizer)
                 made[item.id] = {
                     "item_id": item.id,
                     "content_hash": digest,

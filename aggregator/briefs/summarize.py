@@ -205,9 +205,15 @@ def bullet_count(n_words: int, n_candidates: int) -> int:
     return min(n_candidates, max(3, min(MAX_EXTRACT_BULLETS, 1 + round(n_words / 200))))
 
 
-def content_hash(title: str, text: str, glossary: Mapping[str, str] | None = None) -> str:
-    """Cache key of a brief: SHA-256 over the brief version, title, text and glossary."""
-    h = hashlib.sha256(f"brief-v{BRIEF_VERSION}\0{title}\0{text}".encode())
+def content_hash(
+    title: str,
+    text: str,
+    glossary: Mapping[str, str] | None = None,
+    summarizer: str = "extractive",
+) -> str:
+    """Cache key of a brief: SHA-256 over the brief version, the summarizer (and so the model),
+    title, text and glossary."""
+    h = hashlib.sha256(f"brief-v{BRIEF_VERSION}\0{summarizer}\0{title}\0{text}".encode())
     if glossary:
         h.update(json.dumps(sorted(glossary.items()), ensure_ascii=False).encode())
     return h.hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 
@@ -75,17 +76,11 @@ def _bad(**change: object) -> str:
         ("[1, 2]", "not a JSON object"),
         (_bad(bullets="One sentence."), "bullets"),
         (_bad(bullets=[]), "bullets"),
-        (_bad(bullets=["A fine sentence here."] * 9), "bullets"),
-        (_bad(bullets=["no capital and no full stop"]), "not a sentence"),
-        (_bad(bullets=[42, "A sentence it is."]), "not a sentence"),
-        (_bad(terms=[{"term": "WebFetch"}]), "term"),
-        (_bad(terms=[{"term": "Kubernetes", "definition": "A scheduler."}]), "does not occur"),
-        (_bad(terms=[{"term": "WebFetch", "definition": "fetches"}]), "not one sentence"),
-        (_bad(paragraph=""), "paragraph"),
-        (_bad(paragraph="Word " * 200 + "end."), "paragraph longer"),
+        (_bad(bullets=["no capital and no full stop"]), "no bullet"),
+        (_bad(bullets=[42, {"x": 1}]), "no bullet"),
     ],
 )
-def test_invalid_output_falls_back_to_extractive(
+def test_malformed_output_falls_back_to_extractive(
     server: LLMServer, caplog: pytest.LogCaptureFixture, content: str, why: str
 ) -> None:
     server.reply_content(content)
@@ -94,6 +89,86 @@ def test_invalid_output_falls_back_to_extractive(
     assert brief.summarizer == "extractive" and brief.bullets
     (record,) = caplog.records
     assert "item-7" in record.getMessage() and why in record.getMessage()
+
+
+def test_partly_bad_reply_is_repaired_not_thrown_away(server: LLMServer) -> None:
+    reply = {
+        **GOOD,
+        "bullets": [*GOOD["bullets"], "what is this?", 42, "See https://example.com for more."],
+        "terms": [
+            {"term": "WebFetch"},
+            {"term": "Kubernetes", "definition": "A container scheduler."},
+            {"term": "web tools", "definition": "Tools a model uses to read the web."},
+            {"term": "WebSearch", "definition": "A search tool. It finds pages. It ranks them."},
+        ],
+        "paragraph": "Claude Code has two web tools. " * 12,
+    }
+    server.reply_content(json.dumps(reply))
+    brief = make_brief(TITLE, HTML, llm=llm(server))
+    assert brief.summarizer == "llm:test-model"
+    assert brief.bullets == GOOD["bullets"]
+    # "web tools" is not written verbatim in the item, but its words are: kept
+    assert [t.term for t in brief.terms] == ["web tools"]
+    assert brief.paragraph.count("Claude Code has two web tools.") == 10  # at most 10 sentences
+
+
+def test_unfaithful_sentences_are_dropped_and_mostly_unfaithful_falls_back(
+    server: LLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    invented = [
+        "Claude Code has two web tools, WebFetch and WebSearch.",
+        "Microsoft copied WebFetch in 2031.",  # a name and a number the item does not give
+        "WebFetch reads 4,096,123 pages a second.",
+    ]
+    server.reply_content(json.dumps({**GOOD, "bullets": GOOD["bullets"] + invented[1:2]}))
+    brief = make_brief(TITLE, HTML, llm=llm(server))
+    assert brief.summarizer == "llm:test-model" and brief.bullets == GOOD["bullets"]
+
+    server.reply_content(json.dumps({**GOOD, "bullets": invented}))
+    with caplog.at_level(logging.WARNING, logger="aggregator.briefs.llm"):
+        fallback = make_brief(TITLE, HTML, llm=llm(server), item_label="item-9")
+    assert fallback.summarizer == "extractive"
+    assert "2 of 3 bullets are unfaithful" in caplog.records[0].getMessage()
+
+
+def test_the_prompt_asks_for_the_products_shape(server: LLMServer) -> None:
+    server.reply_content(json.dumps({**GOOD, "title": "Claude Code's web tools"}))
+    brief = make_brief("", HTML, llm=llm(server))
+    prompt = server.requests[0].body["messages"][0]["content"]
+    for asked in ("why it matters", "what comes next", "up to 10", "layperson", "4 to 10"):
+        assert asked in prompt
+    assert "Language: en" in server.requests[0].body["messages"][1]["content"]
+    assert brief.title == "Claude Code's web tools"  # the item had no title
+
+
+def test_circuit_breaker_stops_calling_a_stalled_server_until_the_next_run(
+    server: LLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(5):
+        server.reply_content(json.dumps(GOOD), delay=2.0)
+    client = llm(server, timeout=0.2, breaker_after=3)
+    with caplog.at_level(logging.WARNING, logger="aggregator.briefs.llm"):
+        started = time.monotonic()
+        names = [make_brief(TITLE, HTML, llm=client).summarizer for _ in range(6)]
+        elapsed = time.monotonic() - started
+    assert names == ["extractive"] * 6
+    assert len(server.requests) == 3 and not client.available
+    assert elapsed < 3 * 0.2 + 2.0  # the three later briefs did not wait for the server
+    assert any("3 times in a row" in r.getMessage() for r in caplog.records)
+    server.replies.clear()
+    server.reply_content(json.dumps(GOOD))
+    assert make_brief(TITLE, HTML, llm=llm(server)).summarizer == "llm:test-model"  # next run
+
+
+def test_a_good_reply_resets_the_breaker(server: LLMServer) -> None:
+    for reply in (500, 500, 200, 500, 500, 200):
+        if reply == 200:
+            server.reply_content(json.dumps(GOOD))
+        else:
+            server.reply(reply)
+    client = llm(server, breaker_after=3)
+    names = [make_brief(TITLE, HTML, llm=client).summarizer for _ in range(6)]
+    assert names.count("llm:test-model") == 2 and len(server.requests) == 6
 
 
 def test_http_error_falls_back(server: LLMServer, caplog: pytest.LogCaptureFixture) -> None:

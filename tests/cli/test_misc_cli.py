@@ -118,7 +118,8 @@ def test_brief_by_id_and_by_url(polled: Installation) -> None:
     assert all(b in SENTENCES for b in bullets), bullets  # extractive: sentences of the text
     assert f"Read full story at Alpha → {ARTICLE_URL}" in lines
     terms = lines.index("Terms in this brief")
-    assert lines[terms + 1] == f"Auditing: {SENTENCES[4]}", by_id  # a definition in the text
+    shown = lines[terms + 1 : lines.index("", terms)]
+    assert f"Auditing: {SENTENCES[4]}" in shown, by_id  # a definition in the text
 
 
 def test_publish_writes_the_feeds_and_status_reports_them(polled: Installation) -> None:
@@ -177,7 +178,8 @@ def test_brief_refresh_uses_the_configured_llm(tmp_path: Path, feed_server: Feed
         assert len(llm.requests) == asked + 1
     lines = [line.strip() for line in out.splitlines()]
     assert [f"• {b}" for b in LLM_BRIEF["bullets"]] == lines[5:7], out
-    assert "Reward hacking: Exploiting flaws in a reward signal." in lines
+    # the model's term is shown with the shipped glossary's definition, which wins
+    assert any(line.startswith("reward hacking: Reward hacking is when") for line in lines), out
     assert "extractive" not in lines[2]
 
 

@@ -1,0 +1,63 @@
+"""Where the LLM's calls go: a stored brief that still fits, and the items that want one most.
+
+A brief is kept while its content hash matches the item's content under the summarizer that made
+it, so an LLM brief survives extractive runs and a model change rebriefs lazily. With an LLM
+configured and calls left, an item whose brief is not by that model is briefed again: first the
+stories readers will see (the highest-priority sources, newest first: the next digest and the top
+of the published feed), then the long tail, within the per-run cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from sqlalchemy import func, or_, select
+
+from aggregator.briefs.llm import LLMSummarizer
+from aggregator.briefs.summarize import content_hash
+from aggregator.store.db import Database
+from aggregator.store.models import BriefRow, Item, Source
+
+
+def still_fresh(
+    row: BriefRow | None,
+    title: str,
+    text: str,
+    glossary: Mapping[str, str],
+    llm: LLMSummarizer | None,
+) -> bool:
+    """True when the stored brief fits the item's content and no better one is due now."""
+    if row is None or row.content_hash != content_hash(title, text, glossary, row.summarizer):
+        return False
+    return llm is None or not llm.available or row.summarizer == llm.name
+
+
+def llm_order(db: Database, llm: LLMSummarizer, limit: int, skip: Sequence[int] = ()) -> list[int]:
+    """Up to ``limit`` items whose brief is not by this model, the ones readers see first."""
+    seen = func.coalesce(Item.published_at, Item.first_seen_at)
+    query = (
+        select(Item.id)
+        .join(Source, Source.id == Item.source_id)
+        .outerjoin(BriefRow, BriefRow.item_id == Item.id)
+        .where(Source.enabled, or_(BriefRow.item_id.is_(None), BriefRow.summarizer != llm.name))
+        .order_by(Source.priority.desc(), seen.desc(), Item.id.desc())
+        .limit(limit)
+    )
+    if skip:
+        query = query.where(Item.id.not_in(list(skip)))
+    with db.session() as session:
+        return list(session.scalars(query).all())
+
+
+def spend_llm_calls(
+    db: Database, llm: LLMSummarizer, brief: Callable[[list[int]], object], batch: int = 20
+) -> None:
+    """Offer the LLM the items readers see first, ``batch`` at a time, while it has calls left
+    and its breaker is closed; ``brief`` briefs (and claims) one batch of item ids."""
+    tried: list[int] = []
+    while llm.available:
+        ids = llm_order(db, llm, min(batch, llm.max_calls - llm.calls), skip=tried)
+        if not ids:
+            return
+        tried += ids
+        brief(ids)

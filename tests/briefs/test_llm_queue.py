@@ -1,0 +1,111 @@
+"""Where the LLM's calls go: readers' stories first, cache keys with the model, later runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from aggregator.briefs.llm import LLMSummarizer
+from aggregator.briefs.llm_queue import llm_order, spend_llm_calls
+from aggregator.briefs.pipeline import make_briefs
+from aggregator.config import from_mapping
+from aggregator.ingest.entry import Entry
+from aggregator.store.db import Database
+from aggregator.store.items import store_entries
+from aggregator.store.models import BriefRow, Source
+from tests.briefs.test_pipeline import NOW, TEXT
+from tests.support.llmserver import LLMServer
+
+REPLY = json.dumps(
+    {
+        "bullets": [
+            "Researchers released a new benchmark for language models on Monday.",
+            "The benchmark tests long-context reasoning over legal documents.",
+        ],
+        "terms": [],
+        "paragraph": "Researchers released a new benchmark for language models on Monday.",
+    }
+)
+
+
+def _store(db: Database, priority: int, ages_hours: list[int], name: str) -> list[int]:
+    with db.session() as session:
+        source = Source(url=f"https://{name}.example/feed", name=name, priority=priority)
+        session.add(source)
+        session.flush()
+        entries = [
+            Entry(
+                key=f"guid:{name}{h}",
+                title=f"{name} {h}",
+                url=f"https://{name}.example/{h}",
+                content_html=TEXT,
+                published=NOW - timedelta(hours=h),
+            )
+            for h in ages_hours
+        ]
+        result = store_entries(session, source, entries, NOW)
+        return result.new_ids
+
+
+def _summarizers(db: Database) -> dict[int, str]:
+    with db.session() as session:
+        return dict(session.execute(select(BriefRow.item_id, BriefRow.summarizer)).all())
+
+
+def _settings(tmp_path: Path):
+    return from_mapping({}, root=tmp_path, origin="test")
+
+
+def _client(server: LLMServer, model: str = "tiny", max_calls: int = 2) -> LLMSummarizer:
+    return LLMSummarizer(base_url=server.base_url, model=model, timeout=2.0, max_calls=max_calls)
+
+
+def test_calls_go_to_the_highest_priority_newest_items_first(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    low = _store(sqlite_db, 2, [1, 2], "low")
+    high = _store(sqlite_db, 5, [30, 3, 10], "high")
+    settings = _settings(tmp_path)
+    make_briefs(sqlite_db, settings, low + high)  # extractive first, as the service does
+    with LLMServer() as server:
+        for _ in range(2):
+            server.reply_content(REPLY)
+        llm = _client(server)
+        assert llm_order(sqlite_db, llm, 10) == [high[1], high[2], high[0], low[0], low[1]]
+        spend_llm_calls(
+            sqlite_db, llm, lambda ids: make_briefs(sqlite_db, settings, ids, llm=llm), batch=1
+        )
+        assert len(server.requests) == 2
+    made = _summarizers(sqlite_db)
+    assert [made[i] for i in (high[1], high[2])] == ["llm:tiny", "llm:tiny"]
+    assert {made[i] for i in (high[0], *low)} == {"extractive"}
+
+
+def test_a_fallback_gets_its_llm_brief_on_a_later_run_and_a_new_model_rebriefs_lazily(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    [item] = _store(sqlite_db, 3, [1], "s")
+    settings = _settings(tmp_path)
+    with LLMServer() as server:
+        server.reply(500)
+        first = make_briefs(sqlite_db, settings, [item], llm=_client(server))
+        assert first.made == 1 and _summarizers(sqlite_db)[item] == "extractive"
+        # without a model (or with its calls spent) the extractive brief is kept
+        assert make_briefs(sqlite_db, settings, [item]).cached == 1
+        server.reply_content(REPLY)
+        assert make_briefs(sqlite_db, settings, [item], llm=_client(server)).made == 1
+        assert _summarizers(sqlite_db)[item] == "llm:tiny"
+        # the LLM brief is kept by extractive runs and by runs of the same model
+        assert make_briefs(sqlite_db, settings, [item]).cached == 1
+        assert make_briefs(sqlite_db, settings, [item], llm=_client(server)).cached == 1
+        assert len(server.requests) == 2
+        # a new model: kept until that model has a call to spare for it
+        assert (
+            make_briefs(sqlite_db, settings, [item], llm=_client(server, max_calls=0)).cached == 1
+        )
+        server.reply_content(REPLY)
+        assert make_briefs(sqlite_db, settings, [item], llm=_client(server, "big")).made == 1
+    assert _summarizers(sqlite_db)[item] == "llm:big"
