@@ -7,7 +7,8 @@ from pathlib import Path
 
 import jinja2
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+"""The top-level ``templates/`` folder: a link to it in the source tree, a copy in the wheel."""
 
 _MARKUP_SUFFIXES = (".html.j2", ".xml.j2", ".atom.j2", ".rss.j2", ".html", ".xml")
 
