@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -19,17 +21,29 @@ from aggregator.store.stories import Story, StoryHead, load_stories, story_heads
 _LOOKBACK = (timedelta(hours=3), timedelta(days=2), timedelta(days=9), timedelta(days=35))
 FRESHNESS_HOURS = 24.0
 """A story loses half its freshness bonus every this many hours."""
+LEAD_BULLETS = 4
+"""A lead needs a substantial brief: at least this many bullets."""
+LEAD_CANDIDATES = 5
+"""The lead is chosen among this many of the best-ranked stories."""
+_SITE_PAGE_RE = re.compile(
+    r"^(?:about(?: (?:us|me|this (?:site|blog)))?|contact(?: us| me)?|imprint|impressum|privacy"
+    r"(?: policy)?|terms(?: of (?:service|use))?|subscribe|newsletter|archives?|home|search|tags"
+    r"|categories|colophon|now|uses|support|donate)$",
+    re.IGNORECASE,
+)
 
 
 def story_score(story: StoryHead, now: datetime) -> float:
     """Rank by source priority (1-5), how many sources carried it, freshness and substance.
 
-    Substance keeps a story with nothing to brief (a video link, a title alone) from leading.
+    Substance keeps a story with nothing to brief (a video link, a title alone) from leading;
+    a story without a date of its own gets no freshness bonus.
     """
     age_hours = max(0.0, (now - story.published).total_seconds() / 3600)
-    freshness = 2.0 * math.pow(0.5, age_hours / FRESHNESS_HOURS)
+    # An undated story's date is only when we first saw it: no freshness claimed for it.
+    freshness = 2.0 * math.pow(0.5, age_hours / FRESHNESS_HOURS) if story.dated else 0.0
     coverage = 1.5 * math.log2(story.source_count)
-    substance = 1.5 * min(story.bullet_count, 3) / 3
+    substance = 1.5 * min(story.bullet_count, LEAD_BULLETS) / LEAD_BULLETS
     return story.priority + coverage + freshness + substance
 
 
@@ -54,17 +68,43 @@ def choose_stories(
     Ranking reads narrow rows; only the stories shown are loaded as full objects.
     """
     found = story_heads_between(session, since=since, until=until, source_ids=source_ids, tags=tags)
-    return load_stories(session, [head.key for head in rank(found, until, digest.max_items)])
+    stories = load_stories(session, [head.key for head in rank(found, until, digest.max_items)])
+    return with_lead(stories)
+
+
+def is_site_page(story: Story) -> bool:
+    """An untitled item or a site's own page (About, Contact, Privacy …): never a lead."""
+    item = story.primary
+    title = " ".join((item.title or story.brief.title).split()).strip(" .:|-")
+    path = urlsplit(item.url or "").path.strip("/").rsplit("/", 1)[-1]
+    path = path.rsplit(".", 1)[0].replace("-", " ").replace("_", " ")
+    return not title or bool(_SITE_PAGE_RE.match(title) or (path and _SITE_PAGE_RE.match(path)))
+
+
+def with_lead(stories: Sequence[Story]) -> list[Story]:
+    """The ranked stories with site pages moved to the end and a lead worth reading first.
+
+    The lead is the best-ranked of the top few with a substantial brief (four or more bullets),
+    one with terms preferred; else the best-ranked story that is not a site page.
+    """
+    ordered = [s for s in stories if not is_site_page(s)] + [s for s in stories if is_site_page(s)]
+    top = [s for s in ordered[:LEAD_CANDIDATES] if not is_site_page(s)]
+    full = [s for s in top if len(s.brief.bullets) >= LEAD_BULLETS]
+    lead = next((s for s in full if s.brief.terms), full[0] if full else None)
+    if lead is None:
+        return ordered
+    return [lead, *(s for s in ordered if s is not lead)]
 
 
 def story_view(story: Story, zone: ZoneInfo) -> StoryView:
-    item = story.primary
+    item, brief = story.primary, story.brief
+    dated = any(i.dated for i in story.items)
     return StoryView(
-        title=item.title or "(untitled)",
+        title=item.title or brief.title or "(untitled)",
         url=item.url,
         sources=[SourceRef(name=s.label, url=s.site_url) for s in story.sources],
-        brief=story.brief,
-        published=story.published.astimezone(zone),
+        brief=brief,
+        published=story.published.astimezone(zone) if dated else None,
     )
 
 

@@ -136,6 +136,7 @@ def _row(entry: Entry, source_id: int, key: str, digest: str, now: datetime) -> 
         "tags": list(entry.tags),
         "content_hash": digest,
         "published_at": entry.published or now,
+        "dated": entry.published is not None,  # undated: ranked by first seen, no date shown
         "updated_at": entry.updated,
         "first_seen_at": now,
     }

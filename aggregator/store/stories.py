@@ -79,6 +79,8 @@ class StoryHead:
     source_count: int
     bullet_count: int
     """Bullets in the primary item's brief (0 before it has one)."""
+    dated: bool = True
+    """False when no item of the story carried a date (``published`` is when it was first seen)."""
 
 
 def group_stories(items: Iterable[Item]) -> list[Story]:
@@ -136,6 +138,7 @@ def story_heads_between(
         row.id: row for row in session.execute(select(Source.id, Source.priority, Source.tags))
     }
     columns = [Item.story_key, Item.source_id, Item.first_seen_at, Item.id, Item.published_at]
+    columns.append(Item.dated)
     query = (
         select(*columns, _bullet_count(session).label("bullets"), *([Item.tags] if tags else []))
         .outerjoin(BriefRow, BriefRow.item_id == Item.id)
@@ -161,6 +164,7 @@ def story_heads_between(
             priority=max(sources[i].priority for i in ids),
             source_count=len(ids),
             bullet_count=primary.bullets,
+            dated=any(row.dated for row in rows),
         )
 
 

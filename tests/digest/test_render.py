@@ -7,7 +7,7 @@ import re
 import lxml.html
 import pytest
 
-from aggregator.briefs.model import Brief, Term
+from aggregator.briefs.model import MAX_BULLETS, Brief, Term
 from aggregator.digest.model import SourceRef, StoryView
 from aggregator.digest.render import (
     MAX_HTML_BYTES,
@@ -172,7 +172,7 @@ def test_huge_item_is_bounded():
     assert len(text) < 20_000
     doc = _doc(html)
     assert len(_one(doc, ".lead-title a").text_content()) <= TITLE_CHARS
-    assert len(_all(doc, ".bullets li")) == 8
+    assert len(_all(doc, ".bullets li")) == MAX_BULLETS
     assert len(_all(doc, ".term")) == 4
     assert len(_one(doc, ".brief-text").text_content()) <= PARAGRAPH_CHARS
     assert _one(doc, ".lead-title a").text_content().endswith("word…")

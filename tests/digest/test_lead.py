@@ -1,0 +1,72 @@
+"""The digest's lead is worth reading; undated items and site pages do not outrank the news."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from aggregator.briefs.pipeline import make_briefs
+from aggregator.config import from_mapping
+from aggregator.digest.compose import choose_stories, story_view
+from aggregator.ingest.entry import Entry
+from aggregator.store.db import Database
+from aggregator.store.items import store_entries
+from aggregator.store.models import Item, Source
+
+NOW = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
+SECTIONS = {
+    "Vote": "The city council approved the new tram depot on Monday by a wide margin.",
+    "Cost": "The depot will cost about forty million euros, shared with the regional government.",
+    "Works": "Construction starts in spring and should take roughly two years to complete.",
+    "Jobs": "Around two hundred workers will maintain the fleet once the depot opens.",
+    "Critics": "Residents nearby asked for noise barriers along the access tracks.",
+}
+LONG = "".join(f"<h2>{h}</h2><p>{p}</p>" for h, p in SECTIONS.items())
+TEASER = "<p>The mayor spoke about the tram today. Watch the full video on our channel now.</p>"
+ABOUT = "<p>This is a small blog about trams and cities. I write about transport every week.</p>"
+
+
+def _entries() -> list[Entry]:
+    def entry(key: str, title: str, html: str, age_hours: float | None) -> Entry:
+        published = NOW - timedelta(hours=age_hours) if age_hours is not None else None
+        return Entry(key=key, title=title, url=f"https://t.example/{key}", content_html=html,
+                     published=published)  # fmt: skip
+
+    return [
+        entry("teaser", "Mayor on trams", TEASER, 1),
+        entry("about", "About", ABOUT, None),
+        entry("untitled", "", LONG, 2),
+        entry("undated", "Depot notes", LONG.replace("tram", "bus"), None),
+        entry("depot", "Tram depot approved", LONG, 20),
+    ]
+
+
+def test_lead_has_a_substantial_brief_and_site_pages_and_undated_items_rank_down(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = from_mapping(
+        {"digests": [{"name": "daily", "schedule": "0 7 * * *", "max_items": 10}]},
+        root=tmp_path,
+        origin="test",
+    )
+    with sqlite_db.session() as session:
+        source = Source(url="https://t.example/feed", name="Trams", priority=3)
+        session.add(source)
+        session.flush()
+        ids = store_entries(session, source, _entries(), NOW).new_ids
+    make_briefs(sqlite_db, settings, ids)
+    with sqlite_db.session() as session:
+        dated = dict(session.execute(select(Item.title, Item.dated)).all())
+        assert dated["About"] is False and dated["Depot notes"] is False
+        assert dated["Tram depot approved"] is True
+        stories = choose_stories(session, settings.digests[0], since=None, until=NOW)
+        titles = [s.primary.title for s in stories]
+        views = {s.primary.title: story_view(s, ZoneInfo("UTC")) for s in stories}
+    assert titles[0] == "Tram depot approved"  # not the fresher two-bullet teaser
+    assert set(titles[-2:]) == {"About", ""}  # site pages and untitled items rank last
+    assert titles.index("Mayor on trams") < titles.index("Depot notes")  # undated: no freshness
+    assert views["Depot notes"].published is None  # no invented date
+    assert views["Tram depot approved"].published == NOW - timedelta(hours=20)
