@@ -11,14 +11,14 @@ are computed from the database at scrape time, so they are right whichever proce
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
-from sqlalchemy import Row, case, func, select
+from sqlalchemy import case, func, select
 
 from aggregator.store.db import Database
 from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
@@ -104,14 +104,14 @@ class StoreCollector(Collector):
 
 
 def _grouped(
-    rows: Iterable[Row[tuple[Any, int]]],
+    rows: Iterable[Sequence[Any]],
     name: str,
     help_text: str,
     label: str,
     always: tuple[str, ...],
 ) -> GaugeMetricFamily:
     """A gauge with one sample per label value; the ``always`` values appear even when zero."""
-    counts = dict.fromkeys(always, 0) | {str(key): int(n) for key, n in rows}
+    counts = dict.fromkeys(always, 0) | {str(row[0]): int(row[1]) for row in rows}
     family = GaugeMetricFamily(name, help_text, labels=[label])
     for key, value in sorted(counts.items()):
         family.add_metric([key], value)

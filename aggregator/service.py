@@ -48,7 +48,7 @@ from aggregator.store.claims import (
 )
 from aggregator.store.items import content_version
 from aggregator.store.locks import Leadership
-from aggregator.store.models import BriefRow, Delivery, Item, Source
+from aggregator.store.models import CLAIMED_TABLES, ITEMS, BriefRow
 
 log = logging.getLogger("aggregator.service")
 
@@ -57,8 +57,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-CLAIMED_TABLES = (Source.__table__, Item.__table__, Delivery.__table__)
-ITEMS = Item.__table__
 BRIEF_BATCH = 200
 LLM_BRIEF_BATCH = 20
 """Items claimed at a time for briefs: fewer with an LLM, whose calls are slow."""

@@ -15,7 +15,7 @@ _MARKUP_SUFFIXES = (".html.j2", ".xml.j2", ".atom.j2", ".rss.j2", ".html", ".xml
 
 def _autoescape(name: str | None) -> bool:
     """Escape HTML/XML templates; leave plain-text ones (``*.txt.j2``) alone."""
-    return bool(name) and name.endswith(_MARKUP_SUFFIXES)
+    return name is not None and name.endswith(_MARKUP_SUFFIXES)
 
 
 @cache

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import selectinload
 
 from aggregator.briefs.extract import extract_main_text, is_teaser
@@ -21,10 +21,9 @@ from aggregator.ingest.fetch import Fetcher, FetchError
 from aggregator.store.chunks import rows_in
 from aggregator.store.claims import release
 from aggregator.store.db import Database
-from aggregator.store.models import BriefRow, Item, Source
+from aggregator.store.models import ITEMS, BriefRow, Item, Source
 
 log = logging.getLogger("aggregator.briefs")
-ITEMS = Item.__table__
 BATCH = 200
 
 
@@ -141,7 +140,7 @@ async def fetch_full_texts(db: Database, settings: Settings, item_ids: Sequence[
     Only items of sources with full text on (their own setting, else ``[briefs] full_text``) are
     read, three columns each, in chunks of ids.
     """
-    enabled = Source.full_text.is_(True)
+    enabled: ColumnElement[bool] = Source.full_text.is_(True)
     if settings.briefs.full_text:
         enabled = or_(enabled, Source.full_text.is_(None))
     query = (

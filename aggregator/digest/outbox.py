@@ -63,7 +63,7 @@ from aggregator.digest.transport import (
 from aggregator.store.chunks import scalars_in
 from aggregator.store.claims import claim, new_token, release, release_all, write_transaction
 from aggregator.store.db import Database, chunked
-from aggregator.store.models import Delivery, DigestRun, Edition, Subscriber
+from aggregator.store.models import DELIVERIES, Delivery, DigestRun, Edition, Subscriber
 from aggregator.web.tokens import link_path
 
 log = logging.getLogger("aggregator.outbox")
@@ -92,7 +92,6 @@ _RECORD_RENDER = (
         | {"last_error": bindparam("error")}
     )
 )
-DELIVERIES = Delivery.__table__
 
 
 def _utcnow() -> datetime:
@@ -461,7 +460,7 @@ class Outbox:
             .order_by(Delivery.id)
             .limit(limit)
         )
-        due = session.execute(query).all()
+        due = list(session.execute(query).all())
         for edition_id in {r.edition_id for r in due} - templates.keys():
             templates[edition_id] = self._template(session, edition_id)
         return due

@@ -43,10 +43,9 @@ from aggregator.ingest.schedule import (
 from aggregator.store.claims import claim, claim_ids, new_token, release, release_all
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
-from aggregator.store.models import Item, Source
+from aggregator.store.models import SOURCES, Item, Source
 
 log = logging.getLogger("aggregator.poll")
-SOURCES = Source.__table__
 POOL_AFTER_BODIES = 16
 """The first bodies of a poll parse on the store thread; starting processes costs about a
 second, which only pays off for a poll with many changed feeds."""

@@ -139,7 +139,7 @@ def record_success(
 
 
 def record_failure(
-    source: Source | PolledSource,
+    source: Source,
     *,
     now: datetime,
     error: str,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from aggregator.ingest.entry import Entry
 from aggregator.store.db import Database, chunked
-from aggregator.store.models import BriefRow, Item, Source
+from aggregator.store.models import ITEMS, BriefRow, Item, Source
 
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src", "_hsenc", "_hsmi")
 
@@ -95,7 +95,7 @@ def store_entries(
         inserted = dict(
             session.connection()
             .execute(
-                (pg_insert if dialect == "postgresql" else sqlite_insert)(Item.__table__)
+                (pg_insert if dialect == "postgresql" else sqlite_insert)(ITEMS)
                 .on_conflict_do_nothing()
                 .returning(Item.key_hash, Item.id),
                 list(fresh.values()),

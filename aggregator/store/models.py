@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -292,3 +293,17 @@ class WebSubPing(Base):
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, for statements that need no ORM objects."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+SOURCES = table_of(Source)
+ITEMS = table_of(Item)
+DELIVERIES = table_of(Delivery)
+CLAIMED_TABLES = (SOURCES, ITEMS, DELIVERIES)
+"""The tables whose rows workers claim (store/claims.py)."""

@@ -53,8 +53,8 @@ def sync_config_sources(session: Session, settings: Settings) -> list[Source]:
         row.min_interval_minutes = cfg.min_interval_minutes
         row.max_interval_minutes = cfg.max_interval_minutes
         synced.append(row)
-    for url, row in rows.items():
-        if url not in wanted:
+    for config_url, row in rows.items():
+        if config_url not in wanted:
             row.enabled, row.disabled_by = False, "config"
     session.flush()
     return synced

@@ -22,7 +22,7 @@ def shared_value(db: Database, key: str, make: Callable[[], str]) -> str:
         insert = db.insert(AppState).values(key=key, value=make())
         connection.execute(insert.on_conflict_do_nothing())
     with db.engine.connect() as connection:
-        return connection.scalar(select(AppState.value).where(AppState.key == key))
+        return connection.execute(select(AppState.value).where(AppState.key == key)).scalar_one()
 
 
 class SharedRateLimiter:

@@ -28,9 +28,7 @@ def upgrade() -> None:
     with op.batch_alter_table("sources") as batch:
         batch.add_column(sa.Column("feed_updated_at", sa.DateTime(), nullable=True))
     with op.batch_alter_table("items") as batch:
-        batch.add_column(
-            sa.Column("dated", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
+        batch.add_column(sa.Column("dated", sa.Boolean(), nullable=False, server_default=sa.true()))
     op.create_table(
         "app_state",
         sa.Column("key", sa.String(64), primary_key=True),
