@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import webbrowser
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -115,7 +116,10 @@ def preview(
         fail(ctx, f"no digest named {digest_name!r} (configured: {known})")
     now = datetime.now(UTC)
     with app.db.session() as session:
-        since, tags, sources, timezone = None, (), (), None
+        since: datetime | None = None
+        tags: Sequence[str] = ()
+        sources: Sequence[int] = ()
+        timezone: str | None = None
         if subscriber:
             row = session.scalar(
                 select(Subscriber).where(Subscriber.email == subscriber.strip().lower())

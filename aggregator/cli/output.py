@@ -16,17 +16,16 @@ json_option = click.option("--json", "as_json", is_flag=True, help="print JSON (
 
 
 def _plain(value: Any) -> Any:
+    """JSON for what ``json`` cannot write itself: dataclass rows and datetimes (ISO 8601)."""
     if isinstance(value, datetime):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def print_json(data: Any) -> None:
-    """``data`` (dataclasses, lists, dicts, datetimes) as indented JSON on standard output."""
-    if dataclasses.is_dataclass(data) and not isinstance(data, type):
-        data = dataclasses.asdict(data)
-    elif isinstance(data, list):
-        data = [dataclasses.asdict(row) if dataclasses.is_dataclass(row) else row for row in data]
+    """``data`` (dataclass rows, lists, dicts, datetimes) as indented JSON on standard output."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_plain))
 
 

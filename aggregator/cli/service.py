@@ -94,6 +94,7 @@ def brief(ctx: click.Context, item: str, refresh: bool) -> None:
             .options(selectinload(Item.source), selectinload(Item.brief))
             .where(Item.id == item_id)
         ).one()
+        assert row.brief is not None  # make_briefs wrote it
         show_brief(row, Brief.from_dict(row.brief.data))
 
 
