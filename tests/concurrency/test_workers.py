@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.store.db import Database
 from tests.concurrency.fleet import (
     Fleet,
     add_subscribers,
@@ -186,3 +187,34 @@ def test_three_workers_start_at_once_on_an_empty_database(tmp_path: Path, pg_url
             text("SELECT version_num FROM alembic_version")
         ).scalars().all() == [head]
     db.dispose()
+
+
+def test_a_poll_killed_midway_is_polled_again_without_a_failure(
+    tmp_path: Path, feed_server: FeedServer, pg_url: str
+) -> None:
+    """SIGKILL while every fetch is under way (the feeds trickle): the next worker polls the
+    sources again, once the dead worker's claims are freed, and records no failure."""
+    feeds = [
+        feed_server.trickle(
+            f"/slow/{n}.xml", rss_feed(f"Slow {n}", items=2), interval=0.2, chunk_size=64
+        )
+        for n in range(6)
+    ]
+    config = write_config(tmp_path, database_url=pg_url, feeds=feeds, smtp_port=25)
+    Database(pg_url).dispose()
+    first = Fleet(config).start(1)
+    wait_until(lambda: snapshot(pg_url).claimed >= 6, 60, "the poll to claim every source")
+    time.sleep(0.5)
+    first.procs[0].send_signal(signal.SIGKILL)
+    first.procs[0].wait(timeout=10)
+    assert snapshot(pg_url).polled == 0  # killed before any source was recorded
+    second = Fleet(config).start(1)
+    try:
+        wait_until(lambda: snapshot(pg_url).polled == 6, 90, "the sources to be polled again")
+    finally:
+        assert second.stop() == [0]
+    state = snapshot(pg_url)
+    assert state.failing == [] and state.items == 12 and state.claimed == 0
+    fetched = [len(feed_server.requests_for(f"/slow/{n}.xml")) for n in range(6)]
+    # the first worker had 4 fetches under way (fetch.per_host), cut short and done again
+    assert sorted(fetched) == [1, 1, 2, 2, 2, 2], fetched
