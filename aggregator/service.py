@@ -38,6 +38,7 @@ from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
 from aggregator.metrics import record_poll
 from aggregator.publish.archive import write_index, write_run_page
 from aggregator.publish.publisher import PublishResult, publish
+from aggregator.publish.websub import send_due_pings
 from aggregator.store.claims import (
     Heartbeat,
     claim,
@@ -322,6 +323,7 @@ class Service:
             log.info(
                 "published %d entries, %d file(s) changed", result.entries, len(result.changed)
             )
+        send_due_pings(self.pipeline.app.db, self.settings)
 
     def digest_job(self, digest: DigestSettings) -> None:
         """On the leader only: queue the run for this firing; the outbox tick sends it."""

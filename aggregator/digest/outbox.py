@@ -51,7 +51,12 @@ from aggregator.digest.compose import (
     previous_fire_time,
     subject_line,
 )
-from aggregator.digest.message import MessageError, MessageTemplate, make_message_id, sign_dkim
+from aggregator.digest.message import (
+    MessageError,
+    MessageTemplate,
+    dkim_signer,
+    make_message_id,
+)
 from aggregator.digest.render import personal_values, prepare
 from aggregator.digest.transport import (
     DeliveryError,
@@ -130,9 +135,7 @@ class Outbox:
         self.lease = timedelta(seconds=settings.general.lease_seconds)
         self.stopping = threading.Event()
         """Set on shutdown: no new batch is claimed, and unsent mail is given back."""
-        self._dkim_key: bytes | None = None
-        if settings.mail.dkim.enabled:
-            self._dkim_key = settings.path(settings.mail.dkim.private_key_file).read_bytes()
+        self._sign = dkim_signer(settings)
 
     # --- 1. queue -------------------------------------------------------------------------
 
@@ -510,10 +513,7 @@ class Outbox:
             message_id=row.message_id,
             date=date,
         )
-        if self._dkim_key is not None:
-            dkim = self.settings.mail.dkim
-            message = sign_dkim(message, dkim.selector, dkim.domain, self._dkim_key)
-        return message
+        return self._sign(message) if self._sign is not None else message
 
     def _record_failure(self, delivery_id: int, outcome: DeliveryError, report: SendReport) -> None:
         """Retry later, give up, or bounce (and perhaps suspend the subscriber)."""
