@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 DEFAULT_CONFIG_NAME = "config.toml"
 
@@ -447,7 +448,7 @@ def _secret_hint(loc: tuple[int | str, ...]) -> str | None:
     )
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return _secret_hint(tuple(error["loc"])) or "unknown key (check the spelling)"

@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -65,10 +65,12 @@ LLM_BRIEF_BATCH = 20
 
 @dataclass(slots=True)
 class CycleReport:
-    poll: PollReport | None = None
-    runs: list[int] = field(default_factory=list)
-    delivery: SendReport | None = None
-    published: PublishResult | None = None
+    """What one ``run --once`` cycle did."""
+
+    poll: PollReport
+    runs: list[int]
+    delivery: SendReport
+    published: PublishResult
 
 
 class Pipeline:
@@ -223,12 +225,9 @@ class Pipeline:
 
     def run_once(self) -> CycleReport:
         """Poll what is due, brief, run the digests that are due, deliver, publish."""
-        report = CycleReport()
-        report.poll = self.poll_and_brief(due_only=True)
-        report.runs = self.start_due_digests()
-        report.delivery = self.deliver()
-        report.published = self.publish()
-        return report
+        poll = self.poll_and_brief(due_only=True)
+        runs = self.start_due_digests()
+        return CycleReport(poll, runs, self.deliver(), self.publish())
 
     def stop(self) -> None:
         """Ask every step under way to stop at its next safe point (shutdown)."""

@@ -76,7 +76,9 @@ def _encoded_words(text: str, first_room: int = 76) -> list[str]:
 
     The first word fits in ``first_room`` columns (what the header name leaves on its line).
     """
-    words, chunk, size = [], [], 0
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
     budget = max(3, (first_room - 12) // 4 * 3)
     for char in text:
         n = len(char.encode())

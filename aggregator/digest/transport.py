@@ -207,7 +207,7 @@ class SMTPTransport(Transport):
                 conn.login(self.username, self.password or "")
             return conn
         except smtplib.SMTPResponseException as exc:
-            text = exc.smtp_error.decode(errors="replace")
+            text = _text(exc.smtp_error)
             raise TransportUnavailable(recipient, exc.smtp_code, text, stage) from None
         except (smtplib.SMTPException, OSError) as exc:
             where = f"{self.host}:{self.port}"
@@ -256,7 +256,7 @@ class SMTPTransport(Transport):
             if code == 250:
                 return SendResult(recipient, code, reply.decode(errors="replace"))
         except smtplib.SMTPResponseException as exc:  # DATA refused before the body was sent
-            code, reply = exc.smtp_code, exc.smtp_error
+            code, reply = exc.smtp_code, _bytes(exc.smtp_error)
         except OSError as exc:  # includes SMTPServerDisconnected and timeouts
             raise _Dropped(stage, None, str(exc) or "connection dropped") from None
         text = reply.decode(errors="replace")
@@ -348,3 +348,12 @@ def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
     if ca_file is not None:
         context.load_verify_locations(cafile=ca_file)
     return context
+
+
+def _text(reply: bytes | str) -> str:
+    """An SMTP reply as text (smtplib gives bytes, or str for replies it makes up itself)."""
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+
+
+def _bytes(reply: bytes | str) -> bytes:
+    return reply if isinstance(reply, bytes) else reply.encode()

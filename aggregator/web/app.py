@@ -79,7 +79,9 @@ class _Site:
         self._transport = transport
         self.https = self.settings.general.base_url.startswith("https://")
         self.csrf = CSRF(self.secret, secure_cookie=self.https)
-        self.ip_limit = SharedRateLimiter(self.db, self.settings.web.subscribe_per_ip_per_hour, 3600)
+        self.ip_limit = SharedRateLimiter(
+            self.db, self.settings.web.subscribe_per_ip_per_hour, 3600
+        )
         self.css = (TEMPLATES_DIR / "web" / "style.css").read_bytes()
         self.css_version = hashlib.sha256(self.css).hexdigest()[:16]
         self.css_etag = f'"{self.css_version}"'
@@ -385,7 +387,8 @@ class _Site:
         if form is not None and form.get("action") == "resubscribe":
             now = datetime.now(UTC)
             await run_in_threadpool(lambda: subs.resubscribe(self.db, row.id, now=now))
-            row = await run_in_threadpool(subs.get, self.db, row.id) or row
+            fresh = await run_in_threadpool(subs.get, self.db, row.id)
+            row = fresh or row
             saved = row.status == "active"
         elif form is not None and row.status in ("active", "paused"):
             try:
@@ -400,7 +403,8 @@ class _Site:
                         self.db, row.id, choices, timezone=timezone, paused=paused
                     )
                 )
-                row = await run_in_threadpool(subs.get, self.db, row.id) or row
+                fresh = await run_in_threadpool(subs.get, self.db, row.id)
+                row = fresh or row
                 saved = True
         if row.status == "pending":
             return self.notice(
@@ -473,7 +477,8 @@ class _Site:
             await run_in_threadpool(lambda: subs.unsubscribe(self.db, row.id, reason=reason))
             if one_click:  # answered to a mail provider: no form, no cookie
                 return self.notice(request, "You are unsubscribed", tone="ok")
-            row = await run_in_threadpool(subs.get, self.db, row.id) or row
+            fresh = await run_in_threadpool(subs.get, self.db, row.id)
+            row = fresh or row
         return self._inactive(request, row)
 
     # -- operations ---------------------------------------------------------------------------

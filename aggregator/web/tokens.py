@@ -58,7 +58,7 @@ def read_token(secret: str, token: str, purpose: str, max_age: float | None) -> 
     if not token or len(token) > MAX_TOKEN_CHARS or not token.isascii():
         raise BadToken("This link is not valid. Check that it was copied completely.")
     try:
-        value = serializer.loads(token, max_age=max_age)
+        value = serializer.loads(token, max_age=None if max_age is None else int(max_age))
     except SignatureExpired:
         raise ExpiredToken("This link has expired.") from None
     except BadSignature:
