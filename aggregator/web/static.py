@@ -18,7 +18,7 @@ import os
 import stat
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
@@ -82,8 +82,11 @@ class _File:
     mtime: float
     variants: dict[str, _Variant]
     size: int
+    """Bytes held, every encoding counted."""
     checked: float = 0.0
-    generation: int = field(default=-1)
+    """When the file on disk was last compared (``time.monotonic``)."""
+    generation: int = -1
+    """``atomic.generation`` at that time."""
 
 
 def _media_type(name: str) -> str:
