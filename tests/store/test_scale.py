@@ -17,7 +17,7 @@ from aggregator.digest.compose import choose_stories
 from aggregator.ingest.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
-from aggregator.store.models import Item, Source
+from aggregator.store.models import BriefRow, Item, Source
 from aggregator.store.stories import newest_stories, story_heads_between
 from tests.conftest import PG_URL, _pg_schema_url
 from tests.support.feedserver import FeedServer
@@ -87,6 +87,11 @@ def test_more_new_items_than_one_statement_takes(
         new_ids = store_entries(session, wide, big, NOW).new_ids
         new_ids += store_entries(session, narrow, small, NOW).new_ids
         narrow_id = narrow.id
+        briefed = session.scalar(select(Item).where(Item.title == "Story 100"))
+        bullets = ["One whole sentence.", "Another.", "A third.", "A fourth."]
+        session.add(BriefRow(item_id=briefed.id, content_hash="x", data={"bullets": bullets},
+                             summarizer="test"))  # fmt: skip
+        briefed_key = briefed.story_key
     assert len(new_ids) == MANY + SHARED
 
     assert asyncio.run(fetch_full_texts(pg_db, _settings(tmp_path, full_text=False), [])) == 0
@@ -102,12 +107,14 @@ def test_more_new_items_than_one_statement_takes(
     with pg_db.session() as session:
         heads = list(story_heads_between(session, since=NOW - timedelta(hours=1), until=NOW))
         assert len(heads) == MANY  # the shared stories count once
+        assert {h.key: h.bullet_count for h in heads if h.bullet_count} == {briefed_key: 4}
         chosen = choose_stories(session, digest, since=NOW - timedelta(hours=1), until=NOW)
         # Full objects only for the ten shown: their items, sources and (no) briefs.
         assert len(session.identity_map) <= 10 * 2 + 2
     assert len(chosen) == 10
     assert [len(s.sources) for s in chosen[:SHARED]] == [2] * SHARED  # carried twice: first
     assert [s.primary.source.name for s in chosen[:SHARED]] == ["Big"] * SHARED
+    assert chosen[SHARED].primary.title == "Story 100"  # its brief lifts it over newer ones
 
     with pg_db.session() as session:
         rare = choose_stories(session, digest, since=None, until=NOW, tags=["rare"])
