@@ -137,7 +137,8 @@ def main() -> None:
         tally.seconds += time.perf_counter() - start
         tally.add(title, text, brief)
         if dump:
-            dump.write(json.dumps({"title": title, **brief.to_dict()}, ensure_ascii=False) + "\n")
+            row = {"item_title": title, **brief.to_dict()}
+            dump.write(json.dumps(row, ensure_ascii=False) + "\n")
     if dump:
         dump.close()
     print(f"{tally.items} items from {args.folder} ({len(glossary)} glossary terms)")

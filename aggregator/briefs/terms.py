@@ -13,7 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 
+from aggregator.briefs.glossary import SHIPPED_GLOSSARY, load_glossary
 from aggregator.briefs.model import MAX_DEFINITION_WORDS, MAX_TERMS, Term
+from aggregator.briefs.standalone import context_opener
 from aggregator.briefs.text import is_complete_sentence, stopwords
 
 _NAME = r"[A-Z][\w.+#-]*(?:\s+[A-Z][\w.+#-]*){0,3}"
@@ -22,9 +24,18 @@ _COPULA_RE = re.compile(
     r"(?:(?:is|are)\s+an?|refers\s+to(?:\s+an?|\s+the)?)\s+(?P<rest>\S+(?:\s+\S+){2,})"
 )
 _GLOSS_RE = re.compile(rf"(?P<term>\b{_NAME})\s+\((?P<def>an?\s[^()]{{5,120}})\)")
-_SPEAKER_RE = re.compile(
-    r"\b(?:I|I'm|I’m|we|we're|we’re|us|our|you|your|my|me)\b|[?!]", re.IGNORECASE
+_AI_CONTEXT_RE = re.compile(
+    r"\b(?:AI|A\.I\.|AGI|LLMs?|GPT[-\w]*|ChatGPT|Claude|Gemini)\b|(?i:\bartificial intelligence\b"
+    r"|\bmachine learning\b|\bdeep learning\b|\bneural net|\blanguage models?\b|\bchatbots?\b)"
 )
+_SPEAKER_RE = re.compile(
+    r"\b(?:I|I'm|I’m|we|we're|we’re|us|our|you|your|my|me)\b|[?!]"
+    r"|\b(?:makes? (?:a lot of |no |some )?sense|a lot|great|awesome|nice|cool|silly|stupid)\b",
+    re.IGNORECASE,
+)
+"""Sentences that speak to the reader or give an opinion: not definitions."""
+_DANGLING_RE = re.compile(r"\b(?:this|that|these|those|it|here|there)\W*$|https?://|www\.", re.I)
+"""A definition sentence that ends pointing elsewhere ("… for that.") or carries an address."""
 _KINDS = frozenset({
     "algorithm", "api", "app", "application", "approach", "architecture", "benchmark", "browser",
     "chip", "class", "command", "compiler", "component", "compound", "concept", "condition",
@@ -42,7 +53,8 @@ _OPINION = frozenset({
     "amazing", "awesome", "bad", "best", "better", "big", "bit", "brilliant", "fantastic",
     "favorite", "favourite", "few", "fun", "good", "great", "huge", "little", "lot", "must",
     "nice", "perfect", "popular", "real", "simple", "strong", "terrible", "true", "weak",
-    "wonderful", "worse", "worst",
+    "wonderful", "worse", "worst", "pretty", "really", "very", "quite", "super", "silly",
+    "stupid", "cool", "neat", "interesting", "excellent", "handy", "useful",
 })  # fmt: skip
 _KIND_SCAN = 8
 """Words after "is a" searched for the kind of thing, up to a "that", "which" or comma."""
@@ -65,6 +77,8 @@ def find_terms(
 def glossary_terms(item_text: str, glossary: Mapping[str, str] | None) -> list[Term]:
     """Glossary entries whose term occurs in the item, in order of first occurrence.
 
+    The shipped glossary's entries define AI terms, so they count only in an item about AI
+    ("AI", "machine learning", "language model" …); an operator's entries count anywhere.
     One pass per case rule: a term with a capital after its first letter ("RLHF", "LoRA") must
     match exactly, the others match in any case; plurals count, and the longest term wins where
     two overlap ("large language model" over "language model").
@@ -72,10 +86,12 @@ def glossary_terms(item_text: str, glossary: Mapping[str, str] | None) -> list[T
     if not glossary:
         return []
     first: dict[str, int] = {}
+    about_ai = _AI_CONTEXT_RE.search(item_text) is not None
+    shipped = _shipped()
     for pattern, key in _matchers(tuple(glossary.items())):
         for m in pattern.finditer(item_text):
             term = key(m["t"])
-            if term is not None:
+            if term is not None and (about_ai or shipped.get(term) != glossary[term]):
                 first.setdefault(term, m.start())
     chosen: list[Term] = []
     for term in sorted(first, key=first.__getitem__):
@@ -116,6 +132,11 @@ def _matchers(
     return out
 
 
+@lru_cache(maxsize=1)
+def _shipped() -> dict[str, str]:
+    return load_glossary(SHIPPED_GLOSSARY) if SHIPPED_GLOSSARY.is_file() else {}
+
+
 def _exact_case(term: str) -> bool:
     return term.strip()[1:] != term.strip()[1:].lower()
 
@@ -150,7 +171,13 @@ def _text_definitions(sentences: Iterable[str], stop: frozenset[str]) -> Iterabl
         if _SPEAKER_RE.search(s):
             continue
         m = _COPULA_RE.match(s)
-        if m and _is_term(m["term"], stop) and _names_a_kind(m["rest"]) and is_complete_sentence(s):
+        if (
+            m
+            and _is_term(m["term"], stop)
+            and _names_a_kind(m["rest"])
+            and is_complete_sentence(s)
+            and not (context_opener(s) or _DANGLING_RE.search(s))
+        ):
             yield m["term"], s
         for m in _GLOSS_RE.finditer(s):
             if _is_term(m["term"], stop) and _names_a_kind(m["def"].split(None, 1)[1]):
@@ -167,7 +194,10 @@ def _names_a_kind(phrase: str) -> bool:
             break
     if not head or head[0] in _OPINION:
         return False
-    return any(w.rstrip("s") in _KINDS or w in _KINDS for w in head)
+    kind = next((i for i, w in enumerate(head) if w.rstrip("s") in _KINDS or w in _KINDS), None)
+    # "X is a tool, and …" names a kind but says nothing about it
+    said = len(phrase.split()) > 1 and not phrase.split()[0].endswith((",", ";", ":", "."))
+    return kind is not None and (kind > 0 or said)
 
 
 def _is_term(term: str, stop: frozenset[str]) -> bool:

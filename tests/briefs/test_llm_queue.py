@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -109,3 +110,21 @@ def test_a_fallback_gets_its_llm_brief_on_a_later_run_and_a_new_model_rebriefs_l
         server.reply_content(REPLY)
         assert make_briefs(sqlite_db, settings, [item], llm=_client(server, "big")).made == 1
     assert _summarizers(sqlite_db)[item] == "llm:big"
+
+
+def test_a_stalled_server_costs_three_timeouts_per_run_not_one_per_item(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    ids = _store(sqlite_db, 3, list(range(1, 21)), "many")
+    settings = _settings(tmp_path)
+    make_briefs(sqlite_db, settings, ids)
+    with LLMServer() as server:
+        for _ in range(20):
+            server.reply_content(REPLY, delay=2.0)
+        llm = LLMSummarizer(base_url=server.base_url, model="tiny", timeout=0.2, max_calls=50)
+        started = time.monotonic()
+        spend_llm_calls(sqlite_db, llm, lambda ids: make_briefs(sqlite_db, settings, ids, llm=llm))
+        elapsed = time.monotonic() - started
+        assert len(server.requests) == 3 and not llm.available
+    assert elapsed < 3 * 0.2 + 1.5
+    assert set(_summarizers(sqlite_db).values()) == {"extractive"}  # every item still has one

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from aggregator.briefs.glossary import combined_glossary
 from aggregator.briefs.summarize import make_brief
 from aggregator.briefs.terms import find_terms
 from tests.briefs.corpus import items, plain
@@ -79,6 +80,13 @@ def test_definition_patterns(sentence: str, term: str, definition: str) -> None:
         "Psychology Today is a magazine about the mind and behaviour.",
         "Lisbon is a city on the Atlantic coast of Portugal.",
         "Acme Corp (a company founded in 1995) makes anvils.",
+        "Authenticated Encryption is a concept that makes a lot of sense.",
+        "Format string vulnerabilities are a pretty silly class of bug.",
+        "Print debugging is a tool, and it has its uses in small programs.",
+        "SUBLEQ is an interesting architecture because of its simplicity.",
+        "However there is a class of attacks that is still a concern.",
+        "Hey is an excellent CLI tool for that.",
+        "Summarizer (https://kagi.com/summarizer) is an AI-powered tool for summaries.",
     ],
 )
 def test_no_term_without_a_real_definition(sentence: str) -> None:
@@ -100,6 +108,19 @@ def test_glossary_wins_and_counts_only_when_it_occurs() -> None:
 def test_glossary_term_matches_whole_words_only() -> None:
     found = find_terms("Tech news", [], "Google shipped a release.", {"Go": "A language."})
     assert found == []
+
+
+def test_shipped_glossary_counts_only_in_items_about_ai() -> None:
+    glossary = combined_glossary(None)
+    human = "Humans have a propensity towards generalization while craving novelty."
+    assert find_terms("Living long", [], human, glossary) == []
+    ai = human + " The same is true of machine learning."
+    assert [t.term for t in find_terms("", [], ai, glossary)] == [
+        "generalization",
+        "machine learning",
+    ]
+    own = {**glossary, "generalization": "Drawing a broad rule from a few cases."}
+    assert [t.term for t in find_terms("", [], human, own)] == ["generalization"]
 
 
 def test_glossary_acronyms_match_only_in_capitals() -> None:
