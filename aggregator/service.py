@@ -33,8 +33,8 @@ from aggregator.briefs.pipeline import fetch_full_texts, llm_for, make_briefs
 from aggregator.config import DigestSettings
 from aggregator.digest.compose import latest_fire_time
 from aggregator.digest.outbox import Outbox, SendReport
-from aggregator.digest.transport import Transport
 from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
+from aggregator.mail.transport import Transport
 from aggregator.metrics import record_poll
 from aggregator.publish.archive import write_index, write_run_page
 from aggregator.publish.publisher import PublishResult, publish

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from aggregator.digest.message import build_message
 from aggregator.digest.render import prepare
+from aggregator.mail.message import build_message
 from tests.digest import sample_view
 
 UNSUB = "https://news.example.org/u/{n}?sig=0123456789abcdef"

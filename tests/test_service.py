@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from aggregator.app import App
 from aggregator.config import from_mapping, load
-from aggregator.digest.transport import MaildirTransport
+from aggregator.mail.transport import MaildirTransport
 from aggregator.service import Pipeline
 from aggregator.store.db import Database
 from aggregator.store.models import DigestRun, Item

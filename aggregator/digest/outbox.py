@@ -51,14 +51,15 @@ from aggregator.digest.compose import (
     previous_fire_time,
     subject_line,
 )
-from aggregator.digest.message import (
+from aggregator.digest.render import personal_values, prepare
+from aggregator.mail.links import link_path
+from aggregator.mail.message import (
     MessageError,
     MessageTemplate,
     dkim_signer,
     make_message_id,
 )
-from aggregator.digest.render import personal_values, prepare
-from aggregator.digest.transport import (
+from aggregator.mail.transport import (
     DeliveryError,
     PermanentFailure,
     SendResult,
@@ -69,7 +70,6 @@ from aggregator.store.chunks import scalars_in
 from aggregator.store.claims import claim, new_token, release, release_all, write_transaction
 from aggregator.store.db import Database, chunked
 from aggregator.store.models import DELIVERIES, Delivery, DigestRun, Edition, Subscriber
-from aggregator.web.tokens import link_path
 
 log = logging.getLogger("aggregator.outbox")
 RENDER_BATCH = 500
@@ -595,11 +595,11 @@ def last_sent_cutoffs(
         .group_by(Delivery.subscriber_id)
     )
     if not subscriber_ids:
-        return dict(session.execute(query).tuples().all())
+        return {row[0]: row[1] for row in session.execute(query)}
     cutoffs: dict[int, datetime] = {}
     for chunk in chunked(subscriber_ids):
-        rows = session.execute(query.where(Delivery.subscriber_id.in_(chunk))).tuples().all()
-        cutoffs.update(rows)
+        for row in session.execute(query.where(Delivery.subscriber_id.in_(chunk))):
+            cutoffs[row[0]] = row[1]
     return cutoffs
 
 

@@ -12,12 +12,12 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import css_inline
 
 from aggregator.briefs.model import MAX_BULLETS, MAX_TERMS, Brief, Term
 from aggregator.digest.model import DigestView, SourceRef, StoryView
+from aggregator.mail.text import clean_text, safe_url
 from aggregator.templating import environment
 
 MAX_HTML_BYTES = 102_000
@@ -32,49 +32,11 @@ TERM_CHARS = 80
 DEFINITION_CHARS = 320
 SOURCE_NAME_CHARS = 80
 LABEL_CHARS = 120
-URL_CHARS = 2000
 MAX_SOURCES = 6
 SUBJECT_CHARS = 180
 
-# C0/C1 controls, line/paragraph separators, bidi overrides and isolates become spaces.
-_INVISIBLE = dict.fromkeys(
-    [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F)]
-    + [*range(0x2066, 0x206A), 0xFEFF],
-    " ",
-)
-_SPACES = re.compile(r"\s+")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
 _INLINER = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
-
-
-def clean_text(value: str | None, limit: int) -> str:
-    """One line of plain text: controls removed, whitespace collapsed, at most ``limit`` chars."""
-    if not value:
-        return ""
-    text = _SPACES.sub(" ", value.lstrip()[: limit * 4].translate(_INVISIBLE)).strip()
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-") + "…"
-
-
-def safe_url(value: str | None) -> str | None:
-    """The URL when it is an absolute http(s) link without spaces or controls, else None."""
-    if not value:
-        return None
-    url = value.strip()
-    if len(url) > URL_CHARS or url != url.translate(_INVISIBLE) or " " in url:
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url
 
 
 def date_label(value: datetime | None) -> str:

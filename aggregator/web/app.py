@@ -32,18 +32,18 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from aggregator.app import App
-from aggregator.digest.transport import Transport, transport_for
+from aggregator.mail.links import ExpiredToken, TokenError, link_path, read_token
+from aggregator.mail.mailer import Mailer
+from aggregator.mail.transport import Transport, transport_for
 from aggregator.metrics import SUBSCRIBE_REQUESTS, render_metrics
 from aggregator.store.models import Subscriber
 from aggregator.store.state import SharedRateLimiter
 from aggregator.store.subscribers import STICKY
 from aggregator.templating import TEMPLATES_DIR, environment
 from aggregator.web import subscriptions as subs
-from aggregator.web.mailer import Mailer
 from aggregator.web.security import CSRF, CSRF_FIELD, SecurityHeaders, client_address
 from aggregator.web.static import public_app
 from aggregator.web.subscriptions import Catalogue, FormError, MailKind, Recipient
-from aggregator.web.tokens import ExpiredToken, TokenError, link_path, read_token
 
 log = logging.getLogger("aggregator.web")
 

@@ -23,12 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from aggregator.config import Settings
+from aggregator.mail.mailer import MailKind, Recipient
 from aggregator.store import subscribers as store_subscribers
 from aggregator.store.db import Database
 from aggregator.store.models import Source, Subscriber
 
-MailKind = Literal["confirm", "manage"]
-"""``confirm``: the double opt-in link. ``manage``: "you are already subscribed" with links."""
 MAX_CHOICES = 200
 T = TypeVar("T")
 
@@ -57,16 +56,6 @@ class Choices:
     digests: list[str]
     tags: list[str]
     sources: list[int]
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """A subscriber's details after the change, as needed to mail them."""
-
-    id: int
-    email: str
-    status: str
-    digests: list[str]
 
 
 def load_catalogue(db: Database, settings: Settings) -> Catalogue:

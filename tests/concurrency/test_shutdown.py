@@ -12,7 +12,7 @@ import pytest
 
 from aggregator.app import App
 from aggregator.config import load
-from aggregator.digest.transport import MaildirTransport
+from aggregator.mail.transport import MaildirTransport
 from aggregator.service import STOP_SECONDS, Pipeline, Service
 from aggregator.store.db import Database
 from tests.concurrency.fleet import (

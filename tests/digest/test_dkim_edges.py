@@ -12,7 +12,7 @@ import dkim
 import pytest
 
 from aggregator.config import ConfigError, from_mapping
-from aggregator.digest.message import (
+from aggregator.mail.message import (
     DKIM_OVERSIGNED,
     MessageError,
     build_message,

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import dkim
 import pytest
 
-from aggregator.digest.message import MessageError, build_message, sign_dkim
 from aggregator.digest.render import prepare
+from aggregator.mail.message import MessageError, build_message, sign_dkim
 from tests.digest import sample_view
 from tests.support.dkimkeys import make_dkim_key
 
@@ -180,8 +180,8 @@ def test_dkim_with_a_bad_key_raises_a_clear_error(parts):
 
 def test_template_splicing_decodes_to_the_personalised_digest() -> None:
     """A per-edition template with spliced values gives exactly what personalise() renders."""
-    from aggregator.digest.message import MessageTemplate
     from aggregator.digest.render import personal_values, prepare
+    from aggregator.mail.message import MessageTemplate
     from tests.digest import sample_view
 
     rendered = prepare(sample_view())

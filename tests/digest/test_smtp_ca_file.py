@@ -9,7 +9,7 @@ import pytest
 import trustme
 
 from aggregator.config import ConfigError, Settings, from_mapping
-from aggregator.digest.transport import SMTPTransport, TransportUnavailable, transport_for
+from aggregator.mail.transport import SMTPTransport, TransportUnavailable, transport_for
 from tests.support.smtpserver import SMTPTestServer
 
 MESSAGE = b"From: digest@example.org\r\nTo: reader@example.com\r\nSubject: hi\r\n\r\nHello.\r\n"

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from aggregator.digest.transport import (
+from aggregator.mail.transport import (
     DeliveryError,
     MaildirTransport,
     PermanentFailure,
@@ -305,8 +305,8 @@ def test_lines_starting_with_a_dot_survive_smtp(smtp_server) -> None:
     import email
     import email.policy
 
-    from aggregator.digest.message import build_message
-    from aggregator.digest.transport import SMTPTransport
+    from aggregator.mail.message import build_message
+    from aggregator.mail.transport import SMTPTransport
 
     server = smtp_server(security="none")
     transport = SMTPTransport("127.0.0.1", server.port, security="none", concurrency=1)

@@ -9,10 +9,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, insert, select, text
 
+from aggregator.mail.links import link_path
 from aggregator.store.db import Database
 from aggregator.store.models import Base, Delivery, DigestRun, Subscriber
 from aggregator.store.subscribers import upsert_subscriber
-from aggregator.web.tokens import link_path
 from tests.hostile.old_schema import SUBSCRIBER, THEN, at_revision
 from tests.web.conftest import Site
 

@@ -22,7 +22,7 @@ import uvicorn
 
 from aggregator.app import App
 from aggregator.config import Settings, from_mapping
-from aggregator.digest.transport import Transport
+from aggregator.mail.transport import Transport
 from aggregator.web.app import create_app
 from tests.support.smtpserver import SMTPTestServer
 

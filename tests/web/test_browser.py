@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from aggregator.digest.transport import SMTPTransport
+from aggregator.mail.links import make_token
+from aggregator.mail.transport import SMTPTransport
 from aggregator.store.models import Subscriber
-from aggregator.web.tokens import make_token
 from tests.support.smtpserver import SMTPTestServer
 from tests.web.conftest import Site, SiteFactory
 

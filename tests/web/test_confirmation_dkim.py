@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dkim
 
-from aggregator.digest.transport import SMTPTransport
+from aggregator.mail.transport import SMTPTransport
 from tests.digest.test_dkim_edges import add_header, signed_header_names
 from tests.support.dkimkeys import make_dkim_key
 from tests.support.smtpserver import SMTPTestServer

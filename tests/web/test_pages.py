@@ -7,8 +7,8 @@ import time
 
 from sqlalchemy import select
 
+from aggregator.mail.links import make_token
 from aggregator.store.models import Subscriber
-from aggregator.web.tokens import make_token
 from tests.web.conftest import Client, Site
 
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from aggregator.mail.links import make_token
 from aggregator.store.db import Database
 from aggregator.store.models import Subscriber
 from aggregator.store.state import SharedRateLimiter
 from aggregator.web.security import PAGE_CSP
-from aggregator.web.tokens import make_token
 from tests.web.conftest import Client, Reply, Site
 from tests.web.test_pages import mail_link, subscriber
 

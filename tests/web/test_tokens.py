@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from aggregator.web.tokens import (
+from aggregator.mail.links import (
     PURPOSES,
     BadToken,
     ExpiredToken,

@@ -24,7 +24,7 @@ import dkim
 from email_validator import EmailNotValidError, validate_email
 
 from aggregator.config import Settings, is_loopback_url
-from aggregator.digest.render import clean_text, safe_url
+from aggregator.mail.text import clean_text, safe_url
 
 SUBJECT_CHARS = 250
 NAME_CHARS = 120

@@ -14,18 +14,31 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
+from typing import Literal
 
 from aggregator.config import Settings
-from aggregator.digest.message import dkim_signer
-from aggregator.digest.transport import (
+from aggregator.mail.links import link_path
+from aggregator.mail.message import dkim_signer
+from aggregator.mail.transport import (
     DeliveryError,
     Transport,
 )
 from aggregator.templating import environment
-from aggregator.web.subscriptions import MailKind, Recipient
-from aggregator.web.tokens import link_path
 
 log = logging.getLogger("aggregator.web")
+
+MailKind = Literal["confirm", "manage"]
+"""``confirm``: the double opt-in link. ``manage``: "you are already subscribed" with links."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A subscriber's details after the change, as needed to mail them."""
+
+    id: int
+    email: str
+    status: str
+    digests: list[str]
 
 
 @dataclass(frozen=True, slots=True)
