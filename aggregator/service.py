@@ -417,6 +417,7 @@ class Service:
         import uvicorn
 
         from aggregator.web.app import create_app
+        from aggregator.web.security import proxy_options
 
         web = self.settings.web
         config = uvicorn.Config(
@@ -426,6 +427,7 @@ class Service:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            **proxy_options(web),
         )
         server = uvicorn.Server(config)
 
