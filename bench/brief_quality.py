@@ -23,7 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aggregator.briefs.glossary import SHIPPED_GLOSSARY, load_glossary  # noqa: E402
-from aggregator.briefs.model import Brief  # noqa: E402
 from aggregator.briefs.standalone import (  # noqa: E402
     context_opener,
     has_url,
@@ -32,8 +31,9 @@ from aggregator.briefs.standalone import (  # noqa: E402
 )
 from aggregator.briefs.summarize import make_brief  # noqa: E402
 from aggregator.briefs.text import to_paragraphs  # noqa: E402
-from aggregator.ingest.entry import FeedParseError  # noqa: E402
 from aggregator.ingest.parse import parse_feed  # noqa: E402
+from aggregator.model.brief import Brief  # noqa: E402
+from aggregator.model.entry import FeedParseError  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-feeds"
 LONG_WORDS = 800

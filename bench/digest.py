@@ -46,9 +46,9 @@ sys.path.insert(0, str(ROOT))
 from aggregator.briefs.pipeline import make_briefs  # noqa: E402
 from aggregator.config import Settings, from_mapping  # noqa: E402
 from aggregator.digest.outbox import Outbox  # noqa: E402
-from aggregator.ingest.entry import Entry, FeedParseError  # noqa: E402
 from aggregator.ingest.parse import parse_feed  # noqa: E402
 from aggregator.mail.transport import SMTPTransport  # noqa: E402
+from aggregator.model.entry import Entry, FeedParseError  # noqa: E402
 from aggregator.store.db import Database  # noqa: E402
 from aggregator.store.items import store_entries  # noqa: E402
 from aggregator.store.models import Source, Subscriber  # noqa: E402

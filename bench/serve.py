@@ -55,8 +55,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from aggregator.app import App  # noqa: E402
 from aggregator.config import from_mapping  # noqa: E402
-from aggregator.ingest.entry import FeedParseError  # noqa: E402
 from aggregator.ingest.parse import parse_feed  # noqa: E402
+from aggregator.model.entry import FeedParseError  # noqa: E402
 from aggregator.publish.publisher import publish  # noqa: E402
 from aggregator.store.items import store_entries  # noqa: E402
 from aggregator.store.models import Source  # noqa: E402

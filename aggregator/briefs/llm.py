@@ -24,16 +24,16 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aggregator.briefs.model import (
+from aggregator.briefs.standalone import has_url, is_question, unbalanced_quotes
+from aggregator.briefs.terms import merge_terms
+from aggregator.briefs.text import is_complete_sentence, split_sentences
+from aggregator.model.brief import (
     MAX_BULLET_WORDS,
     MAX_BULLETS,
     MAX_TERMS,
     Brief,
     Term,
 )
-from aggregator.briefs.standalone import has_url, is_question, unbalanced_quotes
-from aggregator.briefs.terms import merge_terms
-from aggregator.briefs.text import is_complete_sentence, split_sentences
 
 log = logging.getLogger(__name__)
 

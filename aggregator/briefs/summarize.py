@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aggregator.briefs.llm import LLMSummarizer
-from aggregator.briefs.model import MAX_BULLET_WORDS, Brief
 from aggregator.briefs.standalone import stands_alone
 from aggregator.briefs.terms import find_terms, glossary_terms
 from aggregator.briefs.text import (
@@ -38,6 +37,7 @@ from aggregator.briefs.units import (
     sentences_of,
     structure,
 )
+from aggregator.model.brief import MAX_BULLET_WORDS, Brief
 
 BRIEF_VERSION = 2
 """Bump when a change to the summarizer should invalidate cached briefs."""

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 
 from aggregator.briefs.glossary import SHIPPED_GLOSSARY, load_glossary
-from aggregator.briefs.model import MAX_DEFINITION_WORDS, MAX_TERMS, Term
 from aggregator.briefs.standalone import context_opener
 from aggregator.briefs.text import is_complete_sentence, stopwords
+from aggregator.model.brief import MAX_DEFINITION_WORDS, MAX_TERMS, Term
 
 _NAME = r"[A-Z][\w.+#-]*(?:\s+[A-Z][\w.+#-]*){0,3}"
 _COPULA_RE = re.compile(

@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aggregator.briefs.model import MAX_BULLET_WORDS
 from aggregator.briefs.standalone import context_opener, stands_alone
 from aggregator.briefs.text import (
     HEADING,
@@ -22,6 +21,7 @@ from aggregator.briefs.text import (
     is_complete_sentence,
     split_sentences,
 )
+from aggregator.model.brief import MAX_BULLET_WORDS
 
 LONG_WORDS = 600
 """Above this many words an article without headings or lists is cut into quarters."""

@@ -12,13 +12,13 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from aggregator.briefs.model import Brief
 from aggregator.briefs.pipeline import llm_for, make_briefs
 from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import json_option, print_json
 from aggregator.cli.poll import outcome_line, summary_line
 from aggregator.cli.sources import ago
 from aggregator.digest.compose import latest_fire_time
+from aggregator.model.brief import Brief
 from aggregator.service import ROLES, Pipeline, Service
 from aggregator.store.listing import find_item, overview
 from aggregator.store.models import Item

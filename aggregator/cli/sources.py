@@ -13,9 +13,9 @@ from sqlalchemy import select
 from aggregator.cli.main import console, errors, fail, get_app, source_or_exit
 from aggregator.cli.output import json_option, print_json, table
 from aggregator.ingest.discover import find_feed
-from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.fetch import Fetcher, FetchError
 from aggregator.ingest.opml import OPMLError, Outline, outline_problem, read_opml, write_opml
+from aggregator.model.entry import FeedParseError
 from aggregator.store.listing import list_sources
 from aggregator.store.models import Source
 from aggregator.store.sources import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aggregator.briefs.model import Brief
+from aggregator.model.brief import Brief
 
 
 @dataclass(slots=True)

@@ -15,9 +15,9 @@ from datetime import datetime
 
 import css_inline
 
-from aggregator.briefs.model import MAX_BULLETS, MAX_TERMS, Brief, Term
 from aggregator.digest.model import DigestView, SourceRef, StoryView
 from aggregator.mail.text import clean_text, safe_url
+from aggregator.model.brief import MAX_BULLETS, MAX_TERMS, Brief, Term
 from aggregator.templating import environment
 
 MAX_HTML_BYTES = 102_000

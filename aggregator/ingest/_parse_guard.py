@@ -6,8 +6,9 @@ import re
 
 from lxml import etree
 
+from aggregator.model.entry import FeedParseError
+
 from ._parse_lxml import safe_parser
-from .entry import FeedParseError
 
 # A replacement text that is only character references (&#160;) expands to nothing dangerous.
 _CHAR_REFS_ONLY = re.compile(r"(?:[^&%<]|&#\d+;|&#x[0-9a-fA-F]+;)*")

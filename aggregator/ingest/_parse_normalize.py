@@ -18,7 +18,8 @@ from urllib.parse import urljoin, urlsplit
 
 from feedparser.datetimes import _parse_date
 
-from .entry import Entry, ParsedFeed
+from aggregator.model.entry import Entry, ParsedFeed
+
 from .sanitize import (
     clean_text,
     collapse,

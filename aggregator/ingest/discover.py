@@ -7,9 +7,9 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 
 from aggregator.ingest import _parse_guard
-from aggregator.ingest.entry import FeedParseError, ParsedFeed
 from aggregator.ingest.fetch import Fetcher, FetchError
 from aggregator.ingest.parse import parse_feed
+from aggregator.model.entry import FeedParseError, ParsedFeed
 
 FEED_TYPES = (
     "application/atom+xml",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aggregator.model.entry import FeedParseError
+
 from ._parse_normalize import RawEntry, RawFeed, Text
-from .entry import FeedParseError
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 

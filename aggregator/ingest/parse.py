@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from aggregator.model.entry import FeedParseError, ParsedFeed
+
 from . import _parse_feedparser, _parse_guard, _parse_lxml, _parse_repair, jsonfeed
 from ._parse_normalize import normalise_feed
-from .entry import FeedParseError, ParsedFeed
 
 
 def parse_feed(

@@ -24,7 +24,6 @@ from sqlalchemy import bindparam, or_, select, update
 
 from aggregator.config import Settings
 from aggregator.ingest.children import die_with
-from aggregator.ingest.entry import FeedParseError, ParsedFeed
 from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.schedule import (
@@ -40,6 +39,7 @@ from aggregator.ingest.schedule import (
     still_unusable,
     unchanged_interval,
 )
+from aggregator.model.entry import FeedParseError, ParsedFeed
 from aggregator.store.claims import claim, claim_ids, new_token, release, release_all
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup, escape
 
-from aggregator.briefs.model import Brief
+from aggregator.model.brief import Brief
 
 # Characters XML 1.0 forbids (§2.2 Char), lone surrogates and the non-characters U+FFFE/U+FFFF.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from aggregator.ingest.entry import Entry
+from aggregator.model.entry import Entry
 from aggregator.store.db import Database, chunked
 from aggregator.store.models import ITEMS, BriefRow, Item, Source
 

@@ -14,7 +14,7 @@ from itertools import groupby
 from sqlalchemy import ColumnElement, Integer, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from aggregator.briefs.model import Brief
+from aggregator.model.brief import Brief
 from aggregator.store.chunks import scalars_in
 from aggregator.store.models import BriefRow, Item, Source
 

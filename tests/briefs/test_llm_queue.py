@@ -13,7 +13,7 @@ from aggregator.briefs.llm import LLMSummarizer
 from aggregator.briefs.llm_queue import llm_order, spend_llm_calls
 from aggregator.briefs.pipeline import make_briefs
 from aggregator.config import from_mapping
-from aggregator.ingest.entry import Entry
+from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import BriefRow, Source

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from aggregator.briefs.model import Brief
 from aggregator.briefs.pipeline import fetch_full_texts, llm_for, make_briefs
 from aggregator.config import from_mapping
-from aggregator.ingest.entry import Entry
 from aggregator.ingest.sanitize import html_to_text
+from aggregator.model.brief import Brief
+from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import BriefRow, Item, Source

@@ -7,10 +7,10 @@ from functools import cache
 
 import pytest
 
-from aggregator.briefs.model import Brief
 from aggregator.briefs.standalone import stands_alone
 from aggregator.briefs.summarize import content_hash, make_brief
 from aggregator.briefs.text import is_complete_sentence
+from aggregator.model.brief import Brief
 from tests.briefs.corpus import items, plain
 
 # Feeds chosen for their trouble: share prompts and cookie text, "The post … appeared first on",

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from aggregator.config import from_mapping
-from aggregator.ingest.entry import Entry, ParsedFeed
 from aggregator.ingest.fetch import FetchResult
 from aggregator.ingest.poll import Poller, PollReport
+from aggregator.model.entry import Entry, ParsedFeed
 from aggregator.store.claims import (
     claim,
     claim_ids,

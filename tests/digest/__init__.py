@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aggregator.briefs.model import Brief, Term
 from aggregator.digest.model import DigestView, SourceRef, StoryView
+from aggregator.model.brief import Brief, Term
 
 LEAD = StoryView(
     title="Europe's first exascale supercomputer, JUPITER, passes its acceptance run",

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from aggregator.briefs.pipeline import make_briefs
 from aggregator.config import from_mapping
 from aggregator.digest.compose import choose_stories, story_view
-from aggregator.ingest.entry import Entry
+from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import Item, Source

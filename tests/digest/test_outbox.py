@@ -14,8 +14,8 @@ from sqlalchemy import select
 from aggregator.briefs.pipeline import make_briefs
 from aggregator.config import Settings, from_mapping
 from aggregator.digest.outbox import Outbox
-from aggregator.ingest.entry import Entry
 from aggregator.mail.transport import SMTPTransport
+from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import Delivery, DigestRun, Source, Subscriber

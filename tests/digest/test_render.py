@@ -7,7 +7,6 @@ import re
 import lxml.html
 import pytest
 
-from aggregator.briefs.model import MAX_BULLETS, Brief, Term
 from aggregator.digest.model import SourceRef, StoryView
 from aggregator.digest.render import (
     MAX_HTML_BYTES,
@@ -17,6 +16,7 @@ from aggregator.digest.render import (
     render_html,
     render_text,
 )
+from aggregator.model.brief import MAX_BULLETS, Brief, Term
 from tests.digest import LEAD, MORE, sample_view
 
 UNSUB = "https://news.example.org/u/abc123?list=daily&sig=x"

@@ -12,7 +12,7 @@ from aggregator.briefs.pipeline import make_briefs
 from aggregator.config import from_mapping
 from aggregator.digest.compose import choose_stories, digest_view
 from aggregator.digest.render import MAX_HTML_BYTES, prepare
-from aggregator.ingest.entry import Entry
+from aggregator.model.entry import Entry
 from aggregator.publish.archive import write_run_page
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aggregator.ingest._parse_normalize import MAX_ENTRY_TAGS
-from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.sanitize import html_to_text, sanitize_html, strip_markup
+from aggregator.model.entry import FeedParseError
 from tests.ingest.test_sanitize import SANITIZE, assert_safe
 
 FUZZ = settings(  # a few seconds; AGGREGATOR_FUZZ_EXAMPLES=2000 for a deeper run

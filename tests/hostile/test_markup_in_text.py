@@ -10,9 +10,9 @@ import feedparser
 import pytest
 
 from aggregator.config import from_mapping
-from aggregator.ingest.entry import Entry
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.sanitize import strip_markup
+from aggregator.model.entry import Entry
 from aggregator.publish.publisher import publish
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries

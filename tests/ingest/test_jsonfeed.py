@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
-from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.parse import parse_feed
+from aggregator.model.entry import FeedParseError
 from tests.conftest import SHARED
 
 URL = "https://j.example/feed.json"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.ingest.entry import FeedParseError, ParsedFeed
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.sanitize import clean_text, html_to_text
+from aggregator.model.entry import FeedParseError, ParsedFeed
 from tests.conftest import CORPUS
 
 REAL = CORPUS / "real-feeds"

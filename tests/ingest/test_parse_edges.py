@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.sanitize import clean_text
+from aggregator.model.entry import FeedParseError
 
 URL = "https://example.org/blog/feed.xml"
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.parse import parse_feed
+from aggregator.model.entry import FeedParseError
 from tests.support import bombs
 
 URL = "https://example.org/feed.xml"

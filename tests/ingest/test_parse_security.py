@@ -6,8 +6,8 @@ import pytest
 from lxml import etree
 
 from aggregator.ingest import _parse_feedparser, _parse_lxml
-from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.parse import parse_feed
+from aggregator.model.entry import FeedParseError
 from tests.support import bombs
 
 HOSTILE = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import lxml.html
 import pytest
 
-from aggregator.ingest.entry import FeedParseError
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.sanitize import html_to_text, sanitize_html, sanitized_html_to_text
+from aggregator.model.entry import FeedParseError
 from tests.conftest import CORPUS
 
 SANITIZE = CORPUS / "feedparser-tests" / "sanitize"

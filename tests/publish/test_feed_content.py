@@ -12,10 +12,10 @@ import lxml.html
 from lxml import etree
 from sqlalchemy import select
 
-from aggregator.briefs.model import Brief, Term
 from aggregator.briefs.pipeline import make_briefs
 from aggregator.config import Settings, from_mapping
 from aggregator.ingest.poll import Poller
+from aggregator.model.brief import Brief, Term
 from aggregator.publish.feeds import write_feeds
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, brief_html, entry_id
 from aggregator.publish.publisher import publish

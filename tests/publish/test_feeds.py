@@ -15,8 +15,8 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from aggregator.briefs.model import Brief, Term
 from aggregator.ingest.parse import parse_feed
+from aggregator.model.brief import Brief, Term
 from aggregator.publish.atomic import write_if_changed
 from aggregator.publish.feeds import tag_slug, write_feeds, write_tag_feeds
 from aggregator.publish.model import (

@@ -12,7 +12,7 @@ from lxml import etree
 from aggregator.app import App
 from aggregator.briefs.pipeline import make_briefs
 from aggregator.config import from_mapping
-from aggregator.ingest.entry import Entry
+from aggregator.model.entry import Entry
 from aggregator.publish.archive import write_index
 from aggregator.publish.publisher import publish
 from aggregator.store.db import Database

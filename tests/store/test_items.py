@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from aggregator.ingest.entry import Entry
+from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import canonical_link, store_entries
 from aggregator.store.models import Item, Source

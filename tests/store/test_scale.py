@@ -14,7 +14,7 @@ from sqlalchemy import select
 from aggregator.briefs.pipeline import fetch_full_texts
 from aggregator.config import Settings, from_mapping
 from aggregator.digest.compose import choose_stories
-from aggregator.ingest.entry import Entry
+from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import BriefRow, Item, Source
