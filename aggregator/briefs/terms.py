@@ -185,26 +185,39 @@ def _text_definitions(sentences: Iterable[str], stop: frozenset[str]) -> Iterabl
 
 
 def _names_a_kind(phrase: str) -> bool:
-    """True when the phrase after "is a" names a kind of thing, not an opinion or a role."""
-    head = []
+    """True when the head noun of the phrase after "is a" is a kind of thing (a tool, a
+    protocol), not a role, a place or an opinion: "a talented software engineer" is a person."""
+    head: list[str] = []
+    bare_kind = False  # "X is a tool, and …": a kind and nothing said about it
     for word in phrase.split()[:_KIND_SCAN]:
         bare = word.strip(".,;:()\"“”'’").casefold()
-        head.append(bare)
-        if word.endswith((",", ";", ":")) or bare in ("that", "which", "who", "where", "used"):
+        if bare in _HEAD_ENDS:
             break
-    if not head or head[0] in _OPINION:
+        head.append(bare)
+        if word.endswith((",", ";", ":", ".")):
+            bare_kind = len(head) == 1
+            break
+    if not head or head[0] in _OPINION or bare_kind:
         return False
-    kind = next((i for i, w in enumerate(head) if w.rstrip("s") in _KINDS or w in _KINDS), None)
-    # "X is a tool, and …" names a kind but says nothing about it
-    said = len(phrase.split()) > 1 and not phrase.split()[0].endswith((",", ";", ":", "."))
-    return kind is not None and (kind > 0 or said)
+    noun = head[-1]
+    return noun in _KINDS or noun.rstrip("s") in _KINDS
+
+
+_HEAD_ENDS = frozenset({
+    "that", "which", "who", "whose", "where", "when", "used", "designed", "built", "written",
+    "based", "focused", "aimed", "developed", "made", "capable", "inspired", "comparable",
+    "similar", "for", "of", "from", "with", "in", "on", "to", "by", "at", "as", "like", "—",
+})  # fmt: skip
+"""Words that end the noun phrase after "is a": the word before them is its head."""
 
 
 def _is_term(term: str, stop: frozenset[str]) -> bool:
     """A name-like term or a short noun phrase, not led by a stopword or a pointing word."""
     parts = term.split()
     first = parts[0].casefold()
-    if first in stop or first in _DEICTIC or first.isdigit() or len(term) < 2:
+    if first.isdigit() or len(term) < 2:
+        return False
+    if any(p.casefold() in stop or p.casefold() in _DEICTIC for p in parts):
         return False
     if all(p[0].isupper() or p[0].isdigit() for p in parts):
         return True

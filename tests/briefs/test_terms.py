@@ -86,6 +86,8 @@ def test_definition_patterns(sentence: str, term: str, definition: str) -> None:
         "SUBLEQ is an interesting architecture because of its simplicity.",
         "However there is a class of attacks that is still a concern.",
         "Hey is an excellent CLI tool for that.",
+        "Swizec is a talented and accomplished software engineer, originally from Slovenia.",
+        "Whether this is a required part of the process depends on the project.",
         "Summarizer (https://kagi.com/summarizer) is an AI-powered tool for summaries.",
     ],
 )
