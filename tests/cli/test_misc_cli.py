@@ -178,8 +178,7 @@ def test_brief_refresh_uses_the_configured_llm(tmp_path: Path, feed_server: Feed
         assert len(llm.requests) == asked + 1
     lines = [line.strip() for line in out.splitlines()]
     assert [f"• {b}" for b in LLM_BRIEF["bullets"]] == lines[5:7], out
-    # the model's term is shown with the shipped glossary's definition, which wins
-    assert any(line.startswith("reward hacking: Reward hacking is when") for line in lines), out
+    assert "Reward hacking: Exploiting flaws in a reward signal." in lines
     assert "extractive" not in lines[2]
 
 
