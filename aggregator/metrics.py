@@ -20,9 +20,9 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
 
+from aggregator.model.status import DeliveryState, SourceStatus, SubscriberStatus
 from aggregator.store.db import Database
 from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
-from aggregator.store.subscribers import STATUSES
 
 REGISTRY = CollectorRegistry()
 
@@ -62,7 +62,7 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         health = case(
             (Source.enabled.is_(False), "disabled"),
-            (Source.status != "active", "retired"),
+            (Source.status != SourceStatus.ACTIVE, "retired"),
             (Source.consecutive_failures > 0, "failing"),
             else_="ok",
         )
@@ -81,14 +81,19 @@ class StoreCollector(Collector):
                 "aggregator_subscribers",
                 "Subscribers by status.",
                 "status",
-                STATUSES,
+                tuple(SubscriberStatus),
             )
             deliveries = _grouped(
                 session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)),
                 "aggregator_deliveries",
                 "Digest mails by delivery state (sent, failed, bounced, ...).",
                 "state",
-                ("pending", "sent", "failed", "bounced"),
+                (
+                    DeliveryState.PENDING,
+                    DeliveryState.SENT,
+                    DeliveryState.FAILED,
+                    DeliveryState.BOUNCED,
+                ),
             )
             totals = {
                 "aggregator_items": ("Stored items.", select(func.count()).select_from(Item)),

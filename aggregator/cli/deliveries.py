@@ -15,8 +15,9 @@ from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import date, json_option, print_json, table
 from aggregator.digest.compose import choose_stories, digest_view, latest_fire_time, public_html
 from aggregator.digest.outbox import last_sent_cutoffs, requeue
+from aggregator.model.status import DeliveryState, SubscriberStatus
 from aggregator.service import Pipeline
-from aggregator.store.listing import DELIVERY_STATES, list_deliveries, list_runs
+from aggregator.store.listing import list_deliveries, list_runs
 from aggregator.store.models import Subscriber
 from aggregator.store.subscribers import find_subscriber
 
@@ -59,14 +60,14 @@ def list_deliveries_cmd(ctx: click.Context, run_id: int | None, limit: int, as_j
     if as_json:
         print_json(runs)
         return
-    grid = table(("run", "digest", "scheduled for", "status", *DELIVERY_STATES))
+    grid = table(("run", "digest", "scheduled for", "status", *tuple(DeliveryState)))
     for run in runs:
         grid.add_row(
             str(run.id),
             escape(run.digest),
             date(run.scheduled_for),
             run.status,
-            *(str(run.counts[s]) for s in DELIVERY_STATES),
+            *(str(run.counts[s]) for s in tuple(DeliveryState)),
         )
     console.print(grid if runs else "No digest runs yet.")
 
@@ -164,7 +165,7 @@ def send(ctx: click.Context, names: tuple[str, ...], now: bool, subscriber: str 
     if subscriber:
         with app.db.session() as session:
             row = find_subscriber(session, subscriber)
-            if row is None or row.status != "active":
+            if row is None or row.status != SubscriberStatus.ACTIVE:
                 state = "no such subscriber" if row is None else f"the subscriber is {row.status}"
                 fail(ctx, f"{subscriber}: {state}; only active subscribers get digests")
             only = [row.id]

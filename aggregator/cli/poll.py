@@ -7,6 +7,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aggregator.cli.main import console, errors, get_app, source_or_exit
 from aggregator.ingest.poll import PollReport, SourceOutcome
+from aggregator.model.status import SourceStatus
 from aggregator.service import Pipeline
 
 _STYLE = {
@@ -48,7 +49,7 @@ def poll(ctx: click.Context, due: bool, refs: tuple[str, ...]) -> None:
     with app.db.session() as session:
         named = [source_or_exit(ctx, session, ref) for ref in refs]
         for row in named:
-            if row.status == "retired":
+            if row.status == SourceStatus.RETIRED:
                 errors.print(
                     f"skipped source {row.id} ({row.label}): retired after 410 Gone "
                     f"(`aggregator sources enable {row.id}` brings it back)",

@@ -16,6 +16,7 @@ from aggregator.ingest.discover import find_feed
 from aggregator.ingest.fetch import Fetcher, FetchError
 from aggregator.ingest.opml import OPMLError, Outline, outline_problem, read_opml, write_opml
 from aggregator.model.entry import FeedParseError
+from aggregator.model.status import DisabledBy, SourceOrigin
 from aggregator.store.listing import list_sources
 from aggregator.store.models import Source
 from aggregator.store.sources import (
@@ -120,11 +121,11 @@ def remove(ctx: click.Context, ref: str, keep_items: bool) -> None:
     app = get_app(ctx)
     with app.db.session() as session:
         row = source_or_exit(ctx, session, ref)
-        if row.origin == "config":
+        if row.origin == SourceOrigin.CONFIG:
             fail(ctx, f"source {row.id} comes from {app.settings.origin}; remove it there")
         if keep_items:
-            row.enabled, row.disabled_by = False, "operator"
-            row.origin = "removed"
+            row.enabled, row.disabled_by = False, DisabledBy.OPERATOR
+            row.origin = SourceOrigin.REMOVED
             console.print(
                 f"removed source {row.id} ({row.label}): no longer polled, listed as removed, "
                 "its items kept (`sources add` with its URL brings it back; --delete-items "
@@ -143,10 +144,10 @@ def _set_enabled(ctx: click.Context, ref: str, enabled: bool) -> None:
         row = source_or_exit(ctx, session, ref)
         if enabled:
             enable_source(row)
-            if row.origin == "removed":
-                row.origin = "cli"
+            if row.origin == SourceOrigin.REMOVED:
+                row.origin = SourceOrigin.CLI
         else:
-            row.enabled, row.disabled_by = False, "operator"
+            row.enabled, row.disabled_by = False, DisabledBy.OPERATOR
         console.print(
             f"source {row.id} ({row.label}) {'enabled' if enabled else 'disabled'}", markup=False
         )

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from aggregator.cli.main import console, errors, get_app
 from aggregator.cli.output import json_option, print_json
+from aggregator.model.status import SubscriberStatus
 from aggregator.store.models import Subscriber
 from aggregator.store.subscribers import (
-    STATUSES,
     SubscriberError,
     check_digests,
     check_timezone,
@@ -76,12 +76,12 @@ def remove(ctx: click.Context, email: str, forget: bool) -> None:
             session.delete(row)
             console.print(f"deleted {row.email}", markup=False)
         else:
-            row.status, row.status_reason = "unsubscribed", "removed by the operator"
+            row.status, row.status_reason = SubscriberStatus.UNSUBSCRIBED, "removed by the operator"
             console.print(f"unsubscribed {row.email}", markup=False)
 
 
 @subscribers.command("list")
-@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--status", type=click.Choice(tuple(SubscriberStatus)))
 @json_option
 @click.pass_context
 def list_subscribers(ctx: click.Context, status: str | None, as_json: bool) -> None:

@@ -66,6 +66,13 @@ from aggregator.mail.transport import (
     Transport,
     transport_for,
 )
+from aggregator.model.status import (
+    UNDELIVERED,
+    UNFINISHED,
+    DeliveryState,
+    RunStatus,
+    SubscriberStatus,
+)
 from aggregator.store.chunks import scalars_in
 from aggregator.store.claims import claim, new_token, release, release_all, write_transaction
 from aggregator.store.db import Database, chunked
@@ -81,7 +88,7 @@ _MARK_SENT = (
     update(Delivery)
     .where(Delivery.id == bindparam("delivery"), Delivery.claimed_by == bindparam("token"))
     .values(
-        state="sent",
+        state=DeliveryState.SENT,
         sent_at=bindparam("now"),
         last_error=None,
         attempts=Delivery.attempts + 1,
@@ -155,7 +162,7 @@ class Outbox:
                     digest_name=digest.name,
                     scheduled_for=scheduled_for,
                     cutoff=now,
-                    status="queued",
+                    status=RunStatus.QUEUED,
                 )
                 session.add(run)
                 session.flush()
@@ -163,7 +170,7 @@ class Outbox:
                 if rows:
                     session.execute(insert(Delivery), rows)
                 else:
-                    run.status = "done"
+                    run.status = RunStatus.DONE
                 run_id = run.id
         except IntegrityError:
             return None
@@ -192,7 +199,7 @@ class Outbox:
                     self.db.insert(Delivery).on_conflict_do_nothing().returning(Delivery.id), rows
                 ).all()
                 if added:
-                    run.status = "queued"
+                    run.status = RunStatus.QUEUED
                     log.info(
                         "digest=%s run=%d added deliveries=%d", digest.name, run.id, len(added)
                     )
@@ -210,7 +217,7 @@ class Outbox:
         """Pending rows for the active subscribers of ``digest`` that ``run`` does not have."""
         query = (
             select(Subscriber)
-            .where(Subscriber.status == "active")
+            .where(Subscriber.status == SubscriberStatus.ACTIVE)
             .where(
                 ~exists().where(Delivery.run_id == run.id, Delivery.subscriber_id == Subscriber.id)
             )
@@ -229,7 +236,7 @@ class Outbox:
             {
                 "run_id": run.id,
                 "subscriber_id": s.id,
-                "state": "pending",
+                "state": DeliveryState.PENDING,
                 "since": last_sent.get(s.id, min(first_window, run.cutoff)),
                 "attempts": 0,
                 "created_at": self.clock(),
@@ -254,7 +261,7 @@ class Outbox:
                 token=self.token,
                 lease=self.lease,
                 now=self.clock(),
-                where=[DELIVERIES.c.state == "pending"],
+                where=[DELIVERIES.c.state == DeliveryState.PENDING],
                 limit=RENDER_BATCH,
             )
             if not ids:
@@ -284,18 +291,22 @@ class Outbox:
                     outcomes[row.id] = self._render_one(session, row, editions)
                 except Exception as exc:  # one bad row must not stop the run
                     log.exception("delivery=%d could not be rendered", row.id)
-                    outcomes[row.id] = _rendered("failed", f"render failed: {exc}"[:1000])
+                    outcomes[row.id] = _rendered(
+                        DeliveryState.FAILED, f"render failed: {exc}"[:1000]
+                    )
         return outcomes
 
     def _render_one(
         self, session: Session, row: Delivery, editions: dict[tuple, int | None]
     ) -> dict:
         subscriber, run = row.subscriber, row.run
-        if subscriber.status != "active":
-            return _rendered("skipped", f"subscriber is {subscriber.status}")
+        if subscriber.status != SubscriberStatus.ACTIVE:
+            return _rendered(DeliveryState.SKIPPED, f"subscriber is {subscriber.status}")
         digest = self.settings.digest(run.digest_name)
         if digest is None:
-            return _rendered("skipped", f"digest {run.digest_name!r} is no longer configured")
+            return _rendered(
+                DeliveryState.SKIPPED, f"digest {run.digest_name!r} is no longer configured"
+            )
         key = (
             run.id,
             row.since,
@@ -306,9 +317,9 @@ class Outbox:
         if key not in editions:
             editions[key] = self._edition(session, digest, run, row.since, subscriber, key)
         if editions[key] is None:
-            return _rendered("skipped", "nothing new")
+            return _rendered(DeliveryState.SKIPPED, "nothing new")
         return _rendered(
-            "rendered",
+            DeliveryState.RENDERED,
             None,
             edition_id=editions[key],
             message_id=make_message_id(self.settings.mail.from_address.rpartition("@")[2]),
@@ -427,7 +438,7 @@ class Outbox:
                         lease=self.lease,
                         now=now,
                         where=[
-                            DELIVERIES.c.state == "rendered",
+                            DELIVERIES.c.state == DeliveryState.RENDERED,
                             DELIVERIES.c.next_attempt_at <= now,
                         ],
                         limit=SEND_BATCH,
@@ -459,7 +470,7 @@ class Outbox:
                 Subscriber.email,
             )
             .join(Subscriber)
-            .where(Delivery.state == "rendered", where)
+            .where(Delivery.state == DeliveryState.RENDERED, where)
             .order_by(Delivery.id)
             .limit(limit)
         )
@@ -528,11 +539,11 @@ class Outbox:
         row.attempts += 1
         row.last_error = str(outcome)[:1000]
         if isinstance(outcome, PermanentFailure):
-            row.state = "bounced"
+            row.state = DeliveryState.BOUNCED
             report.bounced += 1
             self._hard_bounce(row.subscriber, str(outcome))
         elif row.attempts >= self.settings.mail.max_attempts:
-            row.state = "failed"
+            row.state = DeliveryState.FAILED
             report.failed += 1
         else:
             row.next_attempt_at = now + min(RETRY_BASE * 2 ** (row.attempts - 1), RETRY_CAP)
@@ -549,8 +560,8 @@ class Outbox:
     def _hard_bounce(self, subscriber: Subscriber, error: str) -> None:
         subscriber.hard_bounces += 1
         threshold = self.settings.mail.bounce_threshold
-        if subscriber.hard_bounces >= threshold and subscriber.status == "active":
-            subscriber.status = "suspended"
+        if subscriber.hard_bounces >= threshold and subscriber.status == SubscriberStatus.ACTIVE:
+            subscriber.status = SubscriberStatus.SUSPENDED
             subscriber.status_reason = (
                 f"suspended after {subscriber.hard_bounces} hard bounce(s); last: {error}"[:1000]
             )
@@ -558,15 +569,17 @@ class Outbox:
 
     def _close_finished_runs(self) -> None:
         with self.db.session() as session:
-            open_runs = session.scalars(select(DigestRun).where(DigestRun.status == "queued")).all()
+            open_runs = session.scalars(
+                select(DigestRun).where(DigestRun.status == RunStatus.QUEUED)
+            ).all()
             for run in open_runs:
                 busy = session.scalar(
                     select(func.count())
                     .select_from(Delivery)
-                    .where(Delivery.run_id == run.id, Delivery.state.in_(("pending", "rendered")))
+                    .where(Delivery.run_id == run.id, Delivery.state.in_(UNFINISHED))
                 )
                 if not busy:
-                    run.status = "done"
+                    run.status = RunStatus.DONE
 
     # --- all together ---------------------------------------------------------------------
 
@@ -591,7 +604,7 @@ def last_sent_cutoffs(
     query = (
         select(Delivery.subscriber_id, func.max(DigestRun.cutoff))
         .join(DigestRun)
-        .where(DigestRun.digest_name == digest_name, Delivery.state == "sent")
+        .where(DigestRun.digest_name == digest_name, Delivery.state == DeliveryState.SENT)
         .group_by(Delivery.subscriber_id)
     )
     if not subscriber_ids:
@@ -614,7 +627,7 @@ def archive_slug(run: DigestRun) -> str:
 def requeue(db: Database, *, run_id: int | None, delivery_ids: Sequence[int] = ()) -> int:
     """Put failed (and bounced) deliveries back in the queue; returns how many."""
     with db.session() as session:
-        query = select(Delivery).where(Delivery.state.in_(("failed", "bounced")))
+        query = select(Delivery).where(Delivery.state.in_(UNDELIVERED))
         if run_id is not None:
             query = query.where(Delivery.run_id == run_id)
         if delivery_ids:
@@ -622,9 +635,9 @@ def requeue(db: Database, *, run_id: int | None, delivery_ids: Sequence[int] = (
         else:
             rows = list(session.scalars(query))
         for row in rows:
-            row.state = "rendered" if row.edition_id else "pending"
+            row.state = DeliveryState.RENDERED if row.edition_id else DeliveryState.PENDING
             row.attempts, row.next_attempt_at = 0, _utcnow()
-            row.run.status = "queued"
+            row.run.status = RunStatus.QUEUED
         return len(rows)
 
 

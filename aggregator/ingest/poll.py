@@ -40,6 +40,7 @@ from aggregator.ingest.schedule import (
     unchanged_interval,
 )
 from aggregator.model.entry import FeedParseError, ParsedFeed
+from aggregator.model.status import SourceStatus
 from aggregator.store.claims import claim, claim_ids, new_token, release, release_all
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
@@ -129,11 +130,13 @@ class Poller:
                 query = query.where(Source.id.in_(refs))
             rows = session.scalars(query).all()
             if refs:
-                return [r.id for r in rows if r.status == "active"]
+                return [r.id for r in rows if r.status == SourceStatus.ACTIVE]
             return [
                 r.id
                 for r in rows
-                if r.enabled and r.status == "active" and (not due_only or is_due(r, now))
+                if r.enabled
+                and r.status == SourceStatus.ACTIVE
+                and (not due_only or is_due(r, now))
             ]
 
     async def poll(
@@ -150,7 +153,7 @@ class Poller:
             token=self.token,
             lease=self.lease,
             now=self.clock(),
-            where=[SOURCES.c.status == "active"],
+            where=[SOURCES.c.status == SourceStatus.ACTIVE],
         )
         if len(claimed) < len(set(source_ids)):
             log.info(
@@ -175,7 +178,7 @@ class Poller:
                 now=now,
                 where=[
                     SOURCES.c.enabled.is_(True),
-                    SOURCES.c.status == "active",
+                    SOURCES.c.status == SourceStatus.ACTIVE,
                     or_(SOURCES.c.next_check_at.is_(None), SOURCES.c.next_check_at <= now),
                 ],
                 order_by=[
@@ -472,7 +475,7 @@ class Poller:
                 status=status,
                 retry_after=retry_after,
             )
-            retired = source.status == "retired"
+            retired = source.status == SourceStatus.RETIRED
             message = source.last_error
         log.warning("source=%s poll failed: %s", label, message)
         return SourceOutcome(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aggregator.config import FetchSettings
+from aggregator.model.status import SourceStatus
 from aggregator.store.models import Source, source_label
 
 RECENT_ENTRIES = 10
@@ -155,7 +156,7 @@ def record_failure(
     source.consecutive_failures += 1
     source.last_checked_at = now
     if status == 410:
-        source.status = "retired"
+        source.status = SourceStatus.RETIRED
         source.last_error = f"{error}: the feed is gone; retired (re-enable with `aggregator sources enable {source.id}`)"
         source.next_check_at = None
         return
@@ -187,6 +188,6 @@ def still_unusable(source: Source | PolledSource) -> bool:
 def is_due(source: Source, now: datetime) -> bool:
     return (
         source.enabled
-        and source.status == "active"
+        and source.status == SourceStatus.ACTIVE
         and (source.next_check_at is None or source.next_check_at <= now)
     )

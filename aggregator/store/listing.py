@@ -11,16 +11,21 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from aggregator.model.status import (
+    UNDELIVERED,
+    UNFINISHED,
+    DeliveryState,
+    SourceOrigin,
+    SourceStatus,
+)
 from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
-
-DELIVERY_STATES = ("pending", "rendered", "sent", "failed", "bounced", "skipped")
 
 
 def source_state(source: Source) -> str:
     """A one-word state: ok, failing, retired, removed, disabled or new."""
-    if source.status == "retired":
+    if source.status == SourceStatus.RETIRED:
         return "retired"
-    if source.origin == "removed":
+    if source.origin == SourceOrigin.REMOVED:
         return "removed"
     if not source.enabled:
         return "disabled"
@@ -59,7 +64,7 @@ def list_sources(session: Session) -> list[SourceRow]:
             tags=list(s.tags),
             items=counts.get(s.id, 0),
             last_check=s.last_checked_at,
-            next_check=s.next_check_at if s.enabled and s.status == "active" else None,
+            next_check=s.next_check_at if s.enabled and s.status == SourceStatus.ACTIVE else None,
             failures=s.consecutive_failures,
             last_error=s.last_error,
         )
@@ -175,7 +180,7 @@ def list_runs(session: Session, limit: int) -> list[RunRow]:
             digest=run.digest_name,
             scheduled_for=run.scheduled_for,
             status=run.status,
-            counts={s: counts.get((run.id, s), 0) for s in DELIVERY_STATES},
+            counts={s: counts.get((run.id, s), 0) for s in DeliveryState},
         )
         for run in runs
     ]
@@ -208,7 +213,7 @@ def list_deliveries(session: Session, run_id: int) -> list[DeliveryRow]:
             subscriber=email,
             state=d.state,
             attempts=d.attempts,
-            next_attempt=d.next_attempt_at if d.state == "rendered" else None,
+            next_attempt=d.next_attempt_at if d.state == DeliveryState.RENDERED else None,
             sent_at=d.sent_at,
             last_error=d.last_error,
         )
@@ -245,8 +250,8 @@ def overview(session: Session) -> Overview:
                 select(Subscriber.status, func.count()).group_by(Subscriber.status)
             ).all()
         ),
-        pending=count(deliveries.where(Delivery.state.in_(("pending", "rendered")))),
-        failed=count(deliveries.where(Delivery.state.in_(("failed", "bounced")))),
+        pending=count(deliveries.where(Delivery.state.in_(UNFINISHED))),
+        failed=count(deliveries.where(Delivery.state.in_(UNDELIVERED))),
         last_runs=dict(
             session.execute(
                 select(DigestRun.digest_name, func.max(DigestRun.scheduled_for)).group_by(

@@ -22,6 +22,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from aggregator.model.status import (
+    DeliveryState,
+    RunStatus,
+    SourceOrigin,
+    SourceStatus,
+    SubscriberStatus,
+)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -63,20 +71,20 @@ class Source(Base):
     """The current URL; 301/308 update it."""
     config_url: Mapped[str | None] = mapped_column(Text, unique=True)
     """The URL as written in config.toml, so the entry is found again after a redirect."""
-    origin: Mapped[str] = mapped_column(String(16), default="config")
-    """"config" (from config.toml) or "cli" (added with ``sources add``)."""
+    origin: Mapped[str] = mapped_column(String(16), default=SourceOrigin.CONFIG)
+    """A ``SourceOrigin``."""
     name: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[Any]] = mapped_column(default=list)
     priority: Mapped[int] = mapped_column(Integer, default=3)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_by: Mapped[str | None] = mapped_column(String(16))
-    """Who disabled it: "config" (config.toml says so or dropped it) or "operator" (the CLI)."""
+    """Who disabled it: a ``DisabledBy``."""
     full_text: Mapped[bool | None] = mapped_column(Boolean)
     min_interval_minutes: Mapped[float | None] = mapped_column(Float)
     max_interval_minutes: Mapped[float | None] = mapped_column(Float)
 
-    status: Mapped[str] = mapped_column(String(16), default="active")
-    """"active" or "retired" (the server said 410 Gone)."""
+    status: Mapped[str] = mapped_column(String(16), default=SourceStatus.ACTIVE)
+    """A ``SourceStatus``."""
     feed_title: Mapped[str | None] = mapped_column(Text)
     site_url: Mapped[str | None] = mapped_column(Text)
     feed_id: Mapped[str | None] = mapped_column(Text)
@@ -177,7 +185,7 @@ class Subscriber(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=SubscriberStatus.PENDING)
     """pending, active, paused, unsubscribed or suspended."""
     status_reason: Mapped[str | None] = mapped_column(Text)
     digests: Mapped[list[Any]] = mapped_column(default=list)
@@ -203,8 +211,8 @@ class DigestRun(Base):
     scheduled_for: Mapped[datetime]
     cutoff: Mapped[datetime]
     """Items first seen up to this instant belong to the run."""
-    status: Mapped[str] = mapped_column(String(16), default="composing")
-    """composing, queued (every delivery row exists) or done."""
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
+    """A ``RunStatus``: queued (every delivery row exists) or done."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     archive_html: Mapped[str | None] = mapped_column(Text)
 
@@ -243,7 +251,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
     """pending, rendered, sent, failed, bounced or skipped."""
     since: Mapped[datetime | None]
     edition_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id", ondelete="SET NULL"))

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from aggregator.config import Settings, SourceSettings
+from aggregator.model.status import DisabledBy, SourceOrigin, SourceStatus
 from aggregator.store.models import Source
 
 
@@ -31,7 +32,7 @@ def sync_config_sources(session: Session, settings: Settings) -> list[Source]:
     }
     rows = {
         row.config_url: row
-        for row in session.scalars(select(Source).where(Source.origin == "config"))
+        for row in session.scalars(select(Source).where(Source.origin == SourceOrigin.CONFIG))
     }
     synced = []
     for url, cfg in wanted.items():
@@ -39,15 +40,17 @@ def sync_config_sources(session: Session, settings: Settings) -> list[Source]:
         if row is None:
             row = session.scalar(select(Source).where(Source.url == url))
             if row is None:
-                row = Source(url=url, origin="config")
+                row = Source(url=url, origin=SourceOrigin.CONFIG)
                 session.add(row)
-            row.origin, row.config_url = "config", url
+            row.origin, row.config_url = SourceOrigin.CONFIG, url
         row.name = cfg.name
         row.tags = list(cfg.tags)
         row.priority = cfg.priority
         if not cfg.enabled:
-            row.enabled, row.disabled_by = False, "config"
-        elif row.disabled_by != "operator":  # an operator's `sources disable` outlasts restarts
+            row.enabled, row.disabled_by = False, DisabledBy.CONFIG
+        elif (
+            row.disabled_by != DisabledBy.OPERATOR
+        ):  # an operator's `sources disable` outlasts restarts
             row.enabled, row.disabled_by = True, None
         row.full_text = cfg.full_text
         row.min_interval_minutes = cfg.min_interval_minutes
@@ -55,7 +58,7 @@ def sync_config_sources(session: Session, settings: Settings) -> list[Source]:
         synced.append(row)
     for config_url, row in rows.items():
         if config_url not in wanted:
-            row.enabled, row.disabled_by = False, "config"
+            row.enabled, row.disabled_by = False, DisabledBy.CONFIG
     session.flush()
     return synced
 
@@ -72,7 +75,7 @@ def find_source(session: Session, ref: str) -> Source | None:
 def enable_source(row: Source) -> None:
     """Poll the source again, now: enabled, active (even after a 410) and no backoff left."""
     row.enabled, row.disabled_by = True, None
-    row.status, row.next_check_at, row.consecutive_failures = "active", None, 0
+    row.status, row.next_check_at, row.consecutive_failures = SourceStatus.ACTIVE, None, 0
 
 
 def add_source(
@@ -85,15 +88,15 @@ def add_source(
     existing = session.scalar(
         select(Source).where(or_(Source.url == url, Source.config_url == url))
     )
-    if existing is not None and existing.origin == "removed":
-        existing.origin = "cli"
+    if existing is not None and existing.origin == SourceOrigin.REMOVED:
+        existing.origin = SourceOrigin.CLI
         enable_source(existing)
         existing.name = name or existing.name
         existing.tags = [t.lower() for t in tags or []] or existing.tags
         return existing, True
     if existing is not None:
         return existing, False
-    row = Source(url=url, origin="cli", name=name, tags=[t.lower() for t in tags or []])
+    row = Source(url=url, origin=SourceOrigin.CLI, name=name, tags=[t.lower() for t in tags or []])
     session.add(row)
     session.flush()
     return row, True

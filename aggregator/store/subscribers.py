@@ -12,10 +12,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aggregator.model.status import STICKY, SubscriberStatus
 from aggregator.store.models import Subscriber, utcnow
 
-STATUSES = ("pending", "active", "paused", "unsubscribed", "suspended")
-STICKY = ("unsubscribed", "suspended")
 """States an import or a re-add never resets: only the subscriber (or an explicit command) can."""
 
 
@@ -94,8 +93,8 @@ def upsert_subscriber(
     row.tags = [t.lower() for t in tags]
     row.sources = list(sources)
     row.timezone = timezone
-    if row.status != "active":
-        row.status = "active"
+    if row.status != SubscriberStatus.ACTIVE:
+        row.status = SubscriberStatus.ACTIVE
         row.confirmed_at = row.confirmed_at or utcnow()
     session.flush()
     return row, outcome

@@ -36,9 +36,9 @@ from aggregator.mail.links import ExpiredToken, TokenError, link_path, read_toke
 from aggregator.mail.mailer import Mailer
 from aggregator.mail.transport import Transport, transport_for
 from aggregator.metrics import SUBSCRIBE_REQUESTS, render_metrics
+from aggregator.model.status import STICKY, SubscriberStatus
 from aggregator.store.models import Subscriber
 from aggregator.store.state import SharedRateLimiter
-from aggregator.store.subscribers import STICKY
 from aggregator.templating import TEMPLATES_DIR, environment
 from aggregator.web import subscriptions as subs
 from aggregator.web.security import CSRF, CSRF_FIELD, SecurityHeaders, client_address
@@ -348,14 +348,14 @@ class _Site:
                 status, outcome = row.status, "unchanged"
         except _Refusal as refusal:
             return refusal.response
-        if status == "pending":
+        if status == SubscriberStatus.PENDING:
             return self.notice(
                 request,
                 "Confirm your subscription",
                 f"Press the button to start receiving digests at {row.email}.",
                 button=Button(request.url.path, "Confirm subscription"),
             )
-        if status in ("active", "paused"):
+        if status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED):
             done = "You are subscribed" if outcome == "done" else "Already confirmed"
             return self.notice(
                 request,
@@ -389,8 +389,8 @@ class _Site:
             await run_in_threadpool(lambda: subs.resubscribe(self.db, row.id, now=now))
             fresh = await run_in_threadpool(subs.get, self.db, row.id)
             row = fresh or row
-            saved = row.status == "active"
-        elif form is not None and row.status in ("active", "paused"):
+            saved = row.status == SubscriberStatus.ACTIVE
+        elif form is not None and row.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED):
             try:
                 choices = subs.parse_choices(form, catalogue)
                 timezone = subs.parse_timezone(form.get("timezone"))
@@ -406,7 +406,7 @@ class _Site:
                 fresh = await run_in_threadpool(subs.get, self.db, row.id)
                 row = fresh or row
                 saved = True
-        if row.status == "pending":
+        if row.status == SubscriberStatus.PENDING:
             return self.notice(
                 request,
                 "Waiting for confirmation",
@@ -431,7 +431,7 @@ class _Site:
         )
 
     def _inactive(self, request: Request, row: Subscriber) -> HTMLResponse:
-        if row.status == "suspended":
+        if row.status == SubscriberStatus.SUSPENDED:
             return self.notice(
                 request,
                 "Deliveries are suspended",

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from aggregator.config import Settings
 from aggregator.mail.mailer import MailKind, Recipient
+from aggregator.model.status import STICKY, SourceStatus, SubscriberStatus
 from aggregator.store import subscribers as store_subscribers
 from aggregator.store.db import Database
 from aggregator.store.models import Source, Subscriber
@@ -62,7 +63,7 @@ def load_catalogue(db: Database, settings: Settings) -> Catalogue:
     digests = [(d.name, d.title or d.name.capitalize()) for d in settings.digests]
     with db.session() as session:
         rows = session.scalars(
-            select(Source).where(Source.enabled.is_(True), Source.status == "active")
+            select(Source).where(Source.enabled.is_(True), Source.status == SourceStatus.ACTIVE)
         ).all()
         sources = sorted(((s.id, s.label) for s in rows), key=lambda pair: pair[1].lower())
         tags = sorted({str(tag) for s in rows for tag in (s.tags or [])})
@@ -144,14 +145,14 @@ def request_subscription(
         with db.session() as session:
             row = session.scalar(select(Subscriber).where(Subscriber.email == email))
             if row is None:
-                row = Subscriber(email=email, status="pending")
+                row = Subscriber(email=email, status=SubscriberStatus.PENDING)
                 session.add(row)
             kind: MailKind | None
-            if row.status in ("pending", "unsubscribed"):
-                row.status, row.status_reason = "pending", None
+            if row.status in (SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED):
+                row.status, row.status_reason = SubscriberStatus.PENDING, None
                 row.digests, row.tags, row.sources = choices.digests, choices.tags, choices.sources
                 kind = "confirm"
-            elif row.status in ("active", "paused"):
+            elif row.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED):
                 kind = "manage"
             else:
                 kind = None
@@ -198,10 +199,14 @@ def confirm(db: Database, subscriber_id: int, *, now: datetime) -> tuple[Recipie
     """pending → active. Already active or paused: unchanged. Otherwise refused."""
 
     def change(row: Subscriber) -> Outcome:
-        if row.status == "pending":
-            row.status, row.confirmed_at, row.status_reason = "active", now, None
+        if row.status == SubscriberStatus.PENDING:
+            row.status, row.confirmed_at, row.status_reason = SubscriberStatus.ACTIVE, now, None
             return "done"
-        return "unchanged" if row.status in ("active", "paused") else "refused"
+        return (
+            "unchanged"
+            if row.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED)
+            else "refused"
+        )
 
     return _change(db, subscriber_id, change)
 
@@ -212,11 +217,11 @@ def update_preferences(
     """New choices, time zone and pause state for an active or paused subscriber."""
 
     def change(row: Subscriber) -> Outcome:
-        if row.status not in ("active", "paused"):
+        if row.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED):
             return "refused"
         row.digests, row.tags, row.sources = choices.digests, choices.tags, choices.sources
         row.timezone = timezone
-        row.status = "paused" if paused else "active"
+        row.status = SubscriberStatus.PAUSED if paused else SubscriberStatus.ACTIVE
         row.status_reason = "paused by subscriber" if paused else None
         return "done"
 
@@ -229,9 +234,9 @@ def unsubscribe(
     """Any status → unsubscribed (suspended stays suspended: no more mail either way)."""
 
     def change(row: Subscriber) -> Outcome:
-        if row.status in store_subscribers.STICKY:
+        if row.status in STICKY:
             return "unchanged"
-        row.status, row.status_reason = "unsubscribed", reason
+        row.status, row.status_reason = SubscriberStatus.UNSUBSCRIBED, reason
         return "done"
 
     return _change(db, subscriber_id, change)
@@ -243,9 +248,13 @@ def resubscribe(
     """unsubscribed → active, from a signed link (which proves the mailbox is theirs)."""
 
     def change(row: Subscriber) -> Outcome:
-        if row.status != "unsubscribed":
-            return "unchanged" if row.status in ("active", "paused") else "refused"
-        row.status, row.status_reason = "active", None
+        if row.status != SubscriberStatus.UNSUBSCRIBED:
+            return (
+                "unchanged"
+                if row.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED)
+                else "refused"
+            )
+        row.status, row.status_reason = SubscriberStatus.ACTIVE, None
         row.confirmed_at = row.confirmed_at or now
         return "done"
 

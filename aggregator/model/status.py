@@ -1,0 +1,65 @@
+"""Every status a row can be in, named once. The values are what the database stores."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SourceStatus(StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"
+    """The server said 410 Gone: not polled until an operator enables the source again."""
+
+
+class SourceOrigin(StrEnum):
+    CONFIG = "config"
+    """From config.toml."""
+    CLI = "cli"
+    """Added with ``sources add`` or an OPML import."""
+    REMOVED = "removed"
+    """Removed with ``sources remove``: not polled, items kept; ``sources add`` revives it."""
+
+
+class DisabledBy(StrEnum):
+    CONFIG = "config"
+    """config.toml says so, or no longer lists the source."""
+    OPERATOR = "operator"
+    """``sources disable`` or ``remove``: outlasts restarts."""
+
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"
+    """Signed up, not confirmed yet."""
+    ACTIVE = "active"
+    PAUSED = "paused"
+    UNSUBSCRIBED = "unsubscribed"
+    SUSPENDED = "suspended"
+    """Too many hard bounces."""
+
+
+STICKY = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.SUSPENDED)
+"""Statuses that only the subscriber (resubscribing) or an operator may leave."""
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    """Queued: waiting for its edition."""
+    RENDERED = "rendered"
+    """Has its edition and Message-ID: waiting to be sent (or retried)."""
+    SENT = "sent"
+    FAILED = "failed"
+    """Gave up after ``mail.max_attempts`` temporary failures."""
+    BOUNCED = "bounced"
+    """Refused for good by the server."""
+    SKIPPED = "skipped"
+    """Nothing new, or the subscriber left before it was rendered."""
+
+
+UNFINISHED = (DeliveryState.PENDING, DeliveryState.RENDERED)
+UNDELIVERED = (DeliveryState.FAILED, DeliveryState.BOUNCED)
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    """Every delivery row exists; some are not finished."""
+    DONE = "done"
