@@ -10,12 +10,14 @@ import jinja2
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 """The top-level ``templates/`` folder: a link to it in the source tree, a copy in the wheel."""
 
-_MARKUP_SUFFIXES = (".html.j2", ".xml.j2", ".atom.j2", ".rss.j2", ".html", ".xml")
+_UNESCAPED_SUFFIXES = (".txt.j2", ".txt", ".css")
+"""Plain text, and CSS included into a ``<style>`` element (where HTML escaping would break it)."""
 
 
 def _autoescape(name: str | None) -> bool:
-    """Escape HTML/XML templates; leave plain-text ones (``*.txt.j2``) alone."""
-    return name is not None and name.endswith(_MARKUP_SUFFIXES)
+    """Escape every template but plain-text and CSS ones: a new kind of template is escaped
+    unless its name says otherwise."""
+    return name is None or not name.endswith(_UNESCAPED_SUFFIXES)
 
 
 @cache

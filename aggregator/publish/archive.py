@@ -19,6 +19,7 @@ from aggregator.digest.compose import (
 )
 from aggregator.digest.outbox import archive_slug, archive_url
 from aggregator.publish.atomic import write_if_changed
+from aggregator.publish.formats import FORMATS
 from aggregator.store.db import Database
 from aggregator.store.models import DigestRun
 from aggregator.templating import environment
@@ -88,6 +89,7 @@ def write_index(db: Database, settings: Settings) -> bool:
             title=settings.publish.title or settings.general.name,
             base_url=settings.general.base_url,
             digests=links,
+            formats=FORMATS,
             tags=tags,
             digest_names=[d.title or d.name for d in settings.digests],
         )

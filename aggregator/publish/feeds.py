@@ -22,6 +22,7 @@ from markupsafe import escape
 
 from aggregator.ingest.sanitize import strip_markup
 from aggregator.publish.atomic import write_if_changed
+from aggregator.publish.formats import FEED_SUFFIXES, FORMATS
 from aggregator.publish.model import (
     FeedEntry,
     FeedMeta,
@@ -135,7 +136,7 @@ def write_tag_feeds(
         )
         changed += _write(out_dir, f"tags/{slug}", tag_meta, tagged)
     for path in (out_dir / "tags").glob("*") if (out_dir / "tags").is_dir() else ():
-        if path.suffix in (".atom", ".rss", ".json") and path.stem not in wanted:
+        if path.suffix in FEED_SUFFIXES and path.stem not in wanted:
             path.unlink()
     return changed
 
@@ -167,9 +168,12 @@ def _write(out_dir: Path, rel_stem: str, meta: FeedMeta, entries: list[_EntryVie
     view = _feed_view(meta, rel_stem, entries)
     env = environment()
     outputs = {
-        "atom": env.get_template("feed.atom.j2").render(feed=view).encode("utf-8"),
-        "rss": env.get_template("feed.rss.j2").render(feed=view).encode("utf-8"),
-        "json": _json_feed(view),
+        fmt.suffix: (
+            env.get_template(fmt.template).render(feed=view).encode("utf-8")
+            if fmt.template
+            else _json_feed(view)
+        )
+        for fmt in FORMATS
     }
     paths = [(out_dir / f"{rel_stem}.{suffix}", data) for suffix, data in outputs.items()]
     return [path for path, data in paths if write_if_changed(path, data)]
@@ -211,7 +215,7 @@ def _feed_view(meta: FeedMeta, rel_stem: str, entries: list[_EntryView]) -> _Fee
         author=one_line(meta.author) or title,
         updated=_Time(updated),
         hub_url=safe_url(meta.hub_url),
-        urls={s: f"{base_url.rstrip('/')}/{rel_stem}.{s}" for s in ("atom", "rss", "json")},
+        urls={f.suffix: f"{base_url.rstrip('/')}/{rel_stem}.{f.suffix}" for f in FORMATS},
         entries=entries,
     )
 

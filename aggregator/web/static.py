@@ -31,13 +31,11 @@ from starlette.responses import FileResponse, RedirectResponse
 from starlette.types import Receive, Scope, Send
 
 from aggregator.publish import atomic
+from aggregator.publish.formats import FEED_SUFFIXES, FORMATS
 from aggregator.publish.websub import link_header, topic_url
 from aggregator.web.security import PUBLIC_CSP
 
-MEDIA_TYPES = {
-    ".atom": "application/atom+xml; charset=utf-8",
-    ".rss": "application/rss+xml; charset=utf-8",
-    ".json": "application/feed+json; charset=utf-8",
+MEDIA_TYPES = {f".{f.suffix}": f.content_type for f in FORMATS} | {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",
@@ -45,7 +43,6 @@ MEDIA_TYPES = {
 }
 CACHE_CONTROL = "public, max-age=300"
 """Feeds change after each poll; five minutes keeps readers current while ETags make checks cheap."""
-FEED_SUFFIXES = (".atom", ".rss", ".json")
 RECHECK_SECONDS = 1.0
 """How stale a file held in memory may be when another process rewrote it."""
 MIN_COMPRESS_BYTES = 256
