@@ -18,11 +18,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
-from aggregator.model.status import DeliveryState, SourceStatus, SubscriberStatus
+from aggregator.model.status import DeliveryState, SourceHealth, SubscriberStatus
 from aggregator.store.db import Database
-from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
+from aggregator.store.listing import SOURCE_HEALTH
+from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Subscriber
 
 REGISTRY = CollectorRegistry()
 
@@ -60,19 +61,13 @@ class StoreCollector(Collector):
         self.db = db
 
     def collect(self) -> Iterator[Metric]:
-        health = case(
-            (Source.enabled.is_(False), "disabled"),
-            (Source.status != SourceStatus.ACTIVE, "retired"),
-            (Source.consecutive_failures > 0, "failing"),
-            else_="ok",
-        )
         with self.db.session() as session:
             sources = _grouped(
-                session.execute(select(health, func.count()).group_by(health)),
+                session.execute(select(SOURCE_HEALTH, func.count()).group_by(SOURCE_HEALTH)),
                 "aggregator_sources",
-                "Sources by health: ok, failing, retired (410 Gone) or disabled.",
+                "Sources by health: " + ", ".join(SourceHealth) + ".",
                 "health",
-                ("ok", "failing", "retired", "disabled"),
+                tuple(SourceHealth),
             )
             subscribers = _grouped(
                 session.execute(

@@ -19,6 +19,7 @@ from aggregator.cli.poll import outcome_line, summary_line
 from aggregator.cli.sources import ago
 from aggregator.digest.compose import latest_fire_time
 from aggregator.model.brief import Brief
+from aggregator.model.status import SourceHealth
 from aggregator.service import ROLES, Pipeline, Service
 from aggregator.store.listing import find_item, overview
 from aggregator.store.models import Item
@@ -134,7 +135,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         report = overview(session)
     states = Counter(s.state for s in report.sources)
     upcoming = min((s.next_check for s in report.sources if s.next_check), default=None)
-    failing = [s for s in report.sources if s.state in ("failing", "retired")]
+    failing = [s for s in report.sources if s.state in (SourceHealth.FAILING, SourceHealth.RETIRED)]
     digests = []
     for d in settings.digests:
         last = report.last_runs.get(d.name)

@@ -63,3 +63,16 @@ class RunStatus(StrEnum):
     QUEUED = "queued"
     """Every delivery row exists; some are not finished."""
     DONE = "done"
+
+
+class SourceHealth(StrEnum):
+    """How a source is doing, as ``sources list``, ``status`` and ``/metrics`` report it
+    (store/listing.py computes it, in SQL, in this order)."""
+
+    RETIRED = "retired"
+    REMOVED = "removed"
+    DISABLED = "disabled"
+    FAILING = "failing"
+    OK = "ok"
+    NEW = "new"
+    """Never polled successfully yet."""

@@ -8,30 +8,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from aggregator.model.status import (
     UNDELIVERED,
     UNFINISHED,
     DeliveryState,
+    SourceHealth,
     SourceOrigin,
     SourceStatus,
 )
 from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
 
-
-def source_state(source: Source) -> str:
-    """A one-word state: ok, failing, retired, removed, disabled or new."""
-    if source.status == SourceStatus.RETIRED:
-        return "retired"
-    if source.origin == SourceOrigin.REMOVED:
-        return "removed"
-    if not source.enabled:
-        return "disabled"
-    if source.consecutive_failures:
-        return "failing"
-    return "ok" if source.last_success_at else "new"
+SOURCE_HEALTH = case(
+    (Source.status == SourceStatus.RETIRED, SourceHealth.RETIRED.value),
+    (Source.origin == SourceOrigin.REMOVED, SourceHealth.REMOVED.value),
+    (Source.enabled.is_(False), SourceHealth.DISABLED.value),
+    (Source.consecutive_failures > 0, SourceHealth.FAILING.value),
+    (Source.last_success_at.is_not(None), SourceHealth.OK.value),
+    else_=SourceHealth.NEW.value,
+).label("health")
+"""A source's one-word ``SourceHealth``, the one definition every report uses."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +58,7 @@ def list_sources(session: Session) -> list[SourceRow]:
             id=s.id,
             name=s.label,
             url=s.url,
-            state=source_state(s),
+            state=health,
             tags=list(s.tags),
             items=counts.get(s.id, 0),
             last_check=s.last_checked_at,
@@ -68,7 +66,7 @@ def list_sources(session: Session) -> list[SourceRow]:
             failures=s.consecutive_failures,
             last_error=s.last_error,
         )
-        for s in session.scalars(select(Source).order_by(Source.id))
+        for s, health in session.execute(select(Source, SOURCE_HEALTH).order_by(Source.id))
     ]
 
 

@@ -155,7 +155,9 @@ def test_metrics_parse_and_count(site: Site) -> None:
     assert samples[("aggregator_feed_polls_total", ())] == polls + 2
     assert samples[("aggregator_feed_poll_failures_total", ())] == failures + 1
     assert samples[("aggregator_feed_poll_duration_seconds_count", ())] >= 2
-    assert samples[("aggregator_sources", (("health", "ok"),))] == 1
+    # one definition of health with `sources list`: never polled successfully is "new"
+    assert samples[("aggregator_sources", (("health", "new"),))] == 1
+    assert samples[("aggregator_sources", (("health", "ok"),))] == 0
     assert samples[("aggregator_sources", (("health", "failing"),))] == 1
     assert samples[("aggregator_sources", (("health", "retired"),))] == 0
     assert samples[("aggregator_items", ())] == 0
