@@ -50,6 +50,7 @@ def test_the_wheel_runs_a_cycle_and_renders_from_a_fresh_venv(tmp_path: Path) ->
     names = zipfile.ZipFile(wheel).namelist()
     assert "aggregator/templates/digest.html.j2" in names
     assert "aggregator/py.typed" in names
+    assert "aggregator/glossary.toml" in names  # the shipped glossary
     python = fresh_venv(tmp_path / "venv")
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
@@ -81,6 +82,18 @@ def test_the_wheel_runs_a_cycle_and_renders_from_a_fresh_venv(tmp_path: Path) ->
         text=True,
     ).stdout
     assert str(tmp_path / "venv") in where  # the wheel's copy, not the source tree
+    terms = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "from aggregator.briefs.glossary import combined_glossary as g; print(len(g(None)))",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert int(terms.stdout) >= 200, terms.stderr
     run("subscribers", "add", "reader@example.org")
     run("run", "--once")
     assert list((work / "outbox" / "new").iterdir())

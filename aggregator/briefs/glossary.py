@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 MAX_DEFINITION_WORDS = 60
-SHIPPED_GLOSSARY = Path(__file__).resolve().parents[2] / "glossary.toml"
+SHIPPED_GLOSSARY = (Path(__file__).parent.parent / "glossary.toml").resolve()
 """The glossary shipped with the project (AI, machine learning, AI safety), next to ``templates/``."""
 
 

@@ -218,7 +218,8 @@ def parse_reply(content: object, item_text: str, *, has_title: bool = True) -> B
     if len(shaped) - len(bullets) > len(shaped) / 2:
         raise InvalidBrief(f"{len(shaped) - len(bullets)} of {len(shaped)} bullets are unfaithful")
     paragraph = _paragraph(data.get("paragraph"), facts) or " ".join(bullets[:4])
-    title = data.get("title") if isinstance(data.get("title"), str) else ""
+    raw_title = data.get("title")
+    title = raw_title if isinstance(raw_title, str) else ""
     title = " ".join(title.split()) if not has_title and facts.supports(title) else ""
     return Brief(
         bullets=bullets,

@@ -81,7 +81,7 @@ def _tfidf(bags: list[list[str]], extra: list[str]) -> tuple[list[Vector], Vecto
     return vecs, {t: idf.get(t, 0.0) for t in set(extra)}
 
 
-def _dot(a: Vector, b: Vector) -> float:
+def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
     return sum(v * b.get(t, 0.0) for t, v in a.items())

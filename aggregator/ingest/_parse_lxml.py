@@ -109,7 +109,7 @@ def _media_description(el: etree._Element) -> list[Text]:
     YouTube and podcast feeds keep it there and nowhere else."""
     desc = _first(el, f"{{{MEDIA}}}description", f"{{{MEDIA}}}group/{{{MEDIA}}}description")
     value = _text(desc)
-    if not value or not value.strip():
+    if desc is None or not value or not value.strip():
         return []
     return [Text(value, desc.get("type") == "html", desc.base)]
 
@@ -150,11 +150,11 @@ def _atom_feed(root: etree._Element) -> RawFeed:
 
 def _atom_entry(el: etree._Element) -> RawEntry:
     author = el.find(f"{{{ATOM}}}author/{{{ATOM}}}name")
-    bodies = [_atom_text(el.find(f"{{{ATOM}}}{name}")) for name in ("content", "summary")]
+    found = [_atom_text(el.find(f"{{{ATOM}}}{name}")) for name in ("content", "summary")]
     content = el.find(f"{{{ATOM}}}content")
-    if bodies[0] is not None and content.get("type") is None:
-        bodies[0].is_html = None  # untyped content often holds escaped HTML: judge by the value
-    bodies = [b for b in bodies if b is not None and b.value] or _media_description(el)
+    if found[0] is not None and content is not None and content.get("type") is None:
+        found[0].is_html = None  # untyped content often holds escaped HTML: judge by the value
+    bodies = [b for b in found if b is not None and b.value] or _media_description(el)
     guid = _atom_id(el)
     return RawEntry(
         guid=guid,

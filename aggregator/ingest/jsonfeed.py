@@ -37,13 +37,17 @@ def _loads(text: str) -> Any:
         raise FeedParseError(f"malformed JSON: {_one_line(exc)}") from None
 
 
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def read_feed(data: dict[str, Any], url: str) -> RawFeed:
     """Map a decoded JSON Feed to RawFeed (1.0 ``author`` and 1.1 ``authors`` both read)."""
-    hubs = data.get("hubs") if isinstance(data.get("hubs"), list) else []
+    hubs = _list(data.get("hubs"))
     hub = next((_str(h.get("url")) for h in hubs if isinstance(h, dict)), None)
     return RawFeed(
         title=Text(_str(data.get("title")) or "", False),
@@ -82,7 +86,7 @@ def _entry(item: dict[str, Any]) -> RawEntry:
         )
         if value
     ]
-    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    tags = _list(item.get("tags"))
     return RawEntry(
         guid=_str(item.get("id")),
         link=_str(item.get("url")) or _str(item.get("external_url")),

@@ -43,9 +43,10 @@ def parse_feed(
     )
     entities = _parse_guard.screen_entities(dtd)
     warning = None
-    if root is None and not entities and (root := _parse_repair.repair(body, url)) is not None:
+    if root is None and not entities and (mended := _parse_repair.repair(body, url)) is not None:
         # The repair may have mended a DOCTYPE the first look could not read: screen it again.
-        entities = _parse_guard.screen_entities(root.getroottree().docinfo.internalDTD)
+        root = mended
+        entities = _parse_guard.screen_entities(mended.getroottree().docinfo.internalDTD)
         warning = f"{problem} (repaired)"
     if root is not None and not entities and not _charset_overrides(content_type, root):
         raw = _parse_lxml.read_feed(root)
