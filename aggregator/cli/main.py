@@ -121,10 +121,18 @@ def get_app(ctx: click.Context) -> App:
     help="config file (default: $AGGREGATOR_CONFIG, else ./config.toml, else built-in defaults)",
 )
 @click.option("-v", "--verbose", count=True, help="more log output (-vv for debug)")
+@click.option("-q", "--quiet", is_flag=True, help="log errors only")
+@click.option("--log-json", is_flag=True, help="log one JSON object per line (for log shippers)")
 @click.version_option(__version__, prog_name="aggregator")
-def main(config_path: Path | None, verbose: int) -> None:
+@click.pass_context
+def main(
+    ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool, log_json: bool
+) -> None:
     """Poll feeds, write a brief for every story, mail digests and publish one combined feed."""
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    level = (
+        logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    )
     from aggregator.logs import setup_logging
 
-    setup_logging(level)
+    setup_logging(level, as_json=log_json)
+    ctx.meta["log_level"] = level

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ from aggregator.cli.output import json_option, print_json
 from aggregator.cli.poll import outcome_line, summary_line
 from aggregator.cli.sources import ago
 from aggregator.digest.compose import latest_fire_time
+from aggregator.logs import SERVICE_LOGGERS
 from aggregator.model.brief import Brief
 from aggregator.model.status import SourceHealth
 from aggregator.service import ROLES, Pipeline, Service
@@ -47,6 +49,9 @@ def run(ctx: click.Context, once: bool, role: str) -> None:
     app = get_app(ctx)
     pipeline = Pipeline(app)
     if not once:
+        if ctx.meta.get("log_level") == logging.WARNING:  # the default: say what the service does
+            for name in SERVICE_LOGGERS:
+                logging.getLogger(name).setLevel(logging.INFO)
         Service(pipeline, role=role).run()
         return
     report = pipeline.run_once()
