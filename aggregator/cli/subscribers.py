@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 from sqlalchemy import select
 
-from aggregator.cli.main import console, errors, get_app
+from aggregator.cli.main import console, errors, get_app, source_or_exit
 from aggregator.cli.output import json_option, print_json
 from aggregator.model.status import SubscriberStatus
 from aggregator.store.models import Subscriber
@@ -34,7 +34,9 @@ def subscribers() -> None:
     "--digest", "digests", multiple=True, help="digest name; repeat for more (default: all)"
 )
 @click.option("--tag", "tags", multiple=True, help="only stories with this tag; repeat for more")
-@click.option("--source", "sources", multiple=True, type=int, help="only this source id; repeat")
+@click.option(
+    "--source", "sources", multiple=True, help="only this source (id, name or URL); repeat"
+)
 @click.option("--timezone", default="UTC", show_default=True)
 @click.pass_context
 def add(ctx: click.Context, email: str, digests, tags, sources, timezone: str) -> None:  # noqa: ANN001
@@ -46,8 +48,9 @@ def add(ctx: click.Context, email: str, digests, tags, sources, timezone: str) -
         chosen = check_digests(list(digests) or known, known)
         check_timezone(timezone)
         with app.db.session() as session:
+            source_ids = [source_or_exit(ctx, session, ref).id for ref in sources]
             row, outcome = upsert_subscriber(
-                session, address, digests=chosen, tags=tags, sources=sources, timezone=timezone
+                session, address, digests=chosen, tags=tags, sources=source_ids, timezone=timezone
             )
             message = (
                 f"{outcome} {row.email} ({row.status}; digests: {', '.join(row.digests) or '-'})"

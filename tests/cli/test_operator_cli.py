@@ -128,6 +128,7 @@ def test_every_source_command_takes_an_id_a_name_or_a_url(installed: Installatio
         ("sources", "disable", "http://nowhere.test/feed"),
         ("sources", "enable", "42"),
         ("sources", "remove", "Nobody"),
+        ("subscribers", "add", "bob@example.org", "--source", "Nobody"),
     )
     for result in (by_name, by_url):
         assert ok(result).splitlines() == [  # piped: no progress bar, no blank line
@@ -141,8 +142,15 @@ def test_every_source_command_takes_an_id_a_name_or_a_url(installed: Installatio
         f"error: no source 'http://nowhere.test/feed' {hint}",
         f"error: no source '42' {hint}",
         f"error: no source 'Nobody' {hint}",
+        f"error: no source 'Nobody' {hint}",
     ]
-    assert all(r.stdout == "" for r in unknown)  # nothing was polled
+    assert all(r.stdout == "" for r in unknown)  # nothing was polled or added
+    named = ok(
+        run_cli(
+            installed.config, "subscribers", "add", "carol@example.org", "--source", "Kagi Blog"
+        )
+    )
+    assert "added carol@example.org" in named
 
 
 def test_piped_tables_keep_each_row_on_one_line_and_show_tags(installed: Installation) -> None:
