@@ -5,16 +5,19 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from aggregator.app import App
 from aggregator.config import load
 from aggregator.mail.transport import MaildirTransport
 from aggregator.service import STOP_SECONDS, Pipeline, Service
 from aggregator.store.db import Database
+from aggregator.store.models import Edition, Subscriber
 from tests.concurrency.fleet import (
     Fleet,
     add_subscribers,
@@ -120,3 +123,68 @@ def test_digest_job_and_outbox_tick_at_once_send_each_mail_once(tmp_path: Path) 
         app.close()
     mails = list((outbox / "new").iterdir())
     assert len(mails) == len(subscribers)
+
+
+def test_sigterm_while_rendering(tmp_path: Path) -> None:
+    """Every subscriber in their own timezone: one edition each, rendered for seconds."""
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    subscribers = add_subscribers(url, 240)
+    zones = sorted(zoneinfo.available_timezones())[:240]
+    db = Database(url)
+    with db.session() as session:
+        for row, zone in zip(
+            session.scalars(select(Subscriber).order_by(Subscriber.id)), zones, strict=True
+        ):
+            row.timezone = zone
+    config = write_config(tmp_path, database_url=url, feeds=[], smtp_port=25)
+    add_stories(db, load(config), datetime.now(UTC) - timedelta(hours=1), ["One", "Two"])
+    db.dispose()
+    smtp = SMTPTestServer().start()
+    config.write_text(config.read_text().replace("port = 25", f"port = {smtp.port}"))
+    try:
+        fleet = Fleet(config).start(1, role="worker")
+        wait_until(lambda: 0 < editions(url) < 200, 60, "rendering to be under way")
+        assert stop_time(fleet) < BOUND
+        assert snapshot(url).claimed == 0
+        again = Fleet(config).start(1, role="worker")
+        wait_until(lambda: snapshot(url).states["sent"] == len(subscribers), 120, "the rest")
+        assert again.stop() == [0]
+    finally:
+        smtp.stop()
+    assert sorted(by_recipient(smtp.messages)) == subscribers
+
+
+def test_sigterm_while_a_send_hangs_exits_anyway_and_gives_the_work_back(tmp_path: Path) -> None:
+    """A relay that stops answering: the stuck job is abandoned after the stop budget, the
+    process exits 0, and its deliveries are taken by the next start at once."""
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    subscribers = add_subscribers(url, 20)
+    hanging = SMTPTestServer(handler=ScriptedHandler(delay=120)).start()
+    config = write_config(tmp_path, database_url=url, feeds=[], smtp_port=hanging.port)
+    try:
+        fleet = Fleet(config).start(1, role="worker")
+        wait_until(lambda: snapshot(url).states["rendered"] == 20, 60, "mail to be ready")
+        time.sleep(2)  # the sends are under way, and hang
+        assert stop_time(fleet) < BOUND
+        assert "abandoned" in fleet.logs()[0]
+        assert snapshot(url).claimed == 0
+    finally:
+        hanging.stop()
+    smtp = SMTPTestServer().start()
+    config.write_text(config.read_text().replace(f"port = {hanging.port}", f"port = {smtp.port}"))
+    try:
+        again = Fleet(config).start(1, role="worker")
+        wait_until(lambda: snapshot(url).states["sent"] == 20, 60, "the mail to go out")
+        assert again.stop() == [0]
+    finally:
+        smtp.stop()
+    assert sorted(by_recipient(smtp.messages)) == subscribers
+
+
+def editions(url: str) -> int:
+    db = Database(url, migrate=False)
+    try:
+        with db.session() as session:
+            return session.scalar(select(func.count()).select_from(Edition)) or 0
+    finally:
+        db.dispose()

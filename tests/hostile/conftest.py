@@ -37,6 +37,8 @@ ELSEWHERE: dict[str, tuple[str, ...]] = {
     "digest/test_message.py": ("test_header_injection_is_impossible",),
     "web/test_security.py": (),  # headers, CSRF, rate limits, enumeration, honeypot, escaping
     "web/test_tokens.py": (),  # forged, tampered, expired and cross-purpose links
+    "concurrency/test_shutdown.py": (),  # SIGTERM in every state ends within a bounded time
+    "ingest/test_poll_due.py": (),  # Retry-After and backoff hold for run --once; honest timings
     "web/test_public.py": (
         "test_path_traversal_is_refused",
         "test_symlink_out_of_the_folder_is_not_followed",
