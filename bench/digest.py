@@ -178,13 +178,21 @@ def real_entries(corpus: Path, count: int) -> list[tuple[str, str, list[Entry]]]
     return chosen
 
 
-def seed(db: Database, settings: Settings, corpus: Path, items: int, subscribers: int) -> int:
-    """Store and brief ``items`` real entries and add the subscribers; returns items stored."""
-    seen = T0 - timedelta(hours=3)
+def seed(
+    db: Database,
+    settings: Settings,
+    corpus: Path,
+    items: int,
+    subscribers: int,
+    *,
+    seen: datetime = T0 - timedelta(hours=3),
+) -> int:
+    """Store and brief ``items`` real entries (first seen at ``seen``, from disabled sources:
+    nothing polls them) and add the subscribers; returns items stored."""
     new_ids: list[int] = []
     with db.session() as session:
         for title, url, entries in real_entries(corpus, items):
-            source = Source(url=url, name=title[:200], tags=["bench"], priority=3)
+            source = Source(url=url, name=title[:200], tags=["bench"], priority=3, enabled=False)
             session.add(source)
             session.flush()
             fresh = [replace(e, published=seen) for e in entries]

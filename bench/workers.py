@@ -29,27 +29,25 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from digest import real_entries  # noqa: E402
+from digest import seed  # noqa: E402
 
-from aggregator.briefs.pipeline import make_briefs  # noqa: E402
 from aggregator.config import load  # noqa: E402
 from aggregator.store.db import Database  # noqa: E402
-from aggregator.store.items import store_entries  # noqa: E402
-from aggregator.store.models import Delivery, Source, Subscriber  # noqa: E402
+from aggregator.store.models import Delivery, Source  # noqa: E402
+from tests.concurrency.fleet import write_config  # noqa: E402
+from tests.support.pgschema import schema_url  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "real-feeds"
 DEFAULT_DB = os.environ.get(
@@ -60,17 +58,7 @@ DEFAULT_DB = os.environ.get(
 @contextmanager
 def schema(url: str) -> Iterator[str]:
     """A fresh private schema; yields a URL whose search_path is that schema."""
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {name}"))
-    sep = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{sep}options=-csearch_path%3D{name}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
-        admin.dispose()
+    yield from schema_url(url, prefix="bench")
 
 
 @contextmanager
@@ -96,36 +84,14 @@ def finish(proc: subprocess.Popen) -> dict | list:
 
 
 def config_file(folder: Path, db_url: str, feeds: list[str], smtp_port: int) -> Path:
-    sources = "".join(f'[[sources]]\nurl = "{u}"\n' for u in feeds)
-    path = folder / "config.toml"
-    path.write_text(
-        f"""
-[general]
-base_url = "http://127.0.0.1:8080"
-tick_seconds = 1
-lease_seconds = 60
-[database]
-url = "{db_url}"
-[fetch]
-allow_networks = ["127.0.0.1/32"]
-[mail]
-from_address = "digest@news.example.org"
-list_id = "bench.news.example.org"
-transport = "smtp"
-[mail.smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-concurrency = 4
-[[digests]]
-name = "daily"
-schedule = "0 7 * * *"
-[publish]
-dir = "{folder / "public"}"
-{sources}
-"""
+    return write_config(
+        folder,
+        database_url=db_url,
+        feeds=feeds,
+        smtp_port=smtp_port,
+        lease_seconds=60,
+        send_empty=False,
     )
-    return path
 
 
 def start_workers(config: Path, count: int) -> list[subprocess.Popen]:
@@ -190,32 +156,10 @@ def poll_phase(workers: int, args: argparse.Namespace, workdir: Path) -> dict:
     return {"seconds": last - first, "fetches": counts["requests"]}
 
 
-def seed(url: str, config: Path, corpus: Path, subscribers: int) -> None:
-    settings = load(config)
+def seed_run(url: str, config: Path, corpus: Path, subscribers: int) -> None:
+    """~20 real items first seen an hour ago, briefed, and the subscribers."""
     db = Database(url)
-    seen = datetime.now(UTC) - timedelta(hours=1)
-    new_ids: list[int] = []
-    with db.session() as session:
-        for title, feed_url, entries in real_entries(corpus, 20):
-            source = Source(url=feed_url, name=title[:200], enabled=False, origin="cli")
-            session.add(source)
-            session.flush()
-            fresh = [replace(e, published=seen) for e in entries]
-            new_ids += store_entries(session, source, fresh, seen).new_ids
-        session.execute(
-            insert(Subscriber),
-            [
-                {
-                    "email": f"reader{i:05d}@example.com",
-                    "status": "active",
-                    "digests": ["daily"],
-                    "created_at": seen,
-                    "confirmed_at": seen,
-                }
-                for i in range(subscribers)
-            ],
-        )
-    make_briefs(db, settings, new_ids)
+    seed(db, load(config), corpus, 20, subscribers, seen=datetime.now(UTC) - timedelta(hours=1))
     db.dispose()
 
 
@@ -226,7 +170,7 @@ def deliver_phase(workers: int, args: argparse.Namespace, workdir: Path) -> dict
         port = int(relay.stdout.readline().split()[1])
         with schema(args.database_url) as url:
             config = config_file(workdir, url, [], smtp_port=port)
-            seed(url, config, args.corpus, args.subscribers)
+            seed_run(url, config, args.corpus, args.subscribers)
             db = Database(url, migrate=False)
             sent = select(func.count()).where(Delivery.state == "sent")
             procs = start_workers(config, workers)

@@ -26,8 +26,17 @@ BRIEFS_MADE = re.compile(r"poll: .* (\d+) brief\(s\)")
 
 
 def write_config(
-    folder: Path, *, database_url: str, feeds: list[str], smtp_port: int, extra: str = ""
+    folder: Path,
+    *,
+    database_url: str,
+    feeds: list[str],
+    smtp_port: int,
+    extra: str = "",
+    lease_seconds: int = 5,
+    send_empty: bool = True,
 ) -> Path:
+    """A config.toml for workers: 1 s ticks, the given lease, SMTP to ``smtp_port``, a daily
+    digest (sent even when empty, by default) and one source per feed URL."""
     sources = "".join(
         f'[[sources]]\nurl = "{url}"\nname = "Feed {n}"\n' for n, url in enumerate(feeds)
     )
@@ -37,7 +46,7 @@ def write_config(
 [general]
 base_url = "http://127.0.0.1:8080"
 tick_seconds = 1
-lease_seconds = 5
+lease_seconds = {lease_seconds}
 [database]
 url = "{database_url}"
 [fetch]
@@ -55,7 +64,7 @@ concurrency = 4
 [[digests]]
 name = "daily"
 schedule = "0 7 * * *"
-send_empty = true
+send_empty = {str(send_empty).lower()}
 [publish]
 dir = "{folder / "public"}"
 {extra}
