@@ -22,6 +22,14 @@ from aggregator.store.subscribers import upsert_subscriber
 from tests.support.smtpserver import ReceivedMessage
 
 REPO = Path(__file__).resolve().parents[2]
+ROUNDS = int(os.environ.get("AGGREGATOR_RACE_ROUNDS", "0"))
+"""More rounds of every race and kill scenario than CI runs (0: the CI default of each test)."""
+
+
+def rounds(default: int) -> range:
+    return range(ROUNDS or default)
+
+
 BRIEFS_MADE = re.compile(r"poll: .* (\d+) brief\(s\)")
 
 

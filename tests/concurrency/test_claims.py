@@ -24,6 +24,7 @@ from aggregator.store.claims import (
 )
 from aggregator.store.db import Database
 from aggregator.store.models import Item, Source
+from tests.concurrency.fleet import rounds
 
 SOURCES = Source.__table__
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -42,7 +43,7 @@ def claim_some(db: Database, token: str, limit: int, now: datetime = NOW) -> lis
     return claim(db, SOURCES, token=token, lease=LEASE, now=now, limit=limit)
 
 
-@pytest.mark.parametrize("round_", range(5))
+@pytest.mark.parametrize("round_", rounds(5))
 def test_workers_claiming_at_once_get_disjoint_rows(db: Database, round_: int) -> None:
     ids = add_sources(db, 60)
     barrier = threading.Barrier(4)
