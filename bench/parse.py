@@ -19,9 +19,8 @@ import fastfeedparser
 import feedparser
 from lxml import etree
 
-from aggregator.ingest import _parse_feedparser, _parse_lxml
-from aggregator.ingest._parse_normalize import normalise_feed
-from aggregator.ingest.parse import parse_feed
+from aggregator.ingest.parse import feedparser_tier, lxml_tier, parse_feed
+from aggregator.ingest.parse.normalize import normalise_feed
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-feeds"
 NOW = datetime.now(UTC)
@@ -33,8 +32,8 @@ def load(corpus: Path) -> list[tuple[bytes, str]]:
     feeds = []
     for name, url in rows:
         body = (corpus / name).read_bytes()
-        root = _parse_lxml.parse_tree(body, url.strip())
-        if root is not None and _parse_lxml.read_feed(root) is not None:
+        root = lxml_tier.parse_tree(body, url.strip())
+        if root is not None and lxml_tier.read_feed(root) is not None:
             feeds.append((body, url.strip()))
     return feeds
 
@@ -51,10 +50,10 @@ def main() -> None:
     feeds = load(corpus)
     items = sum(len(parse_feed(b, u).entries) for b, u in feeds)
     megabytes = sum(len(b) for b, _ in feeds) / 1e6
-    parser = _parse_lxml.safe_parser()
+    parser = lxml_tier.safe_parser()
     contenders: dict[str, Callable[[bytes, str], object]] = {
         "lxml tree only (floor)": lambda b, u: etree.fromstring(b, parser),
-        "fast tier raw": lambda b, u: _parse_lxml.read_feed(_parse_lxml.parse_tree(b, u)),
+        "fast tier raw": lambda b, u: lxml_tier.read_feed(lxml_tier.parse_tree(b, u)),
         "fastfeedparser.parse": lambda b, u: fastfeedparser.parse(b),
         "feedparser raw (sanitize off)": lambda b, u: feedparser.parse(
             b, sanitize_html=False, resolve_relative_uris=False
@@ -62,7 +61,7 @@ def main() -> None:
         "feedparser default (sanitize on)": lambda b, u: feedparser.parse(b),
         "fast tier full (parse_feed)": lambda b, u: parse_feed(b, u, now=NOW),
         "feedparser tier full": lambda b, u: normalise_feed(
-            _parse_feedparser.parse(b, u, None)[0], "feedparser", NOW
+            feedparser_tier.parse(b, u, None)[0], "feedparser", NOW
         ),
     }
     print(f"{len(feeds)} feeds, {items} items, {megabytes:.1f} MB")

@@ -6,9 +6,8 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
-from aggregator.ingest import _parse_guard
 from aggregator.ingest.fetch import Fetcher, FetchError
-from aggregator.ingest.parse import parse_feed
+from aggregator.ingest.parse import guard, parse_feed
 from aggregator.model.entry import FeedParseError, ParsedFeed
 
 FEED_TYPES = (
@@ -24,9 +23,7 @@ FEED_TYPES = (
 
 def looks_like_html(body: bytes, content_type: str | None) -> bool:
     """True for an HTML page rather than a feed document."""
-    return bool(content_type and "html" in content_type.lower()) or _parse_guard.looks_like_html(
-        body
-    )
+    return bool(content_type and "html" in content_type.lower()) or guard.looks_like_html(body)
 
 
 def discover_feeds(html: bytes, page_url: str) -> list[str]:

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from aggregator.ingest._parse_normalize import MAX_ENTRY_TAGS
 from aggregator.ingest.parse import parse_feed
+from aggregator.ingest.parse.normalize import MAX_ENTRY_TAGS
 from aggregator.ingest.sanitize import html_to_text, sanitize_html, strip_markup
 from aggregator.model.entry import FeedParseError
 from tests.ingest.test_sanitize import SANITIZE, assert_safe

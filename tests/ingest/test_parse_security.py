@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from aggregator.ingest import _parse_feedparser, _parse_lxml
-from aggregator.ingest.parse import parse_feed
+from aggregator.ingest.parse import feedparser_tier, lxml_tier, parse_feed
 from aggregator.model.entry import FeedParseError
 from tests.support import bombs
 
@@ -33,7 +32,7 @@ def test_parse_feed_refuses_entity_declarations(name: str) -> None:
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_feedparser_tier_alone_neither_expands_nor_reads(name: str) -> None:
-    raw, result = _parse_feedparser.parse(HOSTILE[name], URL, None)
+    raw, result = feedparser_tier.parse(HOSTILE[name], URL, None)
     dumped = repr(result)
     assert _passwd_line() not in dumped
     assert len(dumped) < 20 * len(HOSTILE[name]) + 10_000  # nothing was inflated
@@ -41,7 +40,7 @@ def test_feedparser_tier_alone_neither_expands_nor_reads(name: str) -> None:
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_lxml_tier_alone_neither_expands_nor_reads(name: str) -> None:
-    root = _parse_lxml.parse_tree(HOSTILE[name], URL)
+    root = lxml_tier.parse_tree(HOSTILE[name], URL)
     if root is None:  # libxml2 rejected it outright
         return
     text = etree.tostring(root, encoding=str)

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.ingest import _parse_feedparser, _parse_lxml, _parse_repair
-from aggregator.ingest._parse_normalize import normalise_feed
+from aggregator.ingest.parse import feedparser_tier, lxml_tier, repair
+from aggregator.ingest.parse.normalize import normalise_feed
 from tests.ingest.test_parse_corpus import REAL, real_feeds
 
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="shared corpus is not present")
@@ -40,14 +40,14 @@ def test_tiers_agree_on_corpus() -> None:
     problems = []
     for path, url in real_feeds():
         body = path.read_bytes()
-        root = _parse_lxml.parse_tree(body, url)
+        root = lxml_tier.parse_tree(body, url)
         if root is None:
-            root = _parse_repair.repair(body, url)
-        raw = _parse_lxml.read_feed(root) if root is not None else None
+            root = repair.repair(body, url)
+        raw = lxml_tier.read_feed(root) if root is not None else None
         if raw is None:
             continue
         fast = normalise_feed(raw, "fast", NOW)
-        slow = normalise_feed(_parse_feedparser.parse(body, url, None)[0], "feedparser", NOW)
+        slow = normalise_feed(feedparser_tier.parse(body, url, None)[0], "feedparser", NOW)
         compared += 1
         if len(fast.entries) != len(slow.entries):
             problems.append((path.name, "entry count", len(fast.entries), len(slow.entries)))

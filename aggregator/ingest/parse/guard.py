@@ -8,7 +8,7 @@ from lxml import etree
 
 from aggregator.model.entry import FeedParseError
 
-from ._parse_lxml import safe_parser
+from .lxml_tier import safe_parser
 
 # A replacement text that is only character references (&#160;) expands to nothing dangerous.
 _CHAR_REFS_ONLY = re.compile(r"(?:[^&%<]|&#\d+;|&#x[0-9a-fA-F]+;)*")

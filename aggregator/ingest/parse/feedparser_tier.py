@@ -7,7 +7,7 @@ from typing import Any
 
 import feedparser
 
-from ._parse_normalize import RawEntry, RawFeed, Text
+from .normalize import RawEntry, RawFeed, Text
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 _REFERENCE = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);")

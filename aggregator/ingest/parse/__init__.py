@@ -2,7 +2,7 @@
 
 Tiers, in order: JSON Feed (when the body or content type is JSON); the fast lxml tier for
 well-formed RSS 2.0 / Atom 1.0 / RSS 1.0 without a DTD subset, or for one that is well-formed
-after the exact repairs of ``_parse_repair``; feedparser for everything else.
+after the exact repairs of ``repair``; feedparser for everything else.
 Entity declarations are screened first, so no tier ever expands a bomb or reads a file.
 """
 
@@ -14,8 +14,8 @@ from lxml import etree
 
 from aggregator.model.entry import FeedParseError, ParsedFeed
 
-from . import _parse_feedparser, _parse_guard, _parse_lxml, _parse_repair, jsonfeed
-from ._parse_normalize import normalise_feed
+from . import feedparser_tier, guard, jsonfeed, lxml_tier, repair
+from .normalize import normalise_feed
 
 
 def parse_feed(
@@ -34,25 +34,23 @@ def parse_feed(
     now = now or datetime.now(UTC)
     if not body or not body.strip():
         raise FeedParseError("empty document")
-    if _parse_guard.looks_like_json(body, content_type):
+    if guard.looks_like_json(body, content_type):
         return normalise_feed(jsonfeed.read_feed(jsonfeed.load(body), url), "json", now)
 
-    root, problem = _parse_lxml.read_tree(body, url)
-    dtd = (
-        _parse_guard.internal_dtd(body) if root is None else root.getroottree().docinfo.internalDTD
-    )
-    entities = _parse_guard.screen_entities(dtd)
+    root, problem = lxml_tier.read_tree(body, url)
+    dtd = guard.internal_dtd(body) if root is None else root.getroottree().docinfo.internalDTD
+    entities = guard.screen_entities(dtd)
     warning = None
-    if root is None and not entities and (mended := _parse_repair.repair(body, url)) is not None:
+    if root is None and not entities and (mended := repair.repair(body, url)) is not None:
         # The repair may have mended a DOCTYPE the first look could not read: screen it again.
         root = mended
-        entities = _parse_guard.screen_entities(mended.getroottree().docinfo.internalDTD)
+        entities = guard.screen_entities(mended.getroottree().docinfo.internalDTD)
         warning = f"{problem} (repaired)"
     if root is not None and not entities and not _charset_overrides(content_type, root):
-        raw = _parse_lxml.read_feed(root)
+        raw = lxml_tier.read_feed(root)
         if raw is not None:
             return normalise_feed(raw, "fast", now, warning)
-    if _parse_guard.looks_like_html(body):
+    if guard.looks_like_html(body):
         raise FeedParseError("not a feed: looks like an HTML page")
     return _feedparser_tier(body, url, content_type, now)
 
@@ -67,13 +65,13 @@ def _charset_overrides(content_type: str | None, root: etree._Element) -> bool:
 
 
 def _feedparser_tier(body: bytes, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
-    raw, result = _parse_feedparser.parse(body, url, content_type)
+    raw, result = feedparser_tier.parse(body, url, content_type)
     exc = result.get("bozo_exception") if result.get("bozo") else None
-    fatal = exc is not None and not isinstance(exc, _parse_feedparser.BENIGN_BOZO)
+    fatal = exc is not None and not isinstance(exc, feedparser_tier.BENIGN_BOZO)
     if raw.entries or (result.get("version") and not fatal):
         warning = f"{type(exc).__name__}: {exc}" if exc is not None else None
         return normalise_feed(raw, "feedparser", now, warning)
-    if not _parse_guard.looks_like_markup(body):
+    if not guard.looks_like_markup(body):
         raise FeedParseError("not a feed: the document is not XML (binary or plain text)")
     if fatal:
         raise FeedParseError(f"malformed XML: {' '.join(str(exc).split())}")

@@ -18,9 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 from feedparser.datetimes import _parse_date
 
-from aggregator.model.entry import Entry, ParsedFeed
-
-from .sanitize import (
+from aggregator.ingest.sanitize import (
     clean_text,
     collapse,
     html_to_text,
@@ -29,6 +27,7 @@ from .sanitize import (
     strip_markup,
     text_to_html,
 )
+from aggregator.model.entry import Entry, ParsedFeed
 
 MAX_ENTRY_TAGS = 20
 """Categories kept per entry: one entry with thousands of them must not fill the disk."""

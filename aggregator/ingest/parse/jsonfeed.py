@@ -7,7 +7,7 @@ from typing import Any
 
 from aggregator.model.entry import FeedParseError
 
-from ._parse_normalize import RawEntry, RawFeed, Text
+from .normalize import RawEntry, RawFeed, Text
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 

@@ -23,7 +23,7 @@ import re
 
 from lxml import etree
 
-from ._parse_lxml import read_tree, safe_parser
+from .lxml_tier import read_tree, safe_parser
 
 _CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 _CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]+")

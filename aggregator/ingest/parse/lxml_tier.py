@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from ._parse_normalize import RawEntry, RawFeed, Text
+from .normalize import RawEntry, RawFeed, Text
 
 ATOM = "http://www.w3.org/2005/Atom"
 RSS1 = "http://purl.org/rss/1.0/"
