@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -23,9 +20,8 @@ from functools import partial
 from sqlalchemy import bindparam, or_, select, update
 
 from aggregator.config import Settings
-from aggregator.ingest.children import die_with
 from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
-from aggregator.ingest.parse import parse_feed
+from aggregator.ingest.runner import ParserPool
 from aggregator.ingest.schedule import (
     RECOVERED,
     SUCCESS_COLUMNS,
@@ -47,9 +43,6 @@ from aggregator.store.items import store_entries
 from aggregator.store.models import SOURCES, Item, Source
 
 log = logging.getLogger("aggregator.poll")
-POOL_AFTER_BODIES = 16
-"""The first bodies of a poll parse on the store thread; starting processes costs about a
-second, which only pays off for a poll with many changed feeds."""
 
 
 @dataclass(slots=True)
@@ -202,7 +195,7 @@ class Poller:
         # timeouts stay honest) and serialises the writes. Parsing is CPU work: a process pool
         # runs it beside the loop and the store once a poll has enough of it.
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-store")
-        parsers = _ParserPool()
+        parsers = ParserPool()
         loop = asyncio.get_running_loop()
         known: dict[int, PolledSource] = {}
         unchanged: list[tuple[PolledSource, FetchResult]] = []
@@ -282,7 +275,7 @@ class Poller:
         known: PolledSource,
         report: PollReport,
         off_loop: Callable,
-        parsers: _ParserPool,
+        parsers: ParserPool,
         unchanged: list[tuple[PolledSource, FetchResult]],
     ) -> SourceOutcome:
         source_id, label = known.id, known.label
@@ -490,56 +483,3 @@ _RECORD_SUCCESS = (
         {c: bindparam(c) for c in SUCCESS_COLUMNS} | {"claimed_by": None, "claimed_until": None}
     )
 )
-
-
-def _parse(body: bytes, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
-    return parse_feed(body, url, content_type=content_type, now=now)
-
-
-class _ParserPool:
-    """Parses in worker processes (one per core, up to four) once a poll has many bodies.
-
-    A poll whose sources mostly answer 304 never starts it; on a machine with one core, or when
-    the pool breaks, bodies parse on the store thread instead.
-    """
-
-    def __init__(self) -> None:
-        self.workers = min(os.cpu_count() or 1, 4)
-        self.enabled = self.workers >= 2
-        self.bodies = 0
-        self._pool: ProcessPoolExecutor | None = None
-
-    async def parse(self, result: FetchResult, now: datetime, *, fallback: Callable) -> ParsedFeed:
-        args = (result.body, result.url, result.content_type, now)
-        self.bodies += 1
-        if self.enabled and self.bodies > POOL_AFTER_BODIES:
-            try:
-                if self._pool is None:
-                    context = multiprocessing.get_context("forkserver")  # never fork threads
-                    # The server imports the parser, and the main script once, for all the
-                    # workers it forks: otherwise each worker re-runs the main script first.
-                    context.set_forkserver_preload(["__main__", "aggregator.ingest.parse"])
-                    self._pool = ProcessPoolExecutor(
-                        self.workers,
-                        mp_context=context,
-                        initializer=die_with,  # workers end when this process is killed
-                        initargs=(os.getpid(),),
-                    )
-                future = asyncio.get_running_loop().run_in_executor(self._pool, _parse, *args)
-            except Exception as exc:  # processes cannot start here: parse in this process
-                reason = " ".join(str(exc).split())[:200]
-                log.warning(
-                    "parser processes unavailable (%s); parsing on the store thread", reason
-                )
-                self.enabled = False
-            else:
-                try:
-                    return await future
-                except BrokenProcessPool:
-                    log.error("the parser processes died; parsing on the store thread from now on")
-                    self.enabled = False
-        return await fallback(_parse, *args)
-
-    def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
