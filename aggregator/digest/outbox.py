@@ -77,6 +77,7 @@ from aggregator.store.chunks import scalars_in
 from aggregator.store.claims import claim, new_token, release, release_all, write_transaction
 from aggregator.store.db import Database, chunked
 from aggregator.store.models import DELIVERIES, Delivery, DigestRun, Edition, Subscriber
+from aggregator.store.subscribers import record_hard_bounce
 
 log = logging.getLogger("aggregator.outbox")
 RENDER_BATCH = 500
@@ -558,13 +559,7 @@ class Outbox:
         )
 
     def _hard_bounce(self, subscriber: Subscriber, error: str) -> None:
-        subscriber.hard_bounces += 1
-        threshold = self.settings.mail.bounce_threshold
-        if subscriber.hard_bounces >= threshold and subscriber.status == SubscriberStatus.ACTIVE:
-            subscriber.status = SubscriberStatus.SUSPENDED
-            subscriber.status_reason = (
-                f"suspended after {subscriber.hard_bounces} hard bounce(s); last: {error}"[:1000]
-            )
+        if record_hard_bounce(subscriber, error, threshold=self.settings.mail.bounce_threshold):
             log.warning("subscriber=%s suspended: %s", subscriber.email, subscriber.status_reason)
 
     def _close_finished_runs(self) -> None:

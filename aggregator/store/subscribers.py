@@ -1,19 +1,27 @@
-"""Subscriber rows as the operator manages them: add, remove, import from CSV."""
+"""Subscribers: addresses, the operator's add and CSV import, and every status change (sign-up,
+confirmation, preferences, unsubscribe, resubscribe, bounce suspension)."""
 
 from __future__ import annotations
 
 import csv
 import re
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from aggregator.mail.mailer import MailKind, Recipient
 from aggregator.model.status import STICKY, SubscriberStatus
+from aggregator.store.db import Database
 from aggregator.store.models import Subscriber, utcnow
+
+T = TypeVar("T")
 
 """States an import or a re-add never resets: only the subscriber (or an explicit command) can."""
 
@@ -173,3 +181,175 @@ def _csv_row(line: str) -> list[str]:
 
 def _split(value: str) -> list[str]:
     return [v for v in value.replace(";", " ").split() if v]
+
+
+# --- the lifecycle: every status change of a subscriber happens here -----------------------
+#
+# Statuses: pending (waiting for confirmation), active, paused, unsubscribed and suspended (hard
+# bounces). Only active subscribers get digests, so each change takes effect at the next run.
+# Submitting the subscribe form never changes an active subscriber's choices: only someone
+# holding a signed link may. What the form answers is the same in every case; only the mail
+# differs (see :func:`request_subscription`).
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    digests: list[str]
+    tags: list[str]
+    sources: list[int]
+
+
+def _retry_once(work: Callable[[], T]) -> T:
+    """Run ``work``; if a concurrent insert won a unique constraint, run it again."""
+    try:
+        return work()
+    except IntegrityError:
+        return work()
+
+
+def _recipient(row: Subscriber) -> Recipient:
+    return Recipient(row.id, row.email, row.status, list(row.digests or []))
+
+
+def request_subscription(
+    db: Database, email: str, choices: Choices, *, now: datetime, window: timedelta
+) -> tuple[Recipient, MailKind | None]:
+    """Record a subscribe request; say which mail (if any) to send.
+
+    - new, pending or unsubscribed address: becomes/stays ``pending`` with these choices, and a
+      confirmation mail is due;
+    - active or paused: nothing changes, and a "you are already subscribed" mail with the
+      preferences and unsubscribe links is due;
+    - suspended (its mail bounced): nothing changes and nothing is sent;
+    - whatever the case, at most one mail per address per ``window`` (``confirmation_sent_at``).
+    """
+
+    def work() -> tuple[Recipient, MailKind | None]:
+        with db.session() as session:
+            row = session.scalar(select(Subscriber).where(Subscriber.email == email))
+            if row is None:
+                row = Subscriber(email=email, status=SubscriberStatus.PENDING)
+                session.add(row)
+            kind: MailKind | None
+            if row.status in (SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED):
+                row.status, row.status_reason = SubscriberStatus.PENDING, None
+                row.digests, row.tags, row.sources = choices.digests, choices.tags, choices.sources
+                kind = "confirm"
+            elif row.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED):
+                kind = "manage"
+            else:
+                kind = None
+            recent = row.confirmation_sent_at and now - row.confirmation_sent_at < window
+            if kind and recent:
+                kind = None
+            if kind:
+                row.confirmation_sent_at = now
+            session.flush()
+            return _recipient(row), kind
+
+    return _retry_once(work)
+
+
+def mail_not_sent(db: Database, subscriber_id: int) -> None:
+    """The mail could not be handed over: let the next request try again at once."""
+    with db.session() as session:
+        row = session.get(Subscriber, subscriber_id)
+        if row is not None:
+            row.confirmation_sent_at = None
+
+
+Outcome = Literal["done", "unchanged", "refused"]
+
+
+def _change(
+    db: Database, subscriber_id: int, change: Callable[[Subscriber], Outcome]
+) -> tuple[Recipient | None, Outcome]:
+    with db.session() as session:
+        row = session.get(Subscriber, subscriber_id, with_for_update=True)
+        if row is None:
+            return None, "refused"
+        outcome = change(row)
+        session.flush()
+        return _recipient(row), outcome
+
+
+def get(db: Database, subscriber_id: int) -> Subscriber | None:
+    with db.session() as session:
+        return session.get(Subscriber, subscriber_id)
+
+
+def confirm(db: Database, subscriber_id: int, *, now: datetime) -> tuple[Recipient | None, Outcome]:
+    """pending → active. Already active or paused: unchanged. Otherwise refused."""
+
+    def change(row: Subscriber) -> Outcome:
+        if row.status == SubscriberStatus.PENDING:
+            row.status, row.confirmed_at, row.status_reason = SubscriberStatus.ACTIVE, now, None
+            return "done"
+        return (
+            "unchanged"
+            if row.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED)
+            else "refused"
+        )
+
+    return _change(db, subscriber_id, change)
+
+
+def update_preferences(
+    db: Database, subscriber_id: int, choices: Choices, *, timezone: str, paused: bool
+) -> tuple[Recipient | None, Outcome]:
+    """New choices, time zone and pause state for an active or paused subscriber."""
+
+    def change(row: Subscriber) -> Outcome:
+        if row.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED):
+            return "refused"
+        row.digests, row.tags, row.sources = choices.digests, choices.tags, choices.sources
+        row.timezone = timezone
+        row.status = SubscriberStatus.PAUSED if paused else SubscriberStatus.ACTIVE
+        row.status_reason = "paused by subscriber" if paused else None
+        return "done"
+
+    return _change(db, subscriber_id, change)
+
+
+def unsubscribe(
+    db: Database, subscriber_id: int, *, reason: str
+) -> tuple[Recipient | None, Outcome]:
+    """Any status → unsubscribed (suspended stays suspended: no more mail either way)."""
+
+    def change(row: Subscriber) -> Outcome:
+        if row.status in STICKY:
+            return "unchanged"
+        row.status, row.status_reason = SubscriberStatus.UNSUBSCRIBED, reason
+        return "done"
+
+    return _change(db, subscriber_id, change)
+
+
+def resubscribe(
+    db: Database, subscriber_id: int, *, now: datetime
+) -> tuple[Recipient | None, Outcome]:
+    """unsubscribed → active, from a signed link (which proves the mailbox is theirs)."""
+
+    def change(row: Subscriber) -> Outcome:
+        if row.status != SubscriberStatus.UNSUBSCRIBED:
+            return (
+                "unchanged"
+                if row.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED)
+                else "refused"
+            )
+        row.status, row.status_reason = SubscriberStatus.ACTIVE, None
+        row.confirmed_at = row.confirmed_at or now
+        return "done"
+
+    return _change(db, subscriber_id, change)
+
+
+def record_hard_bounce(row: Subscriber, error: str, *, threshold: int) -> bool:
+    """Count a permanent failure; at ``threshold`` an active subscriber is suspended (returns
+    True then)."""
+    row.hard_bounces += 1
+    if row.hard_bounces < threshold or row.status != SubscriberStatus.ACTIVE:
+        return False
+    row.status = SubscriberStatus.SUSPENDED
+    row.status_reason = f"suspended after {row.hard_bounces} hard bounce(s); last: {error}"[:1000]
+    return True

@@ -33,17 +33,18 @@ from starlette.routing import Mount, Route
 
 from aggregator.app import App
 from aggregator.mail.links import ExpiredToken, TokenError, link_path, read_token
-from aggregator.mail.mailer import Mailer
+from aggregator.mail.mailer import Mailer, MailKind, Recipient
 from aggregator.mail.transport import Transport, transport_for
 from aggregator.metrics import SUBSCRIBE_REQUESTS, render_metrics
 from aggregator.model.status import STICKY, SubscriberStatus
+from aggregator.store import subscribers as lifecycle
 from aggregator.store.models import Subscriber
 from aggregator.store.state import SharedRateLimiter
 from aggregator.templating import TEMPLATES_DIR, environment
 from aggregator.web import subscriptions as subs
 from aggregator.web.security import CSRF, CSRF_FIELD, SecurityHeaders, client_address
 from aggregator.web.static import public_app
-from aggregator.web.subscriptions import Catalogue, FormError, MailKind, Recipient
+from aggregator.web.subscriptions import Catalogue, FormError
 
 log = logging.getLogger("aggregator.web")
 
@@ -203,7 +204,7 @@ class _Site:
             raise _Refusal(
                 self.notice(request, "This link does not work", str(exc), status=400, tone="error")
             ) from None
-        row = subs.get(self.db, subscriber_id)
+        row = lifecycle.get(self.db, subscriber_id)
         if row is None:
             raise _Refusal(
                 self.notice(
@@ -225,7 +226,9 @@ class _Site:
     async def subscribe_form(self, request: Request) -> Response:
         catalogue = await run_in_threadpool(self.catalogue)
         first = [catalogue.digests[0][0]] if catalogue.digests else []
-        return self.subscribe_page(request, catalogue, email="", chosen=subs.Choices(first, [], []))
+        return self.subscribe_page(
+            request, catalogue, email="", chosen=lifecycle.Choices(first, [], [])
+        )
 
     def subscribe_page(
         self,
@@ -233,7 +236,7 @@ class _Site:
         catalogue: Catalogue,
         *,
         email: str,
-        chosen: subs.Choices,
+        chosen: lifecycle.Choices,
         error: str = "",
         error_field: str = "",
         status: int = 200,
@@ -287,7 +290,7 @@ class _Site:
             return self.sent_page(request, email)
         window = timedelta(minutes=self.settings.web.confirmation_window_minutes)
         recipient, kind = await run_in_threadpool(
-            lambda: subs.request_subscription(
+            lambda: lifecycle.request_subscription(
                 self.db, email, choices, now=datetime.now(UTC), window=window
             )
         )
@@ -311,7 +314,7 @@ class _Site:
         error_field: str,
     ) -> HTMLResponse:
         SUBSCRIBE_REQUESTS.labels("invalid").inc()
-        chosen = subs.Choices(
+        chosen = lifecycle.Choices(
             [v for v in form.getlist("digest") if isinstance(v, str)],
             [v for v in form.getlist("tag") if isinstance(v, str)],
             [int(v) for v in form.getlist("source") if isinstance(v, str) and v.isdigit()],
@@ -329,7 +332,7 @@ class _Site:
     def _mail(self, kind: MailKind, recipient: Recipient) -> None:
         """Runs after the answer went out, so timing does not tell which mail (if any) was due."""
         if not self.mailer.send(kind, recipient):
-            subs.mail_not_sent(self.db, recipient.id)
+            lifecycle.mail_not_sent(self.db, recipient.id)
 
     # -- /confirm -----------------------------------------------------------------------------
 
@@ -341,7 +344,7 @@ class _Site:
             if request.method == "POST":
                 now = datetime.now(UTC)
                 recipient, outcome = await run_in_threadpool(
-                    lambda: subs.confirm(self.db, row.id, now=now)
+                    lambda: lifecycle.confirm(self.db, row.id, now=now)
                 )
                 status = recipient.status if recipient else "gone"
             else:
@@ -386,8 +389,8 @@ class _Site:
         saved, error = False, ""
         if form is not None and form.get("action") == "resubscribe":
             now = datetime.now(UTC)
-            await run_in_threadpool(lambda: subs.resubscribe(self.db, row.id, now=now))
-            fresh = await run_in_threadpool(subs.get, self.db, row.id)
+            await run_in_threadpool(lambda: lifecycle.resubscribe(self.db, row.id, now=now))
+            fresh = await run_in_threadpool(lifecycle.get, self.db, row.id)
             row = fresh or row
             saved = row.status == SubscriberStatus.ACTIVE
         elif form is not None and row.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED):
@@ -399,11 +402,11 @@ class _Site:
             else:
                 paused = form.get("delivery") == "paused"
                 await run_in_threadpool(
-                    lambda: subs.update_preferences(
+                    lambda: lifecycle.update_preferences(
                         self.db, row.id, choices, timezone=timezone, paused=paused
                     )
                 )
-                fresh = await run_in_threadpool(subs.get, self.db, row.id)
+                fresh = await run_in_threadpool(lifecycle.get, self.db, row.id)
                 row = fresh or row
                 saved = True
         if row.status == SubscriberStatus.PENDING:
@@ -422,7 +425,7 @@ class _Site:
             form=True,
             catalogue=catalogue,
             subscriber=row,
-            chosen=subs.Choices(list(row.digests), list(row.tags), list(row.sources)),
+            chosen=lifecycle.Choices(list(row.digests), list(row.tags), list(row.sources)),
             timezones=subs.timezones(),
             saved=saved,
             error=error,
@@ -474,10 +477,10 @@ class _Site:
             )
         if form is not None:
             reason = "one-click unsubscribe" if one_click else "unsubscribed on the web"
-            await run_in_threadpool(lambda: subs.unsubscribe(self.db, row.id, reason=reason))
+            await run_in_threadpool(lambda: lifecycle.unsubscribe(self.db, row.id, reason=reason))
             if one_click:  # answered to a mail provider: no form, no cookie
                 return self.notice(request, "You are unsubscribed", tone="ok")
-            fresh = await run_in_threadpool(subs.get, self.db, row.id)
+            fresh = await run_in_threadpool(lifecycle.get, self.db, row.id)
             row = fresh or row
         return self._inactive(request, row)
 

@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
+from aggregator.store import subscribers as lifecycle
 from aggregator.store.db import Database
 from aggregator.store.models import Subscriber
+from aggregator.store.subscribers import Choices
 from aggregator.web import subscriptions as subs
-from aggregator.web.subscriptions import Catalogue, Choices, FormError
+from aggregator.web.subscriptions import Catalogue, FormError
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=60)
@@ -32,7 +34,7 @@ def _set_status(db: Database, email: str, status: str) -> None:
 
 
 def test_new_address_becomes_pending_with_a_confirmation_due(db: Database) -> None:
-    recipient, kind = subs.request_subscription(
+    recipient, kind = lifecycle.request_subscription(
         db, "a@example.org", CHOICES, now=NOW, window=WINDOW
     )
     assert kind == "confirm"
@@ -42,78 +44,93 @@ def test_new_address_becomes_pending_with_a_confirmation_due(db: Database) -> No
 
 
 def test_one_mail_per_address_per_window(db: Database) -> None:
-    subs.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)
+    lifecycle.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)
     later = NOW + timedelta(minutes=59)
     assert (
-        subs.request_subscription(db, "a@example.org", CHOICES, now=later, window=WINDOW)[1] is None
+        lifecycle.request_subscription(db, "a@example.org", CHOICES, now=later, window=WINDOW)[1]
+        is None
     )
     after = NOW + WINDOW
     assert (
-        subs.request_subscription(db, "a@example.org", CHOICES, now=after, window=WINDOW)[1]
+        lifecycle.request_subscription(db, "a@example.org", CHOICES, now=after, window=WINDOW)[1]
         == "confirm"
     )
     assert _row(db, "a@example.org").confirmation_sent_at == after
 
 
 def test_failed_mail_lets_the_next_request_send_again(db: Database) -> None:
-    recipient, _ = subs.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)
-    subs.mail_not_sent(db, recipient.id)
+    recipient, _ = lifecycle.request_subscription(
+        db, "a@example.org", CHOICES, now=NOW, window=WINDOW
+    )
+    lifecycle.mail_not_sent(db, recipient.id)
     assert (
-        subs.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)[1]
+        lifecycle.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)[1]
         == "confirm"
     )
 
 
 def test_active_subscriber_gets_a_manage_mail_and_keeps_their_choices(db: Database) -> None:
-    recipient, _ = subs.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)
-    subs.confirm(db, recipient.id, now=NOW)
+    recipient, _ = lifecycle.request_subscription(
+        db, "a@example.org", CHOICES, now=NOW, window=WINDOW
+    )
+    lifecycle.confirm(db, recipient.id, now=NOW)
     other = Choices(["weekly"], [], [3])
     later = NOW + WINDOW
-    _, kind = subs.request_subscription(db, "a@example.org", other, now=later, window=WINDOW)
+    _, kind = lifecycle.request_subscription(db, "a@example.org", other, now=later, window=WINDOW)
     row = _row(db, "a@example.org")
     assert kind == "manage"
     assert (row.status, row.digests, row.tags) == ("active", ["daily"], ["ml"])
 
 
 def test_suspended_address_gets_no_mail(db: Database) -> None:
-    subs.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)
+    lifecycle.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)
     _set_status(db, "a@example.org", "suspended")
-    _, kind = subs.request_subscription(
+    _, kind = lifecycle.request_subscription(
         db, "a@example.org", CHOICES, now=NOW + WINDOW, window=WINDOW
     )
     assert kind is None and _row(db, "a@example.org").status == "suspended"
 
 
 def test_unsubscribed_address_must_confirm_again(db: Database) -> None:
-    recipient, _ = subs.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)
-    subs.confirm(db, recipient.id, now=NOW)
-    subs.unsubscribe(db, recipient.id, reason="test")
+    recipient, _ = lifecycle.request_subscription(
+        db, "a@example.org", CHOICES, now=NOW, window=WINDOW
+    )
+    lifecycle.confirm(db, recipient.id, now=NOW)
+    lifecycle.unsubscribe(db, recipient.id, reason="test")
     new = Choices(["weekly"], [], [])
-    _, kind = subs.request_subscription(db, "a@example.org", new, now=NOW + WINDOW, window=WINDOW)
+    _, kind = lifecycle.request_subscription(
+        db, "a@example.org", new, now=NOW + WINDOW, window=WINDOW
+    )
     row = _row(db, "a@example.org")
     assert (kind, row.status, row.digests) == ("confirm", "pending", ["weekly"])
 
 
 def test_confirm_only_moves_pending_to_active(db: Database) -> None:
-    recipient, _ = subs.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)
-    assert subs.confirm(db, recipient.id, now=NOW)[1] == "done"
+    recipient, _ = lifecycle.request_subscription(
+        db, "a@example.org", CHOICES, now=NOW, window=WINDOW
+    )
+    assert lifecycle.confirm(db, recipient.id, now=NOW)[1] == "done"
     row = _row(db, "a@example.org")
     assert (row.status, row.confirmed_at) == ("active", NOW)
-    assert subs.confirm(db, recipient.id, now=NOW + WINDOW)[1] == "unchanged"
+    assert lifecycle.confirm(db, recipient.id, now=NOW + WINDOW)[1] == "unchanged"
     assert _row(db, "a@example.org").confirmed_at == NOW
-    subs.unsubscribe(db, recipient.id, reason="test")
-    assert subs.confirm(db, recipient.id, now=NOW)[1] == "refused"
+    lifecycle.unsubscribe(db, recipient.id, reason="test")
+    assert lifecycle.confirm(db, recipient.id, now=NOW)[1] == "refused"
     assert _row(db, "a@example.org").status == "unsubscribed"
-    assert subs.confirm(db, 999_999, now=NOW) == (None, "refused")
+    assert lifecycle.confirm(db, 999_999, now=NOW) == (None, "refused")
 
 
 def test_preferences_pause_resume_and_refusal_when_pending(db: Database) -> None:
-    recipient, _ = subs.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)
+    recipient, _ = lifecycle.request_subscription(
+        db, "a@example.org", CHOICES, now=NOW, window=WINDOW
+    )
     new = Choices(["daily", "weekly"], ["policy"], [3])
-    pending = subs.update_preferences(db, recipient.id, new, timezone="Asia/Tokyo", paused=False)
+    pending = lifecycle.update_preferences(
+        db, recipient.id, new, timezone="Asia/Tokyo", paused=False
+    )
     assert pending[1] == "refused" and _row(db, "a@example.org").tags == ["ml"]
-    subs.confirm(db, recipient.id, now=NOW)
-    subs.update_preferences(db, recipient.id, new, timezone="Asia/Tokyo", paused=True)
+    lifecycle.confirm(db, recipient.id, now=NOW)
+    lifecycle.update_preferences(db, recipient.id, new, timezone="Asia/Tokyo", paused=True)
     row = _row(db, "a@example.org")
     assert (row.status, row.digests, row.tags, row.sources, row.timezone) == (
         "paused",
@@ -122,18 +139,20 @@ def test_preferences_pause_resume_and_refusal_when_pending(db: Database) -> None
         [3],
         "Asia/Tokyo",
     )
-    subs.update_preferences(db, recipient.id, new, timezone="UTC", paused=False)
+    lifecycle.update_preferences(db, recipient.id, new, timezone="UTC", paused=False)
     assert _row(db, "a@example.org").status == "active"
 
 
 def test_unsubscribe_then_resubscribe(db: Database) -> None:
-    recipient, _ = subs.request_subscription(db, "a@example.org", CHOICES, now=NOW, window=WINDOW)
-    subs.confirm(db, recipient.id, now=NOW)
-    assert subs.unsubscribe(db, recipient.id, reason="one-click")[1] == "done"
+    recipient, _ = lifecycle.request_subscription(
+        db, "a@example.org", CHOICES, now=NOW, window=WINDOW
+    )
+    lifecycle.confirm(db, recipient.id, now=NOW)
+    assert lifecycle.unsubscribe(db, recipient.id, reason="one-click")[1] == "done"
     row = _row(db, "a@example.org")
     assert (row.status, row.status_reason) == ("unsubscribed", "one-click")
-    assert subs.unsubscribe(db, recipient.id, reason="again")[1] == "unchanged"
-    assert subs.resubscribe(db, recipient.id, now=NOW)[1] == "done"
+    assert lifecycle.unsubscribe(db, recipient.id, reason="again")[1] == "unchanged"
+    assert lifecycle.resubscribe(db, recipient.id, now=NOW)[1] == "done"
     assert _row(db, "a@example.org").status == "active"
 
 
