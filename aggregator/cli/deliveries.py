@@ -14,9 +14,10 @@ from sqlalchemy import select
 from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import date, json_option, print_json, table
 from aggregator.digest.compose import choose_stories, digest_view, latest_fire_time, public_html
-from aggregator.digest.outbox import last_sent_cutoffs, requeue
+from aggregator.digest.outbox import last_sent_cutoffs
 from aggregator.model.status import DeliveryState, SubscriberStatus
 from aggregator.service import Pipeline
+from aggregator.store.deliveries import requeue
 from aggregator.store.listing import list_deliveries, list_runs
 from aggregator.store.models import Subscriber
 from aggregator.store.subscribers import find_subscriber

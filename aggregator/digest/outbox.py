@@ -67,13 +67,11 @@ from aggregator.mail.transport import (
     transport_for,
 )
 from aggregator.model.status import (
-    UNDELIVERED,
     UNFINISHED,
     DeliveryState,
     RunStatus,
     SubscriberStatus,
 )
-from aggregator.store.chunks import scalars_in
 from aggregator.store.claims import claim, new_token, release, release_all, write_transaction
 from aggregator.store.db import Database, chunked
 from aggregator.store.models import DELIVERIES, Delivery, DigestRun, Edition, Subscriber
@@ -617,23 +615,6 @@ def archive_url(settings: Settings, run: DigestRun) -> str:
 
 def archive_slug(run: DigestRun) -> str:
     return run.scheduled_for.strftime("%Y-%m-%d-%H%M")
-
-
-def requeue(db: Database, *, run_id: int | None, delivery_ids: Sequence[int] = ()) -> int:
-    """Put failed (and bounced) deliveries back in the queue; returns how many."""
-    with db.session() as session:
-        query = select(Delivery).where(Delivery.state.in_(UNDELIVERED))
-        if run_id is not None:
-            query = query.where(Delivery.run_id == run_id)
-        if delivery_ids:
-            rows = list(scalars_in(session, query, Delivery.id, delivery_ids))
-        else:
-            rows = list(session.scalars(query))
-        for row in rows:
-            row.state = DeliveryState.RENDERED if row.edition_id else DeliveryState.PENDING
-            row.attempts, row.next_attempt_at = 0, _utcnow()
-            row.run.status = RunStatus.QUEUED
-        return len(rows)
 
 
 def _rendered(state: str, error: str | None, **values: object) -> dict:
