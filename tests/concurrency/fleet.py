@@ -30,6 +30,18 @@ def rounds(default: int) -> range:
     return range(ROUNDS or default)
 
 
+STARTED: list[subprocess.Popen] = []
+"""Every worker any test started; `kill_leftovers` ends those a failing test left running."""
+
+
+def kill_leftovers() -> None:
+    for proc in STARTED:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    STARTED.clear()
+
+
 BRIEFS_MADE = re.compile(r"poll: .* (\d+) brief\(s\)")
 
 
@@ -124,6 +136,7 @@ class Fleet:
                 )
             )
             del n
+        STARTED.extend(self.procs)
         return self
 
     def logs(self) -> list[str]:
