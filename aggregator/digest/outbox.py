@@ -72,7 +72,7 @@ from aggregator.model.status import (
     RunStatus,
     SubscriberStatus,
 )
-from aggregator.store.claims import claim, new_token, release, release_all, write_transaction
+from aggregator.store.claims import claim, new_token, release, write_transaction
 from aggregator.store.db import Database, chunked
 from aggregator.store.models import DELIVERIES, Delivery, DigestRun, Edition, Subscriber
 from aggregator.store.subscribers import record_hard_bounce
@@ -140,7 +140,8 @@ class Outbox:
         """This worker's claim token."""
         self.lease = timedelta(seconds=settings.general.lease_seconds)
         self.stopping = threading.Event()
-        """Set on shutdown: no new batch is claimed, and unsent mail is given back."""
+        """Set on shutdown: no new batch is claimed and no new mail started (the pipeline then gives
+back what this worker still holds)."""
         self._sign = dkim_signer(settings)
 
     # --- 1. queue -------------------------------------------------------------------------
@@ -408,7 +409,7 @@ class Outbox:
 
         def send_one(row: Row) -> None:
             if self.stopping.is_set():
-                return  # given back below, sent by whoever runs next
+                return  # the pipeline gives it back; whoever runs next sends it
             try:
                 message = self._message(row, templates)
                 outcome: SendResult | DeliveryError = self.transport.send(
@@ -451,8 +452,6 @@ class Outbox:
         finally:
             for connection in connections:
                 connection.close()
-            if self.stopping.is_set():
-                release_all(self.db, DELIVERIES, token=self.token)
         self._close_finished_runs()
         return report
 

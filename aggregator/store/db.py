@@ -74,6 +74,12 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def conflict_insert(dialect: str, table: Any) -> PgInsert | SqliteInsert:
+    """An INSERT for the backend named ``dialect`` that supports ``on_conflict_do_nothing`` and
+    ``on_conflict_do_update``, so a write that another worker already made is never an error."""
+    return (sqlite_insert if dialect == "sqlite" else pg_insert)(table)
+
+
 class Database:
     """The store: one engine and a session factory."""
 
@@ -102,9 +108,8 @@ class Database:
             session.close()
 
     def insert(self, table: Any) -> PgInsert | SqliteInsert:
-        """An INSERT for this backend that supports ``on_conflict_do_nothing``/``_do_update``,
-        so a write that another worker already made is never an error."""
-        return (sqlite_insert if self.is_sqlite else pg_insert)(table)
+        """An INSERT for this backend that supports ``on_conflict_do_nothing``/``_do_update``."""
+        return conflict_insert(self.engine.dialect.name, table)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,12 +9,10 @@ from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from aggregator.model.entry import Entry
-from aggregator.store.db import Database, chunked
+from aggregator.store.db import Database, chunked, conflict_insert
 from aggregator.store.models import ITEMS, BriefRow, Item, Source
 
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src", "_hsenc", "_hsmi")
@@ -91,11 +89,10 @@ def store_entries(
     if fresh:
         # Core, not the ORM bulk path: a poll inserts thousands of rows and needs no objects.
         # A row that another writer stored first is skipped, never an error.
-        dialect = session.get_bind().dialect.name
         inserted = dict(
             session.connection()
             .execute(
-                (pg_insert if dialect == "postgresql" else sqlite_insert)(ITEMS)
+                conflict_insert(session.get_bind().dialect.name, ITEMS)
                 .on_conflict_do_nothing()
                 .returning(Item.key_hash, Item.id),
                 list(fresh.values()),

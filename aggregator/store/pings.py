@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, case, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from aggregator.store.db import conflict_insert
 from aggregator.store.models import WebSubPing
 
 FIRST_RETRY = timedelta(minutes=1)
@@ -37,8 +36,7 @@ def enqueue(session: Session, hub_url: str, topics: Sequence[str], now: datetime
     """
     if not topics:
         return
-    upsert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    statement = upsert(WebSubPing).values(
+    statement = conflict_insert(session.get_bind().dialect.name, WebSubPing).values(
         [
             {
                 "topic": topic,
