@@ -248,10 +248,11 @@ class Poller:
                 try:
                     await polling
                 except asyncio.CancelledError:
-                    for task in list(active):
+                    cut_short = list(active)
+                    for task in cut_short:
                         task.cancel()
-                    await asyncio.gather(*active, return_exceptions=True)
-                    log.info("poll stopped: %d source(s) left to the next poll", len(active))
+                    await asyncio.gather(*cut_short, return_exceptions=True)
+                    log.info("poll stopped: %d source(s) left to the next poll", len(cut_short))
                 watcher.cancel()
             await loop.run_in_executor(worker, self._store_not_modified, unchanged)
         finally:
