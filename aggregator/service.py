@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,8 +29,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import exists
 
 from aggregator.app import App
+from aggregator.briefs.llm import LLMSummarizer
 from aggregator.briefs.llm_queue import spend_llm_calls
-from aggregator.briefs.pipeline import fetch_full_texts, llm_for, make_briefs
+from aggregator.briefs.pipeline import (
+    BriefWorkers,
+    fetch_full_texts,
+    glossary_for,
+    llm_for,
+    make_briefs,
+)
 from aggregator.config import DigestSettings
 from aggregator.digest.compose import latest_fire_time
 from aggregator.digest.outbox import Outbox, SendReport
@@ -47,7 +55,7 @@ from aggregator.store.claims import (
     reap_dead_local_claims,
     release_all,
 )
-from aggregator.store.items import content_version
+from aggregator.store.items import briefed, content_version
 from aggregator.store.locks import Leadership
 from aggregator.store.models import CLAIMED_TABLES, ITEMS, BriefRow
 
@@ -61,6 +69,8 @@ def _utcnow() -> datetime:
 BRIEF_BATCH = 200
 LLM_BRIEF_BATCH = 20
 """Items claimed at a time for briefs: fewer with an LLM, whose calls are slow."""
+BRIEF_WAIT_SECONDS = 10.0
+"""How long a digest or the feed waits for a brief another worker is making."""
 
 
 @dataclass(slots=True)
@@ -96,25 +106,28 @@ class Pipeline:
             transport=transport,
             clock=clock,
             token=self.token,
+            brief_missing=self.brief_missing,
         )
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        """Serialises poll/brief and publish between the scheduler's jobs."""
+        """Serialises polls and publishing between the scheduler's jobs."""
+        self._brief_lock = threading.Lock()
+        self._brief_workers: BriefWorkers | None = None
         self._published: tuple | None = None
         reap_dead_local_claims(app.db, CLAIMED_TABLES)
         self.heartbeat = Heartbeat(
             app.db, CLAIMED_TABLES, token=self.token, lease=self.lease, clock=clock
         ).start()
 
-    def poll_and_brief(
+    def poll(
         self,
         *,
         due_only: bool = True,
         ids: list[int] | None = None,
         on_outcome: Callable[[SourceOutcome], None] | None = None,
     ) -> PollReport:
-        """Poll (the sources ``ids``, else the due ones, else all), fetch article text for
-        teasers, brief."""
+        """Poll (the sources ``ids``, else the due ones, else all), store what is new and fetch
+        article text for teasers; briefs are a separate step (:meth:`brief`)."""
         with self._lock:
             if ids is None and not due_only:
                 ids = self.poller.choose(due_only=False)
@@ -129,50 +142,83 @@ class Pipeline:
             fresh = report.new_item_ids + report.changed_item_ids
             if fresh:
                 asyncio.run(fetch_full_texts(self.app.db, self.app.settings, fresh))
-            report.briefs = self.brief(fresh)
             return report
 
-    def brief(self, item_ids: list[int]) -> int:
-        """Brief the given items, then any left without a brief (after a crash, or stored by
-        a worker that died); returns how many briefs were made.
+    @property
+    def brief_workers(self) -> BriefWorkers:
+        """The processes that make extractive briefs (started on the first big batch)."""
+        if self._brief_workers is None:
+            self._brief_workers = BriefWorkers(glossary_for(self.app.settings))
+        return self._brief_workers
 
-        Items are claimed a batch at a time, so two workers never brief the same item.
+    def brief(self, item_ids: Sequence[int] = ()) -> int:
+        """Brief the given items, then every item still without a brief, newest first (what
+        the next digest and the published feed show); returns how many briefs were made.
+
+        Items are claimed a batch at a time, so two workers never brief the same item; the
+        briefs are made on every core. Stops at the next batch on shutdown.
         """
         settings, db = self.app.settings, self.app.db
         llm = llm_for(settings)
-        batch = BRIEF_BATCH  # extractive first; the LLM's calls go to what readers see first
         made = 0
         queue = list(dict.fromkeys(item_ids))
-        while not self.stopping.is_set():
-            now = self.clock()
-            if queue:
-                chunk, queue = queue[:batch], queue[batch:]
-                ids = claim_ids(db, ITEMS, chunk, token=self.token, lease=self.lease, now=now)
-            else:
-                ids = claim(
-                    db,
-                    ITEMS,
-                    token=self.token,
-                    lease=self.lease,
-                    now=now,
-                    where=[~exists().where(BriefRow.item_id == ITEMS.c.id)],
-                    order_by=[ITEMS.c.id.desc()],
-                    limit=batch,
+        with self._brief_lock:
+            while not self.stopping.is_set():
+                now = self.clock()
+                if queue:
+                    chunk, queue = queue[:BRIEF_BATCH], queue[BRIEF_BATCH:]
+                    ids = claim_ids(db, ITEMS, chunk, token=self.token, lease=self.lease, now=now)
+                else:
+                    ids = claim(
+                        db,
+                        ITEMS,
+                        token=self.token,
+                        lease=self.lease,
+                        now=now,
+                        where=[~exists().where(BriefRow.item_id == ITEMS.c.id)],
+                        order_by=[ITEMS.c.published_at.desc(), ITEMS.c.id.desc()],
+                        limit=BRIEF_BATCH,
+                    )
+                    if not ids:
+                        break
+                if ids:
+                    made += self._make(ids, None)
+
+            def with_llm(ids: list[int]) -> None:
+                nonlocal made
+                ids = claim_ids(
+                    db, ITEMS, ids, token=self.token, lease=self.lease, now=self.clock()
                 )
-                if not ids:
-                    break
-            if ids:
-                made += make_briefs(db, settings, ids, claim_token=self.token).made
+                if ids and not self.stopping.is_set():
+                    made += self._make(ids, llm)
 
-        def with_llm(ids: list[int]) -> None:
-            nonlocal made
-            ids = claim_ids(db, ITEMS, ids, token=self.token, lease=self.lease, now=self.clock())
-            if ids and not self.stopping.is_set():
-                made += make_briefs(db, settings, ids, llm=llm, claim_token=self.token).made
-
-        if llm is not None:
-            spend_llm_calls(db, llm, with_llm, LLM_BRIEF_BATCH)
+            if llm is not None:
+                spend_llm_calls(db, llm, with_llm, LLM_BRIEF_BATCH)
         return made
+
+    def _make(self, ids: list[int], llm: LLMSummarizer | None) -> int:
+        report = make_briefs(
+            self.app.db,
+            self.app.settings,
+            ids,
+            llm=llm,
+            claim_token=self.token,
+            workers=self.brief_workers,
+        )
+        return report.made
+
+    def brief_missing(self, item_ids: Sequence[int]) -> None:
+        """Make the briefs of these items now (a digest or the published feed is about to show
+        them); an item another worker is briefing is waited for, a few seconds at most."""
+        db = self.app.db
+        ids = claim_ids(db, ITEMS, item_ids, token=self.token, lease=self.lease, now=self.clock())
+        if ids and (made := self._make(ids, None)):
+            log.info("briefs: %d made on demand", made)
+        others = set(item_ids) - set(ids)
+        deadline = time.monotonic() + BRIEF_WAIT_SECONDS
+        while others and time.monotonic() < deadline and not self.stopping.is_set():
+            time.sleep(0.1)
+            others -= briefed(db, others)
 
     def start_due_digests(self) -> list[int]:
         """Queue each digest's latest scheduled time (the catch-up); returns the runs that got
@@ -200,7 +246,7 @@ class Pipeline:
         subscribers it lacks; returns the run's id when it got new deliveries."""
         run_id = self.outbox.start_run(digest.name, scheduled_for, only=only)
         if run_id is not None:
-            write_run_page(self.app.db, self.app.settings, run_id)
+            write_run_page(self.app.db, self.app.settings, run_id, brief_missing=self.brief_missing)
             write_index(self.app.db, self.app.settings)
             return run_id
         run_id, added = self.outbox.top_up(digest.name, scheduled_for, only=only)
@@ -213,7 +259,7 @@ class Pipeline:
     def publish(self) -> PublishResult:
         with self._lock:
             self._published = content_version(self.app.db)
-            result = publish(self.app.db, self.app.settings)
+            result = publish(self.app.db, self.app.settings, brief_missing=self.brief_missing)
         write_index(self.app.db, self.app.settings)
         return result
 
@@ -224,8 +270,12 @@ class Pipeline:
         return self.publish()
 
     def run_once(self) -> CycleReport:
-        """Poll what is due, brief, run the digests that are due, deliver, publish."""
-        poll = self.poll_and_brief(due_only=True)
+        """Poll what is due, run the digests that are due, deliver, publish.
+
+        Only the briefs the digests and the published feed show are made (on demand, when they
+        are written); the rest wait for the service's brief job or ``aggregator poll``.
+        """
+        poll = self.poll(due_only=True)
         runs = self.start_due_digests()
         return CycleReport(poll, runs, self.deliver(), self.publish())
 
@@ -236,7 +286,10 @@ class Pipeline:
         self.outbox.stopping.set()
 
     def give_back(self) -> int:
-        """Free every claim this process still holds, so other workers take the work now."""
+        """Stop the brief processes and free every claim this process still holds, so other
+        workers take the work now."""
+        if self._brief_workers is not None:
+            self._brief_workers.shutdown()
         self.heartbeat.stop()
         return sum(release_all(self.app.db, t, token=self.token) for t in CLAIMED_TABLES)
 
@@ -287,18 +340,25 @@ class Service:
         return job
 
     def poll_tick(self) -> None:
-        report = self.pipeline.poll_and_brief(due_only=True)
-        if report.outcomes or report.briefs:
+        report = self.pipeline.poll(due_only=True)
+        if report.outcomes:
             log.info(
-                "poll: %d source(s), %d new item(s), %d changed, %d not modified, %d failed; "
-                "%d brief(s)",
+                "poll: %d source(s), %d new item(s), %d changed, %d not modified, %d failed",
                 len(report.outcomes),
                 report.new,
                 report.changed,
                 report.not_modified,
                 report.failed,
-                report.briefs,
             )
+        fresh = report.new_item_ids + report.changed_item_ids
+        if fresh:  # brief them now, newest first, unless the brief job is already at it
+            self.scheduler.modify_job("brief", next_run_time=datetime.now(UTC))
+
+    def brief_tick(self) -> None:
+        started = time.monotonic()
+        made = self.pipeline.brief()
+        if made:
+            log.info("briefs: %d made in %.1f s", made, time.monotonic() - started)
 
     def outbox_tick(self) -> None:
         report = self.pipeline.deliver()
@@ -344,6 +404,7 @@ class Service:
         jobs: list[tuple[str, Callable[[], None]]] = [
             ("leader", self.leader_tick),
             ("poll", self.poll_tick),
+            ("brief", self.brief_tick),
             ("outbox", self.outbox_tick),
         ]
         for name, fn in jobs:

@@ -14,22 +14,26 @@ from collections.abc import Callable, Mapping, Sequence
 from sqlalchemy import func, or_, select
 
 from aggregator.briefs.llm import LLMSummarizer
-from aggregator.briefs.summarize import content_hash
+from aggregator.briefs.summarize import brief_key
 from aggregator.store.db import Database
 from aggregator.store.models import BriefRow, Item, Source
 
 
 def still_fresh(
-    row: BriefRow | None,
+    stored: tuple[str, str] | None,
     title: str,
     text: str,
     glossary: Mapping[str, str],
     llm: LLMSummarizer | None,
 ) -> bool:
-    """True when the stored brief fits the item's content and no better one is due now."""
-    if row is None or row.content_hash != content_hash(title, text, glossary, row.summarizer):
+    """True when the stored brief (its content hash and summarizer) fits the item's content and
+    no better one is due now."""
+    if stored is None:
         return False
-    return llm is None or not llm.available or row.summarizer == llm.name
+    stored_hash, summarizer = stored
+    if stored_hash != brief_key(title, text, glossary, summarizer):
+        return False
+    return llm is None or not llm.available or summarizer == llm.name
 
 
 def llm_order(db: Database, llm: LLMSummarizer, limit: int, skip: Sequence[int] = ()) -> list[int]:

@@ -1,27 +1,32 @@
-"""Brief every new or changed item: fetch article text for teasers, summarize, cache by hash."""
+"""Brief items: fetch article text for teasers, summarize (on every core), cache by hash."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
 
 from aggregator.briefs.extract import extract_main_text, is_teaser
 from aggregator.briefs.glossary import GlossaryError, combined_glossary
 from aggregator.briefs.llm import LLMSummarizer
 from aggregator.briefs.llm_queue import still_fresh
-from aggregator.briefs.summarize import content_hash, make_brief
+from aggregator.briefs.summarize import brief_key, make_brief
 from aggregator.config import Settings
+from aggregator.ingest.children import process_pool
 from aggregator.ingest.fetch import Fetcher, FetchError
+from aggregator.model.brief import Brief
 from aggregator.store.chunks import rows_in
 from aggregator.store.claims import release
 from aggregator.store.db import Database
-from aggregator.store.models import ITEMS, BriefRow, Item, Source
+from aggregator.store.models import ITEMS, BriefRow, Item, Source, source_label
 
 log = logging.getLogger("aggregator.briefs")
 BATCH = 200
@@ -61,9 +66,94 @@ def llm_for(settings: Settings) -> LLMSummarizer | None:
     )
 
 
-def item_text(item: Item) -> str:
-    """What the brief is made from: the extracted article when we have one, else the feed's content."""
-    return item.full_text or item.content_html or item.content_text
+POOL_AFTER = 32
+"""A batch with fewer briefs to make than this is made in this process: starting the worker
+processes costs about a second."""
+
+
+class BriefWorkers:
+    """Makes extractive briefs in worker processes, one per core (up to four), started on the
+    first batch big enough to pay for them; on one core, or when they break, in this process."""
+
+    def __init__(self, glossary: dict[str, str]):
+        self.glossary = glossary
+        self.workers = min(os.cpu_count() or 1, 4)
+        self.enabled = self.workers >= 2
+        self._pool: ProcessPoolExecutor | None = None
+
+    def make(self, jobs: Sequence[BriefJob]) -> list[Brief]:
+        """The extractive brief of each job, in order."""
+        if self.enabled and len(jobs) >= POOL_AFTER:
+            try:
+                if self._pool is None:
+                    self._pool = process_pool(
+                        self.workers, [__name__], _set_glossary, (self.glossary,)
+                    )
+                chunk = max(1, len(jobs) // (self.workers * 4))
+                return list(self._pool.map(_brief, jobs, chunksize=chunk))
+            except (BrokenProcessPool, OSError) as exc:
+                log.error("brief worker processes failed (%s); briefing in this process", exc)
+                self.enabled = False
+        return [_brief(job, self.glossary) for job in jobs]
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+@dataclass(frozen=True, slots=True)
+class BriefJob:
+    """What a brief is made from: the item's title and text (its extracted article when it has
+    one, else its feed content), and its source's name for log lines."""
+
+    item_id: int
+    title: str
+    text: str
+    label: str
+
+
+_GLOSSARY: dict[str, str] = {}
+"""The glossary of a worker process, set once when it starts."""
+
+
+def _set_glossary(glossary: dict[str, str]) -> None:
+    _GLOSSARY.update(glossary)
+
+
+def _brief(job: BriefJob, glossary: dict[str, str] | None = None) -> Brief:
+    return make_brief(
+        job.title,
+        job.text,
+        glossary=_GLOSSARY if glossary is None else glossary,
+        item_label=f"item={job.item_id} source={job.label!r}",
+    )
+
+
+def _jobs(session: Session, item_ids: Sequence[int]) -> Iterator[tuple[BriefJob, tuple | None]]:
+    """Each item as a brief job (narrow rows, no ORM objects), with its stored brief's content
+    hash and summarizer (None without one)."""
+    text = func.coalesce(
+        func.nullif(Item.full_text, ""), func.nullif(Item.content_html, ""), Item.content_text
+    )
+    query = (
+        select(
+            Item.id,
+            Item.title,
+            text.label("text"),
+            Source.name,
+            Source.feed_title,
+            Source.url,
+            BriefRow.content_hash,
+            BriefRow.summarizer,
+        )
+        .join(Source, Source.id == Item.source_id)
+        .outerjoin(BriefRow, BriefRow.item_id == Item.id)
+    )
+    for row in rows_in(session, query, Item.id, item_ids):
+        label = source_label(row.name, row.feed_title, row.url)
+        stored = (row.content_hash, row.summarizer) if row.content_hash is not None else None
+        yield BriefJob(row.id, row.title, row.text or "", label), stored
 
 
 def make_briefs(
@@ -74,41 +164,59 @@ def make_briefs(
     llm: LLMSummarizer | None = None,
     refresh: bool = False,
     claim_token: str | None = None,
+    workers: BriefWorkers | None = None,
 ) -> BriefReport:
     """Brief the given items, skipping those whose cached brief matches their content hash
-    (unless ``refresh``).
+    (unless ``refresh``); extractive briefs are made by ``workers`` when given.
 
     With ``claim_token`` the items are claimed by that worker (``store/claims.py``): a brief is
     written only for the items whose claim still holds, and the claims are released.
     """
-    glossary = glossary_for(settings)
+    glossary = workers.glossary if workers is not None else glossary_for(settings)
     report = BriefReport()
     for start in range(0, len(item_ids), BATCH):
         chunk = item_ids[start : start + BATCH]
-        made: dict[int, dict] = {}
         with db.session() as session:
-            items = session.scalars(
-                select(Item)
-                .where(Item.id.in_(chunk))
-                .options(selectinload(Item.brief), selectinload(Item.source))
-            ).all()
-            for item in items:
-                text = item_text(item)
-                if not refresh and still_fresh(item.brief, item.title, text, glossary, llm):
+            jobs = []
+            for job, stored in _jobs(session, chunk):
+                if not refresh and still_fresh(stored, job.title, job.text, glossary, llm):
                     report.cached += 1
-                    continue
-                label = f"item={item.id} source={item.source.label!r}"
-                brief = make_brief(item.title, text, glossary=glossary, llm=llm, item_label=label)
-                digest = content_hash(item.title, text, glossary, brief.summarizer)
-                made[item.id] = {
-                    "item_id": item.id,
-                    "content_hash": digest,
-                    "data": brief.to_dict(),
-                    "summarizer": brief.summarizer,
-                    "created_at": datetime.now(UTC),
-                }
+                else:
+                    jobs.append(job)
+        if llm is not None:
+            briefs = [
+                make_brief(
+                    job.title,
+                    job.text,
+                    glossary=glossary,
+                    llm=llm,
+                    item_label=f"item={job.item_id} source={job.label!r}",
+                )
+                for job in jobs
+            ]
+        elif workers is not None:
+            briefs = workers.make(jobs)
+        else:
+            briefs = [_brief(job, glossary) for job in jobs]
+        now = datetime.now(UTC)
+        made = {
+            job.item_id: {
+                "item_id": job.item_id,
+                "content_hash": brief_key(job.title, job.text, glossary, brief.summarizer),
+                "data": brief.to_dict(),
+                "summarizer": brief.summarizer,
+                "created_at": now,
+            }
+            for job, brief in zip(jobs, briefs, strict=True)
+        }
         report.made += _write_briefs(db, made, chunk, claim_token)
     return report
+
+
+def on_demand(db: Database, settings: Settings) -> Callable[[Sequence[int]], object]:
+    """Briefs made now, in this process, for the items a digest or feed is about to show (the
+    default of callers that have no pipeline to claim them with)."""
+    return lambda item_ids: make_briefs(db, settings, item_ids)
 
 
 def _write_briefs(

@@ -205,7 +205,7 @@ def bullet_count(n_words: int, n_candidates: int) -> int:
     return min(n_candidates, max(3, min(MAX_EXTRACT_BULLETS, 1 + round(n_words / 200))))
 
 
-def content_hash(
+def brief_key(
     title: str,
     text: str,
     glossary: Mapping[str, str] | None = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -40,11 +42,18 @@ def summary_line(report: PollReport) -> str:
 
 @click.command()
 @click.option("--due", is_flag=True, help="only the sources whose next check is due")
+@click.option(
+    "--no-briefs",
+    "briefs",
+    flag_value=False,
+    default=True,
+    help="store new items only (the service, a digest or the feed briefs them when needed)",
+)
 @click.argument("refs", nargs=-1)
 @click.pass_context
-def poll(ctx: click.Context, due: bool, refs: tuple[str, ...]) -> None:
-    """Poll sources now (all enabled ones, or each REF: an id, a name or a URL) and make briefs
-    for new items."""
+def poll(ctx: click.Context, due: bool, briefs: bool, refs: tuple[str, ...]) -> None:
+    """Poll sources now (all enabled ones, or each REF: an id, a name or a URL), then make the
+    briefs still missing, newest first, on every core."""
     app = get_app(ctx)
     with app.db.session() as session:
         named = [source_or_exit(ctx, session, ref) for ref in refs]
@@ -73,5 +82,12 @@ def poll(ctx: click.Context, due: bool, refs: tuple[str, ...]) -> None:
             progress.console.print(outcome_line(outcome), soft_wrap=True)
             progress.advance(task)
 
-        report = pipeline.poll_and_brief(ids=ids, on_outcome=show)
+        report = pipeline.poll(ids=ids, on_outcome=show)
     console.print(summary_line(report))
+    if briefs:
+        started = time.monotonic()
+        with console.status("briefing", spinner="dots"):
+            made = pipeline.brief(report.new_item_ids + report.changed_item_ids)
+        if made:
+            console.print(f"{made} brief(s) made in {time.monotonic() - started:.1f} s")
+    pipeline.give_back()

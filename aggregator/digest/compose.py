@@ -13,10 +13,17 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session
 
+from aggregator.briefs.summarize import bullet_count
 from aggregator.config import DigestSettings, Settings
 from aggregator.digest.model import DigestView, SourceRef, StoryView
 from aggregator.digest.render import MAX_HTML_BYTES, render_html
-from aggregator.store.stories import Story, StoryHead, load_stories, story_heads_between
+from aggregator.store.stories import (
+    BriefMissing,
+    Story,
+    StoryHead,
+    load_stories,
+    story_heads_between,
+)
 
 _LOOKBACK = (timedelta(hours=3), timedelta(days=2), timedelta(days=9), timedelta(days=35))
 FRESHNESS_HOURS = 24.0
@@ -43,8 +50,17 @@ def story_score(story: StoryHead, now: datetime) -> float:
     # An undated story's date is only when we first saw it: no freshness claimed for it.
     freshness = 2.0 * math.pow(0.5, age_hours / FRESHNESS_HOURS) if story.dated else 0.0
     coverage = 1.5 * math.log2(story.source_count)
-    substance = 1.5 * min(story.bullet_count, LEAD_BULLETS) / LEAD_BULLETS
+    substance = 1.5 * min(expected_bullets(story), LEAD_BULLETS) / LEAD_BULLETS
     return story.priority + coverage + freshness + substance
+
+
+def expected_bullets(story: StoryHead) -> int:
+    """The bullets of the story's brief; before it has one, what its text's length promises
+    (about six characters a word, fifteen words a sentence)."""
+    if story.briefed:
+        return story.bullet_count
+    n_words = story.text_chars // 6
+    return bullet_count(n_words, n_words // 15)
 
 
 def rank(stories: Iterable[StoryHead], now: datetime, limit: int) -> list[StoryHead]:
@@ -52,6 +68,10 @@ def rank(stories: Iterable[StoryHead], now: datetime, limit: int) -> list[StoryH
     return heapq.nsmallest(
         limit, stories, key=lambda s: (-story_score(s, now), -s.published.timestamp(), s.key)
     )
+
+
+BRIEF_ROUNDS = 5
+"""Rounds of ranking and briefing on demand before an edition settles for what it has."""
 
 
 def choose_stories(
@@ -62,14 +82,25 @@ def choose_stories(
     until: datetime,
     source_ids: Sequence[int] = (),
     tags: Sequence[str] = (),
+    brief_missing: BriefMissing | None = None,
 ) -> list[Story]:
     """An edition's stories: first seen in (since, until], filtered, ranked best first, capped.
 
-    Ranking reads narrow rows; only the stories shown are loaded as full objects.
+    Ranking reads narrow rows; only the stories shown are loaded as full objects. With
+    ``brief_missing``, a story not yet briefed ranks by the bullets its text promises; the
+    chosen ones without a brief are briefed and the ranking runs again, until every story
+    chosen has its brief (so a cold start need not brief everything before the first digest).
     """
-    found = story_heads_between(session, since=since, until=until, source_ids=source_ids, tags=tags)
-    stories = load_stories(session, [head.key for head in rank(found, until, digest.max_items)])
-    return with_lead(stories)
+    for _round in range(BRIEF_ROUNDS):
+        found = story_heads_between(
+            session, since=since, until=until, source_ids=source_ids, tags=tags
+        )
+        chosen = rank(found, until, digest.max_items)
+        missing = [head.primary_id for head in chosen if not head.briefed]
+        if not missing or brief_missing is None:
+            break
+        brief_missing(missing)
+    return with_lead(load_stories(session, [head.key for head in chosen]))
 
 
 def is_site_page(story: Story) -> bool:

@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from aggregator.briefs.pipeline import on_demand
 from aggregator.config import DigestSettings, Settings
 from aggregator.digest.compose import (
     choose_stories,
@@ -75,6 +76,7 @@ from aggregator.model.status import (
 from aggregator.store.claims import claim, new_token, release, write_transaction
 from aggregator.store.db import Database, chunked
 from aggregator.store.models import DELIVERIES, Delivery, DigestRun, Edition, Subscriber
+from aggregator.store.stories import BriefMissing
 from aggregator.store.subscribers import record_hard_bounce
 
 log = logging.getLogger("aggregator.outbox")
@@ -130,8 +132,11 @@ class Outbox:
         transport: Transport | None = None,
         clock: Callable[[], datetime] = _utcnow,
         token: str | None = None,
+        brief_missing: BriefMissing | None = None,
     ):
         self.db = db
+        self.brief_missing = brief_missing or on_demand(db, settings)
+        """Makes the briefs an edition is about to show (claimed by the pipeline's token)."""
         self.settings = settings
         self.secret_key = secret_key
         self.transport = transport or transport_for(settings)
@@ -349,6 +354,7 @@ back what this worker still holds)."""
             until=run.cutoff,
             source_ids=subscriber.sources or (),
             tags=subscriber.tags or (),
+            brief_missing=self.brief_missing,
         )
         if not chosen and not digest.send_empty:
             return None

@@ -10,10 +10,13 @@ and then the forkserver and the resource tracker, having no one left, exit on th
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import select
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 
 def die_with(pid: int) -> None:
@@ -40,3 +43,31 @@ def _alive(pid: int) -> bool:
     except (ProcessLookupError, PermissionError):  # gone, or its pid taken by another user
         return False
     return True
+
+
+def process_pool(
+    workers: int,
+    preload: list[str],
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple = (),
+) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes forked by a forkserver (never by a process with threads)
+    whose workers end when this process ends; ``initializer(*initargs)`` runs in each first.
+
+    The forkserver imports ``preload`` (and the main script) once for all the workers it forks;
+    otherwise each worker re-runs the main script first. Only the first pool of a process sets it.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", *preload])
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(os.getpid(), initializer, initargs),
+    )
+
+
+def _start_worker(pid: int, initializer: Callable[..., None] | None, initargs: tuple) -> None:
+    die_with(pid)
+    if initializer is not None:
+        initializer(*initargs)

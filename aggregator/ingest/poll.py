@@ -67,8 +67,6 @@ class PollReport:
     outcomes: list[SourceOutcome] = field(default_factory=list)
     new_item_ids: list[int] = field(default_factory=list)
     changed_item_ids: list[int] = field(default_factory=list)
-    briefs: int = 0
-    """Briefs made after the poll (by the pipeline)."""
 
     def count(self, result: str) -> int:
         return sum(1 for o in self.outcomes if o.result == result)

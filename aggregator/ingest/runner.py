@@ -2,21 +2,20 @@
 enough bodies to pay for starting them, else on the poll's store thread.
 
 The workers are forked by a forkserver (never by a process with threads) and end when the
-poller dies (``children.die_with``).
+poller dies (``children.process_pool``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
-from aggregator.ingest.children import die_with
+from aggregator.ingest.children import process_pool
 from aggregator.ingest.fetch import FetchResult
 from aggregator.ingest.parse import parse_feed
 from aggregator.model.entry import ParsedFeed
@@ -50,16 +49,7 @@ class ParserPool:
         if self.enabled and self.bodies > POOL_AFTER_BODIES:
             try:
                 if self._pool is None:
-                    context = multiprocessing.get_context("forkserver")  # never fork threads
-                    # The server imports the parser, and the main script once, for all the
-                    # workers it forks: otherwise each worker re-runs the main script first.
-                    context.set_forkserver_preload(["__main__", "aggregator.ingest.parse"])
-                    self._pool = ProcessPoolExecutor(
-                        self.workers,
-                        mp_context=context,
-                        initializer=die_with,  # workers end when this process is killed
-                        initargs=(os.getpid(),),
-                    )
+                    self._pool = process_pool(self.workers, ["aggregator.ingest.parse"])
                 future = asyncio.get_running_loop().run_in_executor(self._pool, _parse, *args)
             except Exception as exc:  # processes cannot start here: parse in this process
                 reason = " ".join(str(exc).split())[:200]

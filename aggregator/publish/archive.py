@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from aggregator.briefs.pipeline import on_demand
 from aggregator.config import Settings
 from aggregator.digest.compose import (
     choose_stories,
@@ -22,6 +23,7 @@ from aggregator.publish.atomic import write_if_changed
 from aggregator.publish.formats import FORMATS
 from aggregator.store.db import Database
 from aggregator.store.models import DigestRun
+from aggregator.store.stories import BriefMissing
 from aggregator.templating import environment
 
 log = logging.getLogger("aggregator.archive")
@@ -35,8 +37,11 @@ class ArchiveLink:
     when: datetime
 
 
-def write_run_page(db: Database, settings: Settings, run_id: int) -> bool:
-    """Write ``digests/<name>/<slug>/index.html``: the run's edition with no personal filters.
+def write_run_page(
+    db: Database, settings: Settings, run_id: int, *, brief_missing: BriefMissing | None = None
+) -> bool:
+    """Write ``digests/<name>/<slug>/index.html``: the run's edition with no personal filters
+    (its stories' missing briefs made first, by ``brief_missing`` or else in this process).
 
     The page has no size cap: a mail over Gmail's clipping size ends with "And N more briefs in
     the archive", and this page must show them.
@@ -47,7 +52,13 @@ def write_run_page(db: Database, settings: Settings, run_id: int) -> bool:
         if run is None or digest is None:
             return False
         since = previous_fire_time(digest, run.scheduled_for)
-        stories = choose_stories(session, digest, since=since, until=run.cutoff)
+        stories = choose_stories(
+            session,
+            digest,
+            since=since,
+            until=run.cutoff,
+            brief_missing=brief_missing or on_demand(db, settings),
+        )
         view = digest_view(settings, digest, stories, moment=run.scheduled_for)
         slug = archive_slug(run)
     if view.lead is None:

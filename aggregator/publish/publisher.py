@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aggregator.briefs.pipeline import on_demand
 from aggregator.config import Settings
 from aggregator.publish.feeds import write_feeds, write_tag_feeds
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, brief_html, entry_id
@@ -15,7 +16,7 @@ from aggregator.publish.websub import send_due_pings, topic_url
 from aggregator.store import pings
 from aggregator.store.db import Database
 from aggregator.store.models import Source
-from aggregator.store.stories import Story, newest_stories
+from aggregator.store.stories import BriefMissing, Story, newest_stories
 
 log = logging.getLogger("aggregator.publish")
 
@@ -67,13 +68,20 @@ def story_entry(story: Story) -> FeedEntry:
     )
 
 
-def publish(db: Database, settings: Settings) -> PublishResult:
+def publish(
+    db: Database, settings: Settings, *, brief_missing: BriefMissing | None = None
+) -> PublishResult:
     """Write feed.atom/rss/json (and tag feeds) into the public folder; queue a hub ping for
-    each changed file and send the pings that are due."""
+    each changed file and send the pings that are due. The stories' missing briefs are made
+    first (by ``brief_missing``, else in this process)."""
     out = settings.public_dir
     out.mkdir(parents=True, exist_ok=True)
     with db.session() as session:
-        stories = newest_stories(session, settings.publish.max_entries)
+        stories = newest_stories(
+            session,
+            settings.publish.max_entries,
+            brief_missing=brief_missing or on_demand(db, settings),
+        )
         entries = [story_entry(s) for s in stories]
         tags = chosen_tags(session, settings.publish, entries)
     meta = feed_meta(settings)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.model.entry import Entry
+from aggregator.store.chunks import scalars_in
 from aggregator.store.db import Database, chunked, conflict_insert
 from aggregator.store.models import ITEMS, BriefRow, Item, Source
 
@@ -116,6 +117,8 @@ def store_entries(
             ).all()
         )
         result.changed_ids += [ids[k] for k in chunk]
+        # A changed item's brief no longer fits it: without one, it is briefed again.
+        session.execute(delete(BriefRow).where(BriefRow.item_id.in_(list(ids.values()))))
     return result
 
 
@@ -137,6 +140,12 @@ def _row(entry: Entry, source_id: int, key: str, digest: str, now: datetime) -> 
         "updated_at": entry.updated,
         "first_seen_at": now,
     }
+
+
+def briefed(db: Database, item_ids: Iterable[int]) -> set[int]:
+    """Those of the items that have a brief."""
+    with db.session() as session:
+        return set(scalars_in(session, select(BriefRow.item_id), BriefRow.item_id, list(item_ids)))
 
 
 def content_version(db: Database) -> tuple:

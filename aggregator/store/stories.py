@@ -6,7 +6,7 @@ sources appears once everywhere and names every source.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -65,6 +65,9 @@ class Story:
         return list(seen)
 
 
+BriefMissing = Callable[[Sequence[int]], object]
+"""Makes the briefs of the given items now (the pipeline's on-demand step)."""
+
 STREAM_ROWS = 2000
 """Rows fetched at a time when streaming a digest window."""
 
@@ -81,6 +84,12 @@ class StoryHead:
     """Bullets in the primary item's brief (0 before it has one)."""
     dated: bool = True
     """False when no item of the story carried a date (``published`` is when it was first seen)."""
+    primary_id: int = 0
+    """The primary item (from the highest-priority source)."""
+    briefed: bool = True
+    """Whether the primary item has a brief yet."""
+    text_chars: int = 0
+    """Length of the primary item's plain text (what its brief will be made from)."""
 
 
 def group_stories(items: Iterable[Item]) -> list[Story]:
@@ -140,7 +149,13 @@ def story_heads_between(
     columns = [Item.story_key, Item.source_id, Item.first_seen_at, Item.id, Item.published_at]
     columns.append(Item.dated)
     query = (
-        select(*columns, _bullet_count(session).label("bullets"), *([Item.tags] if tags else []))
+        select(
+            *columns,
+            _bullet_count(session).label("bullets"),
+            BriefRow.item_id.is_not(None).label("briefed"),
+            func.length(Item.content_text).label("text_chars"),
+            *([Item.tags] if tags else []),
+        )
         .outerjoin(BriefRow, BriefRow.item_id == Item.id)
         .where(Item.story_key.in_(window))
         .order_by(Item.story_key)
@@ -165,11 +180,17 @@ def story_heads_between(
             source_count=len(ids),
             bullet_count=primary.bullets,
             dated=any(row.dated for row in rows),
+            primary_id=primary.id,
+            briefed=bool(primary.briefed),
+            text_chars=primary.text_chars or 0,
         )
 
 
-def newest_stories(session: Session, limit: int) -> list[Story]:
-    """The newest ``limit`` stories by publication date, for the combined feed."""
+def newest_stories(
+    session: Session, limit: int, *, brief_missing: BriefMissing | None = None
+) -> list[Story]:
+    """The newest ``limit`` stories by publication date, for the combined feed; with
+    ``brief_missing``, the primary items without a brief are briefed first."""
     keys: dict[str, None] = {}
     offset, page = 0, max(limit * 2, 50)
     while len(keys) < limit:
@@ -184,5 +205,10 @@ def newest_stories(session: Session, limit: int) -> list[Story]:
         keys.update(dict.fromkeys(batch))
         offset += page
     stories = load_stories(session, list(keys)[:limit])
+    missing = [s.primary.id for s in stories if s.primary.brief is None]
+    if missing and brief_missing is not None:
+        brief_missing(missing)
+        session.expire_all()
+        stories = load_stories(session, list(keys)[:limit])
     stories.sort(key=lambda s: s.published, reverse=True)
     return stories

@@ -8,7 +8,7 @@ from functools import cache
 import pytest
 
 from aggregator.briefs.standalone import stands_alone
-from aggregator.briefs.summarize import content_hash, make_brief
+from aggregator.briefs.summarize import brief_key, make_brief
 from aggregator.briefs.text import is_complete_sentence
 from aggregator.model.brief import Brief
 from tests.briefs.corpus import items, plain
@@ -162,10 +162,10 @@ def test_deterministic() -> None:
     ],
 )
 def test_content_hash_changes_with_content(a: tuple[str, str], b: tuple[str, str]) -> None:
-    assert content_hash(*a) == content_hash(*a)
-    assert content_hash(*a) != content_hash(*b)
+    assert brief_key(*a) == brief_key(*a)
+    assert brief_key(*a) != brief_key(*b)
 
 
 def test_content_hash_covers_the_glossary() -> None:
-    assert content_hash("T", "x", {"A": "B."}) != content_hash("T", "x", {"A": "C."})
-    assert content_hash("T", "x", {}) == content_hash("T", "x")
+    assert brief_key("T", "x", {"A": "B."}) != brief_key("T", "x", {"A": "C."})
+    assert brief_key("T", "x", {}) == brief_key("T", "x")

@@ -42,7 +42,7 @@ def kill_leftovers() -> None:
     STARTED.clear()
 
 
-BRIEFS_MADE = re.compile(r"poll: .* (\d+) brief\(s\)")
+BRIEFS_MADE = re.compile(r"briefs: (\d+) made")
 
 
 def write_config(
