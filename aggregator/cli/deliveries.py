@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from sqlalchemy import select
 
 from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import date, json_option, print_json, table
@@ -19,7 +18,6 @@ from aggregator.model.status import DeliveryState, SubscriberStatus
 from aggregator.service import Pipeline
 from aggregator.store.deliveries import requeue
 from aggregator.store.listing import list_deliveries, list_runs
-from aggregator.store.models import Subscriber
 from aggregator.store.subscribers import find_subscriber
 
 
@@ -123,9 +121,7 @@ def preview(
         sources: Sequence[int] = ()
         timezone: str | None = None
         if subscriber:
-            row = session.scalar(
-                select(Subscriber).where(Subscriber.email == subscriber.strip().lower())
-            )
+            row = find_subscriber(session, subscriber)
             if row is None:
                 fail(ctx, f"no subscriber {subscriber!r}")
             tags, sources, timezone = row.tags, row.sources, row.timezone

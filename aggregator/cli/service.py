@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import click
 from apscheduler.triggers.cron import CronTrigger
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from aggregator.briefs.pipeline import llm_for, make_briefs
 from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import json_option, print_json
 from aggregator.cli.poll import outcome_line, summary_line
 from aggregator.cli.sources import ago
+from aggregator.config import DigestSettings, Settings
 from aggregator.digest.compose import latest_fire_time
 from aggregator.logs import SERVICE_LOGGERS
-from aggregator.model.brief import Brief
-from aggregator.model.status import SourceHealth
 from aggregator.service import ROLES, Pipeline, Service
-from aggregator.store.listing import find_item, overview
-from aggregator.store.models import Item
+from aggregator.store.listing import ItemBrief, Overview, find_item, item_brief, overview
 
 
 @click.command()
@@ -95,20 +93,17 @@ def brief(ctx: click.Context, item: str, refresh: bool) -> None:
         fail(ctx, f"no item {item!r} (give an id from `aggregator items list` or the story's URL)")
     make_briefs(app.db, app.settings, [item_id], llm=llm_for(app.settings), refresh=refresh)
     with app.db.session() as session:
-        row = session.scalars(
-            select(Item)
-            .options(selectinload(Item.source), selectinload(Item.brief))
-            .where(Item.id == item_id)
-        ).one()
-        assert row.brief is not None  # make_briefs wrote it
-        show_brief(row, Brief.from_dict(row.brief.data))
+        shown = item_brief(session, item_id)
+    assert shown is not None  # make_briefs wrote it
+    show_brief(shown)
 
 
-def show_brief(item: Item, b: Brief) -> None:
+def show_brief(item: ItemBrief) -> None:
     """A brief as a person reads it in the terminal."""
+    b = item.brief
     console.print(f"\n[bold]{item.title}[/]", soft_wrap=True, highlight=False, markup=True)
     console.print(
-        f"[dim]{item.source.label} · {item.published_at:%d %b %Y} · {b.reading_minutes} min read · {b.language} · {b.summarizer}[/]"
+        f"[dim]{item.source} · {item.published:%d %b %Y} · {b.reading_minutes} min read · {b.language} · {b.summarizer}[/]"
     )
     if b.bullets:
         console.print("\n[bold]In brief[/]")
@@ -121,11 +116,38 @@ def show_brief(item: Item, b: Brief) -> None:
             console.print(term.definition, markup=False, soft_wrap=True)
     if item.url:
         console.print(
-            f"\nRead full story at {item.source.label} → {item.url}", markup=False, soft_wrap=True
+            f"\nRead full story at {item.source} → {item.url}", markup=False, soft_wrap=True
         )
     if b.paragraph:
         console.print('\n[dim]As a "More briefs" entry:[/]')
         console.print(b.paragraph, markup=False, soft_wrap=True)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestDue:
+    """A configured digest, when it last ran and when it runs next."""
+
+    settings: DigestSettings
+    last_run: datetime | None
+    next_due: datetime | None
+    """None when a catch-up run is due now."""
+
+
+def digests_due(
+    settings: Settings, last_runs: dict[str, datetime], now: datetime
+) -> list[DigestDue]:
+    """Each configured digest with its last run and its next due time."""
+    digests = []
+    for d in settings.digests:
+        last = last_runs.get(d.name)
+        due = latest_fire_time(d, now)
+        if due and (last is None or due > last):
+            next_due = None  # a catch-up run is due now
+        else:
+            trigger = CronTrigger.from_crontab(d.schedule, timezone=d.timezone)
+            next_due = trigger.get_next_fire_time(None, now)
+        digests.append(DigestDue(d, last, next_due))
+    return digests
 
 
 @click.command()
@@ -134,79 +156,82 @@ def show_brief(item: Item, b: Brief) -> None:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Sources, digests, the outbox and the published feed at a glance."""
     app = get_app(ctx)
-    settings = app.settings
     now = datetime.now(UTC)
     with app.db.session() as session:
         report = overview(session)
-    states = Counter(s.state for s in report.sources)
-    upcoming = min((s.next_check for s in report.sources if s.next_check), default=None)
-    failing = [s for s in report.sources if s.state in (SourceHealth.FAILING, SourceHealth.RETIRED)]
-    digests = []
-    for d in settings.digests:
-        last = report.last_runs.get(d.name)
-        due = latest_fire_time(d, now)
-        if due and (last is None or due > last):
-            next_due = None  # a catch-up run is due now
-        else:
-            trigger = CronTrigger.from_crontab(d.schedule, timezone=d.timezone)
-            next_due = trigger.get_next_fire_time(None, now)
-        digests.append((d, last, next_due))
-    feed = settings.public_dir / "feed.atom"
+    digests = digests_due(app.settings, report.last_runs, now)
+    feed = app.settings.public_dir / "feed.atom"
     published = datetime.fromtimestamp(feed.stat().st_mtime, UTC) if feed.exists() else None
     if as_json:
-        print_json(
+        print_json(status_json(report, digests, feed, published))
+    else:
+        print_status(report, digests, feed, published, now)
+
+
+def status_json(
+    report: Overview, digests: list[DigestDue], feed: Path, published: datetime | None
+) -> dict[str, Any]:
+    """What ``status --json`` prints."""
+    return {
+        "sources": {
+            "total": report.sources,
+            "states": report.source_states,
+            "next_check": report.next_check,
+            "failing": [
+                {"id": s.id, "name": s.name, "state": s.state, "last_error": s.last_error}
+                for s in report.failing
+            ],
+        },
+        "items": report.items,
+        "briefs": report.briefs,
+        "digests": [
             {
-                "sources": {
-                    "total": len(report.sources),
-                    "states": dict(sorted(states.items())),
-                    "next_check": upcoming,
-                    "failing": [
-                        {"id": s.id, "name": s.name, "state": s.state, "last_error": s.last_error}
-                        for s in failing
-                    ],
-                },
-                "items": report.items,
-                "briefs": report.briefs,
-                "digests": [
-                    {
-                        "name": d.name,
-                        "schedule": d.schedule,
-                        "timezone": d.timezone,
-                        "last_run": last,
-                        "next_due": next_due or "now",
-                    }
-                    for d, last, next_due in digests
-                ],
-                "subscribers": report.subscribers,
-                "outbox": {"pending": report.pending, "failed_or_bounced": report.failed},
-                "feed": {"path": str(feed), "published": published},
+                "name": d.settings.name,
+                "schedule": d.settings.schedule,
+                "timezone": d.settings.timezone,
+                "last_run": d.last_run,
+                "next_due": d.next_due or "now",
             }
-        )
-        return
+            for d in digests
+        ],
+        "subscribers": report.subscribers,
+        "outbox": {"pending": report.pending, "failed_or_bounced": report.failed},
+        "feed": {"path": str(feed), "published": published},
+    }
+
+
+def print_status(
+    report: Overview,
+    digests: list[DigestDue],
+    feed: Path,
+    published: datetime | None,
+    now: datetime,
+) -> None:
+    """``status`` as a person reads it in the terminal."""
     console.print(
-        f"[bold]Sources[/] {len(report.sources)}: "
-        + ", ".join(f"{n} {k}" for k, n in sorted(states.items()))
+        f"[bold]Sources[/] {report.sources}: "
+        + ", ".join(f"{n} {k}" for k, n in report.source_states.items())
     )
-    if upcoming:
-        console.print(f"  next check {ago(upcoming, now)}")
-    for s in failing[:10]:
+    if report.next_check:
+        console.print(f"  next check {ago(report.next_check, now)}")
+    for s in report.failing[:10]:
         console.print(f"  [red]{s.state}[/] {escape(s.name)}: {escape(s.last_error or '')}")
     console.print(f"[bold]Items[/] {report.items}, briefs {report.briefs}")
     grid = Table(box=None, pad_edge=False, title=None)
     for column in ("digest", "schedule", "last run", "next due"):
         grid.add_column(column)
-    for d, last, next_due in digests:
+    for d in digests:
         grid.add_row(
-            d.name,
-            f"{d.schedule} ({d.timezone})",
-            ago(last, now) if last else "never",
-            ago(next_due, now) if next_due else "now (catch-up)",
+            d.settings.name,
+            f"{d.settings.schedule} ({d.settings.timezone})",
+            ago(d.last_run, now) if d.last_run else "never",
+            ago(d.next_due, now) if d.next_due else "now (catch-up)",
         )
     console.print("[bold]Digests[/]")
     console.print(grid)
     console.print(
         "[bold]Subscribers[/] "
-        + (", ".join(f"{n} {k}" for k, n in sorted(report.subscribers.items())) or "none")
+        + (", ".join(f"{n} {k}" for k, n in report.subscribers.items()) or "none")
     )
     console.print(f"[bold]Outbox[/] {report.pending} pending, {report.failed} failed or bounced")
     if published:

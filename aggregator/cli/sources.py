@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from sqlalchemy import select
 
 from aggregator.cli.main import console, errors, fail, get_app, source_or_exit
 from aggregator.cli.output import json_option, print_json, table
@@ -16,13 +15,16 @@ from aggregator.ingest.discover import find_feed
 from aggregator.ingest.fetch import Fetcher, FetchError
 from aggregator.ingest.opml import OPMLError, Outline, outline_problem, read_opml, write_opml
 from aggregator.model.entry import FeedParseError
-from aggregator.model.status import DisabledBy, SourceOrigin
+from aggregator.model.status import SourceOrigin
 from aggregator.store.listing import list_sources
-from aggregator.store.models import Source
 from aggregator.store.sources import (
     add_source,
+    delete_source,
+    disable_source,
     enable_source,
+    enabled_sources,
     normalise_source_url,
+    remove_source,
 )
 
 
@@ -124,8 +126,7 @@ def remove(ctx: click.Context, ref: str, keep_items: bool) -> None:
         if row.origin == SourceOrigin.CONFIG:
             fail(ctx, f"source {row.id} comes from {app.settings.origin}; remove it there")
         if keep_items:
-            row.enabled, row.disabled_by = False, DisabledBy.OPERATOR
-            row.origin = SourceOrigin.REMOVED
+            remove_source(row)
             console.print(
                 f"removed source {row.id} ({row.label}): no longer polled, listed as removed, "
                 "its items kept (`sources add` with its URL brings it back; --delete-items "
@@ -134,7 +135,7 @@ def remove(ctx: click.Context, ref: str, keep_items: bool) -> None:
                 soft_wrap=True,
             )
         else:
-            session.delete(row)
+            delete_source(session, row)
             console.print(f"deleted source {row.id} ({row.label}) and its items", markup=False)
 
 
@@ -144,10 +145,8 @@ def _set_enabled(ctx: click.Context, ref: str, enabled: bool) -> None:
         row = source_or_exit(ctx, session, ref)
         if enabled:
             enable_source(row)
-            if row.origin == SourceOrigin.REMOVED:
-                row.origin = SourceOrigin.CLI
         else:
-            row.enabled, row.disabled_by = False, DisabledBy.OPERATOR
+            disable_source(row)
         console.print(
             f"source {row.id} ({row.label}) {'enabled' if enabled else 'disabled'}", markup=False
         )
@@ -201,8 +200,9 @@ def export_opml(ctx: click.Context, path: Path) -> None:
     """Write every enabled source to an OPML file (- for standard output)."""
     app = get_app(ctx)
     with app.db.session() as session:
-        rows = session.scalars(select(Source).where(Source.enabled).order_by(Source.id)).all()
-        outlines = [Outline(url=s.url, title=s.label, tags=list(s.tags)) for s in rows]
+        outlines = [
+            Outline(url=s.url, title=s.label, tags=list(s.tags)) for s in enabled_sources(session)
+        ]
     data = write_opml(outlines, app.settings.general.name)
     if str(path) == "-":
         click.echo(data.decode())

@@ -5,20 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.table import Table
-from sqlalchemy import select
 
 from aggregator.cli.main import console, errors, get_app, source_or_exit
-from aggregator.cli.output import json_option, print_json
+from aggregator.cli.output import json_option, print_json, table
 from aggregator.model.status import SubscriberStatus
-from aggregator.store.models import Subscriber
+from aggregator.store.listing import list_subscribers
 from aggregator.store.subscribers import (
     SubscriberError,
     check_digests,
     check_timezone,
     find_subscriber,
+    forget_subscriber,
     import_csv,
     normalise_email,
+    remove_subscriber,
     upsert_subscriber,
 )
 
@@ -76,10 +76,10 @@ def remove(ctx: click.Context, email: str, forget: bool) -> None:
             errors.print(f"error: no subscriber {email!r}", markup=False)
             ctx.exit(1)
         if forget:
-            session.delete(row)
+            forget_subscriber(session, row)
             console.print(f"deleted {row.email}", markup=False)
         else:
-            row.status, row.status_reason = SubscriberStatus.UNSUBSCRIBED, "removed by the operator"
+            remove_subscriber(row)
             console.print(f"unsubscribed {row.email}", markup=False)
 
 
@@ -87,39 +87,27 @@ def remove(ctx: click.Context, email: str, forget: bool) -> None:
 @click.option("--status", type=click.Choice(tuple(SubscriberStatus)))
 @json_option
 @click.pass_context
-def list_subscribers(ctx: click.Context, status: str | None, as_json: bool) -> None:
+def list_subscribers_cmd(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """Subscribers with status, digests, filters and bounce count."""
     app = get_app(ctx)
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "email", "status", "digests", "tags", "tz", "bounces", "note"):
-        table.add_column(column, overflow="fold")
     with app.db.session() as session:
-        query = select(Subscriber).order_by(Subscriber.id)
-        if status:
-            query = query.where(Subscriber.status == status)
-        rows = session.scalars(query).all()
-        if as_json:
-            keys = ("id", "email", "status", "digests", "tags", "sources", "timezone")
-            print_json(
-                [
-                    {**{k: getattr(s, k) for k in keys}, "bounces": s.hard_bounces}
-                    | {"note": s.status_reason, "created": s.created_at}
-                    for s in rows
-                ]
-            )
-            return
-        for s in rows:
-            table.add_row(
-                str(s.id),
-                s.email,
-                s.status,
-                " ".join(s.digests),
-                " ".join(s.tags) or "-",
-                s.timezone,
-                str(s.hard_bounces),
-                s.status_reason or "",
-            )
-    console.print(table if rows else "No subscribers.")
+        rows = list_subscribers(session, status)
+    if as_json:
+        print_json(rows)
+        return
+    grid = table(("id", "email", "status", "digests", "tags", "tz", "bounces", "note"))
+    for s in rows:
+        grid.add_row(
+            str(s.id),
+            s.email,
+            s.status,
+            " ".join(s.digests),
+            " ".join(s.tags) or "-",
+            s.timezone,
+            str(s.bounces),
+            s.note or "",
+        )
+    console.print(grid if rows else "No subscribers.")
 
 
 @subscribers.command("import")

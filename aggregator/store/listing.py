@@ -5,12 +5,14 @@ Each function returns plain rows; the command line decides how to show them (tab
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
+from aggregator.model.brief import Brief
 from aggregator.model.status import (
     UNDELIVERED,
     UNFINISHED,
@@ -151,6 +153,35 @@ def find_item(session: Session, ref: str) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemBrief:
+    """An item and its brief, as ``brief`` prints them."""
+
+    title: str
+    source: str
+    published: datetime
+    url: str | None
+    brief: Brief
+
+
+def item_brief(session: Session, item_id: int) -> ItemBrief | None:
+    """The item with its brief, or None when it has none (or there is no such item)."""
+    item = session.scalars(
+        select(Item)
+        .options(selectinload(Item.source), selectinload(Item.brief))
+        .where(Item.id == item_id)
+    ).first()
+    if item is None or item.brief is None:
+        return None
+    return ItemBrief(
+        title=item.title,
+        source=item.source.label,
+        published=item.published_at,
+        url=item.url,
+        brief=Brief.from_dict(item.brief.data),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class RunRow:
     """One digest run with how many of its deliveries are in each state."""
 
@@ -220,16 +251,62 @@ def list_deliveries(session: Session, run_id: int) -> list[DeliveryRow]:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriberRow:
+    """One subscriber as ``subscribers list`` shows it."""
+
+    id: int
+    email: str
+    status: str
+    digests: list[str]
+    tags: list[str]
+    sources: list[int]
+    timezone: str
+    bounces: int
+    note: str | None
+    created: datetime
+
+
+def list_subscribers(session: Session, status: str | None = None) -> list[SubscriberRow]:
+    """Every subscriber (or those with ``status``), by id."""
+    query = select(Subscriber).order_by(Subscriber.id)
+    if status:
+        query = query.where(Subscriber.status == status)
+    return [
+        SubscriberRow(
+            id=s.id,
+            email=s.email,
+            status=s.status,
+            digests=list(s.digests),
+            tags=list(s.tags),
+            sources=list(s.sources),
+            timezone=s.timezone,
+            bounces=s.hard_bounces,
+            note=s.status_reason,
+            created=s.created_at,
+        )
+        for s in session.scalars(query)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
 class Overview:
     """What ``status`` reports from the store."""
 
-    sources: list[SourceRow]
+    sources: int
+    source_states: dict[str, int]
+    """How many sources are in each ``SourceHealth`` state, by state."""
+    next_check: datetime | None
+    """The soonest planned poll of any source."""
+    failing: list[SourceRow]
+    """The failing and retired sources, by id."""
     items: int
     briefs: int
     subscribers: dict[str, int]
+    """How many subscribers have each status, by status."""
     pending: int
     failed: int
     last_runs: dict[str, datetime]
+    """Each digest's latest scheduled run."""
 
 
 def overview(session: Session) -> Overview:
@@ -238,16 +315,19 @@ def overview(session: Session) -> Overview:
     def count(query) -> int:  # noqa: ANN001 - a select of one count
         return session.scalar(query) or 0
 
+    sources = list_sources(session)
     deliveries = select(func.count()).select_from(Delivery)
+    subscribers = session.execute(
+        select(Subscriber.status, func.count()).group_by(Subscriber.status)
+    ).all()
     return Overview(
-        sources=list_sources(session),
+        sources=len(sources),
+        source_states=dict(sorted(Counter(s.state for s in sources).items())),
+        next_check=min((s.next_check for s in sources if s.next_check), default=None),
+        failing=[s for s in sources if s.state in (SourceHealth.FAILING, SourceHealth.RETIRED)],
         items=count(select(func.count()).select_from(Item)),
         briefs=count(select(func.count()).select_from(BriefRow)),
-        subscribers=dict(
-            session.execute(
-                select(Subscriber.status, func.count()).group_by(Subscriber.status)
-            ).all()
-        ),
+        subscribers={str(status): n for status, n in sorted(subscribers)},
         pending=count(deliveries.where(Delivery.state.in_(UNFINISHED))),
         failed=count(deliveries.where(Delivery.state.in_(UNDELIVERED))),
         last_runs=dict(

@@ -72,10 +72,35 @@ def find_source(session: Session, ref: str) -> Source | None:
     )
 
 
+def enabled_sources(session: Session) -> list[Source]:
+    """Every enabled source, by id (what ``sources export`` writes)."""
+    return list(session.scalars(select(Source).where(Source.enabled).order_by(Source.id)))
+
+
 def enable_source(row: Source) -> None:
-    """Poll the source again, now: enabled, active (even after a 410) and no backoff left."""
+    """Poll the source again, now: enabled, active (even after a 410) and no backoff left; a
+    removed one is the operator's again (origin "cli")."""
     row.enabled, row.disabled_by = True, None
     row.status, row.next_check_at, row.consecutive_failures = SourceStatus.ACTIVE, None, 0
+    if row.origin == SourceOrigin.REMOVED:
+        row.origin = SourceOrigin.CLI
+
+
+def disable_source(row: Source) -> None:
+    """Stop polling the source on the operator's word; a restart's config sync keeps it so."""
+    row.enabled, row.disabled_by = False, DisabledBy.OPERATOR
+
+
+def remove_source(row: Source) -> None:
+    """Stop polling the source and list it as removed; its items stay (``add_source`` with its
+    URL brings it back)."""
+    disable_source(row)
+    row.origin = SourceOrigin.REMOVED
+
+
+def delete_source(session: Session, row: Source) -> None:
+    """Delete the source and, with it, its items."""
+    session.delete(row)
 
 
 def add_source(
@@ -89,7 +114,6 @@ def add_source(
         select(Source).where(or_(Source.url == url, Source.config_url == url))
     )
     if existing is not None and existing.origin == SourceOrigin.REMOVED:
-        existing.origin = SourceOrigin.CLI
         enable_source(existing)
         existing.name = name or existing.name
         existing.tags = [t.lower() for t in tags or []] or existing.tags

@@ -344,6 +344,16 @@ def resubscribe(
     return _change(db, subscriber_id, change)
 
 
+def remove_subscriber(row: Subscriber) -> None:
+    """The operator's ``subscribers remove``: unsubscribed, whatever the status was."""
+    row.status, row.status_reason = SubscriberStatus.UNSUBSCRIBED, "removed by the operator"
+
+
+def forget_subscriber(session: Session, row: Subscriber) -> None:
+    """Delete the subscriber and their delivery history."""
+    session.delete(row)
+
+
 def record_hard_bounce(row: Subscriber, error: str, *, threshold: int) -> bool:
     """Count a permanent failure; at ``threshold`` an active subscriber is suspended (returns
     True then)."""

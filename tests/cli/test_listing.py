@@ -6,9 +6,17 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from aggregator.model.brief import Brief
 from aggregator.store.db import Database
-from aggregator.store.listing import find_item, list_items, list_sources
-from aggregator.store.models import Item, Source
+from aggregator.store.listing import (
+    find_item,
+    item_brief,
+    list_items,
+    list_sources,
+    list_subscribers,
+    overview,
+)
+from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
 
 
 def _item(source: Source, n: int, title: str, text: str, day: int) -> Item:
@@ -58,3 +66,58 @@ def test_items_are_found_by_source_date_and_literal_text(db: Database) -> None:
             ("Blog", "new", ["search"], 2),
             ("News Daily", "new", [], 1),
         ]
+
+
+def test_status_overview_and_subscriber_list(db: Database) -> None:
+    soon, later = (datetime(2024, 5, 1, h, tzinfo=UTC) for h in (9, 12))
+    with db.session() as session:
+        ok = Source(url="https://ok.test/feed", name="Fine", next_check_at=later)
+        ok.last_success_at = soon
+        failing = Source(url="https://bad.test/feed", name="Broken", next_check_at=soon)
+        failing.consecutive_failures, failing.last_error = 2, "HTTP 500"
+        gone = Source(url="https://gone.test/feed", name="Gone", status="retired")
+        off = Source(url="https://off.test/feed", name="Off", enabled=False, next_check_at=soon)
+        item = _item(ok, 1, "Briefed", "text", 1)
+        item.brief = BriefRow(
+            content_hash="h", data=Brief(bullets=["One."]).to_dict(), summarizer="extractive"
+        )
+        session.add_all([failing, gone, off, item, _item(ok, 2, "Bare", "text", 2)])
+        alice = Subscriber(email="alice@example.org", status="active", digests=["daily"])
+        alice.tags = ["ml"]
+        bob = Subscriber(email="bob@example.org", status="unsubscribed", status_reason="left")
+        run = DigestRun(digest_name="daily", scheduled_for=soon, cutoff=soon)
+        session.add_all([alice, bob, run])
+        session.flush()
+        session.add_all(
+            [
+                Delivery(run=run, subscriber_id=alice.id, state="pending"),
+                Delivery(run=run, subscriber_id=bob.id, state="bounced"),
+            ]
+        )
+    with db.session() as session:
+        report = overview(session)
+        assert report.sources == 4
+        assert report.source_states == {"disabled": 1, "failing": 1, "ok": 1, "retired": 1}
+        assert report.next_check == soon  # the disabled source's plan does not count
+        assert [(s.name, s.state, s.last_error) for s in report.failing] == [
+            ("Broken", "failing", "HTTP 500"),
+            ("Gone", "retired", None),
+        ]
+        assert (report.items, report.briefs) == (2, 1)
+        assert report.subscribers == {"active": 1, "unsubscribed": 1}
+        assert (report.pending, report.failed) == (1, 1)
+        assert report.last_runs == {"daily": soon}
+
+        everyone = list_subscribers(session)
+        assert [(s.email, s.status, s.digests, s.tags, s.note) for s in everyone] == [
+            ("alice@example.org", "active", ["daily"], ["ml"], None),
+            ("bob@example.org", "unsubscribed", [], [], "left"),
+        ]
+        assert [s.email for s in list_subscribers(session, "unsubscribed")] == ["bob@example.org"]
+
+        briefed, bare = (find_item(session, f"guid-{n}") for n in (1, 2))
+        assert briefed is not None and bare is not None
+        shown = item_brief(session, briefed)
+        assert shown is not None
+        assert (shown.title, shown.source, shown.brief.bullets) == ("Briefed", "Fine", ["One."])
+        assert item_brief(session, bare) is None
