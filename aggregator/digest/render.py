@@ -16,7 +16,7 @@ from datetime import datetime
 import css_inline
 
 from aggregator.digest.model import DigestView, SourceRef, StoryView
-from aggregator.mail.text import clean_text, safe_url
+from aggregator.mail.text import checked_url, clipped_line
 from aggregator.model.brief import MAX_BULLETS, MAX_TERMS, Brief, Term
 from aggregator.templating import environment
 
@@ -45,15 +45,15 @@ def date_label(value: datetime | None) -> str:
 
 
 def _clean_brief(brief: Brief) -> Brief:
-    bullets = [clean_text(b, BULLET_CHARS) for b in brief.bullets[:MAX_BULLETS]]
+    bullets = [clipped_line(b, BULLET_CHARS) for b in brief.bullets[:MAX_BULLETS]]
     terms = [
-        Term(clean_text(t.term, TERM_CHARS), clean_text(t.definition, DEFINITION_CHARS))
+        Term(clipped_line(t.term, TERM_CHARS), clipped_line(t.definition, DEFINITION_CHARS))
         for t in brief.terms[:MAX_TERMS]
     ]
-    paragraph = clean_text(brief.paragraph, PARAGRAPH_CHARS)
+    paragraph = clipped_line(brief.paragraph, PARAGRAPH_CHARS)
     bullets = [b for b in bullets if b]
     if not paragraph and bullets:
-        paragraph = clean_text(" ".join(bullets[:3]), PARAGRAPH_CHARS)
+        paragraph = clipped_line(" ".join(bullets[:3]), PARAGRAPH_CHARS)
     language = brief.language if _LANGUAGE.fullmatch(brief.language or "") else ""
     return replace(
         brief,
@@ -67,12 +67,12 @@ def _clean_brief(brief: Brief) -> Brief:
 
 def _clean_story(story: StoryView) -> StoryView:
     sources = [
-        SourceRef(clean_text(s.name, SOURCE_NAME_CHARS), safe_url(s.url))
+        SourceRef(clipped_line(s.name, SOURCE_NAME_CHARS), checked_url(s.url))
         for s in story.sources[:MAX_SOURCES]
     ]
     return StoryView(
-        title=clean_text(story.title, TITLE_CHARS) or "(untitled)",
-        url=safe_url(story.url),
+        title=clipped_line(story.title, TITLE_CHARS) or "(untitled)",
+        url=checked_url(story.url),
         sources=[s for s in sources if s.name],
         brief=_clean_brief(story.brief),
         published=story.published,
@@ -145,13 +145,13 @@ def personal_values(
     """The per-subscriber values by slot, escaped for HTML and plain for text; ValueError if bad."""
     unsubscribe = _personal_url("unsubscribe_url", unsubscribe_url)
     preferences = _personal_url("preferences_url", preferences_url)
-    rcpt = clean_text(recipient, 254)
+    rcpt = clipped_line(recipient, 254)
     text_values = {"unsubscribe": unsubscribe, "preferences": preferences, "recipient": rcpt}
     return {k: html.escape(v) for k, v in text_values.items()}, text_values
 
 
 def _personal_url(name: str, value: str) -> str:
-    url = safe_url(value)
+    url = checked_url(value)
     if url is None:
         raise ValueError(f"{name} must be an absolute http(s) URL, got {value[:80]!r}")
     if len(html.escape(url)) > MAX_PERSONAL_CHARS:
@@ -171,12 +171,12 @@ def _substitute(doc: str, values: dict[str, str], ph: _Placeholders, *, keep_sen
 
 
 def _subject(view: DigestView, lead: StoryView | None, story_count: int) -> str:
-    title = clean_text(view.title, LABEL_CHARS)
+    title = clipped_line(view.title, LABEL_CHARS)
     if lead is None:
-        return clean_text(f"{title} — {view.period_label}", SUBJECT_CHARS)
+        return clipped_line(f"{title} — {view.period_label}", SUBJECT_CHARS)
     head = f"{title}: "
     tail = f" (+{story_count - 1} more)" if story_count > 1 else ""
-    return head + clean_text(lead.title, SUBJECT_CHARS - len(head) - len(tail)) + tail
+    return head + clipped_line(lead.title, SUBJECT_CHARS - len(head) - len(tail)) + tail
 
 
 def prepare(view: DigestView, *, max_html_bytes: int | None = MAX_HTML_BYTES) -> RenderedDigest:
@@ -186,11 +186,11 @@ def prepare(view: DigestView, *, max_html_bytes: int | None = MAX_HTML_BYTES) ->
     more = [_clean_story(s) for s in view.more]
     ph = _Placeholders.new()
     context = {
-        "title": clean_text(view.title, LABEL_CHARS),
-        "period_label": clean_text(view.period_label, LABEL_CHARS),
-        "site_name": clean_text(view.site_name, LABEL_CHARS),
-        "site_url": safe_url(view.site_url),
-        "archive_url": safe_url(view.archive_url),
+        "title": clipped_line(view.title, LABEL_CHARS),
+        "period_label": clipped_line(view.period_label, LABEL_CHARS),
+        "site_name": clipped_line(view.site_name, LABEL_CHARS),
+        "site_url": checked_url(view.site_url),
+        "archive_url": checked_url(view.archive_url),
         "lead": lead,
         "date_label": date_label,
         "links": ph,

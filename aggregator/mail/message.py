@@ -24,7 +24,7 @@ import dkim
 from email_validator import EmailNotValidError, validate_email
 
 from aggregator.config import Settings, is_loopback_url
-from aggregator.mail.text import clean_text, safe_url
+from aggregator.mail.text import checked_url, clipped_line
 
 SUBJECT_CHARS = 250
 NAME_CHARS = 120
@@ -110,7 +110,7 @@ def _needs_encoding(text: str) -> bool:
 
 
 def _unstructured(name: str, value: str, limit: int) -> str:
-    text = clean_text(value, limit)
+    text = clipped_line(value, limit)
     room = 78 - len(name) - 2
     tokens = _encoded_words(text, room) if _needs_encoding(text) else text.split(" ")
     return _fold(name, tokens)
@@ -126,7 +126,7 @@ def _phrase(name: str, text: str) -> list[str]:
 
 
 def _mailbox(name: str, display_name: str, address: str) -> str:
-    text = clean_text(display_name, NAME_CHARS)
+    text = clipped_line(display_name, NAME_CHARS)
     tokens = [*_phrase(name, text), f"<{address}>"] if text else [address]
     return _fold(name, tokens)
 
@@ -137,12 +137,12 @@ def _list_id(list_id: str, list_name: str) -> str:
         raise MessageError(f"bad List-Id {list_id[:80]!r}: use letters, digits, dots and dashes")
     if not label.isascii() or "." not in label:
         raise MessageError(f"bad List-Id {list_id[:80]!r}: expected e.g. daily.news.example.org")
-    name = clean_text(list_name, NAME_CHARS)
+    name = clipped_line(list_name, NAME_CHARS)
     return _fold("List-Id", [*_phrase("List-Id", name), f"<{label}>"] if name else [f"<{label}>"])
 
 
 def _list_unsubscribe(url: str, mailto: str | None) -> str:
-    https = safe_url(url)
+    https = checked_url(url)
     if https is None or not (https.lower().startswith("https://") or is_loopback_url(https)):
         raise MessageError(
             f"List-Unsubscribe needs an https URL (plain http only on loopback), got {url[:80]!r}"

@@ -1,7 +1,9 @@
-"""Text and links fit for output: one line of plain text, and absolute http(s) links only.
+"""Text and links fit for mail and digests: one clipped line of plain text, and absolute http(s)
+links taken as they are or not at all.
 
 Digests (``digest/render.py``) and mail headers (``mail/message.py``) pass every value through
-these before it is written.
+these before it is written. (The feeds' own, which keep the text whole and %-encode a link
+rather than refuse it, are ``xml_safe``, ``one_line`` and ``encoded_url`` in ``publish/model.py``.)
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ _INVISIBLE = dict.fromkeys(
 _SPACES = re.compile(r"\s+")
 
 
-def clean_text(value: str | None, limit: int) -> str:
-    """One line of plain text: controls removed, whitespace collapsed, at most ``limit`` chars."""
+def clipped_line(value: str | None, limit: int) -> str:
+    """One line of plain text: controls removed, whitespace collapsed, at most ``limit`` chars
+    (cut at a word where it can, with "…")."""
     if not value:
         return ""
     text = _SPACES.sub(" ", value.lstrip()[: limit * 4].translate(_INVISIBLE)).strip()
@@ -34,8 +37,9 @@ def clean_text(value: str | None, limit: int) -> str:
     return cut.rstrip(" ,;:.-") + "…"
 
 
-def safe_url(value: str | None) -> str | None:
-    """The URL when it is an absolute http(s) link without spaces or controls, else None."""
+def checked_url(value: str | None) -> str | None:
+    """The URL as it is when it is an absolute http(s) link without spaces or controls, else
+    None (a URL with a space is refused, never %-encoded)."""
     if not value:
         return None
     url = value.strip()

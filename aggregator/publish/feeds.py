@@ -27,8 +27,8 @@ from aggregator.publish.model import (
     FeedEntry,
     FeedMeta,
     FeedSource,
+    encoded_url,
     one_line,
-    safe_url,
     with_paragraph,
     xml_safe,
 )
@@ -194,13 +194,13 @@ def _written_updated(path: Path) -> datetime | None:
 
 
 def _feed_view(meta: FeedMeta, rel_stem: str, entries: list[_EntryView]) -> _FeedView:
-    home_url, base_url = safe_url(meta.home_url), safe_url(meta.base_url)
+    home_url, base_url = encoded_url(meta.home_url), encoded_url(meta.base_url)
     if home_url is None or base_url is None:
         raise ValueError(
             f"feed home_url {meta.home_url!r} and base_url {meta.base_url!r} "
             "must be absolute http(s) URLs"
         )
-    if meta.hub_url and safe_url(meta.hub_url) is None:
+    if meta.hub_url and encoded_url(meta.hub_url) is None:
         raise ValueError(f"WebSub hub_url {meta.hub_url!r} must be an absolute http(s) URL")
     if meta.updated is not None:
         updated = _utc(meta.updated)
@@ -214,7 +214,7 @@ def _feed_view(meta: FeedMeta, rel_stem: str, entries: list[_EntryView]) -> _Fee
         home_url=home_url,
         author=one_line(meta.author) or title,
         updated=_Time(updated),
-        hub_url=safe_url(meta.hub_url),
+        hub_url=encoded_url(meta.hub_url),
         urls={f.suffix: f"{base_url.rstrip('/')}/{rel_stem}.{f.suffix}" for f in FORMATS},
         entries=entries,
     )
@@ -248,7 +248,7 @@ def _entry_view(entry: FeedEntry) -> _EntryView:
     return _EntryView(
         id=one_line(entry.id),
         title=one_line(strip_markup(entry.title)),  # plain text, also in rows stored before
-        link=safe_url(entry.link),
+        link=encoded_url(entry.link),
         author=one_line(strip_markup(entry.author or "")) or None,
         published=_Time(published),
         updated=_Time(_utc(entry.updated) if entry.updated else published),
@@ -261,11 +261,11 @@ def _entry_view(entry: FeedEntry) -> _EntryView:
 
 
 def _source_view(source: FeedSource) -> _SourceView:
-    feed_url = safe_url(source.feed_url)
+    feed_url = encoded_url(source.feed_url)
     return _SourceView(
         id=one_line(source.id) or one_line(source.feed_url),
         title=one_line(source.title),
-        link=safe_url(source.url) or feed_url,
+        link=encoded_url(source.url) or feed_url,
         feed_url=feed_url,
         updated=_Time(_utc(source.updated)),
     )

@@ -91,7 +91,7 @@ def one_line(text: str) -> str:
     return _WHITESPACE.sub(" ", xml_safe(text)).strip()
 
 
-def safe_url(url: str | None) -> str | None:
+def encoded_url(url: str | None) -> str | None:
     """An absolute http(s) URL with unsafe characters %-encoded, or None for anything else."""
     if not url:
         return None
@@ -122,7 +122,7 @@ def brief_html(brief: Brief, link: str | None, source_title: str) -> str:
             Markup("<dt>{}</dt><dd>{}</dd>").format(t.term, t.definition) for t in brief.terms
         )
         parts.append(Markup("<dl>{}</dl>").format(rows))
-    href = safe_url(link)
+    href = encoded_url(link)
     if href:
         label = f"Read full story at {one_line(source_title)} \u2192"
         parts.append(Markup('<p><a href="{}">{}</a></p>').format(href, label))

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from aggregator.config import Settings
-from aggregator.publish.model import safe_url
+from aggregator.publish.model import encoded_url
 from aggregator.store import pings
 from aggregator.store.db import Database
 
@@ -28,7 +28,7 @@ class WebSubError(RuntimeError):
 
 def ping_hub(hub_url: str, topic_urls: list[str], timeout: float = 10) -> None:
     """POST `hub.mode=publish` with one `hub.url` per topic; raise WebSubError unless the hub says 2xx."""
-    hub = safe_url(hub_url)
+    hub = encoded_url(hub_url)
     if hub is None:
         raise WebSubError(f"WebSub hub URL {hub_url!r} is not an absolute http(s) URL")
     if not topic_urls:
@@ -93,7 +93,7 @@ def topic_url(base_url: str, relative: Path) -> str:
 
 def link_header(hub_url: str, self_url: str) -> str:
     """The HTTP `Link` header value advertising the hub and the topic (WebSub §4)."""
-    hub, topic = safe_url(hub_url), safe_url(self_url)
+    hub, topic = encoded_url(hub_url), encoded_url(self_url)
     if hub is None or topic is None:
         raise ValueError(
             f"Link header needs absolute http(s) URLs, got {hub_url!r} and {self_url!r}"

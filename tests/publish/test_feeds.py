@@ -24,8 +24,8 @@ from aggregator.publish.model import (
     FeedMeta,
     FeedSource,
     brief_html,
+    encoded_url,
     entry_id,
-    safe_url,
     xml_safe,
 )
 from tests.conftest import SHARED
@@ -293,11 +293,11 @@ def test_xml_safe_strips_invalid_characters_only():
     assert xml_safe("tab\tnl\ncrlf\r\ncr\r🎉\U0010fffd") == "tab\tnl\ncrlf\ncr\n🎉\U0010fffd"
 
 
-def test_safe_url_cleans_or_refuses():
+def test_encoded_url_encodes_or_refuses():
     for given, expected in HOSTILE_LINKS:
-        assert safe_url(given) == expected, given
-    assert safe_url("http://[::1") is None
-    assert safe_url("") is None and safe_url(None) is None
+        assert encoded_url(given) == expected, given
+    assert encoded_url("http://[::1") is None
+    assert encoded_url("") is None and encoded_url(None) is None
 
 
 def test_entry_ids_are_deterministic_and_distinct():
