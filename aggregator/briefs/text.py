@@ -93,7 +93,7 @@ _JUSTEXT_NAMES = {
 _PYSBD_LANGS = frozenset(pysbd.languages.LANGUAGE_CODES) - {"en"}
 
 
-def looks_like_html(text: str) -> bool:
+def has_markup(text: str) -> bool:
     """True when the text carries markup or entities and must be parsed as HTML."""
     return _HTML_RE.search(text[:5000]) is not None
 
@@ -120,7 +120,7 @@ def to_blocks(text: str) -> list[tuple[str, str]]:
     Text with an entity or an inline tag but no block tag (Markdown, plain text with a link) keeps
     its line structure.
     """
-    if not looks_like_html(text):
+    if not has_markup(text):
         raw = _plain_blocks(text)
     elif _BLOCK_TAG_RE.search(text[:HTML_CAP]) or "\n" not in text:
         raw = _html_blocks(text[:HTML_CAP])

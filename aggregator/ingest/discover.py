@@ -21,7 +21,7 @@ FEED_TYPES = (
 )
 
 
-def looks_like_html(body: bytes, content_type: str | None) -> bool:
+def is_html_page(body: bytes, content_type: str | None) -> bool:
     """True for an HTML page rather than a feed document."""
     return bool(content_type and "html" in content_type.lower()) or guard.looks_like_html(body)
 
@@ -52,7 +52,7 @@ async def find_feed(fetcher: Fetcher, url: str) -> tuple[str, ParsedFeed]:
     Raises FetchError or FeedParseError with a one-line reason.
     """
     result = await fetcher.fetch(url)
-    if looks_like_html(result.body, result.content_type):
+    if is_html_page(result.body, result.content_type):
         candidates = discover_feeds(result.body, result.url)
         if not candidates:
             raise FeedParseError(f"{url} is an HTML page that advertises no feed")

@@ -49,7 +49,7 @@ _CP1252_C1 = {
     code: bytes([code]).decode("cp1252", errors="ignore") or None for code in range(0x80, 0xA0)
 }
 _BREAK = "\ufdd0"
-"""A noncharacter (removed from all input by clean_text) marking block boundaries."""
+"""A noncharacter (removed from all input by strip_invalid_chars) marking block boundaries."""
 _BLOCK_TAGS = frozenset(
     [
         "address",
@@ -103,7 +103,7 @@ _BLOCK_TAG = re.compile(
 )
 
 
-def clean_text(text: str) -> str:
+def strip_invalid_chars(text: str) -> str:
     """Remove characters that XML 1.0 cannot carry (controls, lone surrogates, U+FFFE/F).
 
     C1 controls are first read as the windows-1252 characters they almost always stand for
@@ -120,7 +120,7 @@ def clean_text(text: str) -> str:
 
 def collapse(text: str) -> str:
     """Clean and collapse all whitespace runs to single spaces, trimmed."""
-    return " ".join(clean_text(text).split())
+    return " ".join(strip_invalid_chars(text).split())
 
 
 def strip_markup(text: str) -> str:
@@ -131,7 +131,9 @@ def strip_markup(text: str) -> str:
     double-escaped) are removed until none is left, and a ``<`` still followed by a letter gets
     a space (``a<b`` becomes ``a< b``): the text stays, the markup goes.
     """
-    text = clean_text(text)  # first: a removed control character could join "<" to a letter
+    text = strip_invalid_chars(
+        text
+    )  # first: a removed control character could join "<" to a letter
     if "<" in text:
         while (stripped := _MARKUP.sub("", text)) != text:
             text = stripped
@@ -190,7 +192,7 @@ def sanitize_html(html_text: str, base_url: str | None = None) -> str:
     cleaned = _cleaner(_safe_base(base_url)).clean(html_text)
     if "<img" in cleaned:
         cleaned = _IMG_TAG.sub(_drop_pixel, cleaned)
-    return clean_text(cleaned).strip()  # character references may have decoded to controls
+    return strip_invalid_chars(cleaned).strip()  # character references may have decoded to controls
 
 
 def html_to_text(html_text: str) -> str:
@@ -200,7 +202,7 @@ def html_to_text(html_text: str) -> str:
     if "<" not in html_text:
         return collapse(html.unescape(html_text))
     try:
-        root = lxml.html.fragment_fromstring(clean_text(html_text), create_parent="div")
+        root = lxml.html.fragment_fromstring(strip_invalid_chars(html_text), create_parent="div")
     except (etree.ParserError, ValueError, AssertionError):  # lxml asserts on a page sans <body>
         return collapse(html.unescape(_TAG.sub(" ", html_text)))
     for element in list(root.iter(*_CLEAN_CONTENT_TAGS)):
@@ -208,7 +210,9 @@ def html_to_text(html_text: str) -> str:
     for element in root.iter(*_BLOCK_TAGS):
         element.text = _BREAK + (element.text or "")
         element.tail = _BREAK + (element.tail or "")
-    return clean_text(_join_blocks(etree.tostring(root, method="text", encoding=str))).strip()
+    return strip_invalid_chars(
+        _join_blocks(etree.tostring(root, method="text", encoding=str))
+    ).strip()
 
 
 def sanitized_html_to_text(cleaned: str) -> str:

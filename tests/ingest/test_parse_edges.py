@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from aggregator.ingest.parse import parse_feed
-from aggregator.ingest.sanitize import clean_text
+from aggregator.ingest.sanitize import strip_invalid_chars
 from aggregator.model.entry import FeedParseError
 
 URL = "https://example.org/blog/feed.xml"
@@ -60,7 +60,7 @@ def test_control_characters_are_removed_from_every_string() -> None:
     entry = parse_feed(body, URL).entries[0]
     assert entry.title == "bell\u2026tab title\u200b"  # C1 &#x85; read as windows-1252
     for text in (entry.title, entry.content_html, entry.content_text):
-        assert clean_text(text) == text
+        assert strip_invalid_chars(text) == text
 
 
 def test_invalid_utf8_and_raw_controls_in_a_title() -> None:
@@ -72,7 +72,7 @@ def test_invalid_utf8_and_raw_controls_in_a_title() -> None:
     title = feed.entries[0].title
     assert feed.parser == "feedparser" and feed.warning
     assert title.startswith("caf") and title.endswith("ok")
-    assert clean_text(title) == title
+    assert strip_invalid_chars(title) == title
     assert "\ufffd" not in title or title == "caf\ufffd ok"
 
 

@@ -19,11 +19,11 @@ from urllib.parse import urljoin, urlsplit
 from feedparser.datetimes import _parse_date
 
 from aggregator.ingest.sanitize import (
-    clean_text,
     collapse,
     html_to_text,
     sanitize_html,
     sanitized_html_to_text,
+    strip_invalid_chars,
     strip_markup,
     text_to_html,
 )
@@ -202,5 +202,7 @@ def normalise_feed(
         hub_url=absolute_url(raw.hub_url, raw.base),
         updated=_not_after(to_date(raw.updated), now),
         parser=parser,
-        warning=clean_text(warning).replace("\n", " ").strip() or None if warning else None,
+        warning=strip_invalid_chars(warning).replace("\n", " ").strip() or None
+        if warning
+        else None,
     )
