@@ -278,7 +278,7 @@ class _Site:
         raw_email = form.get("email")
         shown = raw_email[:320] if isinstance(raw_email, str) else ""
         try:
-            email = subs.normalise_email(raw_email)
+            email = subs.parse_email(raw_email)
         except FormError as exc:
             return self._invalid(request, catalogue, form, shown, str(exc), "email")
         try:

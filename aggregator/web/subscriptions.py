@@ -61,7 +61,7 @@ def timezones() -> list[str]:
     return sorted(zoneinfo.available_timezones())
 
 
-def normalise_email(raw: object) -> str:
+def parse_email(raw: object) -> str:
     """A syntactically valid address in lower case (no DNS lookups), else FormError."""
     if not isinstance(raw, str) or not raw.strip():
         raise FormError("Enter your email address.")

@@ -164,7 +164,7 @@ def test_unsubscribe_then_resubscribe(db: Database) -> None:
     ],
 )
 def test_addresses_are_validated_and_lowercased(raw: str, expected: str) -> None:
-    assert subs.normalise_email(raw) == expected
+    assert subs.parse_email(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -182,7 +182,7 @@ def test_addresses_are_validated_and_lowercased(raw: str, expected: str) -> None
 )
 def test_bad_addresses_are_refused_with_a_sentence(raw: object) -> None:
     with pytest.raises(FormError) as info:
-        subs.normalise_email(raw)
+        subs.parse_email(raw)
     assert str(info.value).endswith(".")
 
 
