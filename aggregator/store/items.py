@@ -47,7 +47,8 @@ def story_key(entry: Entry, source_id: int) -> str:
     return sha1(f"source:{source_id}:{entry.key}")
 
 
-def content_hash(entry: Entry) -> str:
+def entry_fingerprint(entry: Entry) -> str:
+    """What tells a changed entry from the one stored: sha1 of its title, link and content."""
     return sha1("\x1f".join((entry.title, entry.url or "", entry.content_html)))
 
 
@@ -78,7 +79,7 @@ def store_entries(
         key = sha1(entry.key)
         if key in fresh or key in changed:
             continue
-        digest = content_hash(entry)
+        digest = entry_fingerprint(entry)
         if key not in known:
             fresh[key] = _row(entry, source.id, key, digest, now)
         elif known[key] != digest:
