@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
@@ -75,7 +75,14 @@ from aggregator.model.status import (
 )
 from aggregator.store.claims import claim, new_token, release, write_transaction
 from aggregator.store.db import Database, chunked
-from aggregator.store.models import DELIVERIES, Delivery, DigestRun, Edition, Subscriber
+from aggregator.store.models import (
+    DELIVERIES,
+    Delivery,
+    DigestRun,
+    Edition,
+    Subscriber,
+    utcnow,
+)
 from aggregator.store.stories import BriefMissing
 from aggregator.store.subscribers import record_hard_bounce
 
@@ -107,10 +114,6 @@ _RECORD_RENDER = (
 )
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(slots=True)
 class SendReport:
     sent: int = 0
@@ -130,7 +133,7 @@ class Outbox:
         *,
         secret_key: str,
         transport: Transport | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         token: str | None = None,
         brief_missing: BriefMissing | None = None,
     ):
