@@ -65,6 +65,7 @@ class Source(Base):
     """A feed we poll, with its HTTP validators and health."""
 
     __tablename__ = "sources"
+    __table_args__ = (Index("ix_sources_claimed_by", "claimed_by"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(Text, unique=True)
@@ -125,6 +126,7 @@ class Item(Base):
         UniqueConstraint("source_id", "key_hash", name="uq_items_source_key"),
         Index("ix_items_first_seen", "first_seen_at"),
         Index("ix_items_story", "story_key"),
+        Index("ix_items_claimed_by", "claimed_by"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -246,6 +248,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "subscriber_id", name="uq_delivery_run_subscriber"),
         Index("ix_deliveries_state_next", "state", "next_attempt_at"),
+        Index("ix_deliveries_claimed_by", "claimed_by"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
