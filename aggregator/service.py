@@ -57,13 +57,9 @@ from aggregator.store.claims import (
 )
 from aggregator.store.items import briefed, content_version
 from aggregator.store.locks import Leadership
-from aggregator.store.models import CLAIMED_TABLES, ITEMS, BriefRow
+from aggregator.store.models import CLAIMED_TABLES, ITEMS, BriefRow, utcnow
 
 log = logging.getLogger("aggregator.service")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 BRIEF_BATCH = 200
@@ -91,7 +87,7 @@ class Pipeline:
         app: App,
         *,
         transport: Transport | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ):
         self.app = app
         self.clock = clock

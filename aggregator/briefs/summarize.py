@@ -17,6 +17,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from aggregator.briefs.llm import LLMSummarizer
 from aggregator.briefs.standalone import stands_alone
@@ -215,8 +216,14 @@ def brief_key(
     title, text and glossary."""
     h = hashlib.sha256(f"brief-v{BRIEF_VERSION}\0{summarizer}\0{title}\0{text}".encode())
     if glossary:
-        h.update(json.dumps(sorted(glossary.items()), ensure_ascii=False).encode())
+        h.update(_encoded(tuple(sorted(glossary.items()))))
     return h.hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _encoded(glossary: tuple[tuple[str, str], ...]) -> bytes:
+    """The glossary as bytes, encoded once (a run uses one glossary for thousands of items)."""
+    return json.dumps(glossary, ensure_ascii=False).encode()
 
 
 def make_brief(

@@ -12,16 +12,16 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.orm import Session
 
 from aggregator.config import Settings
 from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
-from aggregator.ingest.runner import ParserPool
+from aggregator.ingest.runner import ParserPool, StoreThread
 from aggregator.ingest.schedule import (
     RECOVERED,
     SUCCESS_COLUMNS,
@@ -40,7 +40,7 @@ from aggregator.model.status import SourceStatus
 from aggregator.store.claims import claim, claim_ids, new_token, release, release_all
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
-from aggregator.store.models import SOURCES, Item, Source
+from aggregator.store.models import SOURCES, Item, Source, utcnow
 
 log = logging.getLogger("aggregator.poll")
 
@@ -88,10 +88,6 @@ class PollReport:
         return self.count("not-modified")
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Poller:
     """Polls sources with one shared Fetcher and records everything in the store."""
 
@@ -100,7 +96,7 @@ class Poller:
         db: Database,
         settings: Settings,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         token: str | None = None,
     ):
         self.db = db
@@ -189,10 +185,7 @@ class Poller:
     ) -> PollReport:
         """Poll batches of claimed sources until ``next_batch`` has none (or on shutdown)."""
         report = PollReport()
-        # Storing is database work: one worker thread keeps it off the event loop (so fetch
-        # timeouts stay honest) and serialises the writes. Parsing is CPU work: a process pool
-        # runs it beside the loop and the store once a poll has enough of it.
-        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-store")
+        store = StoreThread(self.db)
         parsers = ParserPool()
         loop = asyncio.get_running_loop()
         known: dict[int, PolledSource] = {}
@@ -202,14 +195,11 @@ class Poller:
         in_flight = asyncio.Semaphore(limit)
         active: set[asyncio.Task] = set()
 
-        def off_loop(fn: Callable[..., SourceOutcome], *args: object) -> asyncio.Future:
-            return loop.run_in_executor(worker, fn, *args)
-
         async def one(source_id: int) -> None:
             started = loop.time()
             async with in_flight:
                 outcome = await self._poll_one(
-                    fetcher, known[source_id], report, off_loop, parsers, unchanged
+                    fetcher, known[source_id], report, store, parsers, unchanged
                 )
             outcome.elapsed = outcome.elapsed or loop.time() - started
             report.outcomes.append(outcome)
@@ -221,10 +211,10 @@ class Poller:
                 if len(active) > limit // 2:  # claim more only when there is room for them
                     await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                batch = await loop.run_in_executor(worker, next_batch, limit - len(active))
+                batch = await store.call(next_batch, limit - len(active))
                 if not batch:
                     break
-                known.update(await loop.run_in_executor(worker, self._load, batch))
+                known.update(await store.call(self._load, batch))
                 for source_id in batch:
                     task = asyncio.create_task(one(source_id))
                     active.add(task)
@@ -252,9 +242,9 @@ class Poller:
                     await asyncio.gather(*cut_short, return_exceptions=True)
                     log.info("poll stopped: %d source(s) left to the next poll", len(cut_short))
                 watcher.cancel()
-            await loop.run_in_executor(worker, self._store_not_modified, unchanged)
+            await store.call(self._store_not_modified, unchanged)
         finally:
-            worker.shutdown(wait=True)
+            store.close()
             parsers.shutdown()
             release_all(self.db, SOURCES, token=self.token)  # whatever was not recorded
         report.outcomes.sort(key=lambda o: o.source_id)
@@ -273,27 +263,28 @@ class Poller:
         fetcher: Fetcher,
         known: PolledSource,
         report: PollReport,
-        off_loop: Callable,
+        store: StoreThread,
         parsers: ParserPool,
         unchanged: list[tuple[PolledSource, FetchResult]],
     ) -> SourceOutcome:
+        """Fetch and parse one source; its outcome is recorded by the store thread."""
         source_id, label = known.id, known.label
         try:
             result = await fetcher.fetch(
                 known.url, etag=known.etag, last_modified=known.last_modified
             )
         except FetchError as exc:
-            return await off_loop(
+            return await store.record(
                 self._failed, source_id, label, str(exc), exc.status, exc.retry_after
             )
         except Exception as exc:  # a bug must not stop the other sources
             log.exception("source=%s internal error while fetching", label)
-            return await off_loop(
+            return await store.record(
                 self._failed, source_id, label, f"internal error: {exc!r}", None, None
             )
         if result.not_modified and still_unusable(known):  # the same unusable document
             error = f"{known.document_error} (unchanged since)"
-            return await off_loop(self._failed, source_id, label, error, 304, None, result)
+            return await store.record(self._failed, source_id, label, error, 304, None, result)
         if result.not_modified and not result.moved_to:
             unchanged.append((known, result))  # recorded in one batch at the end
             return SourceOutcome(
@@ -303,16 +294,18 @@ class Poller:
         try:
             parsed = None
             if not result.not_modified:
-                parsed = await parsers.parse(result, now, fallback=off_loop)
+                parsed = await parsers.parse(result, now, fallback=store.call)
             result.body = b""  # parsed: the bytes are no longer needed
-            return await off_loop(self._store, source_id, result, parsed, now, report)
+            return await store.record(self._store, source_id, result, parsed, now, report)
         except FeedParseError as exc:
             failed = partial(self._failed, unusable=True)
-            return await off_loop(failed, source_id, label, str(exc), result.status, None, result)
+            return await store.record(
+                failed, source_id, label, str(exc), result.status, None, result
+            )
         except Exception as exc:
             log.exception("source=%s internal error while storing", label)
             error = f"internal error: {exc!r}"
-        return await off_loop(self._failed, source_id, label, error, None, None, result)
+        return await store.record(self._failed, source_id, label, error, None, None, result)
 
     def _store_not_modified(self, unchanged: list[tuple[PolledSource, FetchResult]]) -> None:
         """Record every 304 of a poll in one executemany, from the sources read at the start."""
@@ -345,54 +338,55 @@ class Poller:
 
     def _store(
         self,
+        session: Session,
         source_id: int,
         result: FetchResult,
         parsed: ParsedFeed | None,
         now: datetime,
         report: PollReport,
     ) -> SourceOutcome:
-        with self.db.session() as session:
-            if not release(session.connection(), SOURCES, [source_id], token=self.token):
-                return self._lost(source_id, result.elapsed)
-            source = session.get(Source, source_id)
-            assert source is not None
-            moved = self._apply_move(session, source, result)
-            stored = None
-            if parsed is not None:
-                stored = store_entries(session, source, parsed.entries, now)
-                source.feed_title = parsed.title or source.feed_title
-                source.site_url = parsed.site_url or source.site_url
-                source.feed_id = parsed.feed_id or source.feed_id
-                source.ttl_minutes = parsed.ttl_minutes
-                source.hub_url = parsed.hub_url
-                source.feed_updated_at = parsed.updated or source.feed_updated_at
-                if stored.new:
-                    source.last_new_at = now
-            lo, hi = interval_bounds(source, self.settings.fetch)
-            recent = session.scalars(
-                select(Item.published_at)
-                .where(Item.source_id == source.id)
-                .order_by(Item.published_at.desc())
-                .limit(10)
-            ).all()
-            record_success(
-                source,
-                now=now,
-                status=result.status,
-                etag=result.etag,
-                last_modified=result.last_modified,
-                interval=adaptive_interval(
-                    recent,
-                    min_minutes=lo,
-                    max_minutes=hi,
-                    ttl_minutes=source.ttl_minutes,
-                    max_age_seconds=result.max_age,
-                ),
-            )
-            warning = None
-            if parsed is not None and parsed.warning:
-                warning = source.last_error = f"{RECOVERED} {parsed.warning}"
-            label = source.label
+        """Record a fetched document: its items, the source's state and next check."""
+        if not release(session.connection(), SOURCES, [source_id], token=self.token):
+            return self._lost(source_id, result.elapsed)
+        source = session.get(Source, source_id)
+        assert source is not None
+        moved = self._apply_move(session, source, result)
+        stored = None
+        if parsed is not None:
+            stored = store_entries(session, source, parsed.entries, now)
+            source.feed_title = parsed.title or source.feed_title
+            source.site_url = parsed.site_url or source.site_url
+            source.feed_id = parsed.feed_id or source.feed_id
+            source.ttl_minutes = parsed.ttl_minutes
+            source.hub_url = parsed.hub_url
+            source.feed_updated_at = parsed.updated or source.feed_updated_at
+            if stored.new:
+                source.last_new_at = now
+        lo, hi = interval_bounds(source, self.settings.fetch)
+        recent = session.scalars(
+            select(Item.published_at)
+            .where(Item.source_id == source.id)
+            .order_by(Item.published_at.desc())
+            .limit(10)
+        ).all()
+        record_success(
+            source,
+            now=now,
+            status=result.status,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            interval=adaptive_interval(
+                recent,
+                min_minutes=lo,
+                max_minutes=hi,
+                ttl_minutes=source.ttl_minutes,
+                max_age_seconds=result.max_age,
+            ),
+        )
+        warning = None
+        if parsed is not None and parsed.warning:
+            warning = source.last_error = f"{RECOVERED} {parsed.warning}"
+        label = source.label
         if stored is None:
             return SourceOutcome(
                 source_id, label, "not-modified", status=304, moved_to=moved, elapsed=result.elapsed
@@ -437,6 +431,7 @@ class Poller:
 
     def _failed(
         self,
+        session: Session,
         source_id: int,
         label: str,
         error: str,
@@ -448,27 +443,26 @@ class Poller:
     ) -> SourceOutcome:
         """Record a failure; ``unusable``: the document of ``result`` could not be used."""
         now = self.clock()
-        with self.db.session() as session:
-            if not release(session.connection(), SOURCES, [source_id], token=self.token):
-                return self._lost(source_id, result.elapsed if result else 0.0)
-            source = session.get(Source, source_id)
-            assert source is not None
-            if result is not None:
-                self._apply_move(session, source, result)
-            if unusable and result is not None:
-                record_unusable(
-                    source, error=error, etag=result.etag, last_modified=result.last_modified
-                )
-            record_failure(
-                source,
-                now=now,
-                error=error,
-                fetch=self.settings.fetch,
-                status=status,
-                retry_after=retry_after,
+        if not release(session.connection(), SOURCES, [source_id], token=self.token):
+            return self._lost(source_id, result.elapsed if result else 0.0)
+        source = session.get(Source, source_id)
+        assert source is not None
+        if result is not None:
+            self._apply_move(session, source, result)
+        if unusable and result is not None:
+            record_unusable(
+                source, error=error, etag=result.etag, last_modified=result.last_modified
             )
-            retired = source.status == SourceStatus.RETIRED
-            message = source.last_error
+        record_failure(
+            source,
+            now=now,
+            error=error,
+            fetch=self.settings.fetch,
+            status=status,
+            retry_after=retry_after,
+        )
+        retired = source.status == SourceStatus.RETIRED
+        message = source.last_error
         log.warning("source=%s poll failed: %s", label, message)
         return SourceOutcome(
             source_id, label, "retired" if retired else "failed", error=message, status=status

@@ -1,5 +1,6 @@
-"""Where feed parsing runs: in worker processes beside the poll's event loop once a poll has
-enough bodies to pay for starting them, else on the poll's store thread.
+"""Where a poll's work runs: parsing in worker processes beside the event loop once a poll has
+enough bodies to pay for starting them (else on the store thread), and recording outcomes on
+one store thread, several sources per transaction.
 
 The workers are forked by a forkserver (never by a process with threads) and end when the
 poller dies (``children.process_pool``).
@@ -10,15 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from aggregator.ingest.children import process_pool
 from aggregator.ingest.fetch import FetchResult
 from aggregator.ingest.parse import parse_feed
 from aggregator.model.entry import ParsedFeed
+from aggregator.store.db import Database
 
 log = logging.getLogger("aggregator.poll")
 POOL_AFTER_BODIES = 16
@@ -68,3 +74,108 @@ class ParserPool:
     def shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+
+
+MAX_BATCH = 64
+"""Sources recorded in one transaction at most."""
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Call:
+    fn: Callable
+    args: tuple
+    in_transaction: bool
+    future: asyncio.Future
+
+
+class StoreThread:
+    """The one thread that writes a poll's outcomes, several sources per transaction.
+
+    Writing is database work: a thread keeps it off the event loop (so fetch timeouts stay
+    honest) and serialises the writes. Outcomes that arrive while a transaction is being written
+    wait and go together into the next one, each in its own savepoint: one source's error rolls
+    back that source alone. Plain calls (claiming, loading, parsing without a pool) run between
+    transactions, never inside one.
+    """
+
+    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH):
+        self.db = db
+        self.max_batch = max_batch
+        self._loop = asyncio.get_running_loop()
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="poll-store", daemon=True)
+        self._thread.start()
+
+    def call(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """``fn(*args)`` on the store thread, outside any transaction."""
+        return self._put(fn, args, in_transaction=False)
+
+    def record(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """``fn(session, *args)`` on the store thread, in a savepoint of a shared transaction."""
+        return self._put(fn, args, in_transaction=True)
+
+    def close(self) -> None:
+        """Finish what is queued and end the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _put(self, fn: Callable, args: tuple, *, in_transaction: bool) -> asyncio.Future:
+        future = self._loop.create_future()
+        self._queue.put(_Call(fn, args, in_transaction, future))
+        return future
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # end after this batch
+                    break
+                batch.append(more)
+            pending: list[_Call] = []
+            for call in batch:
+                if call.in_transaction:
+                    pending.append(call)
+                    continue
+                self._write(pending)
+                pending = []
+                self._settle(call)
+            self._write(pending)
+
+    def _write(self, calls: list[_Call]) -> None:
+        if not calls:
+            return
+        results: list[tuple[_Call, object, BaseException | None]] = []
+        try:
+            with self.db.session() as session:
+                for call in calls:
+                    try:
+                        with session.begin_nested():
+                            results.append((call, call.fn(session, *call.args), None))
+                    except Exception as exc:  # that source alone is rolled back
+                        results.append((call, None, exc))
+        except Exception as exc:  # the commit failed: nothing of this batch was recorded
+            results = [(call, None, exc) for call in calls]
+        for call, value, error in results:
+            self._loop.call_soon_threadsafe(_resolve, call.future, value, error)
+
+    def _settle(self, call: _Call) -> None:
+        try:
+            value, error = call.fn(*call.args), None
+        except Exception as exc:
+            value, error = None, exc
+        self._loop.call_soon_threadsafe(_resolve, call.future, value, error)
+
+
+def _resolve(future: asyncio.Future, value: object, error: BaseException | None) -> None:
+    if future.done():  # its task was cancelled (shutdown): nobody waits for it
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)

@@ -1,0 +1,93 @@
+"""The poll's store thread: outcomes that wait share one transaction, one savepoint each."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from aggregator.ingest.runner import StoreThread
+from aggregator.store.db import Database
+from aggregator.store.models import Source
+
+
+def _add(session: Session, url: str) -> str:
+    session.add(Source(url=url, name=url))
+    session.flush()
+    return url
+
+
+def _add_then_fail(session: Session, url: str) -> str:
+    _add(session, url)
+    raise RuntimeError("broken source")
+
+
+async def _record_while_busy(db: Database) -> list[object]:
+    store = StoreThread(db)
+    try:
+        busy = store.call(time.sleep, 0.3)  # the thread is busy: what follows waits in line
+        records = [
+            store.record(_add, "https://a.example/"),
+            store.record(_add_then_fail, "https://b.example/"),
+            store.record(_add, "https://c.example/"),
+        ]
+        await busy
+        return await asyncio.gather(*records, return_exceptions=True)
+    finally:
+        store.close()
+
+
+def test_waiting_outcomes_share_one_transaction_and_a_failure_loses_only_its_own(
+    db: Database,
+) -> None:
+    commits: list[int] = []
+    event.listen(db.engine, "commit", lambda _conn: commits.append(1))
+    results = asyncio.run(_record_while_busy(db))
+    assert results[0] == "https://a.example/" and results[2] == "https://c.example/"
+    assert isinstance(results[1], RuntimeError)
+    assert len(commits) == 1
+    with db.session() as session:
+        urls = set(session.scalars(select(Source.url)))
+    assert urls == {"https://a.example/", "https://c.example/"}  # b's insert rolled back alone
+
+
+def test_a_plain_call_runs_between_transactions(db: Database) -> None:
+    """A claim (its own write transaction) never runs inside the store's open transaction."""
+
+    def count() -> int:
+        with db.session() as session:  # on SQLite a write here would wait on an open write
+            session.add(Source(url="https://d.example/", name="d"))
+        return 1
+
+    async def run() -> list[object]:
+        store = StoreThread(db)
+        try:
+            busy = store.call(time.sleep, 0.2)
+            first = store.record(_add, "https://a.example/")
+            plain = store.call(count)
+            second = store.record(_add, "https://c.example/")
+            await busy
+            return list(await asyncio.gather(first, plain, second))
+        finally:
+            store.close()
+
+    assert asyncio.run(asyncio.wait_for(run(), timeout=20)) == [
+        "https://a.example/",
+        1,
+        "https://c.example/",
+    ]
+
+
+@pytest.mark.parametrize("max_batch", [1])
+def test_a_batch_of_one_still_records(db: Database, max_batch: int) -> None:
+    async def run() -> object:
+        store = StoreThread(db, max_batch=max_batch)
+        try:
+            return await store.record(_add, "https://one.example/")
+        finally:
+            store.close()
+
+    assert asyncio.run(run()) == "https://one.example/"
