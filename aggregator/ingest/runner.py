@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from sqlalchemy.orm import Session
+
 from aggregator.ingest.children import process_pool
 from aggregator.ingest.fetch import FetchResult
 from aggregator.ingest.parse import parse_feed
 from aggregator.model.entry import ParsedFeed
+from aggregator.store.claims import write_transaction
 from aggregator.store.db import Database
 
 log = logging.getLogger("aggregator.poll")
@@ -152,13 +155,16 @@ class StoreThread:
             return
         results: list[tuple[_Call, object, BaseException | None]] = []
         try:
-            with self.db.session() as session:
+            # One real transaction (BEGIN IMMEDIATE on SQLite, where a savepoint outside one
+            # would itself be a transaction) with a savepoint per call.
+            with write_transaction(self.db) as connection, Session(bind=connection) as session:
                 for call in calls:
                     try:
                         with session.begin_nested():
                             results.append((call, call.fn(session, *call.args), None))
                     except Exception as exc:  # that source alone is rolled back
                         results.append((call, None, exc))
+                session.commit()
         except Exception as exc:  # the commit failed: nothing of this batch was recorded
             results = [(call, None, exc) for call in calls]
         for call, value, error in results:

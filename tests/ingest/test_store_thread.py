@@ -25,6 +25,12 @@ def _add_then_fail(session: Session, url: str) -> str:
     raise RuntimeError("broken source")
 
 
+def _seen_elsewhere(db: Database) -> int:
+    """Sources another connection sees: none of the open batch's until it commits."""
+    with db.engine.connect() as connection:
+        return len(connection.execute(select(Source.id)).all())
+
+
 async def _record_while_busy(db: Database) -> list[object]:
     store = StoreThread(db)
     try:
@@ -33,6 +39,7 @@ async def _record_while_busy(db: Database) -> list[object]:
             store.record(_add, "https://a.example/"),
             store.record(_add_then_fail, "https://b.example/"),
             store.record(_add, "https://c.example/"),
+            store.record(lambda _session: _seen_elsewhere(db)),
         ]
         await busy
         return await asyncio.gather(*records, return_exceptions=True)
@@ -43,12 +50,14 @@ async def _record_while_busy(db: Database) -> list[object]:
 def test_waiting_outcomes_share_one_transaction_and_a_failure_loses_only_its_own(
     db: Database,
 ) -> None:
-    commits: list[int] = []
+    commits: list[int] = []  # real COMMITs and RELEASEs of outermost savepoints alike
     event.listen(db.engine, "commit", lambda _conn: commits.append(1))
+    event.listen(db.engine, "release_savepoint", lambda _conn, _name, _ctx: commits.append(0))
     results = asyncio.run(_record_while_busy(db))
     assert results[0] == "https://a.example/" and results[2] == "https://c.example/"
     assert isinstance(results[1], RuntimeError)
-    assert len(commits) == 1
+    assert results[3] == 0  # a and c were not committed one by one
+    assert commits.count(1) == 1 and commits.count(0) == 2  # one transaction; a and c each in a savepoint
     with db.session() as session:
         urls = set(session.scalars(select(Source.url)))
     assert urls == {"https://a.example/", "https://c.example/"}  # b's insert rolled back alone
