@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 from aggregator.config import Settings
 from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
 from aggregator.ingest.runner import ParserPool, StoreThread
-from aggregator.ingest.schedule import (
+from aggregator.model.entry import FeedParseError, ParsedFeed
+from aggregator.model.status import SourceStatus
+from aggregator.store.claims import claim, claim_ids, new_token, release, release_all
+from aggregator.store.db import Database
+from aggregator.store.items import store_entries
+from aggregator.store.models import SOURCES, Item, Source, utcnow
+from aggregator.store.schedule import (
     RECOVERED,
     SUCCESS_COLUMNS,
     PolledSource,
@@ -35,12 +41,6 @@ from aggregator.ingest.schedule import (
     still_unusable,
     unchanged_interval,
 )
-from aggregator.model.entry import FeedParseError, ParsedFeed
-from aggregator.model.status import SourceStatus
-from aggregator.store.claims import claim, claim_ids, new_token, release, release_all
-from aggregator.store.db import Database
-from aggregator.store.items import store_entries
-from aggregator.store.models import SOURCES, Item, Source, utcnow
 
 log = logging.getLogger("aggregator.poll")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from aggregator.config import FetchSettings
-from aggregator.ingest.schedule import (
+from aggregator.store.models import Source
+from aggregator.store.schedule import (
     SUCCESS_COLUMNS,
     PolledSource,
     adaptive_interval,
@@ -14,7 +15,6 @@ from aggregator.ingest.schedule import (
     record_failure,
     record_success,
 )
-from aggregator.store.models import Source
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
