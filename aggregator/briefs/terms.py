@@ -86,12 +86,13 @@ def glossary_terms(item_text: str, glossary: Mapping[str, str] | None) -> list[T
     if not glossary:
         return []
     first: dict[str, int] = {}
-    about_ai = _AI_CONTEXT_RE.search(item_text) is not None
-    shipped = _shipped()
-    for pattern, key in _matchers(tuple(glossary.items())):
+    entries = tuple(glossary.items())
+    if _AI_CONTEXT_RE.search(item_text) is None:
+        entries = _operators_own(entries)  # the shipped entries do not count here: skip them
+    for pattern, key in _matchers(entries):
         for m in pattern.finditer(item_text):
             term = key(m["t"])
-            if term is not None and (about_ai or shipped.get(term) != glossary[term]):
+            if term is not None:
                 first.setdefault(term, m.start())
     chosen: list[Term] = []
     for term in sorted(first, key=first.__getitem__):
@@ -130,6 +131,14 @@ def _matchers(
             )
             out.append((pattern, key))
     return out
+
+
+@lru_cache(maxsize=8)
+def _operators_own(entries: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The entries that are not the shipped glossary's (an operator's, or an operator's
+    definition of a shipped term)."""
+    shipped = _shipped()
+    return tuple((term, text) for term, text in entries if shipped.get(term) != text)
 
 
 @lru_cache(maxsize=1)
