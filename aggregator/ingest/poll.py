@@ -24,6 +24,7 @@ from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
 from aggregator.ingest.runner import ParserPool, StoreThread
 from aggregator.model.entry import FeedParseError, ParsedFeed
 from aggregator.model.status import SourceStatus
+from aggregator.store.chunks import rows_in, scalars_in
 from aggregator.store.claims import claim, claim_ids, new_token, release, release_all
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
@@ -112,12 +113,10 @@ class Poller:
         """Ids of the sources to poll: enabled and active, optionally only those that are due."""
         now = self.clock()
         with self.db.session() as session:
-            query = select(Source).order_by(Source.id)
-            if refs:
-                query = query.where(Source.id.in_(refs))
-            rows = session.scalars(query).all()
-            if refs:
-                return [r.id for r in rows if r.status == SourceStatus.ACTIVE]
+            if refs:  # ids in bounded chunks (see store/chunks.py)
+                named = scalars_in(session, select(Source), Source.id, refs)
+                return sorted(r.id for r in named if r.status == SourceStatus.ACTIVE)
+            rows = session.scalars(select(Source).order_by(Source.id)).all()
             return [
                 r.id
                 for r in rows
@@ -251,12 +250,12 @@ class Poller:
         return report
 
     def _load(self, source_ids: Sequence[int]) -> dict[int, PolledSource]:
-        """The sources, read in one query: their validators for the requests, and their state
-        for recording a 304 without reading them again."""
+        """The sources, read as plain rows (ids in bounded chunks): their validators for the
+        requests, and their state for recording a 304 without reading them again."""
         columns = [Source.__table__.c[name] for name in PolledSource.__slots__]
-        with self.db.engine.connect() as connection:
-            rows = connection.execute(select(*columns).where(Source.id.in_(source_ids)))
-            return {row.id: PolledSource(*row) for row in rows}
+        with self.db.session() as session:
+            rows = rows_in(session, select(*columns), Source.id, source_ids)
+            return {row.id: PolledSource(**row._mapping) for row in rows}
 
     async def _poll_one(
         self,
