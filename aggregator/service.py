@@ -39,7 +39,7 @@ from aggregator.briefs.pipeline import (
     make_briefs,
 )
 from aggregator.config import DigestSettings
-from aggregator.digest.compose import latest_fire_time
+from aggregator.digest.compose import latest_fire_time, next_fire_time
 from aggregator.digest.outbox import Outbox, SendReport
 from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
 from aggregator.mail.transport import Transport
@@ -426,10 +426,7 @@ class Service:
         if self.role != "web":
             now = datetime.now(UTC)
             for digest in settings.digests:
-                trigger = CronTrigger.from_crontab(
-                    digest.schedule, timezone=ZoneInfo(digest.timezone)
-                )
-                parts.append(f"next {digest.name} digest {trigger.get_next_fire_time(None, now)}")
+                parts.append(f"next {digest.name} digest {next_fire_time(digest, now)}")
         return "aggregator: " + "; ".join(parts)
 
     def run(self) -> None:

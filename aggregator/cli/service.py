@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from apscheduler.triggers.cron import CronTrigger
 from rich.markup import escape
 from rich.table import Table
 
@@ -19,7 +18,7 @@ from aggregator.cli.output import json_option, print_json
 from aggregator.cli.poll import outcome_line, summary_line
 from aggregator.cli.sources import ago
 from aggregator.config import DigestSettings, Settings
-from aggregator.digest.compose import latest_fire_time
+from aggregator.digest.compose import latest_fire_time, next_fire_time
 from aggregator.logs import SERVICE_LOGGERS
 from aggregator.service import ROLES, Pipeline, Service
 from aggregator.store.listing import ItemBrief, Overview, find_item, item_brief, overview
@@ -141,11 +140,8 @@ def digests_due(
     for d in settings.digests:
         last = last_runs.get(d.name)
         due = latest_fire_time(d, now)
-        if due and (last is None or due > last):
-            next_due = None  # a catch-up run is due now
-        else:
-            trigger = CronTrigger.from_crontab(d.schedule, timezone=d.timezone)
-            next_due = trigger.get_next_fire_time(None, now)
+        catch_up = due and (last is None or due > last)  # a catch-up run is due now: None
+        next_due = None if catch_up else next_fire_time(d, now)
         digests.append(DigestDue(d, last, next_due))
     return digests
 

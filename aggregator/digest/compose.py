@@ -204,3 +204,9 @@ def previous_fire_time(digest: DigestSettings, fire_time: datetime) -> datetime 
 def latest_fire_time(digest: DigestSettings, now: datetime) -> datetime | None:
     """The most recent scheduled time at or before ``now`` (what a catch-up run is for)."""
     return previous_fire_time(digest, now + timedelta(seconds=1))
+
+
+def next_fire_time(digest: DigestSettings, now: datetime) -> datetime | None:
+    """The schedule's next firing after ``now``."""
+    trigger = CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
+    return trigger.get_next_fire_time(None, now)

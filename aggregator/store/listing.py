@@ -338,3 +338,11 @@ def overview(session: Session) -> Overview:
             ).all()
         ),
     )
+
+
+def live_sources(session: Session) -> list[Source]:
+    """The sources a subscriber can choose: enabled and live (not retired or removed), by label."""
+    rows = session.scalars(
+        select(Source).where(Source.enabled.is_(True), Source.status == SourceStatus.ACTIVE)
+    ).all()
+    return sorted(rows, key=lambda s: s.label.lower())

@@ -13,13 +13,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Protocol, TypeVar
 
-from sqlalchemy import select
-
 from aggregator.config import Settings
-from aggregator.model.status import SourceStatus
 from aggregator.store import subscribers as store_subscribers
 from aggregator.store.db import Database
-from aggregator.store.models import Source
+from aggregator.store.listing import live_sources
 from aggregator.store.subscribers import Choices
 
 MAX_CHOICES = 200
@@ -48,10 +45,8 @@ class Catalogue:
 def load_catalogue(db: Database, settings: Settings) -> Catalogue:
     digests = [(d.name, d.title or d.name.capitalize()) for d in settings.digests]
     with db.session() as session:
-        rows = session.scalars(
-            select(Source).where(Source.enabled.is_(True), Source.status == SourceStatus.ACTIVE)
-        ).all()
-        sources = sorted(((s.id, s.label) for s in rows), key=lambda pair: pair[1].lower())
+        rows = live_sources(session)
+        sources = [(s.id, s.label) for s in rows]
         tags = sorted({str(tag) for s in rows for tag in (s.tags or [])})
     return Catalogue(digests, tags, sources)
 
