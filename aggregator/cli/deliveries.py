@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from aggregator.briefs.pipeline import on_demand
 from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import date, json_option, print_json, table
 from aggregator.digest.compose import choose_stories, digest_view, latest_fire_time, public_html
@@ -127,7 +128,13 @@ def preview(
             tags, sources, timezone = row.tags, row.sources, row.timezone
             since = last_sent_cutoffs(session, chosen.name, [row.id]).get(row.id)
         stories = choose_stories(
-            session, chosen, since=since, until=now, source_ids=sources, tags=tags
+            session,
+            chosen,
+            since=since,
+            until=now,
+            source_ids=sources,
+            tags=tags,
+            brief_missing=on_demand(app.db, settings),
         )
         view = digest_view(settings, chosen, stories, moment=now, timezone=timezone)
     html = public_html(settings, view)
