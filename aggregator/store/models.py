@@ -127,6 +127,8 @@ class Item(Base):
         Index("ix_items_first_seen", "first_seen_at"),
         Index("ix_items_story", "story_key"),
         Index("ix_items_claimed_by", "claimed_by"),
+        Index("ix_items_source_published", "source_id", "published_at"),
+        Index("ix_items_published", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
