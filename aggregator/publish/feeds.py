@@ -21,17 +21,10 @@ from pathlib import Path
 from markupsafe import escape
 
 from aggregator.ingest.sanitize import strip_markup
+from aggregator.mail.text import encoded_url, one_line, xml_safe
 from aggregator.publish.atomic import write_if_changed
 from aggregator.publish.formats import FEED_SUFFIXES, FORMATS
-from aggregator.publish.model import (
-    FeedEntry,
-    FeedMeta,
-    FeedSource,
-    encoded_url,
-    one_line,
-    with_paragraph,
-    xml_safe,
-)
+from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, with_paragraph
 from aggregator.templating import environment
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"

@@ -1,23 +1,16 @@
-"""What the feed writers take in: plain dataclasses, plus the string helpers they rely on."""
+"""What the feed writers take in: plain dataclasses, entry ids and the brief as HTML."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup, escape
 
+from aggregator.mail.text import encoded_url, one_line
 from aggregator.model.brief import Brief
 
-# Characters XML 1.0 forbids (§2.2 Char), lone surrogates and the non-characters U+FFFE/U+FFFF.
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_NEWLINES = re.compile(r"\r\n?")
-_WHITESPACE = re.compile(r"\s+")
-# Everything a URI may carry literally; the rest (spaces, quotes, <>, non-ASCII) gets %-encoded.
-_URI_SAFE = ":/?#[]@!$&'()*+,;=%~"
 _ENTRY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://aggregator.invalid/ns/entry")
 
 
@@ -79,30 +72,6 @@ class FeedMeta:
 def entry_id(source_feed_url: str, item_key: str) -> str:
     """A deterministic `urn:uuid:` id for an item of a source feed; equal inputs give equal ids."""
     return uuid.uuid5(_ENTRY_NAMESPACE, f"{source_feed_url}\n{item_key}").urn
-
-
-def xml_safe(text: str) -> str:
-    """`text` without XML 1.0-invalid characters or lone surrogates, with CR/CRLF as LF."""
-    return _NEWLINES.sub("\n", _XML_INVALID.sub("", str(text)))
-
-
-def one_line(text: str) -> str:
-    """`xml_safe` text with every run of whitespace (CR/LF, tabs) folded to one space."""
-    return _WHITESPACE.sub(" ", xml_safe(text)).strip()
-
-
-def encoded_url(url: str | None) -> str | None:
-    """An absolute http(s) URL with unsafe characters %-encoded, or None for anything else."""
-    if not url:
-        return None
-    cleaned = quote(one_line(url), safe=_URI_SAFE)
-    try:
-        parts = urlsplit(cleaned)
-    except ValueError:  # e.g. a broken IPv6 literal
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return cleaned
 
 
 def brief_html(brief: Brief, link: str | None, source_title: str) -> str:

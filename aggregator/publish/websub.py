@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from aggregator.config import Settings
-from aggregator.publish.model import encoded_url
+from aggregator.mail.text import encoded_url
 from aggregator.store import pings
 from aggregator.store.db import Database
 
