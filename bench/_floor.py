@@ -1,7 +1,8 @@
 """The new cold-poll floor of bench/poll.py: the poll's per-item work done with the fastest pieces.
 
 ``parse_body`` runs in a process pool (one process per core); it is kept in this small module so
-the pool's processes import only lxml and nh3, not the bench or the aggregator. For one feed body
+the pool's processes import only lxml, nh3 and the aggregator's sanitizer allowlist, not the
+bench or the poller. For one feed body
 it does what the poll must do for every entry: parse (``lxml.etree``), sanitize the content
 (one ``nh3.Cleaner`` per feed, the aggregator's allowlist), make plain text (two regular
 expressions and ``html.unescape`` over nh3's output) and read the dates; it returns the rows
@@ -22,22 +23,14 @@ from pathlib import Path
 import nh3
 from lxml import etree
 
+from aggregator.ingest.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS  # what the poll keeps
+
 ATOM = "{http://www.w3.org/2005/Atom}"
 RSS1 = "{http://purl.org/rss/1.0/}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
 ENTRY_TAGS = ("item", f"{ATOM}entry", f"{RSS1}item")
 
-# The same allowlist as aggregator/ingest/sanitize.py (what the poll must keep), built once per feed.
-_TAGS = set(nh3.ALLOWED_TAGS - {"area", "map"}) | {"audio", "video", "source", "picture"}
-_ATTRIBUTES = {
-    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
-    "*": {"title", "lang", "dir"},
-    "img": {"src", "alt", "width", "height", "srcset"},
-    "audio": {"src", "controls"},
-    "video": {"src", "controls", "poster", "width", "height"},
-    "source": {"src", "type", "srcset"},
-}
 _BLOCK = re.compile(r"</?(?:p|div|br|li|h[1-6]|tr|blockquote|pre|ul|ol|table)\b[^>]*>")
 _TAG = re.compile(r"<[^>]*>")
 _PARSER = etree.XMLParser(recover=True, resolve_entities=False, huge_tree=True, no_network=True)
@@ -49,9 +42,9 @@ Row = tuple[int, str, str, str, str, str, str | None, str | None]
 @lru_cache(maxsize=64)
 def _cleaner(base: str) -> nh3.Cleaner:
     return nh3.Cleaner(
-        tags=_TAGS,
+        tags=set(ALLOWED_TAGS),
         clean_content_tags={"script", "style", "noscript", "template"},
-        attributes=_ATTRIBUTES,
+        attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "ftp", "tel"},
         url_relative=("rewrite_with_base", base),
         link_rel="noopener noreferrer",

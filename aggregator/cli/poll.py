@@ -9,22 +9,26 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aggregator.cli.main import console, errors, get_app, source_or_exit
 from aggregator.ingest.poll import PollReport, SourceOutcome
-from aggregator.model.status import SourceStatus
+from aggregator.model.status import PollResult, SourceStatus
 from aggregator.service import Pipeline
 
 _STYLE = {
-    "new": "green",
-    "unchanged": "dim",
-    "not-modified": "dim",
-    "failed": "red",
-    "retired": "red",
+    PollResult.NEW: "green",
+    PollResult.UNCHANGED: "dim",
+    PollResult.NOT_MODIFIED: "dim",
+    PollResult.FAILED: "red",
+    PollResult.RETIRED: "red",
 }
 
 
 def outcome_line(o: SourceOutcome) -> str:
     """One line per source: result, counts, error."""
     style = _STYLE.get(o.result, "")
-    detail = f"{o.new} new, {o.changed} changed" if o.result in ("new", "unchanged") else ""
+    detail = (
+        f"{o.new} new, {o.changed} changed"
+        if o.result in (PollResult.NEW, PollResult.UNCHANGED)
+        else ""
+    )
     if o.error:
         detail = o.error
     if o.moved_to:

@@ -23,7 +23,7 @@ from aggregator.config import Settings
 from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
 from aggregator.ingest.runner import ParserPool, StoreThread
 from aggregator.model.entry import FeedParseError, ParsedFeed
-from aggregator.model.status import SourceStatus
+from aggregator.model.status import PollResult, SourceStatus
 from aggregator.store.chunks import rows_in, scalars_in
 from aggregator.store.claims import claim, claim_ids, new_token, release, release_all
 from aggregator.store.db import Database
@@ -52,9 +52,7 @@ class SourceOutcome:
 
     source_id: int
     label: str
-    result: str
-    """"new", "unchanged", "not-modified", "failed", "retired", or "lost" (another worker took
-    the source over after this worker's lease ran out: nothing recorded)."""
+    result: PollResult
     new: int = 0
     changed: int = 0
     error: str | None = None
@@ -69,7 +67,7 @@ class PollReport:
     new_item_ids: list[int] = field(default_factory=list)
     changed_item_ids: list[int] = field(default_factory=list)
 
-    def count(self, result: str) -> int:
+    def count(self, result: PollResult) -> int:
         return sum(1 for o in self.outcomes if o.result == result)
 
     @property
@@ -82,11 +80,11 @@ class PollReport:
 
     @property
     def failed(self) -> int:
-        return self.count("failed") + self.count("retired")
+        return self.count(PollResult.FAILED) + self.count(PollResult.RETIRED)
 
     @property
     def not_modified(self) -> int:
-        return self.count("not-modified")
+        return self.count(PollResult.NOT_MODIFIED)
 
 
 class Poller:
@@ -287,7 +285,7 @@ class Poller:
         if result.not_modified and not result.moved_to:
             unchanged.append((known, result))  # recorded in one batch at the end
             return SourceOutcome(
-                source_id, label, "not-modified", status=304, elapsed=result.elapsed
+                source_id, label, PollResult.NOT_MODIFIED, status=304, elapsed=result.elapsed
             )
         now = self.clock()
         try:
@@ -295,7 +293,7 @@ class Poller:
             if not result.not_modified:
                 parsed = await parsers.parse(result, now, fallback=store.call)
             result.body = b""  # parsed: the bytes are no longer needed
-            return await store.record(self._store, source_id, result, parsed, now, report)
+            return await store.record(self._store, known, result, parsed, now, report)
         except FeedParseError as exc:
             failed = partial(self._failed, unusable=True)
             return await store.record(
@@ -338,29 +336,41 @@ class Poller:
     def _store(
         self,
         session: Session,
-        source_id: int,
+        source: PolledSource,
         result: FetchResult,
         parsed: ParsedFeed | None,
         now: datetime,
         report: PollReport,
     ) -> SourceOutcome:
-        """Record a fetched document: its items, the source's state and next check."""
-        if not release(session.connection(), SOURCES, [source_id], token=self.token):
-            return self._lost(source_id, result.elapsed)
-        source = session.get(Source, source_id)
-        assert source is not None
+        """Record a fetched document: its items, the source's state and next check.
+
+        The source is the plain copy read when it was claimed; its new state is written with one
+        UPDATE of the columns a poll owns (no ORM object is loaded).
+        """
+        if not release(session.connection(), SOURCES, [source.id], token=self.token):
+            return self._lost(source.id, result.elapsed)
         moved = self._apply_move(session, source, result)
         stored = None
+        values: dict[str, object] = {}
         if parsed is not None:
             stored = store_entries(session, source, parsed.entries, now)
             source.feed_title = parsed.title or source.feed_title
-            source.site_url = parsed.site_url or source.site_url
-            source.feed_id = parsed.feed_id or source.feed_id
             source.ttl_minutes = parsed.ttl_minutes
-            source.hub_url = parsed.hub_url
-            source.feed_updated_at = parsed.updated or source.feed_updated_at
-            if stored.new:
-                source.last_new_at = now
+            values = {
+                "feed_title": source.feed_title,
+                "ttl_minutes": parsed.ttl_minutes,
+                "hub_url": parsed.hub_url,
+            }
+            values |= {
+                column: value
+                for column, value in (
+                    ("site_url", parsed.site_url),
+                    ("feed_id", parsed.feed_id),
+                    ("feed_updated_at", parsed.updated),
+                    ("last_new_at", now if stored.new else None),
+                )
+                if value
+            }
         lo, hi = interval_bounds(source, self.settings.fetch)
         recent = session.scalars(
             select(Item.published_at)
@@ -385,17 +395,23 @@ class Poller:
         warning = None
         if parsed is not None and parsed.warning:
             warning = source.last_error = f"{RECOVERED} {parsed.warning}"
-        label = source.label
+        values |= {c: getattr(source, c) for c in SUCCESS_COLUMNS}
+        session.execute(update(SOURCES).where(SOURCES.c.id == source.id).values(values))
         if stored is None:
             return SourceOutcome(
-                source_id, label, "not-modified", status=304, moved_to=moved, elapsed=result.elapsed
+                source.id,
+                source.label,
+                PollResult.NOT_MODIFIED,
+                status=304,
+                moved_to=moved,
+                elapsed=result.elapsed,
             )
         report.new_item_ids.extend(stored.new_ids)
         report.changed_item_ids.extend(stored.changed_ids)
         return SourceOutcome(
-            source_id,
-            label,
-            "new" if stored.new or stored.changed else "unchanged",
+            source.id,
+            source.label,
+            PollResult.NEW if stored.new or stored.changed else PollResult.UNCHANGED,
             new=stored.new,
             changed=stored.changed,
             error=warning,
@@ -408,10 +424,14 @@ class Poller:
     def _lost(source_id: int, elapsed: float) -> SourceOutcome:
         """The outcome of a source whose claim another worker took over: nothing recorded."""
         error = "claim lost (another worker took the source over); result not recorded"
-        return SourceOutcome(source_id, f"source {source_id}", "lost", error=error, elapsed=elapsed)
+        return SourceOutcome(
+            source_id, f"source {source_id}", PollResult.LOST, error=error, elapsed=elapsed
+        )
 
     @staticmethod
-    def _apply_move(session, source: Source, result: FetchResult) -> str | None:  # noqa: ANN001
+    def _apply_move(
+        session: Session, source: Source | PolledSource, result: FetchResult
+    ) -> str | None:
         """301/308 all the way: remember the new URL, unless another source already has it."""
         if not result.moved_to or result.moved_to == source.url:
             return None
@@ -425,7 +445,10 @@ class Poller:
             )
             return None
         log.info("source=%s moved permanently to %s", source.label, result.moved_to)
-        source.url = result.moved_to
+        session.execute(
+            update(SOURCES).where(SOURCES.c.id == source.id).values(url=result.moved_to)
+        )
+        source.url = result.moved_to  # an ORM row (a failure's) would otherwise write it back
         return result.moved_to
 
     def _failed(
@@ -464,7 +487,11 @@ class Poller:
         message = source.last_error
         log.warning("source=%s poll failed: %s", label, message)
         return SourceOutcome(
-            source_id, label, "retired" if retired else "failed", error=message, status=status
+            source_id,
+            label,
+            PollResult.RETIRED if retired else PollResult.FAILED,
+            error=message,
+            status=status,
         )
 
 

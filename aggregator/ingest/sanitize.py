@@ -14,8 +14,13 @@ from lxml import etree
 URL_SCHEMES = frozenset({"http", "https", "mailto", "ftp", "tel"})
 """Schemes allowed in href/src; javascript:, vbscript: and data: are dropped."""
 
-_TAGS = frozenset(nh3.ALLOWED_TAGS - {"area", "map"}) | {"audio", "video", "source", "picture"}
-_ATTRIBUTES = {
+ALLOWED_TAGS = frozenset(nh3.ALLOWED_TAGS - {"area", "map"}) | {
+    "audio",
+    "video",
+    "source",
+    "picture",
+}
+ALLOWED_ATTRIBUTES = {
     **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
     "*": {"title", "lang", "dir"},
     "img": {"src", "alt", "width", "height", "srcset"},
@@ -171,9 +176,9 @@ def _cleaner(base: str | None) -> nh3.Cleaner:
     """The allowlist for one base URL, built once: nh3 converts the options on every call
     otherwise (a quarter of its time on feed content). A feed's entries share a base."""
     return nh3.Cleaner(
-        tags=set(_TAGS),
+        tags=set(ALLOWED_TAGS),
         clean_content_tags=set(_CLEAN_CONTENT_TAGS),
-        attributes=_ATTRIBUTES,
+        attributes=ALLOWED_ATTRIBUTES,
         url_schemes=set(URL_SCHEMES),
         url_relative=("rewrite_with_base", base) if base else "deny",
         link_rel="noopener noreferrer",

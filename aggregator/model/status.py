@@ -76,3 +76,21 @@ class SourceHealth(StrEnum):
     OK = "ok"
     NEW = "new"
     """Never polled successfully yet."""
+
+
+class PollResult(StrEnum):
+    """What one source's poll came to."""
+
+    NEW = "new"
+    """New or changed items stored."""
+    UNCHANGED = "unchanged"
+    """A document came, with nothing new in it."""
+    NOT_MODIFIED = "not-modified"
+    FAILED = "failed"
+    RETIRED = "retired"
+    """410 Gone: not polled again until an operator enables it."""
+    LOST = "lost"
+    """Another worker took the source over after this worker's lease ran out: nothing recorded."""
+
+
+POLL_FAILURES = frozenset({PollResult.FAILED, PollResult.RETIRED})

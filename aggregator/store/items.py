@@ -15,6 +15,7 @@ from aggregator.model.entry import Entry
 from aggregator.store.chunks import scalars_in
 from aggregator.store.db import Database, chunked, conflict_insert
 from aggregator.store.models import ITEMS, BriefRow, Item, Source
+from aggregator.store.schedule import PolledSource
 
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src", "_hsenc", "_hsmi")
 
@@ -61,7 +62,7 @@ class StoreResult:
 
 
 def store_entries(
-    session: Session, source: Source, entries: Sequence[Entry], now: datetime
+    session: Session, source: Source | PolledSource, entries: Sequence[Entry], now: datetime
 ) -> StoreResult:
     """Insert new entries and update changed ones, in one batch per kind.
 

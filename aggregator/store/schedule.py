@@ -55,6 +55,7 @@ class PolledSource:
     last_checked_at: datetime | None
     last_success_at: datetime | None
     next_check_at: datetime | None
+    ttl_minutes: float | None
 
     @property
     def label(self) -> str:

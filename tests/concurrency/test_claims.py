@@ -15,6 +15,7 @@ from aggregator.config import from_mapping
 from aggregator.ingest.fetch import FetchResult
 from aggregator.ingest.poll import Poller, PollReport
 from aggregator.model.entry import Entry, ParsedFeed
+from aggregator.model.status import PollResult
 from aggregator.store.claims import (
     claim,
     claim_ids,
@@ -97,8 +98,10 @@ def test_recording_with_a_lost_claim_changes_nothing(db: Database) -> None:
         entries=[Entry(key="guid:1", title="T", url="https://s.example/1", content_html="<p>x</p>")]
     )
     result = FetchResult(url="https://s0.example/feed", status=200, body=b"", elapsed=0.1)
-    outcome = poller._store(source_id, result, parsed, later, PollReport())
-    assert outcome.result == "lost"
+    known = poller._load([source_id])[source_id]
+    with db.session() as session:
+        outcome = poller._store(session, known, result, parsed, later, PollReport())
+    assert outcome.result == PollResult.LOST
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Item)) == 0
         source = session.get(Source, source_id)

@@ -16,18 +16,11 @@ import pytest
 from lxml import etree
 
 from aggregator.ingest.parse import parse_feed
+from aggregator.mail.text import encoded_url, xml_safe
 from aggregator.model.brief import Brief, Term
 from aggregator.publish.atomic import write_if_changed
 from aggregator.publish.feeds import tag_slug, write_feeds, write_tag_feeds
-from aggregator.publish.model import (
-    FeedEntry,
-    FeedMeta,
-    FeedSource,
-    brief_html,
-    encoded_url,
-    entry_id,
-    xml_safe,
-)
+from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, brief_html, entry_id
 from tests.conftest import SHARED
 
 SCHEMA_PATH = SHARED / "schemas" / "jsonfeed-1.1.schema.json"

@@ -117,6 +117,7 @@ def test_a_poll_writes_back_exactly_what_record_success_sets() -> None:
         last_checked_at=NOW - timedelta(hours=1),
         last_success_at=None,
         next_check_at=NOW,
+        ttl_minutes=None,
     )
     before = {name: getattr(polled, name) for name in PolledSource.__slots__}
     record_success(
