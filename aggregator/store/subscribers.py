@@ -23,8 +23,6 @@ from aggregator.store.models import Subscriber, utcnow
 
 T = TypeVar("T")
 
-"""States an import or a re-add never resets: only the subscriber (or an explicit command) can."""
-
 
 class SubscriberError(ValueError):
     """A bad address or value; one line for the operator."""
