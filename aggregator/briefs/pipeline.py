@@ -66,9 +66,10 @@ def llm_for(settings: Settings) -> LLMSummarizer | None:
     )
 
 
-POOL_AFTER = 32
+POOL_AFTER = 100
 """A batch with fewer briefs to make than this is made in this process: starting the worker
-processes costs about a second."""
+processes costs one to two seconds of both cores, which a hundred briefs pay back, not the few
+dozen a digest or the feed make on demand."""
 
 
 class BriefWorkers:
