@@ -122,11 +122,15 @@ def _set_glossary(glossary: dict[str, str]) -> None:
     _GLOSSARY.update(glossary)
 
 
-def _brief(job: BriefJob, glossary: dict[str, str] | None = None) -> Brief:
+def _brief(
+    job: BriefJob, glossary: dict[str, str] | None = None, llm: LLMSummarizer | None = None
+) -> Brief:
+    """The brief of one job; without ``glossary``, the worker process's."""
     return make_brief(
         job.title,
         job.text,
         glossary=_GLOSSARY if glossary is None else glossary,
+        llm=llm,
         item_label=f"item={job.item_id} source={job.label!r}",
     )
 
@@ -184,21 +188,10 @@ def make_briefs(
                     report.cached += 1
                 else:
                     jobs.append(job)
-        if llm is not None:
-            briefs = [
-                make_brief(
-                    job.title,
-                    job.text,
-                    glossary=glossary,
-                    llm=llm,
-                    item_label=f"item={job.item_id} source={job.label!r}",
-                )
-                for job in jobs
-            ]
-        elif workers is not None:
+        if llm is None and workers is not None:
             briefs = workers.make(jobs)
         else:
-            briefs = [_brief(job, glossary) for job in jobs]
+            briefs = [_brief(job, glossary, llm) for job in jobs]
         now = datetime.now(UTC)
         made = {
             job.item_id: {
