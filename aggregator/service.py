@@ -148,9 +148,10 @@ class Pipeline:
             self._brief_workers = BriefWorkers(glossary_for(self.app.settings))
         return self._brief_workers
 
-    def brief(self, item_ids: Sequence[int] = ()) -> int:
-        """Brief the given items, then every item still without a brief, newest first (what
-        the next digest and the published feed show); returns how many briefs were made.
+    def brief(self) -> int:
+        """Brief every item without a brief (new, changed, or left by a worker that died),
+        newest first (what the next digest and the published feed show); returns how many
+        briefs were made.
 
         Items are claimed a batch at a time, so two workers never brief the same item; the
         briefs are made on every core. Stops at the next batch on shutdown.
@@ -158,28 +159,21 @@ class Pipeline:
         settings, db = self.app.settings, self.app.db
         llm = llm_for(settings)
         made = 0
-        queue = list(dict.fromkeys(item_ids))
         with self._brief_lock:
             while not self.stopping.is_set():
-                now = self.clock()
-                if queue:
-                    chunk, queue = queue[:BRIEF_BATCH], queue[BRIEF_BATCH:]
-                    ids = claim_ids(db, ITEMS, chunk, token=self.token, lease=self.lease, now=now)
-                else:
-                    ids = claim(
-                        db,
-                        ITEMS,
-                        token=self.token,
-                        lease=self.lease,
-                        now=now,
-                        where=[~exists().where(BriefRow.item_id == ITEMS.c.id)],
-                        order_by=[ITEMS.c.published_at.desc(), ITEMS.c.id.desc()],
-                        limit=BRIEF_BATCH,
-                    )
-                    if not ids:
-                        break
-                if ids:
-                    made += self._make(ids, None)
+                ids = claim(
+                    db,
+                    ITEMS,
+                    token=self.token,
+                    lease=self.lease,
+                    now=self.clock(),
+                    where=[~exists().where(BriefRow.item_id == ITEMS.c.id)],
+                    order_by=[ITEMS.c.published_at.desc(), ITEMS.c.id.desc()],
+                    limit=BRIEF_BATCH,
+                )
+                if not ids:
+                    break
+                made += self._make(ids, None)
 
             def with_llm(ids: list[int]) -> None:
                 nonlocal made

@@ -91,7 +91,7 @@ def poll(ctx: click.Context, due: bool, briefs: bool, refs: tuple[str, ...]) -> 
     if briefs:
         started = time.monotonic()
         with console.status("briefing", spinner="dots"):
-            made = pipeline.brief(report.new_item_ids + report.changed_item_ids)
+            made = pipeline.brief()
         if made:
             console.print(f"{made} brief(s) made in {time.monotonic() - started:.1f} s")
     pipeline.give_back()
