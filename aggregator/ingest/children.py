@@ -6,6 +6,11 @@ on their task queue forever. The forkserver waits for them in turn (each worker 
 "alive" pipe open), and the resource tracker for both: about 230 MB stayed behind. A worker
 started with :func:`die_with` as its initializer watches the poller and exits when it is gone,
 and then the forkserver and the resource tracker, having no one left, exit on their own.
+
+Workers do not run the main script again. Python before 3.13 never preloads ``__main__`` in
+the forkserver (CPython gh-126631), so every worker re-ran it: for ``aggregator`` that is the
+whole CLI's imports, about a second of CPU per worker. Nothing a worker runs comes from the
+main script, so the main module is left out of what a new worker is told to prepare.
 """
 
 from __future__ import annotations
@@ -13,10 +18,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import select
+import sys
 import threading
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing.context import ForkServerContext, ForkServerProcess
 
 
 def die_with(pid: int) -> None:
@@ -54,17 +63,41 @@ def process_pool(
     """A pool of ``workers`` processes forked by a forkserver (never by a process with threads)
     whose workers end when this process ends; ``initializer(*initargs)`` runs in each first.
 
-    The forkserver imports ``preload`` (and the main script) once for all the workers it forks;
-    otherwise each worker re-runs the main script first. Only the first pool of a process sets it.
+    The forkserver imports ``preload`` once for all the workers it forks (only the first pool
+    of a process sets it); workers skip the main script.
     """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", *preload])
+    multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
     return ProcessPoolExecutor(
         workers,
-        mp_context=context,
+        mp_context=_WorkerContext(),
         initializer=_start_worker,
         initargs=(os.getpid(), initializer, initargs),
     )
+
+
+@contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """For the moment a worker is launched, an empty ``__main__``: multiprocessing then tells
+    the worker no main script to run (it reads ``sys.modules["__main__"]`` only then)."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+class _WorkerProcess(ForkServerProcess):
+    """A forkserver process launched without the main script."""
+
+    @staticmethod
+    def _Popen(process_obj):  # multiprocessing's launch hook
+        with _main_script_hidden():
+            return ForkServerProcess._Popen(process_obj)
+
+
+class _WorkerContext(ForkServerContext):
+    Process = _WorkerProcess
 
 
 def _start_worker(pid: int, initializer: Callable[..., None] | None, initargs: tuple) -> None:

@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
@@ -35,10 +36,6 @@ POOL_AFTER_BODIES = 16
 second, which only pays off for a poll with many changed feeds."""
 
 
-def _parse(body: bytes, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
-    return parse_feed(body, url, content_type=content_type, now=now)
-
-
 class ParserPool:
     """Parses in worker processes (one per core, up to four) once a poll has many bodies.
 
@@ -53,13 +50,15 @@ class ParserPool:
         self._pool: ProcessPoolExecutor | None = None
 
     async def parse(self, result: FetchResult, now: datetime, *, fallback: Callable) -> ParsedFeed:
-        args = (result.body, result.url, result.content_type, now)
+        # parse_feed itself goes to the workers: its module is what the forkserver preloads.
+        parse = partial(parse_feed, content_type=result.content_type, now=now)
+        args = (result.body, result.url)
         self.bodies += 1
         if self.enabled and self.bodies > POOL_AFTER_BODIES:
             try:
                 if self._pool is None:
                     self._pool = process_pool(self.workers, ["aggregator.ingest.parse"])
-                future = asyncio.get_running_loop().run_in_executor(self._pool, _parse, *args)
+                future = asyncio.get_running_loop().run_in_executor(self._pool, parse, *args)
             except Exception as exc:  # processes cannot start here: parse in this process
                 reason = " ".join(str(exc).split())[:200]
                 log.warning(
@@ -72,7 +71,7 @@ class ParserPool:
                 except BrokenProcessPool:
                     log.error("the parser processes died; parsing on the store thread from now on")
                     self.enabled = False
-        return await fallback(_parse, *args)
+        return await fallback(parse, *args)
 
     def shutdown(self) -> None:
         if self._pool is not None:
