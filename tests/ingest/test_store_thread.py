@@ -57,9 +57,8 @@ def test_waiting_outcomes_share_one_transaction_and_a_failure_loses_only_its_own
     assert results[0] == "https://a.example/" and results[2] == "https://c.example/"
     assert isinstance(results[1], RuntimeError)
     assert results[3] == 0  # a and c were not committed one by one
-    assert (
-        commits.count(1) == 1 and commits.count(0) == 2
-    )  # one transaction; a and c each in a savepoint
+    # One transaction; a and c each in a savepoint.
+    assert commits.count(1) == 1 and commits.count(0) == 2
     with db.session() as session:
         urls = set(session.scalars(select(Source.url)))
     assert urls == {"https://a.example/", "https://c.example/"}  # b's insert rolled back alone
