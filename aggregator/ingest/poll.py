@@ -372,12 +372,7 @@ class Poller:
                 if value
             }
         lo, hi = interval_bounds(source, self.settings.fetch)
-        recent = session.scalars(
-            select(Item.published_at)
-            .where(Item.source_id == source.id)
-            .order_by(Item.published_at.desc())
-            .limit(10)
-        ).all()
+        recent = session.scalars(_RECENT_DATES, {"source_id": source.id}).all()
         record_success(
             source,
             now=now,
@@ -495,6 +490,13 @@ class Poller:
         )
 
 
+_RECENT_DATES = (
+    select(Item.published_at)
+    .where(Item.source_id == bindparam("source_id"))
+    .order_by(Item.published_at.desc())
+    .limit(10)
+)
+"""A source's ten newest dates, for its next check (built once: a poll records many)."""
 _RECORD_SUCCESS = (
     update(SOURCES)
     .where(SOURCES.c.id == bindparam("_id"), SOURCES.c.claimed_by == bindparam("_token"))

@@ -24,8 +24,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import ColumnElement, Connection, Table, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Table, Update, bindparam, or_, select, update
 
 from aggregator.store.db import Database, chunked
 
@@ -125,14 +126,8 @@ def release(
     wanted = list(dict.fromkeys(ids))
     held: set[int] = set()
     for chunk in chunked(wanted):
-        held.update(
-            connection.execute(
-                update(table)
-                .where(table.c.id.in_(chunk), table.c.claimed_by == token)
-                .values(claimed_by=None, claimed_until=None)
-                .returning(table.c.id)
-            ).scalars()
-        )
+        params = {"ids": list(chunk), "token": token}
+        held.update(connection.execute(_release_statement(table), params).scalars())
     lost = len(wanted) - len(held)
     if lost:
         log.warning(
@@ -187,6 +182,18 @@ class Heartbeat:
                 renew(self.db, self.tables, token=self.token, lease=self.lease, now=self.clock())
             except Exception:  # a database hiccup: the next beat tries again
                 log.exception("could not renew this worker's leases")
+
+
+@cache
+def _release_statement(table: Table) -> Update:
+    """Built once per table: a poll releases a thousand sources one by one."""
+    return (
+        update(table)
+        .where(table.c.id.in_(bindparam("ids", expanding=True)))
+        .where(table.c.claimed_by == bindparam("token"))
+        .values(claimed_by=None, claimed_until=None)
+        .returning(table.c.id)
+    )
 
 
 def release_all(db: Database, table: Table, *, token: str) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.model.entry import Entry
@@ -30,7 +30,7 @@ def canonical_link(url: str) -> str:
     host = (parts.hostname or "").lower().removeprefix("www.")
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
-    query = urlencode(
+    query = parts.query and urlencode(
         sorted(
             (k, v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
@@ -61,6 +61,12 @@ class StoreResult:
     changed_ids: list[int] = field(default_factory=list)
 
 
+_KNOWN_KEYS = select(Item.key_hash, Item.content_hash).where(
+    Item.source_id == bindparam("source_id")
+)
+"""A source's stored keys and fingerprints (built once: a poll asks for a thousand sources)."""
+
+
 def store_entries(
     session: Session, source: Source | PolledSource, entries: Sequence[Entry], now: datetime
 ) -> StoreResult:
@@ -69,11 +75,7 @@ def store_entries(
     Known keys are read first, so unchanged entries cost one dictionary look-up. Entries
     without a date get ``now`` (first seen). Duplicate keys within one document keep the first.
     """
-    known = dict(
-        session.execute(
-            select(Item.key_hash, Item.content_hash).where(Item.source_id == source.id)
-        ).all()
-    )
+    known = dict(session.execute(_KNOWN_KEYS, {"source_id": source.id}).all())
     fresh: dict[str, dict] = {}
     changed: dict[str, dict] = {}
     for entry in entries:

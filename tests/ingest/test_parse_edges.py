@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urljoin
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from aggregator.ingest.parse import parse_feed
+from aggregator.ingest.parse.normalize import join_url
 from aggregator.ingest.sanitize import strip_invalid_chars
 from aggregator.model.entry import FeedParseError
 
@@ -154,3 +158,32 @@ def test_http_charset_overrides_the_xml_declaration() -> None:
         body.encode("cp1252"), URL, content_type="application/rss+xml; charset=windows-1252"
     )
     assert feed.title == "Café"
+
+
+_URL_PARTS = st.sampled_from(
+    ["http://", "https://", "HTTP://", "ftp://", "//", "/", "a", "b.c", ":80", "@", "?", "#", ";"]
+    + ["[", "]", "::1", " ", "\t", "\x01", "..", ".", "%2F", "é", "x=1", "&", "http:", "https:"]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    base=st.sampled_from(
+        ["http://ex.org/a/b", "https://ex.org/a/", "ftp://x/y", "https://h/p;q?r"]
+    ),
+    url=st.lists(_URL_PARTS, min_size=1, max_size=8).map("".join),
+)
+@example(base="http://ex.org/a", url="http://ex.org/b?")  # urljoin drops an empty query
+@example(base="http://ex.org/a", url="http://ex.org/b;")  # and empty params
+@example(base="http://ex.org/a", url="HTTP://ex.org/b")  # and lowers the scheme
+def test_join_url_is_urljoin(base: str, url: str) -> None:
+    """The parser's shortcut for links that are already absolute answers as urljoin does."""
+    try:
+        expected: str | type[ValueError] = urljoin(base, url)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: str | type[ValueError] = join_url(base, url)
+    except ValueError:
+        got = ValueError
+    assert got == expected

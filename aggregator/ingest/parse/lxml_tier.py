@@ -6,11 +6,9 @@ entities, or is another format goes to feedparser.
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
 from lxml import etree
 
-from .normalize import RawEntry, RawFeed, Text
+from .normalize import RawEntry, RawFeed, Text, join_url
 
 ATOM = "http://www.w3.org/2005/Atom"
 RSS1 = "http://purl.org/rss/1.0/"
@@ -126,7 +124,7 @@ def _atom_link(el: etree._Element, rel: str = "alternate") -> str | None:
 def _resolve(el: etree._Element, href: str | None) -> str | None:
     """``href`` against the element's xml:base (lxml resolves the chain up to the doc URL)."""
     base = el.base
-    return urljoin(base, href.strip()) if href and base else href
+    return join_url(base, href.strip()) if href and base else href
 
 
 def _atom_id(el: etree._Element) -> str | None:

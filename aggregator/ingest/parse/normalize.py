@@ -103,6 +103,19 @@ def to_date(value: str | datetime | None) -> datetime | None:
         return None
 
 
+_PLAIN_WEB_URL = re.compile(r"https?://[^/?#;\[\]\x00-\x20\x7f]+(?:/[^?#;\[\]\x00-\x20\x7f]*)?")
+"""An absolute http(s) URL that ``urljoin`` returns unchanged whatever the base: ASCII, no
+query, fragment or params (whose empty forms it drops), no brackets, spaces or controls."""
+
+
+def join_url(base: str, url: str) -> str:
+    """``urljoin(base, url)``, without parsing both when ``url`` is already a plain absolute
+    web URL (most feed links, and every link the lxml tier has already resolved)."""
+    if url.isascii() and _PLAIN_WEB_URL.fullmatch(url):
+        return url
+    return urljoin(base, url)
+
+
 def absolute_url(url: str | None, base: str | None) -> str | None:
     """``url`` made absolute against ``base``; None for empty or non-web URLs."""
     if not url:
@@ -110,7 +123,7 @@ def absolute_url(url: str | None, base: str | None) -> str | None:
     url = collapse(url)
     if base:
         try:
-            url = urljoin(base, url)
+            url = join_url(base, url)
         except ValueError:
             return None
     scheme = urlsplit(url).scheme.lower() if ":" in url else ""
