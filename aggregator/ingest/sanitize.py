@@ -40,6 +40,8 @@ PIXEL_HOSTS = (
     ("www.google-analytics.com", "/"),
 )
 """(host, path prefix) pairs whose images are tracking pixels."""
+_URL_BLANKS = str.maketrans("", "", "\t\n\r")
+"""What urlsplit removes from anywhere in a URL."""
 
 # nh3 serializes every attribute as name="value" with '"' escaped, so this matches whole tags.
 _IMG_TAG = re.compile(r'<img(?:\s+[^\s"=/>]+(?:="[^"]*")?)*\s*/?>')
@@ -156,6 +158,9 @@ def _is_pixel(attrs: dict[str, str]) -> bool:
     src = html.unescape(attrs.get("src", ""))
     if not src:
         return True
+    named = src.lower().translate(_URL_BLANKS)  # as urlsplit reads it
+    if not any(host in named for host, _ in PIXEL_HOSTS):  # most images: no URL to split
+        return False
     parts = urlsplit(src)
     host = (parts.hostname or "").lower()
     return any(host == h and parts.path.startswith(p) for h, p in PIXEL_HOSTS)
@@ -165,6 +170,7 @@ def _drop_pixel(match: re.Match[str]) -> str:
     return "" if _is_pixel(dict(_IMG_ATTR.findall(match.group(0)))) else match.group(0)
 
 
+@lru_cache(maxsize=256)
 def _safe_base(base_url: str | None) -> str | None:
     if not base_url:
         return None

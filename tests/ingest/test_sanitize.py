@@ -94,6 +94,8 @@ def test_relative_urls_without_a_base_are_dropped() -> None:
         '<img src="http://feeds.feedburner.com/~r/blog/~4/abc">',
         '<img src="https://pixel.wp.com/g.gif?blog=1">',
         '<img src="https://stats.wordpress.com/b.gif?x=1" alt="">',
+        '<img src="https://PIXEL.wp.com/g.gif">',  # hosts compare without case
+        '<img src="https://pixel.wp&#10;.com/g.gif">',  # a URL's newlines do not count
     ],
 )
 def test_tracking_pixels_are_removed(pixel: str) -> None:
