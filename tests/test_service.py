@@ -128,6 +128,7 @@ def test_run_once_end_to_end(tmp_path: Path, feed_server: FeedServer, smtp_serve
     assert list((public / "digests" / "daily").glob("*/index.html"))
 
     feed_server.replace("/a.xml", rss_feed("Alpha", items=4))
+    time.sleep(3.2)  # max_interval_minutes = 0.05: every source is due again 3 s after its poll
     second = run_cli(config, "run", "--once")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "1 new item(s)" in second.stdout and "1 not modified" in second.stdout
