@@ -190,14 +190,23 @@ def _first(el: etree._Element, *tags: str) -> etree._Element | None:
     return None
 
 
+def _children_by_tag(el: etree._Element) -> dict:
+    """The first child of ``el`` with each tag: one pass instead of a ``find`` per field."""
+    first: dict = {}
+    for child in el:
+        first.setdefault(child.tag, child)
+    return first
+
+
 def _rss_entry(item: etree._Element, ns: str = "") -> RawEntry:
     q = f"{{{ns}}}" if ns else ""
-    guid_el = item.find("guid")
+    child = _children_by_tag(item)
+    guid_el = child.get("guid")
     guid = _text(guid_el)
     guid_is_link = guid_el is not None and guid_el.get("isPermaLink", "true") == "true"
     if guid and guid_is_link:
         guid = _resolve(guid_el, guid.strip())
-    link_el = item.find(f"{q}link")
+    link_el = child.get(f"{q}link")
     link = _resolve(link_el, _text(link_el)) if link_el is not None else _atom_link(item)
     if not link and guid_is_link:
         link = guid
@@ -205,19 +214,28 @@ def _rss_entry(item: etree._Element, ns: str = "") -> RawEntry:
         guid = item.get(f"{{{RDF}}}about")
     bodies = [
         Text(_inner_markup(b), True, b.base)
-        for b in (item.find(f"{{{CONTENT}}}encoded"), item.find(f"{q}description"))
+        for b in (child.get(f"{{{CONTENT}}}encoded"), child.get(f"{q}description"))
         if b is not None
     ]
-    author = _first(item, "author", f"{{{DC}}}creator")
+    author = child.get("author", child.get(f"{{{DC}}}creator"))
     bodies = [b for b in bodies if b.value] or _media_description(item)
+    published = child.get("pubDate", child.get(f"{{{DCTERMS}}}issued"))
+    updated = _first_of(child, f"{{{DC}}}date", f"{{{DCTERMS}}}modified", "updated")
     return RawEntry(
         guid=guid,
         link=link,
-        title=Text(_text(item.find(f"{q}title")) or ""),
+        title=Text(_text(child.get(f"{q}title")) or ""),
         author=_text(author),
         bodies=bodies,
-        published=_text(_first(item, "pubDate", f"{{{DCTERMS}}}issued")),
-        updated=_text(_first(item, f"{{{DC}}}date", f"{{{DCTERMS}}}modified", "updated")),
+        published=_text(published),
+        updated=_text(updated),
         tags=[_text(c) or "" for c in item.iterchildren("category", f"{{{DC}}}subject")],
         base=item.base,
     )
+
+
+def _first_of(child: dict, *tags: str) -> etree._Element | None:
+    for tag in tags:
+        if (found := child.get(tag)) is not None:
+            return found
+    return None
