@@ -106,9 +106,23 @@ _TAG = re.compile(rf"</?[a-zA-Z][a-zA-Z0-9]*{_ATTRS}/?>")
 # What an HTML tokenizer reads as the start of a tag, comment or declaration.
 _TAG_START = re.compile(r"<(?=[a-zA-Z/!?])")
 _MARKUP = re.compile(r"<[a-zA-Z/!?][^<>]*>")
-_BLOCK_TAG = re.compile(
-    rf"</?(?:{'|'.join(sorted(_BLOCK_TAGS, key=len, reverse=True))})(?=[\s/>]){_ATTRS}/?>"
-)
+
+
+def _by_first_letter(names: frozenset[str]) -> str:
+    """An alternation of ``names`` grouped by first letter, ``a(?:rticle|side)|b(?:r)|…``: ``re``
+    tries the branches of a flat alternation one by one at every ``<``; grouped, one in 26."""
+    rests: dict[str, list[str]] = {}
+    for name in sorted(names, key=lambda name: (-len(name), name)):
+        rests.setdefault(name[0], []).append(re.escape(name[1:]))
+    return "|".join(
+        f"{first}(?:{'|'.join(r for r in group if r)}){'?' if '' in group else ''}"
+        if any(group)
+        else first
+        for first, group in sorted(rests.items())
+    )
+
+
+_BLOCK_TAG = re.compile(rf"</?(?:{_by_first_letter(_BLOCK_TAGS)})(?=[\s/>]){_ATTRS}/?>")
 
 
 def strip_invalid_chars(text: str) -> str:
