@@ -127,9 +127,8 @@ def _resolve(el: etree._Element, href: str | None) -> str | None:
     return join_url(base, href.strip()) if href and base else href
 
 
-def _atom_id(el: etree._Element) -> str | None:
+def _atom_id(id_el: etree._Element | None) -> str | None:
     """atom:id, resolved like a link (ids are IRIs; a relative one is relative to xml:base)."""
-    id_el = el.find(f"{{{ATOM}}}id")
     return _resolve(id_el, _text(id_el)) if id_el is not None else None
 
 
@@ -138,7 +137,7 @@ def _atom_feed(root: etree._Element) -> RawFeed:
     return RawFeed(
         title=_atom_text(root.find(f"{{{ATOM}}}title")),
         site_url=_atom_link(root),
-        feed_id=_atom_id(root),
+        feed_id=_atom_id(root.find(f"{{{ATOM}}}id")),
         hub_url=_atom_link(root, "hub"),
         updated=_text(root.find(f"{{{ATOM}}}updated")),
         base=root.base,
@@ -146,22 +145,31 @@ def _atom_feed(root: etree._Element) -> RawFeed:
     )
 
 
+def _children_by_tag(el: etree._Element) -> dict:
+    """The first child of ``el`` with each tag: one pass instead of a ``find`` per field."""
+    first: dict = {}
+    for child in el:
+        first.setdefault(child.tag, child)
+    return first
+
+
 def _atom_entry(el: etree._Element) -> RawEntry:
-    author = el.find(f"{{{ATOM}}}author/{{{ATOM}}}name")
-    found = [_atom_text(el.find(f"{{{ATOM}}}{name}")) for name in ("content", "summary")]
-    content = el.find(f"{{{ATOM}}}content")
+    child = _children_by_tag(el)
+    author = el.find(f"{{{ATOM}}}author/{{{ATOM}}}name")  # the first author that has a name
+    content = child.get(f"{{{ATOM}}}content")
+    found = [_atom_text(content), _atom_text(child.get(f"{{{ATOM}}}summary"))]
     if found[0] is not None and content is not None and content.get("type") is None:
         found[0].is_html = None  # untyped content often holds escaped HTML: judge by the value
     bodies = [b for b in found if b is not None and b.value] or _media_description(el)
-    guid = _atom_id(el)
+    guid = _atom_id(child.get(f"{{{ATOM}}}id"))
     return RawEntry(
         guid=guid,
         link=_atom_link(el) or guid,
-        title=_atom_text(el.find(f"{{{ATOM}}}title")),
+        title=_atom_text(child.get(f"{{{ATOM}}}title")),
         author=_text(author),
         bodies=bodies,
-        published=_text(el.find(f"{{{ATOM}}}published")),
-        updated=_text(el.find(f"{{{ATOM}}}updated")),
+        published=_text(child.get(f"{{{ATOM}}}published")),
+        updated=_text(child.get(f"{{{ATOM}}}updated")),
         tags=[c.get("term") or "" for c in el.iterchildren(f"{{{ATOM}}}category")],
         base=el.base,
     )
@@ -188,14 +196,6 @@ def _first(el: etree._Element, *tags: str) -> etree._Element | None:
         if found is not None:
             return found
     return None
-
-
-def _children_by_tag(el: etree._Element) -> dict:
-    """The first child of ``el`` with each tag: one pass instead of a ``find`` per field."""
-    first: dict = {}
-    for child in el:
-        first.setdefault(child.tag, child)
-    return first
 
 
 def _rss_entry(item: etree._Element, ns: str = "") -> RawEntry:
