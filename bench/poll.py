@@ -205,22 +205,20 @@ async def _floor_rows(
     return statuses, rows
 
 
-def phase_floor(urls: list[str], concurrency: int, repeat: int, db: Path) -> dict:
-    """GET + lxml + nh3 + text on every core, then one executemany into a fresh table."""
+def phase_floor(urls: list[str], concurrency: int, db: Path) -> dict:
+    """GET + lxml + nh3 + text on every core, then one executemany into a fresh table ``db``
+    (once: the parent repeats it, in turns with the other contenders)."""
     processes = os.cpu_count() or 1
     # fork: the pool's processes need nothing of this one but _floor, and start at once; they
     # are started (and _floor's imports done) before the clock starts.
     with ProcessPoolExecutor(processes, mp_context=get_context("fork")) as pool:
         list(pool.map(_floor.warm, range(processes)))
         base = _rss_mb()
-        runs = itertools.count()
-
-        def once() -> tuple[Counter, int]:
-            statuses, rows = asyncio.run(_floor_rows(urls, concurrency, pool))
-            return statuses, _floor.insert_rows(db.with_name(f"{db.stem}{next(runs)}.db"), rows)
-
         with HelperMemory() as helpers:
-            seconds, (statuses, stored) = _best_of(repeat, once)
+            started = time.perf_counter()
+            statuses, rows = asyncio.run(_floor_rows(urls, concurrency, pool))
+            stored = _floor.insert_rows(db, rows)
+            seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
         "items": stored,
@@ -274,7 +272,7 @@ def run_child(args: argparse.Namespace) -> None:
     if args.phase == "lower":
         result = phase_lower(urls, args.concurrency, args.repeat)
     elif args.phase == "floor":
-        result = phase_floor(urls, args.concurrency, args.repeat, Path(args.db))
+        result = phase_floor(urls, args.concurrency, Path(args.db))
     else:
         result = phase_poll(urls, args.concurrency, Path(args.db), args.repeat)
     print(json.dumps(result))
@@ -283,9 +281,7 @@ def run_child(args: argparse.Namespace) -> None:
 # --- parent: servers, children, table ----------------------------------------------------
 
 
-def _child(
-    phase: str, urls_file: Path, db: Path, args: argparse.Namespace, repeat: int | None = None
-) -> dict:
+def _child(phase: str, urls_file: Path, db: Path, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--phase", phase, "--urls", str(urls_file)]
     command += [
         "--db",
@@ -293,7 +289,7 @@ def _child(
         "--concurrency",
         str(args.concurrency),
         "--repeat",
-        str(repeat or args.repeat),
+        str(args.repeat),
     ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -384,7 +380,7 @@ def measure(copies: int, args: argparse.Namespace) -> dict:
                 ):
                     newsboat.append(run)
                 floor_db = Path(tmp) / f"floor{turn}.db"
-                floor.append(_child("floor", urls_file, floor_db, args, repeat=1))
+                floor.append(_child("floor", urls_file, floor_db, args))
                 db = Path(tmp) / f"cold{turn}.db"
                 cold.append((_child("cold", urls_file, db, args), db))
             best_cold, db = min(cold, key=lambda run: run[0]["seconds"])
