@@ -145,9 +145,10 @@ def _atom_feed(root: etree._Element) -> RawFeed:
     )
 
 
-def _children_by_tag(el: etree._Element) -> dict:
-    """The first child of ``el`` with each tag: one pass instead of a ``find`` per field."""
-    first: dict = {}
+def _children_by_tag(el: etree._Element) -> dict[object, etree._Element]:
+    """The first child of ``el`` with each tag: one pass instead of a ``find`` per field.
+    (A comment's or an entity's tag is a function, hence ``object`` keys.)"""
+    first: dict[object, etree._Element] = {}
     for child in el:
         first.setdefault(child.tag, child)
     return first
@@ -217,9 +218,9 @@ def _rss_entry(item: etree._Element, ns: str = "") -> RawEntry:
         for b in (child.get(f"{{{CONTENT}}}encoded"), child.get(f"{q}description"))
         if b is not None
     ]
-    author = child.get("author", child.get(f"{{{DC}}}creator"))
+    author = _first_of(child, "author", f"{{{DC}}}creator")
     bodies = [b for b in bodies if b.value] or _media_description(item)
-    published = child.get("pubDate", child.get(f"{{{DCTERMS}}}issued"))
+    published = _first_of(child, "pubDate", f"{{{DCTERMS}}}issued")
     updated = _first_of(child, f"{{{DC}}}date", f"{{{DCTERMS}}}modified", "updated")
     return RawEntry(
         guid=guid,
@@ -234,7 +235,8 @@ def _rss_entry(item: etree._Element, ns: str = "") -> RawEntry:
     )
 
 
-def _first_of(child: dict, *tags: str) -> etree._Element | None:
+def _first_of(child: dict[object, etree._Element], *tags: str) -> etree._Element | None:
+    """:func:`_first` for children already gathered by :func:`_children_by_tag`."""
     for tag in tags:
         if (found := child.get(tag)) is not None:
             return found
