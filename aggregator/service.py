@@ -44,7 +44,7 @@ from aggregator.digest.outbox import Outbox, SendReport
 from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
 from aggregator.mail.transport import Transport
 from aggregator.metrics import record_poll
-from aggregator.model.status import POLL_FAILURES
+from aggregator.model.status import POLL_FAILURES, PollResult
 from aggregator.publish.archive import write_index, write_run_page
 from aggregator.publish.publisher import PublishResult, publish
 from aggregator.publish.websub import send_due_pings
@@ -135,7 +135,8 @@ class Pipeline:
             else:
                 report = PollReport()
             for outcome in report.outcomes:
-                record_poll(outcome.elapsed, outcome.result not in POLL_FAILURES)
+                if outcome.result != PollResult.BUSY:  # not polled here
+                    record_poll(outcome.elapsed, outcome.result not in POLL_FAILURES)
             fresh = report.new_item_ids + report.changed_item_ids
             if fresh:
                 asyncio.run(fetch_full_texts(self.app.db, self.app.settings, fresh))

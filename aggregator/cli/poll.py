@@ -18,6 +18,7 @@ _STYLE = {
     PollResult.NOT_MODIFIED: "dim",
     PollResult.FAILED: "red",
     PollResult.RETIRED: "red",
+    PollResult.BUSY: "yellow",
 }
 
 
@@ -38,10 +39,11 @@ def outcome_line(o: SourceOutcome) -> str:
 
 
 def summary_line(report: PollReport) -> str:
-    return (
+    line = (
         f"{len(report.outcomes)} source(s): {report.new} new item(s), {report.changed} changed, "
         f"{report.not_modified} not modified, {report.failed} failed"
     )
+    return f"{line}, {report.busy} busy" if report.busy else line
 
 
 @click.command()

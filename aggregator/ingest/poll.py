@@ -86,6 +86,11 @@ class PollReport:
     def not_modified(self) -> int:
         return self.count(PollResult.NOT_MODIFIED)
 
+    @property
+    def busy(self) -> int:
+        """Sources named for this poll that another worker was polling."""
+        return self.count(PollResult.BUSY)
+
 
 class Poller:
     """Polls sources with one shared Fetcher and records everything in the store."""
@@ -139,13 +144,19 @@ class Poller:
             now=self.clock(),
             where=[SOURCES.c.status == SourceStatus.ACTIVE],
         )
-        if len(claimed) < len(set(source_ids)):
-            log.info(
-                "%d source(s) skipped: another worker is polling them",
-                len(set(source_ids)) - len(claimed),
-            )
+        busy = sorted(set(source_ids) - set(claimed))
         batches = iter([claimed])
-        return await self._poll(lambda _room: next(batches, []), on_outcome)
+        report = await self._poll(lambda _room: next(batches, []), on_outcome)
+        if busy:
+            for source in self._load(busy).values():
+                outcome = SourceOutcome(
+                    source.id, source.label, PollResult.BUSY, error="another worker is polling it"
+                )
+                report.outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+            report.outcomes.sort(key=lambda o: o.source_id)
+        return report
 
     async def poll_due(
         self, *, on_outcome: Callable[[SourceOutcome], None] | None = None

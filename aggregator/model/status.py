@@ -91,6 +91,8 @@ class PollResult(StrEnum):
     """410 Gone: not polled again until an operator enables it."""
     LOST = "lost"
     """Another worker took the source over after this worker's lease ran out: nothing recorded."""
+    BUSY = "busy"
+    """Named for this poll, but another worker is polling it now: left to that worker."""
 
 
 POLL_FAILURES = frozenset({PollResult.FAILED, PollResult.RETIRED})

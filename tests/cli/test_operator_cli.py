@@ -10,13 +10,19 @@ import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
+from aggregator import config
+from aggregator.app import App
 from aggregator.cli.main import main
+from aggregator.store.claims import claim_ids, release_all
+from aggregator.store.models import Source, utcnow
+from aggregator.store.sources import find_source
 from tests.cli import ENV, config_text, ok, one_line_error, run_cli, run_cli_all
 
 pytestmark = pytest.mark.slow  # each command is a subprocess of ~1 s
@@ -119,10 +125,8 @@ def test_items_list_filters_and_brief_takes_the_ids_it_prints(installed: Install
 
 
 def test_every_source_command_takes_an_id_a_name_or_a_url(installed: Installation) -> None:
-    by_name, by_url, *unknown = run_cli_all(
+    unknown = run_cli_all(
         installed.config,
-        ("poll", "Kagi Blog"),
-        ("poll", installed.kagi_url),
         ("poll", "999"),
         ("poll", "1", "No Such Blog"),
         ("sources", "disable", "http://nowhere.test/feed"),
@@ -130,9 +134,10 @@ def test_every_source_command_takes_an_id_a_name_or_a_url(installed: Installatio
         ("sources", "remove", "Nobody"),
         ("subscribers", "add", "bob@example.org", "--source", "Nobody"),
     )
-    for result in (by_name, by_url):
-        assert ok(result).splitlines() == [  # piped: no progress bar, no blank line
-            "not-modified Kagi Blog",
+    # one after the other: polls at the same time would find each other polling the source
+    for ref in ("Kagi Blog", installed.kagi_url):
+        assert ok(run_cli(installed.config, "poll", ref)).splitlines() == [
+            "not-modified Kagi Blog",  # piped: no progress bar, no blank line
             "1 source(s): 0 new item(s), 0 changed, 1 not modified, 0 failed",
         ]
     hint = "(give an id, a name or a URL from `aggregator sources list`)"
@@ -153,6 +158,31 @@ def test_every_source_command_takes_an_id_a_name_or_a_url(installed: Installatio
     assert "added carol@example.org" in named
     # the installation is shared by this module's tests: leave it as it was
     ok(run_cli(installed.config, "subscribers", "remove", "carol@example.org", "--forget"))
+
+
+def test_a_source_another_worker_is_polling_is_named_busy_not_polled(
+    installed: Installation,
+) -> None:
+    app = App(config.load(installed.config))
+    sources = Source.__table__
+    try:
+        with app.db.session() as session:
+            row = find_source(session, "Kagi Blog")
+            assert row is not None
+            kagi, checked = row.id, row.last_checked_at
+        lease = timedelta(minutes=5)
+        assert claim_ids(app.db, sources, [kagi], token="other", lease=lease, now=utcnow())
+        out = ok(run_cli(installed.config, "poll", "Kagi Blog", "Other News"))
+        with app.db.session() as session:
+            assert session.get(Source, kagi).last_checked_at == checked  # not polled
+    finally:
+        release_all(app.db, sources, token="other")
+        app.close()
+    assert [line.strip() for line in out.splitlines()] == [
+        "not-modified Other News",
+        "busy Kagi Blog: another worker is polling it",
+        "2 source(s): 0 new item(s), 0 changed, 1 not modified, 0 failed, 1 busy",
+    ]
 
 
 def test_piped_tables_keep_each_row_on_one_line_and_show_tags(installed: Installation) -> None:

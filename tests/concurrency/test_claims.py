@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -112,6 +113,21 @@ def test_claim_ids_skips_rows_held_by_another_worker(db: Database) -> None:
     ids = add_sources(db, 4)
     assert claim_ids(db, SOURCES, ids[:2], token="a", lease=LEASE, now=NOW) == ids[:2]
     assert claim_ids(db, SOURCES, ids, token="b", lease=LEASE, now=NOW) == ids[2:]
+
+
+def test_a_poll_of_named_sources_leaves_those_held_elsewhere_and_says_so(db: Database) -> None:
+    ids = add_sources(db, 2)
+    assert claim_some(db, "other", 2) == ids
+    settings = from_mapping({}, root=Path("."), origin="test")
+    report = asyncio.run(Poller(db, settings, clock=lambda: NOW, token="me").poll(ids))
+    assert [(o.source_id, o.result, o.label) for o in report.outcomes] == [
+        (ids[0], PollResult.BUSY, "https://s0.example/feed"),
+        (ids[1], PollResult.BUSY, "https://s1.example/feed"),
+    ]
+    assert report.busy == 2
+    with db.session() as session:
+        rows = [session.get(Source, i) for i in ids]
+        assert [(r.claimed_by, r.last_checked_at) for r in rows] == [("other", None)] * 2
 
 
 def test_claims_of_a_killed_worker_on_this_host_are_freed_on_restart(db: Database) -> None:
