@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from calendar import timegm
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import pytest
+from feedparser.datetimes import _parse_date
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aggregator.ingest.parse import parse_feed
-from aggregator.ingest.parse.normalize import join_url
+from aggregator.ingest.parse.normalize import join_url, to_date
 from aggregator.ingest.sanitize import strip_invalid_chars
 from aggregator.model.entry import FeedParseError
 
@@ -94,6 +96,57 @@ def test_keys_urls_and_dates_are_normalised() -> None:
     assert b.key == "link:https://other.example/2"
     assert b.published == NOW  # a future date is clamped to now
     assert c.key.startswith("hash:") and len(c.key) == 5 + 64 and c.published is None
+
+
+def _feedparser_date(value: str) -> datetime | None:
+    """How feedparser alone reads a date (what to_date did for every form before its fast path)."""
+    parsed = _parse_date(value.strip())
+    try:
+        return datetime.fromtimestamp(timegm(parsed), UTC) if parsed else None
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+_TWO = st.integers(0, 99).map("{:02}".format)
+_OFFSET = st.tuples(st.sampled_from("+-"), _TWO, _TWO)
+_W3C = st.builds(
+    "{:04}-{}-{}{}".format,
+    st.integers(1, 9999),
+    _TWO,
+    _TWO,
+    st.one_of(
+        st.just(""),
+        st.builds(
+            "T{}:{}:{}{}{}".format,
+            _TWO,
+            _TWO,
+            _TWO,
+            st.sampled_from(["", ".5", ".123", ".1234567"]),
+            st.one_of(st.sampled_from(["Z", "", "z"]), _OFFSET.map("{0[0]}{0[1]}:{0[2]}".format)),
+        ),
+    ),
+)
+_RFC822 = st.builds(
+    "{}{} {} {:04} {}:{}:{} {}".format,
+    st.sampled_from(["", "Mon, ", "Sun, ", "Foo, "]),
+    st.one_of(_TWO, st.integers(0, 9).map(str)),
+    st.sampled_from(["Jan", "Feb", "Jun", "Dec", "Foo"]),
+    st.integers(1, 9999),
+    _TWO,
+    _TWO,
+    _TWO,
+    st.one_of(st.sampled_from(["GMT", "UT", "UTC", "Z", "EST"]), _OFFSET.map("".join)),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(_W3C, _RFC822))
+@example("2024-05-01T10:00:00.123-05:00")
+@example("Tue, 10 Jun 2003 04:00:00 +0200")
+@example("2024-02-30")  # no such day: feedparser's own reading
+@example("Wed, 01 May 2024 24:00:00 GMT")
+def test_the_common_date_forms_read_as_feedparser_reads_them(value: str) -> None:
+    assert to_date(value) == _feedparser_date(value)
 
 
 def test_xml_base_resolves_links_and_content_urls() -> None:
