@@ -45,6 +45,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI 
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # A poll records each source in a savepoint, whose journal of changed pages would
+    # otherwise go to a temp file: half of a cold poll's write calls.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

@@ -101,3 +101,14 @@ def test_a_batch_of_one_still_records(db: Database, max_batch: int) -> None:
             store.close()
 
     assert asyncio.run(run()) == "https://one.example/"
+
+
+def test_sqlite_connections_keep_savepoint_journals_in_memory(sqlite_db: Database) -> None:
+    # A savepoint per source makes SQLite journal every page it changes; in a temp file that
+    # was half the poll's write calls (see the README's "Polling").
+    with sqlite_db.engine.connect() as connection:
+        settings = [
+            connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "synchronous", "temp_store", "foreign_keys")
+        ]
+    assert settings == ["wal", 1, 2, 1]  # WAL, NORMAL, MEMORY, on
