@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -36,6 +36,7 @@ from aggregator.briefs.pipeline import (
     fetch_full_texts,
     glossary_for,
     llm_for,
+    make_brief_batches,
     make_briefs,
 )
 from aggregator.config import DigestSettings
@@ -155,12 +156,13 @@ class Pipeline:
         briefs were made.
 
         Items are claimed a batch at a time, so two workers never brief the same item; the
-        briefs are made on every core. Stops at the next batch on shutdown.
+        briefs are made on every core, the next batch claimed while they make one. Stops at the
+        next batch on shutdown.
         """
         settings, db = self.app.settings, self.app.db
         llm = llm_for(settings)
-        made = 0
-        with self._brief_lock:
+
+        def claimed_batches() -> Iterator[list[int]]:
             while not self.stopping.is_set():
                 ids = claim(
                     db,
@@ -173,8 +175,17 @@ class Pipeline:
                     limit=BRIEF_BATCH,
                 )
                 if not ids:
-                    break
-                made += self._make(ids, None)
+                    return
+                yield ids
+
+        with self._brief_lock:
+            made = make_brief_batches(
+                db,
+                settings,
+                claimed_batches(),
+                claim_token=self.token,
+                workers=self.brief_workers,
+            ).made
 
             def with_llm(ids: list[int]) -> None:
                 nonlocal made

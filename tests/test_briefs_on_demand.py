@@ -6,14 +6,22 @@ Real feeds from the loopback server, real SQLite, real worker processes for the 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from aggregator import service
 from aggregator.app import App
-from aggregator.briefs.pipeline import POOL_AFTER, BriefJob, BriefWorkers, glossary_for
+from aggregator.briefs.pipeline import (
+    POOL_AFTER,
+    BriefJob,
+    BriefWorkers,
+    glossary_for,
+    make_brief_batches,
+)
 from aggregator.config import from_mapping
 from aggregator.mail.transport import MaildirTransport
 from aggregator.model.entry import Entry
@@ -101,7 +109,9 @@ def test_a_cycle_briefs_only_what_it_shows_and_the_brief_step_the_rest(
     pipeline.app.close()
 
 
-def test_the_brief_step_takes_the_newest_items_first(tmp_path: Path) -> None:
+def test_the_brief_step_takes_the_newest_items_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pipeline = _pipeline(tmp_path, [])
     db = pipeline.app.db
     with db.session() as session:
@@ -121,22 +131,18 @@ def test_the_brief_step_takes_the_newest_items_first(tmp_path: Path) -> None:
         ]
         store_entries(session, source, entries, NOW)
     # one batch of five: the five newest stories are briefed, the older ones wait
-    batch, service.BRIEF_BATCH = service.BRIEF_BATCH, 5
-    try:
-        pipeline.stopping.set()  # the step stops after the batch under way...
-        assert pipeline.brief() == 0  # ...and a stopped step starts none
-        pipeline.stopping.clear()
-        original = pipeline._make
+    monkeypatch.setattr(service, "BRIEF_BATCH", 5)
+    pipeline.stopping.set()  # the step stops after the batch under way...
+    assert pipeline.brief() == 0  # ...and a stopped step starts none
+    pipeline.stopping.clear()
+    claim = service.claim
 
-        def one_batch(ids: list[int], llm: object) -> int:
-            made = original(ids, None)
-            pipeline.stopping.set()
-            return made
+    def claim_then_stop(*args: object, **kwargs: object) -> list[int]:
+        pipeline.stopping.set()  # a shutdown while the first batch is claimed
+        return claim(*args, **kwargs)  # type: ignore[arg-type]
 
-        pipeline._make = one_batch  # type: ignore[method-assign]
-        assert pipeline.brief() == 5
-    finally:
-        service.BRIEF_BATCH = batch
+    monkeypatch.setattr(service, "claim", claim_then_stop)
+    assert pipeline.brief() == 5
     with db.session() as session:
         titles = set(
             session.scalars(select(Item.title).join(BriefRow, BriefRow.item_id == Item.id)).all()
@@ -187,6 +193,43 @@ def test_worker_processes_make_the_same_briefs_as_one_process(tmp_path: Path) ->
     workers.enabled = False
     assert [b.to_dict() for b in in_processes] == [b.to_dict() for b in workers.make(jobs)]
     assert all(len(b.bullets) >= 3 for b in in_processes)
+
+
+def test_workers_make_one_batch_while_the_next_is_read(tmp_path: Path) -> None:
+    pipeline = _pipeline(tmp_path, [])
+    db = pipeline.app.db
+    with db.session() as session:
+        source = Source(url="https://s.example/feed", name="S")
+        session.add(source)
+        session.flush()
+        entries = [
+            Entry(
+                key=f"k{n}",
+                title=f"Story {n}",
+                url=f"https://s.example/{n}",
+                content_html="<p>" + " ".join(SENTENCES).format(day=n) + "</p>",
+            )
+            for n in range(3 * POOL_AFTER)
+        ]
+        ids = store_entries(session, source, entries, NOW).new_ids
+    written_when_asked: list[int] = []
+
+    def batches() -> Iterator[list[int]]:
+        for start in range(0, len(ids), POOL_AFTER):
+            with db.session() as session:
+                written_when_asked.append(session.scalar(select(func.count(BriefRow.item_id))))
+            yield ids[start : start + POOL_AFTER]
+
+    workers = BriefWorkers(glossary_for(pipeline.app.settings))
+    try:
+        report = make_brief_batches(db, pipeline.app.settings, batches(), workers=workers)
+        assert workers.enabled and workers._pool is not None  # the processes did the work
+    finally:
+        workers.shutdown()
+        pipeline.app.close()
+    assert report.made == len(ids)
+    # each batch is asked for while the workers still make the one before: it is written after
+    assert written_when_asked == [0, 0, POOL_AFTER]
 
 
 def test_poll_without_briefs_then_with(tmp_path: Path, feed_server: FeedServer) -> None:

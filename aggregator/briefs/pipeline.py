@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -84,6 +84,11 @@ class BriefWorkers:
 
     def make(self, jobs: Sequence[BriefJob]) -> list[Brief]:
         """The extractive brief of each job, in order."""
+        return self.start(jobs)()
+
+    def start(self, jobs: Sequence[BriefJob]) -> Callable[[], list[Brief]]:
+        """Start making the jobs' extractive briefs; the call returned waits for them, in order.
+        Between the two, this process is free to read the next jobs or write the last briefs."""
         if self.enabled and len(jobs) >= POOL_AFTER:
             try:
                 if self._pool is None:
@@ -91,11 +96,27 @@ class BriefWorkers:
                         self.workers, [__name__], _set_glossary, (self.glossary,)
                     )
                 chunk = max(1, len(jobs) // (self.workers * 4))
-                return list(self._pool.map(_brief, jobs, chunksize=chunk))
+                results = self._pool.map(_brief, jobs, chunksize=chunk)  # submitted now
             except (BrokenProcessPool, OSError) as exc:
-                log.error("brief worker processes failed (%s); briefing in this process", exc)
-                self.enabled = False
+                self._give_up(exc)
+            else:
+
+                def wait() -> list[Brief]:
+                    try:
+                        return list(results)
+                    except (BrokenProcessPool, OSError) as exc:
+                        self._give_up(exc)
+                        return self._here(jobs)
+
+                return wait
+        return lambda: self._here(jobs)
+
+    def _here(self, jobs: Sequence[BriefJob]) -> list[Brief]:
         return [_brief(job, self.glossary) for job in jobs]
+
+    def _give_up(self, exc: BaseException) -> None:
+        log.error("brief worker processes failed (%s); briefing in this process", exc)
+        self.enabled = False
 
     def shutdown(self) -> None:
         if self._pool is not None:
@@ -177,10 +198,29 @@ def make_briefs(
     With ``claim_token`` the items are claimed by that worker (``store/claims.py``): a brief is
     written only for the items whose claim still holds, and the claims are released.
     """
+    batches = (item_ids[start : start + BATCH] for start in range(0, len(item_ids), BATCH))
+    return make_brief_batches(
+        db, settings, batches, llm=llm, refresh=refresh, claim_token=claim_token, workers=workers
+    )
+
+
+def make_brief_batches(
+    db: Database,
+    settings: Settings,
+    batches: Iterable[Sequence[int]],
+    *,
+    llm: LLMSummarizer | None = None,
+    refresh: bool = False,
+    claim_token: str | None = None,
+    workers: BriefWorkers | None = None,
+) -> BriefReport:
+    """:func:`make_briefs` over batches of items, taken one at a time from ``batches``. With
+    ``workers``, they make one batch while this process reads (or claims) the next and writes
+    the one before, so the workers never wait for the database."""
     glossary = workers.glossary if workers is not None else glossary_for(settings)
     report = BriefReport()
-    for start in range(0, len(item_ids), BATCH):
-        chunk = item_ids[start : start + BATCH]
+    in_hand: tuple[Sequence[int], list[BriefJob], Callable[[], list[Brief]]] | None = None
+    for chunk in batches:
         with db.session() as session:
             jobs = []
             for job, stored in _jobs(session, chunk):
@@ -189,22 +229,39 @@ def make_briefs(
                 else:
                     jobs.append(job)
         if llm is None and workers is not None:
-            briefs = workers.make(jobs)
+            briefs = workers.start(jobs)
         else:
-            briefs = [_brief(job, glossary, llm) for job in jobs]
-        now = datetime.now(UTC)
-        made = {
-            job.item_id: {
-                "item_id": job.item_id,
-                "content_hash": brief_key(job.title, job.text, glossary, brief.summarizer),
-                "data": brief.to_dict(),
-                "summarizer": brief.summarizer,
-                "created_at": now,
-            }
-            for job, brief in zip(jobs, briefs, strict=True)
-        }
-        report.made += _write_briefs(db, made, chunk, claim_token)
+            made = [_brief(job, glossary, llm) for job in jobs]
+            briefs = made.copy  # made already; the same shape as workers.start
+        if in_hand is not None:
+            report.made += _finish(db, glossary, *in_hand, claim_token)
+        in_hand = (chunk, jobs, briefs)
+    if in_hand is not None:
+        report.made += _finish(db, glossary, *in_hand, claim_token)
     return report
+
+
+def _finish(
+    db: Database,
+    glossary: dict[str, str],
+    chunk: Sequence[int],
+    jobs: list[BriefJob],
+    briefs: Callable[[], list[Brief]],
+    claim_token: str | None,
+) -> int:
+    """Wait for a batch's briefs and write them; returns how many were written."""
+    now = datetime.now(UTC)
+    made = {
+        job.item_id: {
+            "item_id": job.item_id,
+            "content_hash": brief_key(job.title, job.text, glossary, brief.summarizer),
+            "data": brief.to_dict(),
+            "summarizer": brief.summarizer,
+            "created_at": now,
+        }
+        for job, brief in zip(jobs, briefs(), strict=True)
+    }
+    return _write_briefs(db, made, chunk, claim_token)
 
 
 def on_demand(db: Database, settings: Settings) -> Callable[[Sequence[int]], object]:
