@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from aggregator.config import from_mapping
 from aggregator.mail.transport import MaildirTransport
 from aggregator.model.entry import Entry
 from aggregator.service import Pipeline
+from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import BriefRow, Edition, Item, Source
 from aggregator.store.subscribers import upsert_subscriber
@@ -73,6 +74,26 @@ def _pipeline(tmp_path: Path, feeds: list[str]) -> Pipeline:
     return Pipeline(app, transport=MaildirTransport(tmp_path / "outbox"))
 
 
+def _store_stories(db: Database, count: int) -> list[int]:
+    """``count`` stories of one source, a day apart, story n the (n + 1)th oldest."""
+    with db.session() as session:
+        source = Source(url="https://s.example/feed", name="S")
+        session.add(source)
+        session.flush()
+        entries = [
+            Entry(
+                key=f"k{n}",
+                title=f"Story {n}",
+                url=f"https://s.example/{n}",
+                content_html=f"<p>{' '.join(SENTENCES).format(day=n)}</p>",
+                content_text=" ".join(SENTENCES).format(day=n),
+                published=NOW - timedelta(days=count - n),
+            )
+            for n in range(count)
+        ]
+        return store_entries(session, source, entries, NOW).new_ids
+
+
 def test_a_cycle_briefs_only_what_it_shows_and_the_brief_step_the_rest(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
@@ -114,22 +135,7 @@ def test_the_brief_step_takes_the_newest_items_first(
 ) -> None:
     pipeline = _pipeline(tmp_path, [])
     db = pipeline.app.db
-    with db.session() as session:
-        source = Source(url="https://s.example/feed", name="S")
-        session.add(source)
-        session.flush()
-        entries = [
-            Entry(
-                key=f"k{n}",
-                title=f"Story {n}",
-                url=f"https://s.example/{n}",
-                content_html=f"<p>{' '.join(SENTENCES).format(day=n)}</p>",
-                content_text=" ".join(SENTENCES).format(day=n),
-                published=NOW.replace(day=1 + n),
-            )
-            for n in range(25)
-        ]
-        store_entries(session, source, entries, NOW)
+    _store_stories(db, 25)
     # one batch of five: the five newest stories are briefed, the older ones wait
     monkeypatch.setattr(service, "BRIEF_BATCH", 5)
     pipeline.stopping.set()  # the step stops after the batch under way...
@@ -198,20 +204,7 @@ def test_worker_processes_make_the_same_briefs_as_one_process(tmp_path: Path) ->
 def test_workers_make_one_batch_while_the_next_is_read(tmp_path: Path) -> None:
     pipeline = _pipeline(tmp_path, [])
     db = pipeline.app.db
-    with db.session() as session:
-        source = Source(url="https://s.example/feed", name="S")
-        session.add(source)
-        session.flush()
-        entries = [
-            Entry(
-                key=f"k{n}",
-                title=f"Story {n}",
-                url=f"https://s.example/{n}",
-                content_html="<p>" + " ".join(SENTENCES).format(day=n) + "</p>",
-            )
-            for n in range(3 * POOL_AFTER)
-        ]
-        ids = store_entries(session, source, entries, NOW).new_ids
+    ids = _store_stories(db, 3 * POOL_AFTER)
     written_when_asked: list[int] = []
 
     def batches() -> Iterator[list[int]]:
