@@ -302,6 +302,18 @@ ROLES = ("all", "worker", "web")
 holds the leader lock); ``web``: serves the pages and published files only."""
 STOP_SECONDS = 8.0
 """How long a shutdown waits for running jobs before it gives their work back and exits."""
+SIGNAL_POLL_SECONDS = 0.2
+
+
+def _until(signals: list[int]) -> None:
+    """Return once a stop signal is noted in ``signals``.
+
+    The handler only appends to the list: setting an Event there could deadlock, for Python runs
+    the handler in the main thread between two bytecodes, perhaps while that thread holds the
+    Event's lock. Sleeping in short steps, rather than blocking on a lock, also sees a signal
+    that woke another thread instead of this one."""
+    while not signals:
+        time.sleep(SIGNAL_POLL_SECONDS)
 
 
 class Service:
@@ -439,9 +451,9 @@ class Service:
     def run(self) -> None:
         """Start the jobs (unless web-only), serve the web app (unless worker-only) until
         SIGTERM/Ctrl-C, then stop within a bounded time, giving unfinished work back."""
-        stop = threading.Event()
+        signals: list[int] = []  # what the handler saw: appending takes no lock (see below)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda _number, _frame: stop.set())
+            signal.signal(sig, lambda number, _frame: signals.append(number))
         log.warning("%s", self.startup_line())
         if self.role != "web":
             self.schedule()
@@ -449,9 +461,9 @@ class Service:
         forced = False
         try:
             if self.role == "worker":
-                stop.wait()
-            elif not stop.is_set():
-                self._serve(stop)
+                _until(signals)
+            elif not signals:
+                self._serve(signals)
         finally:
             log.warning("stopping: finishing the jobs under way (at most %.0f s)", STOP_SECONDS)
             self.pipeline.stop()
@@ -473,8 +485,9 @@ class Service:
         with self._idle:
             return self._idle.wait_for(lambda: self._running == 0, timeout=seconds)
 
-    def _serve(self, stop: threading.Event) -> None:
-        """Serve the web app until ``stop`` is set or uvicorn receives SIGTERM/SIGINT."""
+    def _serve(self, signals: list[int]) -> None:
+        """Serve the web app until a signal is noted in ``signals`` or uvicorn receives
+        SIGTERM/SIGINT."""
         import uvicorn
 
         from aggregator.web.app import create_app
@@ -493,10 +506,10 @@ class Service:
         server = uvicorn.Server(config)
 
         def exit_on_stop() -> None:  # a signal that came before uvicorn took the handlers over
-            stop.wait()
+            _until(signals)
             server.should_exit = True
 
         threading.Thread(target=exit_on_stop, daemon=True).start()
         # uvicorn handles SIGTERM/SIGINT while it runs, then passes the signal on to the handler
-        # installed above, which only sets ``stop``: the process finishes its jobs and exits 0.
+        # installed above, which only notes it: the process finishes its jobs and exits 0.
         server.run()

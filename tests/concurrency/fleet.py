@@ -120,6 +120,8 @@ class Fleet:
                 subprocess.Popen(
                     [
                         sys.executable,
+                        "-X",
+                        "faulthandler",  # SIGABRT dumps every thread's stack into the log
                         "-m",
                         "aggregator",
                         "-v",
@@ -146,17 +148,23 @@ class Fleet:
         ]
 
     def stop(self, timeout: float = 20) -> list[int | None]:
-        """SIGTERM every live worker; their exit codes (None: did not stop in time, killed)."""
+        """SIGTERM every live worker; their exit codes (None: did not stop in time, aborted;
+        its threads' stacks are printed, shown with the failing test's output)."""
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         codes: list[int | None] = []
-        for proc in self.procs:
+        for n, proc in enumerate(self.procs):
             try:
                 codes.append(proc.wait(timeout=timeout))
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                proc.send_signal(signal.SIGABRT)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                print(f"worker{n} did not stop in {timeout:.0f} s:\n{self.logs()[n]}")
                 codes.append(None)
         return codes
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import platform
 import signal
+import subprocess
 import threading
 import time
 import zoneinfo
@@ -32,6 +36,7 @@ from tests.support.smtpserver import ScriptedHandler, SMTPTestServer
 
 pytestmark = pytest.mark.slow
 BOUND = STOP_SECONDS + 4  # the stop budget plus process start-up and interpreter exit
+SYS_TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine(), 0)
 
 
 def stop_time(fleet: Fleet) -> float:
@@ -188,3 +193,31 @@ def editions(url: str) -> int:
             return session.scalar(select(func.count()).select_from(Edition)) or 0
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("role", ["worker", "all"])
+def test_sigterm_that_wakes_another_thread_still_stops(tmp_path: Path, role: str) -> None:
+    """The kernel hands a process's signal to any thread that does not block it; sent to a
+    job thread here (tgkill), it must still stop the process."""
+    if not SYS_TGKILL:
+        pytest.skip(f"tgkill's number on {platform.machine()} is not known here")
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    config = write_config(
+        tmp_path, database_url=url, feeds=[], smtp_port=25, extra="[web]\nport = 0"
+    )
+    fleet = Fleet(config).start(1, role=role)
+    proc = fleet.procs[0]
+    wait_until(lambda: "is now the leader" in fleet.logs()[0], 30, "the service to start")
+    threads = sorted(int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid)
+    assert threads, "the service runs its jobs in threads"
+    libc = ctypes.CDLL(None, use_errno=True)
+    started = time.monotonic()
+    assert libc.syscall(SYS_TGKILL, proc.pid, threads[-1], signal.SIGTERM) == 0
+    try:
+        code = proc.wait(
+            timeout=2 * BOUND
+        )  # no second signal: that one might reach the main thread
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"a SIGTERM to thread {threads[-1]} did not stop the {role}")
+    assert code == 0, fleet.logs()
+    assert time.monotonic() - started < BOUND
