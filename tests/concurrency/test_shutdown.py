@@ -213,10 +213,8 @@ def test_sigterm_that_wakes_another_thread_still_stops(tmp_path: Path, role: str
     libc = ctypes.CDLL(None, use_errno=True)
     started = time.monotonic()
     assert libc.syscall(SYS_TGKILL, proc.pid, threads[-1], signal.SIGTERM) == 0
-    try:
-        code = proc.wait(
-            timeout=2 * BOUND
-        )  # no second signal: that one might reach the main thread
+    try:  # no second signal on a timeout: that one might reach the main thread
+        code = proc.wait(timeout=2 * BOUND)
     except subprocess.TimeoutExpired:
         pytest.fail(f"a SIGTERM to thread {threads[-1]} did not stop the {role}")
     assert code == 0, fleet.logs()
