@@ -192,12 +192,12 @@ def test_worker_processes_make_the_same_briefs_as_one_process(tmp_path: Path) ->
         for n in range(POOL_AFTER + 8)
     ]
     try:
-        in_processes = workers.make(jobs)
+        in_processes = workers.start(jobs)()
         assert workers._pool is not None and workers.enabled  # the processes did the work
     finally:
         workers.shutdown()
     workers.enabled = False
-    assert [b.to_dict() for b in in_processes] == [b.to_dict() for b in workers.make(jobs)]
+    assert [b.to_dict() for b in in_processes] == [b.to_dict() for b in workers.start(jobs)()]
     assert all(len(b.bullets) >= 3 for b in in_processes)
 
 

@@ -82,10 +82,6 @@ class BriefWorkers:
         self.enabled = self.workers >= 2
         self._pool: ProcessPoolExecutor | None = None
 
-    def make(self, jobs: Sequence[BriefJob]) -> list[Brief]:
-        """The extractive brief of each job, in order."""
-        return self.start(jobs)()
-
     def start(self, jobs: Sequence[BriefJob]) -> Callable[[], list[Brief]]:
         """Start making the jobs' extractive briefs; the call returned waits for them, in order.
         Between the two, this process is free to read the next jobs or write the last briefs."""
