@@ -238,8 +238,11 @@ def _unescaped_bodies(bodies: list[Text]) -> list[Text]:
 
 
 def _escaped_twice(text: Text) -> bool:
-    """True when HTML arrives as text of HTML: escaped tags and no real ones."""
-    return bool(_ESCAPED_TAG.search(text.value)) and not _REAL_TAG.search(text.value)
+    """True when HTML arrives as text of HTML: escaped tags and no real ones.
+
+    A real tag is looked for first: HTML bodies start with one, so most bodies are not scanned
+    to the end."""
+    return not _REAL_TAG.search(text.value) and bool(_ESCAPED_TAG.search(text.value))
 
 
 def _not_after(date: datetime | None, now: datetime) -> datetime | None:
