@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -80,6 +81,8 @@ class ParserPool:
 
 MAX_BATCH = 64
 """Sources recorded in one transaction at most."""
+LINGER = 0.05
+"""Seconds a transaction waits for more outcomes after its first."""
 T = TypeVar("T")
 
 
@@ -95,15 +98,18 @@ class StoreThread:
     """The one thread that writes a poll's outcomes, several sources per transaction.
 
     Writing is database work: a thread keeps it off the event loop (so fetch timeouts stay
-    honest) and serialises the writes. Outcomes that arrive while a transaction is being written
-    wait and go together into the next one, each in its own savepoint: one source's error rolls
-    back that source alone. Plain calls (claiming, loading, parsing without a pool) run between
-    transactions, never inside one.
+    honest) and serialises the writes. A transaction waits up to ``linger`` seconds after its
+    first outcome for more (fewer, larger transactions: a cold poll of 1,000 feeds commits about
+    50 times instead of 250), and outcomes that arrive while one is being written go into the
+    next; each has its own savepoint: one source's error rolls back that source alone. Plain
+    calls (claiming, loading, parsing without a pool) run between transactions, never inside
+    one, and are not kept waiting by the linger.
     """
 
-    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH):
+    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH, linger: float = LINGER):
         self.db = db
         self.max_batch = max_batch
+        self.linger = linger
         self._loop = asyncio.get_running_loop()
         self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="poll-store", daemon=True)
@@ -130,15 +136,19 @@ class StoreThread:
     def _run(self) -> None:
         while (first := self._queue.get()) is not None:
             batch = [first]
+            # Outcomes that arrive soon after the first wait for it: fewer, larger transactions.
+            until = time.monotonic() + (self.linger if first.in_transaction else 0.0)
             while len(batch) < self.max_batch:
                 try:
-                    more = self._queue.get_nowait()
+                    more = self._queue.get(timeout=max(0.0, until - time.monotonic()))
                 except queue.Empty:
                     break
                 if more is None:
                     self._queue.put(None)  # end after this batch
                     break
                 batch.append(more)
+                if not more.in_transaction:
+                    until = 0.0  # someone waits on a plain call: take only what is queued
             pending: list[_Call] = []
             for call in batch:
                 if call.in_transaction:

@@ -91,6 +91,45 @@ def test_a_plain_call_runs_between_transactions(db: Database) -> None:
     ]
 
 
+def test_outcomes_that_follow_within_the_linger_share_the_first_ones_transaction(
+    db: Database,
+) -> None:
+    """An idle store thread does not commit a lone outcome at once: those that arrive soon
+    after it (as a cold poll's do, a few milliseconds apart) go into the same transaction."""
+    commits: list[int] = []
+    event.listen(db.engine, "commit", lambda _conn: commits.append(1))
+
+    async def run() -> list[object]:
+        store = StoreThread(db, linger=1.0)
+        try:
+            first = store.record(_add, "https://a.example/")
+            await asyncio.sleep(0.2)  # well within the linger; the thread was idle, not busy
+            second = store.record(_add, "https://c.example/")
+            return list(await asyncio.gather(first, second))
+        finally:
+            store.close()
+
+    assert asyncio.run(asyncio.wait_for(run(), timeout=20)) == [
+        "https://a.example/",
+        "https://c.example/",
+    ]
+    assert commits == [1]
+
+
+def test_a_plain_call_is_not_kept_waiting_by_the_linger(db: Database) -> None:
+    async def run() -> list[object]:
+        store = StoreThread(db, linger=60.0)
+        try:
+            first = store.record(_add, "https://a.example/")
+            await asyncio.sleep(0.1)  # the thread now lingers on the open batch
+            plain = await asyncio.wait_for(store.call(lambda: "plain"), timeout=10)
+            return [plain, await first]
+        finally:
+            store.close()
+
+    assert asyncio.run(run()) == ["plain", "https://a.example/"]
+
+
 @pytest.mark.parametrize("max_batch", [1])
 def test_a_batch_of_one_still_records(db: Database, max_batch: int) -> None:
     async def run() -> object:
