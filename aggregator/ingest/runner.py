@@ -136,7 +136,7 @@ class StoreThread:
     def _run(self) -> None:
         while (first := self._queue.get()) is not None:
             batch = [first]
-            # Outcomes that arrive soon after the first wait for it: fewer, larger transactions.
+            # The outcomes that follow a first one within the linger join its transaction.
             until = time.monotonic() + (self.linger if first.in_transaction else 0.0)
             while len(batch) < self.max_batch:
                 try:

@@ -100,7 +100,7 @@ def test_outcomes_that_follow_within_the_linger_share_the_first_ones_transaction
     event.listen(db.engine, "commit", lambda _conn: commits.append(1))
 
     async def run() -> list[object]:
-        store = StoreThread(db, linger=1.0)
+        store = StoreThread(db, linger=2.0)
         try:
             first = store.record(_add, "https://a.example/")
             await asyncio.sleep(0.2)  # well within the linger; the thread was idle, not busy
