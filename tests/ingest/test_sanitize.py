@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import html
+
 import lxml.html
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.sanitize import html_to_text, sanitize_html, sanitized_html_to_text
@@ -134,6 +138,23 @@ def test_sanitized_text_matches_the_tree_walk_on_the_corpus() -> None:
     assert len(htmls) > 5000
     differ = [h[:200] for h in htmls if sanitized_html_to_text(h) != html_to_text(h)]
     assert differ == []
+
+
+_WHITESPACE = " \t\n\r\x0b\x0c\x1f\xa0\u2003\u2028\u3000"
+_PIECE = st.text(alphabet=st.sampled_from([*"ab<&é", *_WHITESPACE]), max_size=12)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.lists(_PIECE, max_size=4), max_size=5))
+def test_block_text_is_each_blocks_words_on_its_own_line(blocks: list[list[str]]) -> None:
+    """Whatever whitespace a block holds (tabs, no-break and ideographic spaces, line separators,
+    runs, or none to collapse), its words come out joined by single spaces, one block a line."""
+    markup = "".join(
+        "<p>" + "<b></b>".join(html.escape(piece, quote=False) for piece in block) + "</p>"
+        for block in blocks
+    )
+    expected = "\n".join(filter(None, (" ".join("".join(block).split()) for block in blocks)))
+    assert sanitized_html_to_text(markup) == expected
 
 
 @pytest.mark.parametrize(
