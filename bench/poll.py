@@ -20,10 +20,12 @@ its own:
 * cold poll: a fresh SQLite database, every URL added as a source, ``Poller.poll`` over all;
 * warm poll: the same again on that database, so every source that stored validators gets 304.
 
-Prints a markdown table: wall time, feeds/s, items/s, peak RSS, RSS growth over the child's
-baseline (after imports and set-up), the sampled peak RSS of any helper processes (the poller's
-parser pool, the floor's pool) and the poll's time ratios to GET + lxml, to the floor and to
-newsboat. Every phase runs --repeat times and counts its best: the short ones (GET + lxml, warm
+Prints a markdown table: wall time, CPU time (user + system of the measuring process and its
+helper processes, sampled; newsboat's from ``wait4``), feeds/s, items/s, peak RSS, RSS growth
+over the child's baseline (after imports and set-up), the sampled peak RSS of any helper
+processes (the poller's parser pool, the floor's pool) and the poll's time ratios to GET + lxml,
+to the floor and to newsboat. With two cores, a contender whose CPU time is near twice its wall
+time is bound by CPU, and a busier machine slows it in proportion. Every phase runs --repeat times and counts its best: the short ones (GET + lxml, warm
 poll) back to back, the three contenders (newsboat, the floor, the cold poll, each on a fresh
 database or cache) taking turns, so a noisy moment on a shared machine costs all of them alike;
 the cold poll's every time is printed too. Goals (issue 14): the cold poll within 1.5x of the
@@ -86,18 +88,42 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-class HelperMemory:
-    """Samples the summed RSS of this process's descendants (e.g. a parser pool), 20 times a second.
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
-    ru_maxrss covers only the measuring process, so work moved into helper processes would
-    otherwise look free. Listing descendants reads all of /proc, so it is done once a second;
-    reading each known helper's RSS is cheap, so the poll being measured barely pays for this.
+
+class Helpers:
+    """Samples this process's descendants (e.g. a parser pool) 20 times a second: the peak of
+    their summed RSS, and the CPU time they use while sampled.
+
+    ru_maxrss and getrusage cover only the measuring process, so work moved into helper
+    processes would otherwise look free. Listing descendants reads all of /proc, so it is done
+    once a second; reading each known helper is cheap, so the poll being measured barely pays
+    for this. A helper's CPU counts from the start (or its birth) to its last sample, so up to
+    a twentieth of a second of a helper that ends is missed.
     """
 
     def __init__(self) -> None:
         self.peak_mb = 0.0
+        self._first_cpu: dict[int, float] = {}
+        self._last_cpu: dict[int, float] = {}
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the helpers used while sampled."""
+        return sum(self._last_cpu[pid] - self._first_cpu.get(pid, 0.0) for pid in self._last_cpu)
+
+    def _read(self, helpers: list[psutil.Process]) -> int:
+        total = 0
+        for child in helpers:
+            with contextlib.suppress(psutil.Error):
+                total += child.memory_info().rss
+                times = child.cpu_times()
+                self._last_cpu[child.pid] = times.user + times.system
+        return total
 
     def _sample(self) -> None:
         me = psutil.Process()
@@ -108,13 +134,13 @@ class HelperMemory:
             if tick % 20 == 0:
                 with contextlib.suppress(psutil.Error):
                     helpers = me.children(recursive=True)
-            total = 0
-            for child in helpers:
-                with contextlib.suppress(psutil.Error):
-                    total += child.memory_info().rss
-            self.peak_mb = max(self.peak_mb, total / 2**20)
+            self.peak_mb = max(self.peak_mb, self._read(helpers) / 2**20)
 
-    def __enter__(self) -> HelperMemory:
+    def __enter__(self) -> Helpers:
+        # Helpers already running (a pool started before the clock) count from now on.
+        with contextlib.suppress(psutil.Error):
+            self._read(psutil.Process().children(recursive=True))
+        self._first_cpu = dict(self._last_cpu)
         self._thread.start()
         return self
 
@@ -214,14 +240,16 @@ def phase_floor(urls: list[str], concurrency: int, db: Path) -> dict:
     with ProcessPoolExecutor(processes, mp_context=get_context("fork")) as pool:
         list(pool.map(_floor.warm, range(processes)))
         base = _rss_mb()
-        with HelperMemory() as helpers:
-            started = time.perf_counter()
+        with Helpers() as helpers:
+            started, own_cpu = time.perf_counter(), _own_cpu_s()
             statuses, rows = asyncio.run(_floor_rows(urls, concurrency, pool))
             stored = _floor.insert_rows(db, rows)
             seconds = time.perf_counter() - started
+            own_cpu = _own_cpu_s() - own_cpu
     return {
         "seconds": seconds,
         "items": stored,
+        "cpu_s": own_cpu + helpers.cpu_s,
         "processes": processes,
         "statuses": dict(statuses),
         "base_mb": base,
@@ -252,11 +280,15 @@ def phase_poll(urls: list[str], concurrency: int, db_path: Path, repeat: int) ->
     poller = Poller(db, _settings(db_path.parent, concurrency))
     ids = poller.choose(due_only=False)
     base = _rss_mb()
-    with HelperMemory() as helpers:
-        seconds, report = _best_of(1 if fresh else repeat, lambda: asyncio.run(poller.poll(ids)))
+    runs = 1 if fresh else repeat
+    with Helpers() as helpers:
+        own_cpu = _own_cpu_s()
+        seconds, report = _best_of(runs, lambda: asyncio.run(poller.poll(ids)))
+        own_cpu = _own_cpu_s() - own_cpu
     db.dispose()
     return {
         "seconds": seconds,
+        "cpu_s": (own_cpu + helpers.cpu_s) / runs,
         "sources": len(ids),
         "items": report.new,
         "results": dict(Counter(o.result for o in report.outcomes)),
@@ -342,6 +374,7 @@ def run_newsboat(urls: list[str], concurrency: int, folder: Path) -> dict | None
     version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
     return {
         "seconds": seconds,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "items": items,
         "feeds": feeds,
         "peak_mb": usage.ru_maxrss / 1024,
@@ -405,9 +438,9 @@ def _ratio(seconds: float, over: float | None) -> str:
 
 def table(runs: list[dict]) -> list[str]:
     lines = [
-        "| feeds | phase | wall s | feeds/s | items/s | peak RSS MB | RSS growth MB "
+        "| feeds | phase | wall s | CPU s | feeds/s | items/s | peak RSS MB | RSS growth MB "
         "| helper procs MB | x GET + lxml | x floor | x newsboat |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         feeds, lower, floor, newsboat = run["feeds"], run["lower"], run["floor"], run["newsboat"]
@@ -419,10 +452,11 @@ def table(runs: list[dict]) -> list[str]:
             return f"{phase['peak_mb']:.0f} | {grown:.0f} | {phase['helpers_mb']:.0f}"
 
         rows = [
-            ("GET + lxml cold", lower["cold_s"], cold["items"], low_mem, ""),
+            ("GET + lxml cold", lower["cold_s"], None, cold["items"], low_mem, ""),
             (
                 f"floor: GET + lxml + nh3 + text ({floor['processes']} procs) + executemany",
                 floor["seconds"],
+                floor["cpu_s"],
                 floor["items"],
                 memory(floor),
                 "",
@@ -430,7 +464,8 @@ def table(runs: list[dict]) -> list[str]:
         ]
         if newsboat:
             nb_mem = f"{newsboat['peak_mb']:.0f} | – | –"
-            rows.append(("newsboat -x reload", newsboat["seconds"], newsboat["items"], nb_mem, ""))
+            nb_row = ("newsboat -x reload", newsboat["seconds"], newsboat["cpu_s"])
+            rows.append((*nb_row, newsboat["items"], nb_mem, ""))
         nb_s = newsboat["seconds"] if newsboat else None
         ratios = " | ".join(
             (
@@ -440,20 +475,22 @@ def table(runs: list[dict]) -> list[str]:
             )
         )
         rows += [
-            ("**poll cold**", cold["seconds"], cold["items"], memory(cold), ratios),
-            ("GET + lxml warm (304)", lower["warm_s"], 0, low_mem, ""),
+            ("**poll cold**", cold["seconds"], cold["cpu_s"], cold["items"], memory(cold), ratios),
+            ("GET + lxml warm (304)", lower["warm_s"], None, 0, low_mem, ""),
             (
                 "poll warm",
                 warm["seconds"],
+                warm["cpu_s"],
                 warm["items"],
                 memory(warm),
                 f"{_ratio(warm['seconds'], lower['warm_s'])} |  | ",
             ),
         ]
-        for name, seconds, count, mem, ratio in rows:
+        for name, seconds, cpu, count, mem, ratio in rows:
             ratio = ratio or " | | "
+            cpu_cell = "–" if cpu is None else f"{cpu:.2f}"
             lines.append(
-                f"| {feeds} | {name} | {seconds:.2f} | {feeds / seconds:,.0f} | "
+                f"| {feeds} | {name} | {seconds:.2f} | {cpu_cell} | {feeds / seconds:,.0f} | "
                 f"{count / seconds:,.0f} | {mem} | {ratio} |"
             )
     return lines
