@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.config import Settings
@@ -358,32 +358,27 @@ class Poller:
         The source is the plain copy read when it was claimed; its new state is written with one
         UPDATE of the columns a poll owns (no ORM object is loaded).
         """
-        if not release(session.connection(), SOURCES, [source.id], token=self.token):
+        connection = session.connection()
+        if not release(connection, SOURCES, [source.id], token=self.token):
             return self._lost(source.id, result.elapsed)
         moved = self._apply_move(session, source, result)
         stored = None
-        values: dict[str, object] = {}
+        values: dict[str, object] = {"_id": source.id}
         if parsed is not None:
             stored = store_entries(session, source, parsed.entries, now)
             source.feed_title = parsed.title or source.feed_title
             source.ttl_minutes = parsed.ttl_minutes
-            values = {
+            values |= {
                 "feed_title": source.feed_title,
                 "ttl_minutes": parsed.ttl_minutes,
                 "hub_url": parsed.hub_url,
-            }
-            values |= {
-                column: value
-                for column, value in (
-                    ("site_url", parsed.site_url),
-                    ("feed_id", parsed.feed_id),
-                    ("feed_updated_at", parsed.updated),
-                    ("last_new_at", now if stored.new else None),
-                )
-                if value
+                "site_url": parsed.site_url,
+                "feed_id": parsed.feed_id,
+                "feed_updated_at": parsed.updated,
+                "last_new_at": now if stored.new else None,
             }
         lo, hi = interval_bounds(source, self.settings.fetch)
-        recent = session.scalars(_RECENT_DATES, {"source_id": source.id}).all()
+        recent = connection.execute(_RECENT_DATES, {"source_id": source.id}).scalars().all()
         record_success(
             source,
             now=now,
@@ -402,7 +397,7 @@ class Poller:
         if parsed is not None and parsed.warning:
             warning = source.last_error = f"{RECOVERED} {parsed.warning}"
         values |= {c: getattr(source, c) for c in SUCCESS_COLUMNS}
-        session.execute(update(SOURCES).where(SOURCES.c.id == source.id).values(values))
+        connection.execute(_RECORD_FETCH if parsed is None else _RECORD_DOCUMENT, values)
         if stored is None:
             return SourceOutcome(
                 source.id,
@@ -508,6 +503,21 @@ _RECENT_DATES = (
     .limit(10)
 )
 """A source's ten newest dates, for its next check (built once: a poll records many)."""
+_RECORD_FETCH = (
+    update(SOURCES)
+    .where(SOURCES.c.id == bindparam("_id"))
+    .values({c: bindparam(c) for c in SUCCESS_COLUMNS})
+)
+"""A fetch's outcome on a source whose claim was released in the same transaction."""
+_RECORD_DOCUMENT = _RECORD_FETCH.values(
+    {c: bindparam(c) for c in ("feed_title", "ttl_minutes", "hub_url")}
+    | {
+        # What a document may leave out keeps its last known value.
+        c: func.coalesce(bindparam(c, type_=SOURCES.c[c].type), SOURCES.c[c])
+        for c in ("site_url", "feed_id", "feed_updated_at", "last_new_at")
+    }
+)
+"""And what its document says of the feed (both statements built once: a poll records many)."""
 _RECORD_SUCCESS = (
     update(SOURCES)
     .where(SOURCES.c.id == bindparam("_id"), SOURCES.c.claimed_by == bindparam("_token"))

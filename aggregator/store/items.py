@@ -75,7 +75,8 @@ def store_entries(
     Known keys are read first, so unchanged entries cost one dictionary look-up. Entries
     without a date get ``now`` (first seen). Duplicate keys within one document keep the first.
     """
-    known = dict(session.execute(_KNOWN_KEYS, {"source_id": source.id}).all())
+    connection = session.connection()  # Core statements: the ORM's execution layer is not needed
+    known = dict(connection.execute(_KNOWN_KEYS, {"source_id": source.id}).all())
     fresh: dict[str, dict] = {}
     changed: dict[str, dict] = {}
     for entry in entries:
@@ -95,14 +96,12 @@ def store_entries(
         # Core, not the ORM bulk path: a poll inserts thousands of rows and needs no objects.
         # A row that another writer stored first is skipped, never an error.
         inserted = dict(
-            session.connection()
-            .execute(
-                conflict_insert(session.get_bind().dialect.name, ITEMS)
+            connection.execute(
+                conflict_insert(connection.dialect.name, ITEMS)
                 .on_conflict_do_nothing()
                 .returning(Item.key_hash, Item.id),
                 list(fresh.values()),
-            )
-            .all()
+            ).all()
         )
         result.new_ids = [inserted[k] for k in fresh if k in inserted]
         result.new = len(result.new_ids)

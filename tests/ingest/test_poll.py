@@ -134,6 +134,57 @@ def test_conditional_get_and_changed_content(
     assert item_count(db, sid) == 5
 
 
+
+def _atom(title: str, head: str = "", entries: str = "") -> bytes:
+    return (
+        f'<feed xmlns="http://www.w3.org/2005/Atom"><title>{title}</title>{head}'
+        f'<entry><id>urn:one</id><title>One</title><updated>2026-11-02T10:00:00Z</updated>'
+        f'<content type="html">first</content></entry>{entries}</feed>'
+    ).encode()
+
+
+def test_what_a_document_leaves_out_keeps_its_last_known_value(
+    db: Database, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    head = (
+        '<id>urn:feed</id><link rel="alternate" href="https://site.example/"/>'
+        "<updated>2026-11-02T10:00:00Z</updated>"
+    )
+    url = feed_server.add("/keep.xml", _atom("First", head), "application/atom+xml")
+    sid = add_sources(db, [url])[url]
+    settings = settings_for(tmp_path)
+    assert poll_all(db, settings).new == 1
+
+    def state() -> tuple:
+        with db.session() as session:
+            source = session.get(Source, sid)
+            assert source is not None
+            return (
+                source.feed_title,
+                source.site_url,
+                source.feed_id,
+                source.feed_updated_at,
+                source.last_new_at,
+            )
+
+    title, site, feed_id, updated, last_new = state()
+    assert (title, site, feed_id) == ("First", "https://site.example/", "urn:feed")
+    assert updated is not None and updated.isoformat() == "2026-11-02T10:00:00+00:00"
+    assert last_new is not None
+
+    # The same entry under a new title, and nothing else said of the feed: what it no longer
+    # says is kept, and "last new" stays at the poll that last brought a new entry.
+    feed_server.replace("/keep.xml", _atom("Second"))
+    assert poll_all(db, settings).new == 0
+    assert state() == ("Second", site, feed_id, updated, last_new)
+
+    two = "<entry><id>urn:two</id><title>Two</title><content>second</content></entry>"
+    feed_server.replace("/keep.xml", _atom("Second", "<id>urn:moved</id>", two))
+    assert poll_all(db, settings).new == 1
+    title, site_now, feed_id, updated_now, last_new_now = state()
+    assert (site_now, feed_id, updated_now) == (site, "urn:moved", updated)
+    assert last_new_now is not None and last_new_now > last_new
+
 def test_user_agent_and_compression(
     sqlite_db: Database, feed_server: FeedServer, tmp_path: Path
 ) -> None:
