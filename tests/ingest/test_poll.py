@@ -134,11 +134,10 @@ def test_conditional_get_and_changed_content(
     assert item_count(db, sid) == 5
 
 
-
 def _atom(title: str, head: str = "", entries: str = "") -> bytes:
     return (
         f'<feed xmlns="http://www.w3.org/2005/Atom"><title>{title}</title>{head}'
-        f'<entry><id>urn:one</id><title>One</title><updated>2026-11-02T10:00:00Z</updated>'
+        f"<entry><id>urn:one</id><title>One</title><updated>2026-11-02T10:00:00Z</updated>"
         f'<content type="html">first</content></entry>{entries}</feed>'
     ).encode()
 
@@ -184,6 +183,7 @@ def test_what_a_document_leaves_out_keeps_its_last_known_value(
     title, site_now, feed_id, updated_now, last_new_now = state()
     assert (site_now, feed_id, updated_now) == (site, "urn:moved", updated)
     assert last_new_now is not None and last_new_now > last_new
+
 
 def test_user_agent_and_compression(
     sqlite_db: Database, feed_server: FeedServer, tmp_path: Path
