@@ -518,10 +518,6 @@ _RECORD_DOCUMENT = _RECORD_FETCH.values(
     }
 )
 """And what its document says of the feed (both statements built once: a poll records many)."""
-_RECORD_SUCCESS = (
-    update(SOURCES)
-    .where(SOURCES.c.id == bindparam("_id"), SOURCES.c.claimed_by == bindparam("_token"))
-    .values(
-        {c: bindparam(c) for c in SUCCESS_COLUMNS} | {"claimed_by": None, "claimed_until": None}
-    )
+_RECORD_SUCCESS = _RECORD_FETCH.where(SOURCES.c.claimed_by == bindparam("_token")).values(
+    claimed_by=None, claimed_until=None
 )
