@@ -25,11 +25,12 @@ helper processes, sampled; newsboat's from ``wait4``), feeds/s, items/s, peak RS
 over the child's baseline (after imports and set-up), the sampled peak RSS of any helper
 processes (the poller's parser pool, the floor's pool) and the poll's time ratios to GET + lxml,
 to the floor and to newsboat. With two cores, a contender whose CPU time is near twice its wall
-time is bound by CPU, and a busier machine slows it in proportion. Every phase runs --repeat times and counts its best: the short ones (GET + lxml, warm
-poll) back to back, the three contenders (newsboat, the floor, the cold poll, each on a fresh
-database or cache) taking turns, so a noisy moment on a shared machine costs all of them alike;
-the cold poll's every time is printed too. Goals (issue 14): the cold poll within 1.5x of the
-floor and no slower than newsboat; the warm poll is reported, no longer a goal.
+time is bound by CPU, and a busier machine slows it in proportion. Every phase runs --repeat
+times and counts its best: the short ones (GET + lxml, warm poll) back to back, the three
+contenders (newsboat, the floor, the cold poll, each on a fresh database or cache) taking turns,
+so a noisy moment on a shared machine costs all of them alike; the cold poll's every time is
+printed too. Goals (issue 14): the cold poll within 1.5x of the floor and no slower than
+newsboat; the warm poll is reported, no longer a goal.
 """
 
 from __future__ import annotations
