@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from aggregator.model.entry import Entry
-from aggregator.stories.assign import group_pending
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import Item, Source
+from aggregator.stories.assign import group_pending
 from tests.stories.labeled import figures, load
 
 NOW = datetime(2026, 2, 18, 6, 0, tzinfo=UTC)
@@ -231,10 +231,11 @@ def test_two_workers_grouping_at_once_reach_what_one_reaches(database_url: str) 
         for _ in range(3):  # bounded repetition: the workers' turns fall differently each time
             workers = [Database(database_url) for _ in range(2)]
             done: list[int] = []
-            threads = [
-                threading.Thread(target=lambda w=w: done.append(group_pending(w, batch=25)))
-                for w in workers
-            ]
+
+            def work(worker: Database, done: list[int] = done) -> None:
+                done.append(group_pending(worker, batch=25))
+
+            threads = [threading.Thread(target=work, args=(w,)) for w in workers]
             for t in threads:
                 t.start()
             for t in threads:
