@@ -114,7 +114,7 @@ class Signature:
         parts = (self.sketch, sorted(self.names), sorted(self.title_numbers), [t for t, _ in terms])
         head = struct.pack("<II4H", self.headline, self.shingles, *(len(p) for p in parts))
         body = b"".join(struct.pack(f"<{len(p)}I", *p) for p in parts)
-        return head + body + bytes(min(c, 255) for _, c in terms)
+        return head + body + bytes(c for _, c in terms)
 
     @classmethod
     def decode(cls, data: bytes) -> Signature:
@@ -164,7 +164,7 @@ def signature(title: str, text: str) -> Signature:
         shingles=len(shingles),
         names=frozenset(map(_hash, names)),
         title_numbers=frozenset(map(_hash, numbers)),
-        terms=dict(terms),
+        terms={t: min(c, 255) for t, c in terms.items()},  # stored in a byte each
         headline=_hash(" ".join(_word(t) for t in title_tokens)),
     )
 
@@ -205,7 +205,7 @@ def same_event(a: Signature, b: Signature, weight: Weights, *, one_source: bool 
     """Whether two items (already within ``WINDOW`` of each other) report the same event.
 
     ``one_source``: both come from one feed, where one text under two titles is a template
-    (a series' boilerplate), not one report.
+    (a series' boilerplate) and one title over two texts is a series, not one report.
     """
     if _numbers_conflict(a, b):
         return False
@@ -214,6 +214,8 @@ def same_event(a: Signature, b: Signature, weight: Weights, *, one_source: bool 
             return False
         if min(a.shingles, b.shingles) >= MIN_SHINGLES:
             return True
+    elif one_source and a.headline == b.headline:
+        return False  # a series title over different texts ("Week in Review")
     if len(a.names & b.names) < SHARED_NAMES:
         return False
     return similarity(a, b, weight) >= (SIMILAR_ONE_SOURCE if one_source else SIMILAR)
