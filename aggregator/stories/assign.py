@@ -22,6 +22,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, select, text, update
 
@@ -121,8 +122,8 @@ def _group_batch(connection: Connection, pending_rows: Sequence) -> None:
         )
         for r in pending_rows
     ]
-    lo = min(r.member.published for r in pending) - WINDOW
-    hi = max(r.member.published for r in pending) + WINDOW
+    lo = _shifted(min(r.member.published for r in pending), -WINDOW)
+    hi = _shifted(max(r.member.published for r in pending), WINDOW)
     known = [
         _Row(
             Member(
@@ -139,6 +140,18 @@ def _group_batch(connection: Connection, pending_rows: Sequence) -> None:
     ]
     groups = _regroup(known, pending)
     _write(connection, groups, pending)
+
+
+def _shifted(moment: datetime, by: timedelta) -> datetime:
+    """``moment + by``, held at the calendar's ends (an item dated in year 1 or 9999)."""
+    try:
+        return moment + by
+    except OverflowError:
+        return (
+            datetime.min.replace(tzinfo=UTC)
+            if by < timedelta(0)
+            else datetime.max.replace(tzinfo=UTC)
+        )
 
 
 def _regroup(known: list[_Row], pending: list[_Row]) -> list[list[_Row]]:

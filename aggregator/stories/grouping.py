@@ -31,7 +31,7 @@ SKETCH = 48
 """Hashes kept per bottom-k sketch."""
 LEAD_CHARS = 600
 """How much of the text names are read from: the opening, where a report says what happened."""
-SHINGLE_CHARS = 4000
+SHINGLE_CHARS = 1500
 """How much of the text its shingles are made from."""
 STEM = 8
 TITLE_WEIGHT = 2
@@ -52,7 +52,7 @@ SIMILAR_ONE_SOURCE = 0.5
 
 _WORD = re.compile(r"\w+(?:[.,'’\-]\w+)*")
 _BREAK = re.compile(r"[.!?…:;\n|]")
-_POSSESSIVE = re.compile(r"['’]s$")
+_DIGIT = re.compile(r"\d")
 
 
 def _hash(text: str) -> int:
@@ -65,14 +65,16 @@ def _normal(text: str) -> str:
 
 def _word(token: str) -> str:
     """A token as compared: case folded, without a possessive, numbers without separators."""
-    token = _POSSESSIVE.sub("", token.casefold())
-    if any(c.isdigit() for c in token):
+    token = token.casefold()
+    if token.endswith(("'s", "’s")):
+        token = token[:-2]
+    if _DIGIT.search(token):
         token = token.replace(",", "").replace("'", "").replace("’", "")
     return token
 
 
 def _has_digit(token: str) -> bool:
-    return any(c.isdigit() for c in token)
+    return _DIGIT.search(token) is not None
 
 
 def _capitalized_inside(text: str) -> list[str]:
@@ -141,8 +143,11 @@ def signature(title: str, text: str) -> Signature:
     """The signature of an item's title and plain text."""
     title, text = _normal(title).strip(), _normal(text).strip()
     title_tokens = _WORD.findall(title)
-    words = [_word(t) for t in _WORD.findall(f"{title}\n{text[:SHINGLE_CHARS]}")]
-    shingles = {_hash(" ".join(words[i : i + 3])) for i in range(max(0, len(words) - 2))}
+    words = [_hash(w) for w in _WORD.findall(f"{title}\n{text[:SHINGLE_CHARS]}".casefold())]
+    shingles = {
+        (a * 1000003 + b * 10007 + c) & 0xFFFFFFFF
+        for a, b, c in zip(words, words[1:], words[2:], strict=False)
+    }
     lead = text[:LEAD_CHARS]
     lead_tokens = _WORD.findall(lead)
     names = {_word(t) for t in _capitalized_inside(lead)}
@@ -189,27 +194,52 @@ Weights = Callable[[int], float]
 
 def similarity(a: Signature, b: Signature, weight: Weights) -> float:
     """The cosine of the two items' word vectors, each count weighted by ``weight``."""
-    if not a.terms or not b.terms:
-        return 0.0
-    wa = {t: c * weight(t) for t, c in a.terms.items()}
-    wb = {t: c * weight(t) for t, c in b.terms.items()}
-    dot = sum(v * wb[t] for t, v in wa.items() if t in wb)
-    if not dot:
-        return 0.0
-    return dot / (
-        math.sqrt(sum(v * v for v in wa.values())) * math.sqrt(sum(v * v for v in wb.values()))
-    )
+    return _Vector(a, weight).cosine(b, weight)
 
 
-def same_event(a: Signature, b: Signature, weight: Weights, *, one_source: bool = False) -> bool:
+class _Vector:
+    """An item's weighted word vector, built once for the many items it is compared with."""
+
+    __slots__ = ("norm", "weights")
+
+    def __init__(self, sig: Signature, weight: Weights):
+        self.weights = {t: c * weight(t) for t, c in sig.terms.items()}
+        self.norm = math.sqrt(sum(v * v for v in self.weights.values()))
+
+    def cosine(self, other: Signature, weight: Weights) -> float:
+        if not self.norm or not other.terms:
+            return 0.0
+        dot = 0.0
+        norm = 0.0
+        for term, count in other.terms.items():
+            value = count * weight(term)
+            norm += value * value
+            mine = self.weights.get(term)
+            if mine is not None:
+                dot += mine * value
+        return dot / (self.norm * math.sqrt(norm)) if dot else 0.0
+
+
+def same_event(
+    a: Signature,
+    b: Signature,
+    weight: Weights,
+    *,
+    one_source: bool = False,
+    vector: _Vector | None = None,
+) -> bool:
     """Whether two items (already within ``WINDOW`` of each other) report the same event.
 
     ``one_source``: both come from one feed, where one text under two titles is a template
     (a series' boilerplate) and one title over two texts is a series, not one report.
+    ``vector``: ``a``'s weighted words, when the caller compares ``a`` with many items.
     """
     if _numbers_conflict(a, b):
         return False
-    if resemblance(a, b) >= NEAR_DUPLICATE:
+    shared_shingles = len(set(a.sketch) & set(b.sketch))
+    if shared_shingles >= NEAR_DUPLICATE * min(len(a.sketch), len(b.sketch)) and (
+        resemblance(a, b) >= NEAR_DUPLICATE
+    ):
         if one_source and a.headline != b.headline:
             return False
         if min(a.shingles, b.shingles) >= MIN_SHINGLES:
@@ -218,11 +248,13 @@ def same_event(a: Signature, b: Signature, weight: Weights, *, one_source: bool 
         return False  # a series title over different texts ("Week in Review")
     if len(a.names & b.names) < SHARED_NAMES:
         return False
-    return similarity(a, b, weight) >= (SIMILAR_ONE_SOURCE if one_source else SIMILAR)
+    cosine = (vector or _Vector(a, weight)).cosine(b, weight)
+    return cosine >= (SIMILAR_ONE_SOURCE if one_source else SIMILAR)
 
 
-COMMON = 1000
-"""A hash carried by more members of a window than this (a common word) finds no candidates."""
+COMMON = 20
+"""A hash carried by more members of a window than this, and than a twentieth of them (a
+common word), finds no candidates."""
 _PROBES = 4
 """Sketch hashes indexed per member: copies share their smallest shingles."""
 
@@ -275,11 +307,13 @@ class Index:
     def matches(self, member: Member) -> list[int]:
         """The members (not ``member`` itself) that report the same event, within the window."""
         hits: Counter[int] = Counter()
+        common = max(COMMON, len(self.members) // 20)
         for term in self._terms(member.signature):
             ids = self._postings.get(term, ())
-            if len(ids) <= COMMON:
+            if len(ids) <= common:
                 hits.update(ids)
         found = []
+        vector = _Vector(member.signature, self.weight)
         for other_id, count in hits.items():
             if count < 2 or other_id == member.id:
                 continue
@@ -291,6 +325,7 @@ class Index:
                 other.signature,
                 self.weight,
                 one_source=other.source == member.source,
+                vector=vector,
             ):
                 found.append(other_id)
         return sorted(found)

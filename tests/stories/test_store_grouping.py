@@ -252,3 +252,18 @@ def test_two_workers_grouping_at_once_reach_what_one_reaches(database_url: str) 
                 s.execute(update(Item).values(story_key=Item.link_key, story_signature=None))
     finally:
         db.dispose()
+
+
+def test_items_dated_at_the_calendars_ends_are_grouped(db: Database) -> None:
+    a = _source(db, "https://a.example/feed")
+    oldest = datetime(1, 1, 1, tzinfo=UTC)
+    latest = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    _store(
+        db,
+        a,
+        [
+            Entry(key="1", title="Year one", content_text=WIRE, published=oldest),
+            Entry(key="2", title="Year 9999", content_text=OTHER, published=latest),
+        ],
+    )
+    assert group_pending(db) == 2
