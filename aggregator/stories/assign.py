@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text, update
 
@@ -106,36 +107,20 @@ def group_pending(db: Database, *, batch: int = BATCH) -> int:
         grouped += len(rows)
 
 
+def _row(r: Any, sig: Signature, *, pending: bool) -> _Row:
+    """A database row of the window as grouping reads it."""
+    member = Member(r.id, r.published_at, r.link_key or r.story_key, sig, r.source_id)
+    return _Row(member, r.story_key, pending, pending and r.changed_at is not None)
+
+
 def _group_batch(connection: Connection, pending_rows: Sequence) -> None:
     pending = [
-        _Row(
-            Member(
-                id=r.id,
-                published=r.published_at,
-                link_key=r.link_key or r.story_key,
-                signature=signature(r.title or "", r.content_text or ""),
-                source=r.source_id,
-            ),
-            r.story_key,
-            True,
-            r.changed_at is not None,
-        )
-        for r in pending_rows
+        _row(r, signature(r.title or "", r.content_text or ""), pending=True) for r in pending_rows
     ]
     lo = _shifted(min(r.member.published for r in pending), -WINDOW)
     hi = _shifted(max(r.member.published for r in pending), WINDOW)
     known = [
-        _Row(
-            Member(
-                id=r.id,
-                published=r.published_at,
-                link_key=r.link_key or r.story_key,
-                signature=Signature.decode(r.story_signature),
-                source=r.source_id,
-            ),
-            r.story_key,
-            False,
-        )
+        _row(r, Signature.decode(r.story_signature), pending=False)
         for r in connection.execute(_WINDOW, {"lo": lo, "hi": hi})
     ]
     groups = _regroup(known, pending)
