@@ -42,6 +42,7 @@ from aggregator.store.schedule import (
     still_unusable,
     unchanged_interval,
 )
+from aggregator.stories.assign import group_pending
 
 log = logging.getLogger("aggregator.poll")
 
@@ -66,6 +67,9 @@ class PollReport:
     outcomes: list[SourceOutcome] = field(default_factory=list)
     new_item_ids: list[int] = field(default_factory=list)
     changed_item_ids: list[int] = field(default_factory=list)
+    grouped: int = 0
+    """Items grouped into stories after the sources were stored (this poll's and any left)."""
+    grouping_seconds: float = 0.0
 
     def count(self, result: PollResult) -> int:
         return sum(1 for o in self.outcomes if o.result == result)
@@ -251,6 +255,9 @@ class Poller:
                     log.info("poll stopped: %d source(s) left to the next poll", len(cut_short))
                 watcher.cancel()
             await store.call(self._store_not_modified, unchanged)
+            started = loop.time()
+            report.grouped = await store.call(group_pending, self.db)
+            report.grouping_seconds = loop.time() - started
         finally:
             store.close()
             parsers.shutdown()

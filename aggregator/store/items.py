@@ -88,8 +88,10 @@ def store_entries(
             fresh[key] = _row(entry, source.id, key, digest, now)
         elif known[key] != digest:
             row = _row(entry, source.id, key, digest, now)
-            del row["first_seen_at"], row["source_id"], row["key_hash"]
+            # It keeps its story until grouping compares it again (and may take it out).
+            del row["first_seen_at"], row["source_id"], row["key_hash"], row["story_key"]
             row["changed_at"] = now
+            row["story_signature"] = None
             changed[key] = row
     result = StoreResult(changed=len(changed))
     if fresh:
@@ -126,12 +128,14 @@ def store_entries(
 
 
 def _row(entry: Entry, source_id: int, key: str, digest: str, now: datetime) -> dict:
+    opens = story_key(entry, source_id)
     return {
         "source_id": source_id,
         "key_hash": key,
         "guid": entry.guid,
         "url": entry.url,
-        "story_key": story_key(entry, source_id),
+        "story_key": opens,
+        "link_key": opens,
         "title": entry.title,
         "author": entry.author,
         "content_html": entry.content_html,

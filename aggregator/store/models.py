@@ -13,11 +13,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -129,6 +131,13 @@ class Item(Base):
         Index("ix_items_claimed_by", "claimed_by"),
         Index("ix_items_source_published", "source_id", "published_at"),
         Index("ix_items_published", "published_at"),
+        Index(
+            "ix_items_ungrouped",
+            "published_at",
+            "id",
+            sqlite_where=text("story_signature IS NULL"),
+            postgresql_where=text("story_signature IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -138,7 +147,13 @@ class Item(Base):
     guid: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     story_key: Mapped[str] = mapped_column(String(40))
-    """sha1 of the canonical link: the same story from two sources shares it."""
+    """The item's story: its own ``link_key`` until grouping (``aggregator/stories/``) finds it
+    reports the same event as a story already stored, then that story's key."""
+    link_key: Mapped[str | None] = mapped_column(String(40))
+    """sha1 of the canonical link (or of the source and entry key): the key the item opens a
+    story with; two sources carrying one link share it."""
+    story_signature: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    """What grouping compares (``stories.grouping.Signature``); NULL while awaiting grouping."""
     title: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(Text)
     content_html: Mapped[str] = mapped_column(Text, default="")

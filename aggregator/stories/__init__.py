@@ -1,0 +1,1 @@
+"""Stories: items grouped into news events, whatever feeds and publishers carry them."""

@@ -1,0 +1,226 @@
+"""Grouping stored items into stories: each item awaiting grouping joins or opens a story.
+
+An item awaits grouping while its ``story_signature`` is NULL: when it is stored, and again when
+its content changes. :func:`group_pending` takes those items a batch at a time, in order of
+publication, under one lock (a transaction-level advisory lock on PostgreSQL, ``BEGIN
+IMMEDIATE`` on SQLite), so several workers grouping at once take turns and reach the result one
+would. Each batch reads the signatures of the items published within ``WINDOW`` of it (an index
+of the window, built from narrow rows), so a batch costs what its window holds, not the table.
+
+What a batch writes:
+
+* an item that reports the same event as a stored story (by link or text) takes that story's
+  key; one that opens a story keeps its own ``link_key``;
+* when an item connects two stories, the later-opened story's items take the earlier's key;
+* a changed item's old story is formed again from its other members: if the item was all that
+  held it together, it splits, and the item itself may leave.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, text, update
+
+from aggregator.store.claims import write_transaction
+from aggregator.store.db import Database
+from aggregator.store.models import ITEMS
+from aggregator.stories.grouping import (
+    WINDOW,
+    Index,
+    Member,
+    Signature,
+    opening_order,
+    signature,
+)
+
+log = logging.getLogger("aggregator.stories")
+BATCH = 500
+"""Items grouped per transaction."""
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :name))")
+
+_PENDING = (
+    select(
+        ITEMS.c.id,
+        ITEMS.c.source_id,
+        ITEMS.c.link_key,
+        ITEMS.c.story_key,
+        ITEMS.c.published_at,
+        ITEMS.c.title,
+        ITEMS.c.content_text,
+        ITEMS.c.changed_at,
+    )
+    .where(ITEMS.c.story_signature.is_(None))
+    .order_by(ITEMS.c.published_at, ITEMS.c.id)
+    .limit(bindparam("limit"))
+)
+_WINDOW = select(
+    ITEMS.c.id,
+    ITEMS.c.source_id,
+    ITEMS.c.link_key,
+    ITEMS.c.story_key,
+    ITEMS.c.published_at,
+    ITEMS.c.story_signature,
+).where(
+    ITEMS.c.story_signature.is_not(None),
+    ITEMS.c.published_at >= bindparam("lo"),
+    ITEMS.c.published_at <= bindparam("hi"),
+)
+_SET_GROUPED = (
+    update(ITEMS)
+    .where(ITEMS.c.id == bindparam("_id"))
+    .values(story_key=bindparam("_key"), story_signature=bindparam("_signature"))
+)
+_SET_KEY = update(ITEMS).where(ITEMS.c.id == bindparam("_id")).values(story_key=bindparam("_key"))
+_RENAME_STORY = (
+    update(ITEMS).where(ITEMS.c.story_key == bindparam("_old")).values(story_key=bindparam("_key"))
+)
+
+
+@dataclass(slots=True)
+class _Row:
+    """An item of the batch's window, as grouping reads it."""
+
+    member: Member
+    story_key: str
+    pending: bool
+    changed: bool = False
+    """A pending item whose content changed: its story is formed again."""
+
+
+def group_pending(db: Database, *, batch: int = BATCH) -> int:
+    """Group every item awaiting grouping, a batch at a time; returns how many were grouped."""
+    grouped = 0
+    while True:
+        with write_transaction(db) as connection:
+            if not db.is_sqlite:
+                connection.execute(_LOCK, {"name": ":stories"})
+            rows = connection.execute(_PENDING, {"limit": batch}).all()
+            if not rows:
+                return grouped
+            _group_batch(connection, rows)
+        grouped += len(rows)
+
+
+def _row(r: Any, sig: Signature, *, pending: bool) -> _Row:
+    """A database row of the window as grouping reads it."""
+    member = Member(r.id, r.published_at, r.link_key or r.story_key, sig, r.source_id)
+    return _Row(member, r.story_key, pending, pending and r.changed_at is not None)
+
+
+def _group_batch(connection: Connection, pending_rows: Sequence) -> None:
+    pending = [
+        _row(r, signature(r.title or "", r.content_text or ""), pending=True) for r in pending_rows
+    ]
+    lo = _shifted(min(r.member.published for r in pending), -WINDOW)
+    hi = _shifted(max(r.member.published for r in pending), WINDOW)
+    known = [
+        _row(r, Signature.decode(r.story_signature), pending=False)
+        for r in connection.execute(_WINDOW, {"lo": lo, "hi": hi})
+    ]
+    groups = _regroup(known, pending)
+    _write(connection, groups, pending)
+
+
+def _shifted(moment: datetime, by: timedelta) -> datetime:
+    """``moment + by``, held at the calendar's ends (an item dated in year 1 or 9999)."""
+    try:
+        return moment + by
+    except OverflowError:
+        return (
+            datetime.min.replace(tzinfo=UTC)
+            if by < timedelta(0)
+            else datetime.max.replace(tzinfo=UTC)
+        )
+
+
+def _regroup(known: list[_Row], pending: list[_Row]) -> list[list[_Row]]:
+    """The window's groups once the pending items are placed.
+
+    Stored stories stay whole, except those a changed item belonged to: their stored members are connected again by link
+    and text alone. Each pending item is then connected to everything it matches.
+    """
+    rows = {r.member.id: r for r in (*known, *pending)}
+    parent = {i: i for i in rows}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(a: int, b: int) -> None:
+        a, b = root(a), root(b)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    reopened = _reopened(pending)
+    index = Index()
+    first_of_story: dict[str, int] = {}
+    by_link: dict[str, int] = {}
+    for row in sorted(known, key=lambda r: opening_order(r.member)):
+        index.add(row.member)
+        by_link.setdefault(row.member.link_key, row.member.id)
+        if row.story_key not in reopened:
+            union(first_of_story.setdefault(row.story_key, row.member.id), row.member.id)
+    again = [r for r in known if r.story_key in reopened]
+    for row in sorted(again, key=lambda r: opening_order(r.member)):
+        union(by_link[row.member.link_key], row.member.id)
+        for other in index.matches(row.member):
+            union(row.member.id, other)
+    for row in sorted(pending, key=lambda r: opening_order(r.member)):
+        union(by_link.setdefault(row.member.link_key, row.member.id), row.member.id)
+        for other in index.matches(row.member):
+            union(row.member.id, other)
+        index.add(row.member)
+    groups: dict[int, list[_Row]] = defaultdict(list)
+    for row in rows.values():
+        groups[root(row.member.id)].append(row)
+    return [sorted(g, key=lambda r: opening_order(r.member)) for g in groups.values()]
+
+
+def _reopened(pending: list[_Row]) -> set[str]:
+    """The stories of the changed items among ``pending``: formed again without them."""
+    return {r.story_key for r in pending if r.changed}
+
+
+def _story_key(group: list[_Row], reopened: set[str]) -> str:
+    """A group keeps the key of the earliest-opened stored story in it that stayed whole; a
+    group of new items (and parts of reopened stories) takes its opening item's link key."""
+    for row in group:  # in opening order
+        if not row.pending and row.story_key not in reopened:
+            return row.story_key
+    return group[0].member.link_key
+
+
+def _write(connection: Connection, groups: list[list[_Row]], pending: list[_Row]) -> None:
+    reopened = _reopened(pending)
+    grouped, moved, renamed = [], [], {}
+    for group in groups:
+        key = _story_key(group, reopened)
+        for row in group:
+            if row.pending:
+                grouped.append(
+                    {"_id": row.member.id, "_key": key, "_signature": row.member.signature.encode()}
+                )
+            elif row.story_key not in reopened:
+                if row.story_key != key:
+                    renamed[row.story_key] = key
+            elif row.story_key != key:
+                moved.append({"_id": row.member.id, "_key": key})
+    if renamed:  # whole stories merged into an earlier one, their members outside the window too
+        connection.execute(_RENAME_STORY, [{"_old": o, "_key": k} for o, k in renamed.items()])
+    if moved:
+        connection.execute(_SET_KEY, moved)
+    connection.execute(_SET_GROUPED, grouped)
+    log.debug(
+        "grouped %d item(s): %d stor(ies) merged, %d item(s) moved",
+        len(grouped),
+        len(renamed),
+        len(moved),
+    )

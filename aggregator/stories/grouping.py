@@ -1,0 +1,363 @@
+"""Whether two items report the same news event: compact signatures and one pairwise test.
+
+An item's :class:`Signature` holds what the test needs and nothing else, so it is stored with the
+item and compared without reading the item's text again:
+
+* ``sketch``: a bottom-k sketch (the ``SKETCH`` smallest hashes) of the word 3-gram shingles of
+  the title and text, which estimates the Jaccard similarity of two texts: twin feeds, an Atom
+  and a JSON Feed copy, and syndicated copies with small edits share most shingles;
+* ``names``: the words written with a capital letter where a sentence does not start (in the
+  text's opening, and in the title unless every word of it is capitalized), and numbers: the
+  people, places, bodies and figures an event is made of, in any script that has case;
+* ``title``: the title's words of three letters or more, and its numbers.
+
+:func:`same_event` decides from two signatures alone (no corpus statistics), so the stories
+that single-link grouping forms do not depend on the order items arrive in.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+import unicodedata
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+SKETCH = 48
+"""Hashes kept per bottom-k sketch."""
+LEAD_CHARS = 600
+"""How much of the text names are read from: the opening, where a report says what happened."""
+SHINGLE_CHARS = 1500
+"""How much of the text its shingles are made from."""
+STEM = 8
+TITLE_WEIGHT = 2
+"""Words are compared by their first letters, so one word's inflections count as one."""
+WINDOW = timedelta(days=3)
+"""Items further apart than this (by publication date) are never one story."""
+
+NEAR_DUPLICATE = 0.5
+"""Estimated shingle Jaccard at which two texts are copies of one report."""
+MIN_SHINGLES = 6
+"""A text with fewer shingles than this is too short to call a copy by its shingles."""
+SHARED_NAMES = 1
+"""Names and numbers two reports of one event share, at least."""
+SIMILAR = 0.30
+"""Weighted cosine of two reports of one event, at least."""
+SIMILAR_ONE_SOURCE = 0.5
+"""The same from one feed, which writes about one topic in many pieces."""
+
+_WORD = re.compile(r"\w+(?:[.,'’\-]\w+)*")
+_BREAK = re.compile(r"[.!?…:;\n|]")
+_DIGIT = re.compile(r"\d")
+
+
+def _hash(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+def _normal(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def _word(token: str) -> str:
+    """A token as compared: case folded, without a possessive, numbers without separators."""
+    token = token.casefold()
+    if token.endswith(("'s", "’s")):
+        token = token[:-2]
+    if _DIGIT.search(token):
+        token = token.replace(",", "").replace("'", "").replace("’", "")
+    return token
+
+
+def _has_digit(token: str) -> bool:
+    return _DIGIT.search(token) is not None
+
+
+def _capitalized_inside(text: str) -> list[str]:
+    """Tokens written with a capital that do not start a sentence, a line or the text."""
+    found = []
+    previous_end = 0
+    for match in _WORD.finditer(text):
+        token = match.group()
+        starts = previous_end == 0 or _BREAK.search(text, previous_end, match.start()) is not None
+        if not starts and token[0].isupper() and len(token) > 1:
+            found.append(token)
+        previous_end = match.end()
+    return found
+
+
+def _title_cased(words: list[str]) -> bool:
+    """Whether a title capitalizes (nearly) every word, so its capitals say nothing."""
+    long = [w for w in words if len(w) >= 4 and w[0].isalpha()]
+    return len(long) >= 3 and sum(w[0].isupper() for w in long) >= 0.7 * len(long)
+
+
+@dataclass(slots=True, frozen=True)
+class Signature:
+    """What :func:`same_event` compares (see the module's docstring)."""
+
+    sketch: tuple[int, ...]
+    shingles: int
+    """How many distinct shingles the text had (the sketch holds at most ``SKETCH``)."""
+    names: frozenset[int]
+    title_numbers: frozenset[int]
+    terms: dict[int, int]
+    """Word hashes of the title (counted twice) and the text's opening, with their counts."""
+    headline: int = 0
+    """A hash of the title's words."""
+
+    def encode(self) -> bytes:
+        """A compact binary form, for the store."""
+        terms = sorted(self.terms.items())
+        parts = (self.sketch, sorted(self.names), sorted(self.title_numbers), [t for t, _ in terms])
+        head = struct.pack("<II4H", self.headline, self.shingles, *(len(p) for p in parts))
+        body = b"".join(struct.pack(f"<{len(p)}I", *p) for p in parts)
+        return head + body + bytes(c for _, c in terms)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Signature:
+        headline, shingles, *sizes = struct.unpack_from("<II4H", data)
+        offset = struct.calcsize("<II4H")
+        values = struct.unpack_from(f"<{sum(sizes)}I", data, offset)
+        counts = data[offset + 4 * sum(sizes) :]
+        parts, start = [], 0
+        for size in sizes:
+            parts.append(values[start : start + size])
+            start += size
+        sketch, names, numbers, terms = parts
+        return cls(
+            tuple(sketch),
+            shingles,
+            frozenset(names),
+            frozenset(numbers),
+            dict(zip(terms, counts, strict=True)),
+            headline,
+        )
+
+
+def signature(title: str, text: str) -> Signature:
+    """The signature of an item's title and plain text."""
+    title, text = _normal(title).strip(), _normal(text).strip()
+    title_tokens = _WORD.findall(title)
+    words = [_hash(w) for w in _WORD.findall(f"{title}\n{text[:SHINGLE_CHARS]}".casefold())]
+    shingles = {
+        (a * 1000003 + b * 10007 + c) & 0xFFFFFFFF
+        for a, b, c in zip(words, words[1:], words[2:], strict=False)
+    }
+    lead = text[:LEAD_CHARS]
+    lead_tokens = _WORD.findall(lead)
+    names = {_word(t) for t in _capitalized_inside(lead)}
+    capitalized = [t for t in title_tokens if t[0].isupper() and len(t) > 1]
+    if _title_cased(title_tokens):  # its capitals say nothing: only those the text shares
+        written = {_word(t) for t in lead_tokens if t[0].isupper()}
+        capitalized = [t for t in capitalized if _word(t) in written]
+    names.update(_word(t) for t in capitalized)
+    numbers = {_word(t) for t in title_tokens if _has_digit(t)}
+    names.update(numbers)
+    names.update(_word(t) for t in lead_tokens if _has_digit(t))
+    terms: Counter[int] = Counter()
+    for weight, tokens in ((TITLE_WEIGHT, title_tokens), (1, lead_tokens)):
+        for token in tokens:
+            if len(token) >= 2 or _has_digit(token):
+                terms[_hash(_word(token)[:STEM])] += weight
+    return Signature(
+        sketch=tuple(sorted(shingles)[:SKETCH]),
+        shingles=len(shingles),
+        names=frozenset(map(_hash, names)),
+        title_numbers=frozenset(map(_hash, numbers)),
+        terms={t: min(c, 255) for t, c in terms.items()},  # stored in a byte each
+        headline=_hash(" ".join(_word(t) for t in title_tokens)),
+    )
+
+
+def resemblance(a: Signature, b: Signature) -> float:
+    """The Jaccard similarity of two texts' shingles, estimated from their sketches."""
+    if not a.sketch or not b.sketch:
+        return 0.0
+    union = sorted(set(a.sketch) | set(b.sketch))[:SKETCH]
+    both = set(a.sketch) & set(b.sketch)
+    return sum(1 for h in union if h in both) / len(union)
+
+
+def _numbers_conflict(a: Signature, b: Signature) -> bool:
+    """Both titles carry numbers and none in common: issue 580 and 581, version 1.2 and 1.3."""
+    return bool(a.title_numbers and b.title_numbers and not a.title_numbers & b.title_numbers)
+
+
+Weights = Callable[[int], float]
+"""A word hash's weight: its inverse document frequency in the window."""
+
+
+def similarity(a: Signature, b: Signature, weight: Weights) -> float:
+    """The cosine of the two items' word vectors, each count weighted by ``weight``."""
+    return _Vector(a, weight).cosine(b, weight)
+
+
+class _Vector:
+    """An item's weighted word vector, built once for the many items it is compared with."""
+
+    __slots__ = ("norm", "weights")
+
+    def __init__(self, sig: Signature, weight: Weights):
+        self.weights = {t: c * weight(t) for t, c in sig.terms.items()}
+        self.norm = math.sqrt(sum(v * v for v in self.weights.values()))
+
+    def cosine(self, other: Signature, weight: Weights) -> float:
+        if not self.norm or not other.terms:
+            return 0.0
+        dot = 0.0
+        norm = 0.0
+        for term, count in other.terms.items():
+            value = count * weight(term)
+            norm += value * value
+            mine = self.weights.get(term)
+            if mine is not None:
+                dot += mine * value
+        return dot / (self.norm * math.sqrt(norm)) if dot else 0.0
+
+
+def same_event(
+    a: Signature,
+    b: Signature,
+    weight: Weights,
+    *,
+    one_source: bool = False,
+    vector: _Vector | None = None,
+) -> bool:
+    """Whether two items (already within ``WINDOW`` of each other) report the same event.
+
+    ``one_source``: both come from one feed, where one text under two titles is a template
+    (a series' boilerplate) and one title over two texts is a series, not one report.
+    ``vector``: ``a``'s weighted words, when the caller compares ``a`` with many items.
+    """
+    if _numbers_conflict(a, b):
+        return False
+    shared_shingles = len(set(a.sketch) & set(b.sketch))
+    if shared_shingles >= NEAR_DUPLICATE * min(len(a.sketch), len(b.sketch)) and (
+        resemblance(a, b) >= NEAR_DUPLICATE
+    ):
+        if one_source and a.headline != b.headline:
+            return False
+        if min(a.shingles, b.shingles) >= MIN_SHINGLES:
+            return True
+    elif one_source and a.headline == b.headline:
+        return False  # a series title over different texts ("Week in Review")
+    if len(a.names & b.names) < SHARED_NAMES:
+        return False
+    cosine = (vector or _Vector(a, weight)).cosine(b, weight)
+    return cosine >= (SIMILAR_ONE_SOURCE if one_source else SIMILAR)
+
+
+COMMON = 20
+"""A hash carried by more members of a window than this, and than a twentieth of them (a
+common word), finds no candidates."""
+_PROBES = 4
+"""Sketch hashes indexed per member: copies share their smallest shingles."""
+
+
+@dataclass(slots=True)
+class Member:
+    """An item as grouping sees it."""
+
+    id: int
+    published: datetime
+    link_key: str
+    signature: Signature
+    source: int = 0
+
+
+class Index:
+    """The members of a window, found by the title words, names and shingles they share."""
+
+    def __init__(self) -> None:
+        self.members: dict[int, Member] = {}
+        self._postings: dict[int, list[int]] = defaultdict(list)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @staticmethod
+    def _terms(sig: Signature) -> set[int]:
+        return set(sig.terms) | set(sig.sketch[:_PROBES])
+
+    def add(self, member: Member) -> None:
+        self.discard(member.id)
+        self.members[member.id] = member
+        for term in self._terms(member.signature):
+            self._postings[term].append(member.id)
+
+    def discard(self, member_id: int) -> None:
+        member = self.members.pop(member_id, None)
+        if member is None:
+            return
+        for term in self._terms(member.signature):
+            ids = self._postings[term]
+            ids.remove(member_id)
+            if not ids:
+                del self._postings[term]
+
+    def weight(self, term: int) -> float:
+        """The inverse document frequency of a word hash among the members."""
+        return math.log((len(self.members) + 2) / (len(self._postings.get(term, ())) + 1))
+
+    def matches(self, member: Member) -> list[int]:
+        """The members (not ``member`` itself) that report the same event, within the window."""
+        hits: Counter[int] = Counter()
+        common = max(COMMON, len(self.members) // 20)
+        for term in self._terms(member.signature):
+            ids = self._postings.get(term, ())
+            if len(ids) <= common:
+                hits.update(ids)
+        found = []
+        vector = _Vector(member.signature, self.weight)
+        for other_id, count in hits.items():
+            if count < 2 or other_id == member.id:
+                continue
+            other = self.members[other_id]
+            if abs(other.published - member.published) > WINDOW:
+                continue
+            if other.link_key == member.link_key or same_event(
+                member.signature,
+                other.signature,
+                self.weight,
+                one_source=other.source == member.source,
+                vector=vector,
+            ):
+                found.append(other_id)
+        return sorted(found)
+
+
+def components(members: Sequence[Member]) -> list[list[Member]]:
+    """Single-link groups of ``members`` (a shared link or :func:`same_event` connects two),
+    each in opening order."""
+    index = Index()
+    parent: dict[int, int] = {}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    by_link: dict[str, int] = {}
+    for member in members:
+        parent[member.id] = member.id
+        first = by_link.setdefault(member.link_key, member.id)
+        for other in [first, *index.matches(member)]:
+            a, b = root(member.id), root(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        index.add(member)
+    groups: dict[int, list[Member]] = defaultdict(list)
+    for member in members:
+        groups[root(member.id)].append(member)
+    return [sorted(g, key=opening_order) for g in groups.values()]
+
+
+def opening_order(member: Member) -> tuple[datetime, str]:
+    """The member that opens a story comes first: the earliest report (then the smallest key)."""
+    return (member.published, member.link_key)
