@@ -249,17 +249,28 @@ def _not_after(date: datetime | None, now: datetime) -> datetime | None:
     return min(date, now) if date is not None else None
 
 
+MAX_TTL_MINUTES = 366 * 24 * 60
+"""Longest ``<ttl>`` taken (a year); a longer one is clamped to it."""
+
+
+def _ttl_minutes(ttl: str | None) -> int | None:
+    """An RSS ``<ttl>`` in minutes: ASCII digits, positive, at most MAX_TTL_MINUTES."""
+    ttl = ttl.strip() if ttl else ""
+    if not (ttl.isascii() and ttl.isdigit()) or not ttl.strip("0"):
+        return None
+    return MAX_TTL_MINUTES if len(ttl) > 9 else min(int(ttl), MAX_TTL_MINUTES)
+
+
 def normalise_feed(
     raw: RawFeed, parser: str, now: datetime, warning: str | None = None
 ) -> ParsedFeed:
     """Build the ParsedFeed for a raw feed parsed by tier ``parser``."""
-    ttl = raw.ttl.strip() if raw.ttl else ""
     return ParsedFeed(
         title=plain_title(raw.title),
         site_url=absolute_url(raw.site_url, raw.base),
         feed_id=collapse(raw.feed_id) or None if raw.feed_id else None,
         entries=[normalise_entry(e, raw.base, now) for e in raw.entries],
-        ttl_minutes=int(ttl) if ttl.isdigit() and int(ttl) > 0 else None,
+        ttl_minutes=_ttl_minutes(raw.ttl),
         hub_url=absolute_url(raw.hub_url, raw.base),
         updated=_not_after(to_date(raw.updated), now),
         parser=parser,
