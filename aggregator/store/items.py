@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from aggregator.model.dates import sane_date
 from aggregator.model.entry import Entry
 from aggregator.store.chunks import scalars_in
 from aggregator.store.db import Database, chunked, conflict_insert
@@ -126,6 +127,7 @@ def store_entries(
 
 
 def _row(entry: Entry, source_id: int, key: str, digest: str, now: datetime) -> dict:
+    published = sane_date(entry.published, now)  # the parser's bounds, for every other caller
     return {
         "source_id": source_id,
         "key_hash": key,
@@ -138,9 +140,9 @@ def _row(entry: Entry, source_id: int, key: str, digest: str, now: datetime) -> 
         "content_text": entry.content_text,
         "tags": list(entry.tags),
         "content_hash": digest,
-        "published_at": entry.published or now,
-        "dated": entry.published is not None,  # undated: ranked by first seen, no date shown
-        "updated_at": entry.updated,
+        "published_at": published or now,
+        "dated": published is not None,  # undated: ranked by first seen, no date shown
+        "updated_at": sane_date(entry.updated, now),
         "first_seen_at": now,
     }
 

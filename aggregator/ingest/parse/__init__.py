@@ -28,7 +28,9 @@ def parse_feed(
     """Parse ``body`` fetched from ``url`` (the final URL, the base for relative links).
 
     Entry dates later than ``now`` (default: the current time) are clamped to it, so a
-    mis-dated entry cannot stay pinned on top; absent dates stay None for the store to fill.
+    mis-dated entry cannot stay pinned on top; absent dates, and dates outside the calendar's
+    sane bounds (``model.dates``: before 1970, a year or more ahead), stay None for the store
+    to fill.
     Raises FeedParseError with a one-line message when no tier yields a feed.
     """
     now = now or datetime.now(UTC)

@@ -27,6 +27,7 @@ from aggregator.ingest.sanitize import (
     strip_markup,
     text_to_html,
 )
+from aggregator.model.dates import sane_date
 from aggregator.model.entry import Entry, ParsedFeed
 
 MAX_ENTRY_TAGS = 20
@@ -206,8 +207,8 @@ def normalise_entry(raw: RawEntry, feed_base: str | None, now: datetime) -> Entr
     content_html = sanitize_html(body.as_html(), body.base or base) if body else ""
     content_text = sanitized_html_to_text(content_html)
     guid = collapse(raw.guid) if raw.guid else None
-    published = _not_after(to_date(raw.published), now)
-    updated = _not_after(to_date(raw.updated), now)
+    published = sane_date(to_date(raw.published), now)
+    updated = sane_date(to_date(raw.updated), now)
     return Entry(
         key=_entry_key(guid, url, title, content_text),
         title=title,
@@ -245,10 +246,6 @@ def _escaped_twice(text: Text) -> bool:
     return not _REAL_TAG.search(text.value) and bool(_ESCAPED_TAG.search(text.value))
 
 
-def _not_after(date: datetime | None, now: datetime) -> datetime | None:
-    return min(date, now) if date is not None else None
-
-
 MAX_TTL_MINUTES = 366 * 24 * 60
 """Longest ``<ttl>`` taken (a year); a longer one is clamped to it."""
 
@@ -272,7 +269,7 @@ def normalise_feed(
         entries=[normalise_entry(e, raw.base, now) for e in raw.entries],
         ttl_minutes=_ttl_minutes(raw.ttl),
         hub_url=absolute_url(raw.hub_url, raw.base),
-        updated=_not_after(to_date(raw.updated), now),
+        updated=sane_date(to_date(raw.updated), now),
         parser=parser,
         warning=strip_invalid_chars(warning).replace("\n", " ").strip() or None
         if warning
