@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 
 from aggregator.model.dates import sane_date
 from aggregator.model.entry import Entry
+from aggregator.model.links import without_tracking
 from aggregator.store.chunks import scalars_in
 from aggregator.store.db import Database, chunked, conflict_insert
 from aggregator.store.models import ITEMS, BriefRow, Item, Source
 from aggregator.store.schedule import PolledSource
-
-_TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src", "_hsenc", "_hsmi")
 
 
 def sha1(text: str) -> str:
@@ -26,18 +25,13 @@ def sha1(text: str) -> str:
 
 
 def canonical_link(url: str) -> str:
-    """A comparable form of a story link: no scheme, www., fragment, tracking params or trailing /."""
-    parts = urlsplit(url.strip())
+    """A comparable form of a story link: no scheme, www., fragment, tracking params
+    (``model.links``, the rule an item's key follows too) or trailing /."""
+    parts = urlsplit(without_tracking(url.strip()))
     host = (parts.hostname or "").lower().removeprefix("www.")
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
-    query = parts.query and urlencode(
-        sorted(
-            (k, v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if not k.lower().startswith(_TRACKING_PARAMS)
-        )
-    )
+    query = parts.query and urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
     path = parts.path.rstrip("/") or ""
     return urlunsplit(("", host, path, query, "")).lstrip("/")
 

@@ -29,6 +29,7 @@ from aggregator.ingest.sanitize import (
 )
 from aggregator.model.dates import sane_date
 from aggregator.model.entry import Entry, ParsedFeed
+from aggregator.model.links import without_tracking
 
 MAX_ENTRY_TAGS = 20
 """Categories kept per entry: one entry with thousands of them must not fill the disk."""
@@ -192,8 +193,8 @@ def plain_title(text: Text | None) -> str:
 def _entry_key(guid: str | None, url: str | None, title: str, content_text: str) -> str:
     if guid:
         return f"guid:{guid}"
-    if url:
-        return f"link:{url}"
+    if url:  # a link's tracking parameters change between fetches: the key leaves them out
+        return f"link:{without_tracking(url)}"
     digest = hashlib.sha256(f"{title}\n{content_text}".encode()).hexdigest()
     return f"hash:{digest}"
 
