@@ -361,6 +361,8 @@ class Fetcher:
     def _read_file(self, url: str, last_modified: str | None) -> FetchResult:
         """Read a file:// URL or a local path, with the same size cap; mtime+size act as validator."""
         parts = urlsplit(url)
+        if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
+            raise FetchError("a file: URL on another host, refused")
         path = Path(unquote(parts.path)) if parts.scheme == "file" else Path(url).expanduser()
         started = time.monotonic()
         try:
