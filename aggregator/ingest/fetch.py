@@ -206,6 +206,15 @@ class Fetcher:
         self.policy = AddressPolicy(settings.allow_networks)
         self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
+
+    def _host_slots(self, scheme: str, host: str, port: int | None) -> asyncio.Semaphore:
+        """The ``per_host`` slots of one origin (scheme, host, port), as the connector counts."""
+        key = (scheme, host.lower(), port)
+        slots = self._hosts.get(key)
+        if slots is None:
+            slots = self._hosts[key] = asyncio.Semaphore(self.settings.per_host)
+        return slots
 
     async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(
@@ -237,13 +246,19 @@ class Fetcher:
         "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
     ) -> FetchResult:
         """Fetch ``url`` (http, https or file). Raises FetchError with a one-line reason."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise FetchError(f"not a usable URL: {exc}") from None
         if parts.scheme == "file" or not parts.scheme:
             return await asyncio.to_thread(self._read_file, url, last_modified)
         if parts.scheme not in ("http", "https"):
             raise FetchError(f"unsupported URL scheme {parts.scheme!r}")
-        started = time.monotonic()
-        async with self._slots:
+        # A host slot first, then a global one (so a queue for one busy host holds none of
+        # the slots other hosts could use); the timeout starts once the request can be sent.
+        async with self._host_slots(parts.scheme, parts.hostname or "", port), self._slots:
+            started = time.monotonic()
             try:
                 return await self._follow(url, etag, last_modified, accept, started)
             except TimeoutError:
