@@ -41,12 +41,12 @@ def parse_feed(
 
     root, problem = lxml_tier.read_tree(body, url)
     dtd = guard.internal_dtd(body) if root is None else root.getroottree().docinfo.internalDTD
-    entities = guard.screen_entities(dtd)
+    entities = guard.screen_entities(dtd, body)
     warning = None
     if root is None and not entities and (mended := repair.repair(body, url)) is not None:
         # The repair may have mended a DOCTYPE the first look could not read: screen it again.
         root = mended
-        entities = guard.screen_entities(mended.getroottree().docinfo.internalDTD)
+        entities = guard.screen_entities(mended.getroottree().docinfo.internalDTD, body)
         warning = f"{problem} (repaired)"
     if root is not None and not entities and not _charset_overrides(content_type, root):
         raw = lxml_tier.read_feed(root)

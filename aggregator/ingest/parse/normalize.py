@@ -34,6 +34,13 @@ from aggregator.model.links import without_tracking
 MAX_ENTRY_TAGS = 20
 """Categories kept per entry: one entry with thousands of them must not fill the disk."""
 MAX_TAG_CHARS = 100
+MAX_TITLE_CHARS = 1000
+"""Longest title kept (feed and entry): longer ones are cut; a title is a line, not a text."""
+MAX_BODY_CHARS = 256 * 1024
+"""Longest body read (before sanitizing) and kept: a field never stores more than this."""
+MAX_LINE_CHARS = 2048
+"""Longest guid or author kept; a link longer than MAX_URL_CHARS is no link."""
+MAX_URL_CHARS = 8192
 
 # HTML escaped once too often: "&lt;p&gt;" (or "&amp;lt;p&amp;gt;"), and real tags.
 _ESCAPED_TAG = re.compile(r"&(?:amp;)?lt;/?(?:p|div|br|a|img|span|em|strong|b|i|ul|ol|li|h[1-6])\b")
@@ -165,7 +172,7 @@ def join_url(base: str, url: str) -> str:
 
 def absolute_url(url: str | None, base: str | None) -> str | None:
     """``url`` made absolute against ``base``; None for empty or non-web URLs."""
-    if not url:
+    if not url or len(url) > MAX_URL_CHARS:
         return None
     url = collapse(url)
     if base:
@@ -185,9 +192,9 @@ def plain_title(text: Text | None) -> str:
     """
     if text is None or not text.value:
         return ""
-    if text.looks_html():
-        return strip_markup(html_to_text(text.value))
-    return strip_markup(text.value)
+    value = text.value[: MAX_TITLE_CHARS * 8]  # markup and entities shrink; a bound on the work
+    plain = strip_markup(html_to_text(value)) if text.looks_html() else strip_markup(value)
+    return plain[:MAX_TITLE_CHARS].strip()
 
 
 def _entry_key(guid: str | None, url: str | None, title: str, content_text: str) -> str:
@@ -205,9 +212,17 @@ def normalise_entry(raw: RawEntry, feed_base: str | None, now: datetime) -> Entr
     title = plain_title(raw.title)
     url = absolute_url(raw.link, base)
     body = max(_unescaped_bodies(raw.bodies), key=lambda t: len(t.value), default=None)
-    content_html = sanitize_html(body.as_html(), body.base or base) if body else ""
-    content_text = sanitized_html_to_text(content_html)
-    guid = collapse(raw.guid) if raw.guid else None
+    content_html = ""
+    if body:
+        cut = Text(body.value[:MAX_BODY_CHARS], body.is_html, body.base)
+        content_html = sanitize_html(cut.as_html(), body.base or base)
+        if len(content_html) > MAX_BODY_CHARS:  # sanitized again: a tag cut at the end is mended
+            content_html = sanitize_html(content_html[: MAX_BODY_CHARS - 4096], body.base or base)
+        if len(content_html) > MAX_BODY_CHARS:  # thousands of open tags closed: keep the text
+            text = sanitized_html_to_text(content_html)[: MAX_BODY_CHARS // 2]
+            content_html = text_to_html(text)[:MAX_BODY_CHARS]
+    content_text = sanitized_html_to_text(content_html)[:MAX_BODY_CHARS]
+    guid = collapse(raw.guid[:MAX_LINE_CHARS]) if raw.guid else None
     published = sane_date(to_date(raw.published), now)
     updated = sane_date(to_date(raw.updated), now)
     return Entry(
@@ -215,7 +230,7 @@ def normalise_entry(raw: RawEntry, feed_base: str | None, now: datetime) -> Entr
         title=title,
         url=url,
         guid=guid or None,
-        author=strip_markup(raw.author) or None if raw.author else None,
+        author=strip_markup(raw.author[:MAX_LINE_CHARS]) or None if raw.author else None,
         content_html=content_html,
         content_text=content_text,
         published=published or updated,
