@@ -17,15 +17,72 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _PREFIXES = r"utm_|hsa_|__hs|sfmc_|pk_|mtm_|matomo_|piwik_|fb_|mc_|ml_|oly_|vero_|_bta_|sc_"
-_NAMES = (
-    "fbclid gclid gclsrc dclid gbraid wbraid gad_source msclkid twclid ttclid yclid ysclid "
-    "igshid igsh li_fat_id trk trkcampaign trackingid epik srsltid s_kwcid s_cid ef_id mkwid "
-    "pcrid _ga _gl _hsenc _hsmi hsctatracking _ke _kx ck_subscriber_id __s mkt_tok elqtrackid "
-    "elqtrack elqaid elqat elqcampaignid et_rid dm_i _branch_match_id irclickid rb_clickid "
-    "sscid wickedid _openstat xtor at_medium at_campaign at_format at_send_date ref_src ref_url "
-    "nr_email_referer vgo_ee spm scm action_object_map action_type_map action_ref_map "
-    "__twitter_impression cvid"
-).split()
+_NAMES = [
+    "fbclid",
+    "gclid",
+    "gclsrc",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "gad_source",
+    "msclkid",
+    "twclid",
+    "ttclid",
+    "yclid",
+    "ysclid",
+    "igshid",
+    "igsh",
+    "li_fat_id",
+    "trk",
+    "trkcampaign",
+    "trackingid",
+    "epik",
+    "srsltid",
+    "s_kwcid",
+    "s_cid",
+    "ef_id",
+    "mkwid",
+    "pcrid",
+    "_ga",
+    "_gl",
+    "_hsenc",
+    "_hsmi",
+    "hsctatracking",
+    "_ke",
+    "_kx",
+    "ck_subscriber_id",
+    "__s",
+    "mkt_tok",
+    "elqtrackid",
+    "elqtrack",
+    "elqaid",
+    "elqat",
+    "elqcampaignid",
+    "et_rid",
+    "dm_i",
+    "_branch_match_id",
+    "irclickid",
+    "rb_clickid",
+    "sscid",
+    "wickedid",
+    "_openstat",
+    "xtor",
+    "at_medium",
+    "at_campaign",
+    "at_format",
+    "at_send_date",
+    "ref_src",
+    "ref_url",
+    "nr_email_referer",
+    "vgo_ee",
+    "spm",
+    "scm",
+    "action_object_map",
+    "action_type_map",
+    "action_ref_map",
+    "__twitter_impression",
+    "cvid",
+]
 _TRACKING = re.compile(rf"(?:{_PREFIXES})\w*|(?:{'|'.join(map(re.escape, _NAMES))})")
 
 

@@ -46,7 +46,7 @@ def test_a_small_entity_referenced_millions_of_times_is_refused(where: str) -> N
 def test_a_few_references_still_expand() -> None:
     parsed = parse_feed(entity_flood(100), "https://f.example/feed")
     assert ENTITY * 100 in parsed.entries[0].content_text
-    assert 100 * 62 < MAX_EXPANSION_BYTES
+    assert MAX_EXPANSION_BYTES > 100 * 62
 
 
 def _huge_fields(size: int) -> bytes:

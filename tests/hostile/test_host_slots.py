@@ -30,7 +30,9 @@ def test_queued_requests_to_one_slow_host_do_not_time_out(
     )
     arrivals = sorted(r.time for r in feed_server.requests)
     # Never more than per_host at once: the third request waits for the first answer.
-    assert all(later - earlier >= 0.9 for earlier, later in zip(arrivals, arrivals[2:]))
+    assert all(
+        later - earlier >= 0.9 for earlier, later in zip(arrivals, arrivals[2:], strict=False)
+    )
 
 
 def test_a_request_that_is_sent_still_times_out(feed_server: FeedServer, tmp_path: Path) -> None:
