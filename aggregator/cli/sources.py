@@ -100,7 +100,7 @@ def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
 
     async def resolve() -> tuple[str, str]:
         async with Fetcher(app.settings.fetch, app.settings.user_agent) as fetcher:
-            feed_url, parsed = await find_feed(fetcher, url)
+            feed_url, parsed = await find_feed(fetcher, url, app.settings.file_folders)
             return feed_url, parsed.title
 
     try:

@@ -129,13 +129,12 @@ def with_lead(stories: Sequence[Story]) -> list[Story]:
 
 def story_view(story: Story, zone: ZoneInfo) -> StoryView:
     item, brief = story.primary, story.brief
-    dated = any(i.dated for i in story.items)
     return StoryView(
         title=item.title or brief.title or "(untitled)",
         url=item.url,
         sources=[SourceRef(name=s.label, url=s.site_url) for s in story.sources],
         brief=brief,
-        published=story.published.astimezone(zone) if dated else None,
+        published=story.published.astimezone(zone) if story.dated else None,
     )
 
 

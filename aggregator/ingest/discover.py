@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
 from aggregator.ingest.fetch import Fetcher, FetchError
+from aggregator.ingest.opml import outline_problem
 from aggregator.ingest.parse import guard, parse_feed
 from aggregator.model.entry import FeedParseError, ParsedFeed
 
@@ -46,9 +49,14 @@ def discover_feeds(html: bytes, page_url: str) -> list[str]:
     return [url for _, url in sorted(found, key=lambda pair: pair[0])]
 
 
-async def find_feed(fetcher: Fetcher, url: str) -> tuple[str, ParsedFeed]:
+async def find_feed(
+    fetcher: Fetcher, url: str, file_folders: Sequence[Path] = ()
+) -> tuple[str, ParsedFeed]:
     """The feed behind ``url``: the URL itself when it is a feed, else the page's advertised feed.
 
+    The operator named ``url``, which may be any local file; a feed the page names is fetched
+    only if it passes :func:`outline_problem` (a ``file:`` one only inside ``file_folders``),
+    checked before it is opened, so the answer says nothing of whether the file exists.
     Raises FetchError or FeedParseError with a one-line reason.
     """
     result = await fetcher.fetch(url)
@@ -58,6 +66,9 @@ async def find_feed(fetcher: Fetcher, url: str) -> tuple[str, ParsedFeed]:
             raise FeedParseError(f"{url} is an HTML page that advertises no feed")
         errors = []
         for candidate in candidates:
+            if problem := outline_problem(candidate, file_folders):
+                errors.append(f"{candidate}: {problem}")
+                continue
             try:
                 feed_result = await fetcher.fetch(candidate)
                 return feed_result.url, parse_feed(

@@ -141,33 +141,51 @@ class _GuardedResolver(AbstractResolver):
 # --- header helpers --------------------------------------------------------------------
 
 
+MAX_HEADER_SECONDS = 366 * 24 * 3600.0
+"""Longest wait or freshness any header may ask for (a year): a 20-digit Retry-After, a
+``max-age`` of 10^20 or an ``Expires`` in year 9999 are clamped to it, so a header's number
+never overflows the date arithmetic of the schedule."""
+_MAX_DIGITS = 12
+
+
+def header_seconds(value: str) -> float | None:
+    """A header's delta-seconds (ASCII digits only, RFC 9110), clamped to MAX_HEADER_SECONDS;
+    None when it is not a number of seconds."""
+    value = value.strip().strip('"')
+    if not (value.isascii() and value.isdigit()):
+        return None
+    if len(value) > _MAX_DIGITS:
+        return MAX_HEADER_SECONDS
+    return min(float(value), MAX_HEADER_SECONDS)
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), bounded."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    return _seconds_until(value, now)
+    seconds = header_seconds(value)
+    return seconds if seconds is not None else _seconds_until(value.strip(), now)
 
 
 def _seconds_until(http_date: str, now: float | None) -> float | None:
-    """Seconds from ``now`` until an HTTP date (0 when past), or None when unparseable."""
+    """Seconds from ``now`` until an HTTP date (0 when past, at most MAX_HEADER_SECONDS), or
+    None when unparseable."""
     try:
         when = email.utils.parsedate_to_datetime(http_date)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - (now if now is not None else time.time())
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+    return min(max(0.0, seconds), MAX_HEADER_SECONDS)
 
 
 def parse_max_age(headers: Any, now: float | None = None) -> float | None:
-    """Freshness lifetime from Cache-Control max-age, else Expires."""
+    """Freshness lifetime from Cache-Control max-age, else Expires; bounded."""
     for part in headers.get("Cache-Control", "").split(","):
         name, _, value = part.strip().partition("=")
-        if name.lower() == "max-age" and value.strip().strip('"').isdigit():
-            return float(value.strip().strip('"'))
+        if name.lower() == "max-age" and (seconds := header_seconds(value)) is not None:
+            return seconds
     expires = headers.get("Expires")
     return _seconds_until(expires, now) if expires else None
 
@@ -188,6 +206,15 @@ class Fetcher:
         self.policy = AddressPolicy(settings.allow_networks)
         self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
+
+    def _host_slots(self, scheme: str, host: str, port: int | None) -> asyncio.Semaphore:
+        """The ``per_host`` slots of one origin (scheme, host, port), as the connector counts."""
+        key = (scheme, host.lower(), port)
+        slots = self._hosts.get(key)
+        if slots is None:
+            slots = self._hosts[key] = asyncio.Semaphore(self.settings.per_host)
+        return slots
 
     async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(
@@ -219,13 +246,19 @@ class Fetcher:
         "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
     ) -> FetchResult:
         """Fetch ``url`` (http, https or file). Raises FetchError with a one-line reason."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise FetchError(f"not a usable URL: {exc}") from None
         if parts.scheme == "file" or not parts.scheme:
             return await asyncio.to_thread(self._read_file, url, last_modified)
         if parts.scheme not in ("http", "https"):
             raise FetchError(f"unsupported URL scheme {parts.scheme!r}")
-        started = time.monotonic()
-        async with self._slots:
+        # A host slot first, then a global one (so a queue for one busy host holds none of
+        # the slots other hosts could use); the timeout starts once the request can be sent.
+        async with self._host_slots(parts.scheme, parts.hostname or "", port), self._slots:
+            started = time.monotonic()
             try:
                 return await self._follow(url, etag, last_modified, accept, started)
             except TimeoutError:
@@ -343,6 +376,8 @@ class Fetcher:
     def _read_file(self, url: str, last_modified: str | None) -> FetchResult:
         """Read a file:// URL or a local path, with the same size cap; mtime+size act as validator."""
         parts = urlsplit(url)
+        if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
+            raise FetchError("a file: URL on another host, refused")
         path = Path(unquote(parts.path)) if parts.scheme == "file" else Path(url).expanduser()
         started = time.monotonic()
         try:

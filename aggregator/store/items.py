@@ -11,13 +11,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from aggregator.model.dates import sane_date
 from aggregator.model.entry import Entry
+from aggregator.model.links import without_tracking
 from aggregator.store.chunks import scalars_in
 from aggregator.store.db import Database, chunked, conflict_insert
 from aggregator.store.models import ITEMS, BriefRow, Item, Source
 from aggregator.store.schedule import PolledSource
-
-_TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src", "_hsenc", "_hsmi")
 
 
 def sha1(text: str) -> str:
@@ -25,18 +25,13 @@ def sha1(text: str) -> str:
 
 
 def canonical_link(url: str) -> str:
-    """A comparable form of a story link: no scheme, www., fragment, tracking params or trailing /."""
-    parts = urlsplit(url.strip())
+    """A comparable form of a story link: no scheme, www., fragment, tracking params
+    (``model.links``, the rule an item's key follows too) or trailing /."""
+    parts = urlsplit(without_tracking(url.strip()))
     host = (parts.hostname or "").lower().removeprefix("www.")
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
-    query = parts.query and urlencode(
-        sorted(
-            (k, v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if not k.lower().startswith(_TRACKING_PARAMS)
-        )
-    )
+    query = parts.query and urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
     path = parts.path.rstrip("/") or ""
     return urlunsplit(("", host, path, query, "")).lstrip("/")
 
@@ -129,6 +124,7 @@ def store_entries(
 
 def _row(entry: Entry, source_id: int, key: str, digest: str, now: datetime) -> dict:
     opens = story_key(entry, source_id)
+    published = sane_date(entry.published, now)  # the parser's bounds, for every other caller
     return {
         "source_id": source_id,
         "key_hash": key,
@@ -142,9 +138,9 @@ def _row(entry: Entry, source_id: int, key: str, digest: str, now: datetime) -> 
         "content_text": entry.content_text,
         "tags": list(entry.tags),
         "content_hash": digest,
-        "published_at": entry.published or now,
-        "dated": entry.published is not None,  # undated: ranked by first seen, no date shown
-        "updated_at": entry.updated,
+        "published_at": published or now,
+        "dated": published is not None,  # undated: ranked by first seen, no date shown
+        "updated_at": sane_date(entry.updated, now),
         "first_seen_at": now,
     }
 

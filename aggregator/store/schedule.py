@@ -89,7 +89,7 @@ def adaptive_interval(
     else:
         minutes = min_minutes * QUIET_FACTOR  # too few entries to tell: a quiet feed
     floor = max(ttl_minutes or 0.0, (max_age_seconds or 0.0) / 60)
-    minutes = max(minutes, floor)
+    minutes = max(minutes, min(floor, max_minutes))
     return timedelta(minutes=min(max(minutes, min_minutes), max_minutes))
 
 
@@ -103,7 +103,7 @@ def unchanged_interval(
     previous = timedelta(minutes=lo)
     if source.last_checked_at and source.next_check_at and not source.consecutive_failures:
         previous = source.next_check_at - source.last_checked_at
-    floor = timedelta(seconds=max_age_seconds or 0)
+    floor = timedelta(seconds=min(max_age_seconds or 0.0, hi * 60))
     return min(max(previous, floor, timedelta(minutes=lo)), timedelta(minutes=hi))
 
 
@@ -167,8 +167,8 @@ def record_failure(
         source.consecutive_failures, min_minutes=lo, cap_minutes=fetch.max_backoff_minutes
     )
     if retry_after is not None and status in (429, 503):
-        cap = timedelta(minutes=fetch.max_backoff_minutes)
-        delay = min(max(timedelta(seconds=retry_after), timedelta(seconds=1)), cap)
+        cap = fetch.max_backoff_minutes * 60
+        delay = timedelta(seconds=min(max(retry_after, 1.0), cap))
     source.next_check_at = now + delay
 
 

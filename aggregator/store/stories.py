@@ -15,8 +15,24 @@ from sqlalchemy import ColumnElement, Integer, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from aggregator.model.brief import Brief
+from aggregator.model.dates import in_bounds
 from aggregator.store.chunks import scalars_in
 from aggregator.store.models import BriefRow, Item, Source
+
+
+def item_date(published_at: datetime, dated: bool, first_seen_at: datetime) -> datetime:
+    """An item's date for ranking and showing: its own when in the calendar's sane bounds (a
+    row stored before they held may be in year 1 or 9999), else when it was first seen."""
+    return published_at if dated and in_bounds(published_at) else first_seen_at
+
+
+def _latest(
+    changed_at: datetime | None, updated_at: datetime | None, published: datetime
+) -> datetime:
+    """When an item last changed: its change, else its own updated date (in bounds), else its date."""
+    if changed_at is not None:
+        return changed_at
+    return updated_at if updated_at is not None and in_bounds(updated_at) else published
 
 
 @dataclass(slots=True)
@@ -41,11 +57,19 @@ class Story:
 
     @property
     def published(self) -> datetime:
-        return min(i.published_at for i in self.items)
+        return min(item_date(i.published_at, i.dated, i.first_seen_at) for i in self.items)
+
+    @property
+    def dated(self) -> bool:
+        """True when an item has a date of its own (within the calendar's sane bounds)."""
+        return any(i.dated and in_bounds(i.published_at) for i in self.items)
 
     @property
     def updated(self) -> datetime:
-        return max((i.changed_at or i.updated_at or i.published_at) for i in self.items)
+        return max(
+            _latest(i.changed_at, i.updated_at, item_date(i.published_at, i.dated, i.first_seen_at))
+            for i in self.items
+        )
 
     @property
     def first_seen(self) -> datetime:
@@ -175,11 +199,11 @@ def story_heads_between(
         primary = min(rows, key=lambda r: (-sources[r.source_id].priority, r.first_seen_at, r.id))
         yield StoryHead(
             key=key,
-            published=min(row.published_at for row in rows),
+            published=min(item_date(r.published_at, r.dated, r.first_seen_at) for r in rows),
             priority=max(sources[i].priority for i in ids),
             source_count=len(ids),
             bullet_count=primary.bullets,
-            dated=any(row.dated for row in rows),
+            dated=any(row.dated and in_bounds(row.published_at) for row in rows),
             primary_id=primary.id,
             briefed=bool(primary.briefed),
             text_chars=primary.text_chars or 0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from calendar import timegm
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
 import pytest
@@ -87,15 +87,18 @@ def test_keys_urls_and_dates_are_normalised() -> None:
         "<item><title>with guid</title><guid isPermaLink='false'>abc-1</guid>"
         "<link>posts/1</link><pubDate>Tue, 10 Jun 2003 04:00:00 +0200</pubDate></item>"
         "<item><title>link only</title><link>https://other.example/2</link>"
-        "<pubDate>2099-01-01T00:00:00Z</pubDate></item>"
+        f"<pubDate>{(NOW + timedelta(hours=3)).isoformat()}</pubDate></item>"
         "<item><title>neither</title><description>body</description></item>"
+        "<item><title>far ahead</title><link>https://other.example/3</link>"
+        "<pubDate>2099-01-01T00:00:00Z</pubDate></item>"
     )
-    a, b, c = parse_feed(body, URL, now=NOW).entries
+    a, b, c, d = parse_feed(body, URL, now=NOW).entries
     assert a.key == "guid:abc-1" and a.url == "https://example.org/blog/posts/1"
     assert a.published == datetime(2003, 6, 10, 2, 0, tzinfo=UTC)
     assert b.key == "link:https://other.example/2"
-    assert b.published == NOW  # a future date is clamped to now
+    assert b.published == NOW  # a date a little ahead is clamped to now
     assert c.key.startswith("hash:") and len(c.key) == 5 + 64 and c.published is None
+    assert d.published is None  # decades ahead is no date at all
 
 
 def _feedparser_date(value: str) -> datetime | None:

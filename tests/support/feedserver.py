@@ -230,6 +230,19 @@ class _Stream:
         return response
 
 
+@dataclass(frozen=True)
+class _Slow:
+    """Think for `delay` seconds after the request arrives, then answer as `inner` does."""
+
+    inner: _Route
+    delay: float
+
+    async def __call__(self, request: web.BaseRequest, pause: Pause) -> web.StreamResponse | None:
+        if await pause(self.delay):
+            return None
+        return await self.inner(request, pause)
+
+
 async def _stall(request: web.BaseRequest, pause: Pause) -> None:
     """Accept the request and say nothing until the server stops."""
     await pause(None)
@@ -509,6 +522,12 @@ class FeedServer:
             lambda: chunks, {"Content-Type": RSS}, len(body), interval=interval
         )
         return self.url(path)
+
+    def slow(self, path: str, body: bytes, *, delay: float, **options: Any) -> str:
+        """Serve `body` as `add` does (with its `options`), `delay` seconds after each request."""
+        url = self.add(path, body, **options)
+        self._routes[_slash(path)] = _Slow(self._routes[_slash(path)], delay)
+        return url
 
     def stream(
         self,

@@ -28,7 +28,9 @@ def parse_feed(
     """Parse ``body`` fetched from ``url`` (the final URL, the base for relative links).
 
     Entry dates later than ``now`` (default: the current time) are clamped to it, so a
-    mis-dated entry cannot stay pinned on top; absent dates stay None for the store to fill.
+    mis-dated entry cannot stay pinned on top; absent dates, and dates outside the calendar's
+    sane bounds (``model.dates``: before 1970, a year or more ahead), stay None for the store
+    to fill.
     Raises FeedParseError with a one-line message when no tier yields a feed.
     """
     now = now or datetime.now(UTC)
@@ -39,12 +41,12 @@ def parse_feed(
 
     root, problem = lxml_tier.read_tree(body, url)
     dtd = guard.internal_dtd(body) if root is None else root.getroottree().docinfo.internalDTD
-    entities = guard.screen_entities(dtd)
+    entities = guard.screen_entities(dtd, body)
     warning = None
     if root is None and not entities and (mended := repair.repair(body, url)) is not None:
         # The repair may have mended a DOCTYPE the first look could not read: screen it again.
         root = mended
-        entities = guard.screen_entities(mended.getroottree().docinfo.internalDTD)
+        entities = guard.screen_entities(mended.getroottree().docinfo.internalDTD, body)
         warning = f"{problem} (repaired)"
     if root is not None and not entities and not _charset_overrides(content_type, root):
         raw = lxml_tier.read_feed(root)

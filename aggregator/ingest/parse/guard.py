@@ -20,6 +20,9 @@ _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _SNIFF = 4096
 MAX_ENTITY_LENGTH = 64
 """Longest replacement text allowed: nbsp-style entities are short; long ones are blowups."""
+MAX_EXPANSION_BYTES = 4 * 1024 * 1024
+"""Most bytes the declared entities may add to a document when expanded: a short entity
+referenced millions of times is a blowup too, however short it is."""
 
 
 _RECOVER_PARSER = safe_parser(recover=True)
@@ -34,7 +37,23 @@ def internal_dtd(body: bytes) -> etree.DTD | None:
     return root.getroottree().docinfo.internalDTD if root is not None else None
 
 
-def screen_entities(dtd: etree.DTD | None) -> bool:
+def screen_expansion(body: bytes, dtd: etree.DTD | None) -> None:
+    """Raise FeedParseError when expanding the DTD's internal entities would add more than
+    MAX_EXPANSION_BYTES to ``body`` (each reference counted by its replacement's length)."""
+    if dtd is None:
+        return
+    added = 0
+    for entity in dtd.iterentities():
+        value = (entity.content or "").encode()
+        added += body.count(b"&" + entity.name.encode() + b";") * max(0, len(value) - 2)
+        if added > MAX_EXPANSION_BYTES:
+            raise FeedParseError(
+                f"entity expansion refused: entity {entity.name!r} would add more than "
+                f"{MAX_EXPANSION_BYTES} bytes to the document"
+            )
+
+
+def screen_entities(dtd: etree.DTD | None, body: bytes = b"") -> bool:
     """Raise FeedParseError when the DTD declares external, parameter or nested entities;
     else True when it declares any entity at all.
 
@@ -56,6 +75,8 @@ def screen_entities(dtd: etree.DTD | None) -> bool:
             raise FeedParseError(
                 f"entity expansion refused: entity {entity.name!r} is {len(value)} characters long"
             )
+    if declared and body:
+        screen_expansion(body, dtd)
     return declared
 
 

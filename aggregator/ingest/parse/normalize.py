@@ -27,11 +27,20 @@ from aggregator.ingest.sanitize import (
     strip_markup,
     text_to_html,
 )
+from aggregator.model.dates import sane_date
 from aggregator.model.entry import Entry, ParsedFeed
+from aggregator.model.links import without_tracking
 
 MAX_ENTRY_TAGS = 20
 """Categories kept per entry: one entry with thousands of them must not fill the disk."""
 MAX_TAG_CHARS = 100
+MAX_TITLE_CHARS = 1000
+"""Longest title kept (feed and entry): longer ones are cut; a title is a line, not a text."""
+MAX_BODY_CHARS = 256 * 1024
+"""Longest body read (before sanitizing) and kept: a field never stores more than this."""
+MAX_LINE_CHARS = 2048
+"""Longest guid or author kept; a link longer than MAX_URL_CHARS is no link."""
+MAX_URL_CHARS = 8192
 
 # HTML escaped once too often: "&lt;p&gt;" (or "&amp;lt;p&amp;gt;"), and real tags.
 _ESCAPED_TAG = re.compile(r"&(?:amp;)?lt;/?(?:p|div|br|a|img|span|em|strong|b|i|ul|ol|li|h[1-6])\b")
@@ -163,7 +172,7 @@ def join_url(base: str, url: str) -> str:
 
 def absolute_url(url: str | None, base: str | None) -> str | None:
     """``url`` made absolute against ``base``; None for empty or non-web URLs."""
-    if not url:
+    if not url or len(url) > MAX_URL_CHARS:
         return None
     url = collapse(url)
     if base:
@@ -183,16 +192,16 @@ def plain_title(text: Text | None) -> str:
     """
     if text is None or not text.value:
         return ""
-    if text.looks_html():
-        return strip_markup(html_to_text(text.value))
-    return strip_markup(text.value)
+    value = text.value[: MAX_TITLE_CHARS * 8]  # markup and entities shrink; a bound on the work
+    plain = strip_markup(html_to_text(value)) if text.looks_html() else strip_markup(value)
+    return plain[:MAX_TITLE_CHARS].strip()
 
 
 def _entry_key(guid: str | None, url: str | None, title: str, content_text: str) -> str:
     if guid:
         return f"guid:{guid}"
-    if url:
-        return f"link:{url}"
+    if url:  # a link's tracking parameters change between fetches: the key leaves them out
+        return f"link:{without_tracking(url)}"
     digest = hashlib.sha256(f"{title}\n{content_text}".encode()).hexdigest()
     return f"hash:{digest}"
 
@@ -203,17 +212,25 @@ def normalise_entry(raw: RawEntry, feed_base: str | None, now: datetime) -> Entr
     title = plain_title(raw.title)
     url = absolute_url(raw.link, base)
     body = max(_unescaped_bodies(raw.bodies), key=lambda t: len(t.value), default=None)
-    content_html = sanitize_html(body.as_html(), body.base or base) if body else ""
-    content_text = sanitized_html_to_text(content_html)
-    guid = collapse(raw.guid) if raw.guid else None
-    published = _not_after(to_date(raw.published), now)
-    updated = _not_after(to_date(raw.updated), now)
+    content_html = ""
+    if body:
+        cut = Text(body.value[:MAX_BODY_CHARS], body.is_html, body.base)
+        content_html = sanitize_html(cut.as_html(), body.base or base)
+        if len(content_html) > MAX_BODY_CHARS:  # sanitized again: a tag cut at the end is mended
+            content_html = sanitize_html(content_html[: MAX_BODY_CHARS - 4096], body.base or base)
+        if len(content_html) > MAX_BODY_CHARS:  # thousands of open tags closed: keep the text
+            text = sanitized_html_to_text(content_html)[: MAX_BODY_CHARS // 2]
+            content_html = text_to_html(text)[:MAX_BODY_CHARS]
+    content_text = sanitized_html_to_text(content_html)[:MAX_BODY_CHARS]
+    guid = collapse(raw.guid[:MAX_LINE_CHARS]) if raw.guid else None
+    published = sane_date(to_date(raw.published), now)
+    updated = sane_date(to_date(raw.updated), now)
     return Entry(
         key=_entry_key(guid, url, title, content_text),
         title=title,
         url=url,
         guid=guid or None,
-        author=strip_markup(raw.author) or None if raw.author else None,
+        author=strip_markup(raw.author[:MAX_LINE_CHARS]) or None if raw.author else None,
         content_html=content_html,
         content_text=content_text,
         published=published or updated,
@@ -245,23 +262,30 @@ def _escaped_twice(text: Text) -> bool:
     return not _REAL_TAG.search(text.value) and bool(_ESCAPED_TAG.search(text.value))
 
 
-def _not_after(date: datetime | None, now: datetime) -> datetime | None:
-    return min(date, now) if date is not None else None
+MAX_TTL_MINUTES = 366 * 24 * 60
+"""Longest ``<ttl>`` taken (a year); a longer one is clamped to it."""
+
+
+def _ttl_minutes(ttl: str | None) -> int | None:
+    """An RSS ``<ttl>`` in minutes: ASCII digits, positive, at most MAX_TTL_MINUTES."""
+    ttl = ttl.strip() if ttl else ""
+    if not (ttl.isascii() and ttl.isdigit()) or not ttl.strip("0"):
+        return None
+    return MAX_TTL_MINUTES if len(ttl) > 9 else min(int(ttl), MAX_TTL_MINUTES)
 
 
 def normalise_feed(
     raw: RawFeed, parser: str, now: datetime, warning: str | None = None
 ) -> ParsedFeed:
     """Build the ParsedFeed for a raw feed parsed by tier ``parser``."""
-    ttl = raw.ttl.strip() if raw.ttl else ""
     return ParsedFeed(
         title=plain_title(raw.title),
         site_url=absolute_url(raw.site_url, raw.base),
         feed_id=collapse(raw.feed_id) or None if raw.feed_id else None,
         entries=[normalise_entry(e, raw.base, now) for e in raw.entries],
-        ttl_minutes=int(ttl) if ttl.isdigit() and int(ttl) > 0 else None,
+        ttl_minutes=_ttl_minutes(raw.ttl),
         hub_url=absolute_url(raw.hub_url, raw.base),
-        updated=_not_after(to_date(raw.updated), now),
+        updated=sane_date(to_date(raw.updated), now),
         parser=parser,
         warning=strip_invalid_chars(warning).replace("\n", " ").strip() or None
         if warning
