@@ -81,7 +81,7 @@ def test_calls_go_to_the_highest_priority_newest_items_first(
         )
         assert len(server.requests) == 2
     made = _summarizers(sqlite_db)
-    assert [made[i] for i in (high[1], high[2])] == ["llm:tiny", "llm:tiny"]
+    assert [made[i] for i in (high[1], high[2])] == ["llm:tiny:p2", "llm:tiny:p2"]
     assert {made[i] for i in (high[0], *low)} == {"extractive"}
 
 
@@ -98,7 +98,7 @@ def test_a_fallback_gets_its_llm_brief_on_a_later_run_and_a_new_model_rebriefs_l
         assert make_briefs(sqlite_db, settings, [item]).cached == 1
         server.reply_content(REPLY)
         assert make_briefs(sqlite_db, settings, [item], llm=_client(server)).made == 1
-        assert _summarizers(sqlite_db)[item] == "llm:tiny"
+        assert _summarizers(sqlite_db)[item] == "llm:tiny:p2"
         # the LLM brief is kept by extractive runs and by runs of the same model
         assert make_briefs(sqlite_db, settings, [item]).cached == 1
         assert make_briefs(sqlite_db, settings, [item], llm=_client(server)).cached == 1
@@ -109,7 +109,7 @@ def test_a_fallback_gets_its_llm_brief_on_a_later_run_and_a_new_model_rebriefs_l
         )
         server.reply_content(REPLY)
         assert make_briefs(sqlite_db, settings, [item], llm=_client(server, "big")).made == 1
-    assert _summarizers(sqlite_db)[item] == "llm:big"
+    assert _summarizers(sqlite_db)[item] == "llm:big:p2"
 
 
 def test_a_stalled_server_costs_three_timeouts_per_run_not_one_per_item(
