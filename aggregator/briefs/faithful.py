@@ -44,6 +44,8 @@ PASSAGE_MATCH = 90.0
 """rapidfuzz partial ratio (0-100) above which a quoted passage counts as the item's."""
 QUOTE_MATCH = 95.0
 SHORT_FUNCTION_WORD = 3
+CONTEXT_SENTENCES = 2
+"""A pronoun of a passage may stand for a word of this many sentences before it."""
 _NOT_COVERED = "its passage does not cover"
 """A swap between two function words this short ("a"/"the", "on"/"at") is not a change of claim."""
 
@@ -176,10 +178,12 @@ def _calendar_words(language: str) -> frozenset[str]:
 
 @dataclass(slots=True)
 class _Passage:
-    """A stretch of the item: its tokens and lemmas."""
+    """A stretch of the item: its tokens and lemmas, and the lemmas of the sentences just
+    before it (what its pronouns may stand for)."""
 
     tokens: list[str]
     lemmas: list[str]
+    context: frozenset[str] = frozenset()
 
 
 class Support:
@@ -202,6 +206,9 @@ class Support:
         if title:
             self.sentences.insert(0, title)
         self._passages = [self._passage(s) for s in self.sentences]
+        for n, passage in enumerate(self._passages):
+            before = self._passages[max(0, n - CONTEXT_SENTENCES) : n]
+            passage.context = frozenset(lemma for p in before for lemma in p.lemmas)
 
     def _passage(self, text: str) -> _Passage:
         tokens = _tokens(text, self.language)
@@ -259,7 +266,9 @@ class Support:
         if not held:
             return self._passage(found)
         return _Passage(
-            [t for p in held for t in p.tokens], [lemma for p in held for lemma in p.lemmas]
+            [t for p in held for t in p.tokens],
+            [lemma for p in held for lemma in p.lemmas],
+            held[0].context,
         )
 
     def _facts(self, sentence: str) -> str | None:
@@ -299,7 +308,7 @@ class Support:
             return sorted(windows, key=lambda p: (-len(wanted & set(p.lemmas)), len(p.tokens)))[:n]
 
         pairs = [
-            _Passage(a.tokens + b.tokens, a.lemmas + b.lemmas)
+            _Passage(a.tokens + b.tokens, a.lemmas + b.lemmas, a.context)
             for a, b in zip(self._passages, self._passages[1:], strict=False)
         ]
         return best(self._passages, 2) + best(pairs, 1)
@@ -317,10 +326,21 @@ class Support:
         blocks = [b for b in matcher.get_matching_blocks() if b.size]
         if not blocks:
             return "no passage of the item covers it"
+        first, last = blocks[0].a, blocks[-1].a + blocks[-1].size
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag == "replace" and self._swapped(tokens[i1:i2], lemmas[i1:i2], passage):
-                said, was = " ".join(tokens[i1:i2]), " ".join(passage.tokens[j1:j2][:6])
-                return f"says {said!r} where the item says {was!r}"
+            said, was = tokens[i1:i2], passage.tokens[j1:j2]
+            if tag == "delete" and first < i1 and i2 <= last:
+                was = ["nothing"]  # words put inside what the passage says
+            elif (
+                tag != "replace"
+                or (
+                    all(w in self.stop for w in was)  # a pronoun or article, said in full
+                    and set(self._content(lemmas[i1:i2], said)) <= passage.context
+                )
+            ):
+                continue
+            if self._swapped(said, lemmas[i1:i2], passage):
+                return f"says {' '.join(said)!r} where the item says {' '.join(was[:6])!r}"
         start = max(0, blocks[0].b - 3)
         end = blocks[-1].b + blocks[-1].size + 1
         said_neg = sum(t in self.negators for t in tokens)

@@ -6,7 +6,7 @@ already defined, and one example of the brief's shape; it answers with bullets t
 the item's passage they retell. Every bullet, paragraph sentence, term definition and title goes
 through ``briefs/faithful.py`` (names, numbers, dates, quotations, the passage, polarity): what
 the item does not support is dropped with one log line naming the item and the reason, and when
-what is left is thin (no bullet, the first one dropped, or more dropped than kept) ``brief``
+what is left is thin (the first bullet dropped, or fewer than two left) ``brief``
 returns None and the caller falls back to the extractive summarizer. So it does for a reply in
 another language, a reply that is not JSON, an HTTP error or a timeout; once ``max_calls`` calls
 or the token budget of the run (or of the item's source) is spent; and once the circuit breaker
@@ -44,6 +44,8 @@ from aggregator.model.brief import (
 
 log = logging.getLogger(__name__)
 
+MIN_BULLETS = 2
+"""Fewer supported bullets than this (of a reply that offered more) is too thin to show."""
 MAX_PARAGRAPH_SENTENCES = 10
 MAX_PARAGRAPH_WORDS = 250
 MAX_TERM_DEFINITION_WORDS = 60
@@ -352,8 +354,8 @@ def parse_reply(
         raise InvalidBrief("no bullet is a faithful, self-contained sentence")
     if not kept[0]:
         raise InvalidBrief("the first bullet, the news, is not supported by the item")
-    if len(kept) - len(bullets) > len(bullets):
-        raise InvalidBrief(f"{len(kept) - len(bullets)} of {len(kept)} bullets are unfaithful")
+    if len(bullets) < min(MIN_BULLETS, len(kept)):
+        raise InvalidBrief(f"only {len(bullets)} of {len(kept)} bullets are supported by the item")
     paragraph = _paragraph(data.get("paragraph"), checker, language) or " ".join(bullets[:4])
     raw_title = data.get("title")
     new_title = " ".join(raw_title.split()) if isinstance(raw_title, str) else ""

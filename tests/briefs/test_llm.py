@@ -130,7 +130,7 @@ def test_unfaithful_sentences_are_dropped_and_mostly_unfaithful_falls_back(
     with caplog.at_level(logging.WARNING, logger="aggregator.briefs.llm"):
         fallback = make_brief(TITLE, HTML, llm=llm(server), item_label="item-9")
     assert fallback.summarizer == "extractive"
-    assert "2 of 3 bullets are unfaithful" in caplog.records[0].getMessage()
+    assert "only 1 of 3 bullets are supported" in caplog.records[0].getMessage()
 
 
 def test_the_prompt_asks_for_the_products_shape(server: LLMServer) -> None:
