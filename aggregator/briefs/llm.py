@@ -123,6 +123,8 @@ class LLMSummarizer:
     """Tokens one source's items may spend in this run; 0: no limit."""
     reply_tokens: int = 1500
     """The reply's cap (``max_tokens``), reserved from the budget before each call."""
+    tags: tuple[str, ...] = ()
+    """Only sources with one of these tags are served (a source's own ``llm`` overrides)."""
     calls: int = field(default=0, init=False)
     failures: int = field(default=0, init=False)
     """Consecutive failures so far (a usable reply resets it)."""
@@ -145,6 +147,12 @@ class LLMSummarizer:
             and self.failures < self.breaker_after
             and (not self.max_tokens_per_run or self.tokens < self.max_tokens_per_run)
         )
+
+    def serves(self, source_tags: Sequence[str], source_llm: bool | None) -> bool:
+        """True when a source with these tags and this ``llm`` setting is briefed by the model."""
+        if source_llm is not None:
+            return source_llm
+        return not self.tags or bool(set(self.tags) & {t.casefold() for t in source_tags})
 
     @contextmanager
     def for_source(self, source: str) -> Iterator[None]:

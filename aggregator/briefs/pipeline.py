@@ -63,6 +63,9 @@ def llm_for(settings: Settings) -> LLMSummarizer | None:
         api_key=settings.secret(cfg.api_key_env),
         timeout=cfg.timeout_seconds,
         max_calls=cfg.max_calls_per_run,
+        max_tokens_per_run=cfg.max_tokens_per_run,
+        max_tokens_per_source=cfg.max_tokens_per_source,
+        tags=tuple(cfg.tags),
     )
 
 
@@ -129,6 +132,9 @@ class BriefJob:
     title: str
     text: str
     label: str
+    tags: tuple[str, ...] = ()
+    llm: bool | None = None
+    """The source's ``llm`` setting (None: by its tags)."""
 
 
 _GLOSSARY: dict[str, str] = {}
@@ -142,14 +148,27 @@ def _set_glossary(glossary: dict[str, str]) -> None:
 def _brief(
     job: BriefJob, glossary: dict[str, str] | None = None, llm: LLMSummarizer | None = None
 ) -> Brief:
-    """The brief of one job; without ``glossary``, the worker process's."""
-    return make_brief(
-        job.title,
-        job.text,
-        glossary=_GLOSSARY if glossary is None else glossary,
-        llm=llm,
-        item_label=f"item={job.item_id} source={job.label!r}",
-    )
+    """The brief of one job; without ``glossary``, the worker process's. The model's tokens
+    are charged to the job's source."""
+
+    def brief(llm: LLMSummarizer | None) -> Brief:
+        return make_brief(
+            job.title,
+            job.text,
+            glossary=_GLOSSARY if glossary is None else glossary,
+            llm=llm,
+            item_label=f"item={job.item_id} source={job.label!r}",
+        )
+
+    if llm is None:
+        return brief(None)
+    with llm.for_source(job.label):
+        return brief(llm)
+
+
+def _llm_for_job(job: BriefJob, llm: LLMSummarizer | None) -> LLMSummarizer | None:
+    """The model when it serves the job's source, else None."""
+    return llm if llm is not None and llm.serves(job.tags, job.llm) else None
 
 
 def _jobs(session: Session, item_ids: Sequence[int]) -> Iterator[tuple[BriefJob, tuple | None]]:
@@ -166,6 +185,8 @@ def _jobs(session: Session, item_ids: Sequence[int]) -> Iterator[tuple[BriefJob,
             Source.name,
             Source.feed_title,
             Source.url,
+            Source.tags,
+            Source.llm,
             BriefRow.content_hash,
             BriefRow.summarizer,
         )
@@ -175,7 +196,8 @@ def _jobs(session: Session, item_ids: Sequence[int]) -> Iterator[tuple[BriefJob,
     for row in rows_in(session, query, Item.id, item_ids):
         label = source_label(row.name, row.feed_title, row.url)
         stored = (row.content_hash, row.summarizer) if row.content_hash is not None else None
-        yield BriefJob(row.id, row.title, row.text or "", label), stored
+        tags = tuple(str(t) for t in row.tags or ())
+        yield BriefJob(row.id, row.title, row.text or "", label, tags, row.llm), stored
 
 
 def make_briefs(
@@ -220,14 +242,15 @@ def make_brief_batches(
         with db.session() as session:
             jobs = []
             for job, stored in _jobs(session, chunk):
-                if not refresh and still_fresh(stored, job.title, job.text, glossary, llm):
+                fits = still_fresh(stored, job.title, job.text, glossary, _llm_for_job(job, llm))
+                if not refresh and fits:
                     report.cached += 1
                 else:
                     jobs.append(job)
         if llm is None and workers is not None:
             briefs = workers.start(jobs)
         else:
-            made = [_brief(job, glossary, llm) for job in jobs]
+            made = [_brief(job, glossary, _llm_for_job(job, llm)) for job in jobs]
             briefs = made.copy  # made already; the same shape as workers.start
         if in_hand is not None:
             report.made += _finish(db, glossary, *in_hand, claim_token)

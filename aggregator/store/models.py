@@ -81,6 +81,7 @@ class Source(Base):
     disabled_by: Mapped[str | None] = mapped_column(String(16))
     """Who disabled it: a ``DisabledBy``."""
     full_text: Mapped[bool | None] = mapped_column(Boolean)
+    llm: Mapped[bool | None] = mapped_column(Boolean)
     min_interval_minutes: Mapped[float | None] = mapped_column(Float)
     max_interval_minutes: Mapped[float | None] = mapped_column(Float)
 

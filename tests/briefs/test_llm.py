@@ -137,8 +137,14 @@ def test_the_prompt_asks_for_the_products_shape(server: LLMServer) -> None:
     server.reply_content(json.dumps({**GOOD, "title": "Claude Code's web tools"}))
     brief = make_brief("", HTML, llm=llm(server))
     prompt = server.requests[0].body["messages"][0]["content"]
-    for asked in ("only when the item itself says why", "The first bullet states the news",
-                  "copied exactly", "sponsor reads", "Example, for an item", "up to 10"):
+    for asked in (
+        "only when the item itself says why",
+        "The first bullet states the news",
+        "copied exactly",
+        "sponsor reads",
+        "Example, for an item",
+        "up to 10",
+    ):
         assert asked in prompt  # fmt: skip
     assert "Language: en" in server.requests[0].body["messages"][1]["content"]
     assert brief.title == "Claude Code's web tools"  # the item had no title

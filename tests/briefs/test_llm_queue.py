@@ -18,7 +18,7 @@ from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import BriefRow, Source
 from tests.briefs.test_pipeline import NOW, TEXT
-from tests.support.llmserver import LLMServer
+from tests.support.llmserver import LLMServer, completion
 
 REPLY = json.dumps(
     {
@@ -128,3 +128,55 @@ def test_a_stalled_server_costs_three_timeouts_per_run_not_one_per_item(
         assert len(server.requests) == 3 and not llm.available
     assert elapsed < 3 * 0.2 + 1.5
     assert set(_summarizers(sqlite_db).values()) == {"extractive"}  # every item still has one
+
+
+def _reply_with_usage(server: LLMServer, tokens: int) -> None:
+    body = json.loads(completion(REPLY))
+    body["usage"] = {"prompt_tokens": tokens - 50, "completion_tokens": 50, "total_tokens": tokens}
+    server.reply(200, json.dumps(body).encode())
+
+
+def test_token_budgets_per_run_and_per_source_hold_and_a_second_run_makes_no_call(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    a = _store(sqlite_db, 5, [1, 2, 3, 4], "a")
+    b = _store(sqlite_db, 4, [1, 2, 3, 4], "b")
+    settings = _settings(tmp_path)
+    make_briefs(sqlite_db, settings, a + b)
+    with LLMServer() as server:
+        for _ in range(20):
+            _reply_with_usage(server, 700)
+        llm = LLMSummarizer(base_url=server.base_url, model="tiny", timeout=2.0, max_calls=50,
+                            max_tokens_per_run=5000, max_tokens_per_source=2000,
+                            reply_tokens=300)  # fmt: skip
+        spend_llm_calls(sqlite_db, llm, lambda ids: make_briefs(sqlite_db, settings, ids, llm=llm))
+        assert llm.tokens <= 5000 and all(v <= 2000 for v in llm.tokens_by_source.values())
+        assert llm.tokens_by_source == {"a": 1400, "b": 1400}  # a third call would pass 2,000
+        assert len(server.requests) == 4
+        # a second run over the same items: everything fits, no call
+        again = LLMSummarizer(base_url=server.base_url, model="tiny", timeout=2.0, max_calls=2)
+        for ids in (a[:2], b[:2]):
+            assert make_briefs(sqlite_db, settings, ids, llm=again).cached == 2
+        assert len(server.requests) == 4 and again.calls == 0
+
+
+def test_the_model_serves_only_the_sources_opted_in(sqlite_db: Database, tmp_path: Path) -> None:
+    ai = _store(sqlite_db, 3, [1], "ai")
+    other = _store(sqlite_db, 5, [1], "other")
+    refused = _store(sqlite_db, 5, [2], "refused")
+    with sqlite_db.session() as session:
+        for source in session.scalars(select(Source)):
+            source.tags = ["AI"] if source.name == "ai" else ["news"]
+            source.llm = False if source.name == "refused" else None
+    settings = _settings(tmp_path)
+    make_briefs(sqlite_db, settings, ai + other + refused)
+    with LLMServer() as server:
+        server.reply_content(REPLY)
+        llm = LLMSummarizer(base_url=server.base_url, model="tiny", timeout=2.0, tags=("ai",))
+        assert llm_order(sqlite_db, llm, 10) == ai
+        make_briefs(sqlite_db, settings, ai + other + refused, llm=llm, refresh=True)
+        assert len(server.requests) == 1
+        everyone = LLMSummarizer(base_url=server.base_url, model="tiny", timeout=2.0)
+        assert sorted(llm_order(sqlite_db, everyone, 10)) == sorted(other)  # "ai" is done
+    made = _summarizers(sqlite_db)
+    assert made[ai[0]] == "llm:tiny:p2" and made[other[0]] == made[refused[0]] == "extractive"

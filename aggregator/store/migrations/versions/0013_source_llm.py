@@ -1,0 +1,26 @@
+"""A source's own word on the LLM back end: true or false, or NULL to follow [briefs.llm] tags.
+
+Revision ID: 0013
+Revises: 0007
+Create Date: 2026-12-07 09:25:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0013"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("sources") as batch:
+        batch.add_column(sa.Column("llm", sa.Boolean(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("sources") as batch:
+        batch.drop_column("llm")
