@@ -87,7 +87,18 @@ hearing.", "source": "It starts in June, after a public hearing."}], "terms": []
 traffic deaths. The ban starts in June, after a public hearing."}"""
 
 _FENCE_RE = re.compile(r"^```(?:json)?\s*|\s*```$")
-_SOURCE: contextvars.ContextVar[str] = contextvars.ContextVar("llm_source", default="")
+
+
+@dataclass(slots=True)
+class Call:
+    """One item's turn with the model: whose budget it is charged to, and whether the model
+    answered (a usable brief or not): an answered item is not sent again unchanged."""
+
+    source: str = ""
+    answered: bool = False
+
+
+_CALL: contextvars.ContextVar[Call | None] = contextvars.ContextVar("llm_call", default=None)
 
 
 class InvalidBrief(ValueError):
@@ -155,13 +166,14 @@ class LLMSummarizer:
         return not self.tags or bool(set(self.tags) & {t.casefold() for t in source_tags})
 
     @contextmanager
-    def for_source(self, source: str) -> Iterator[None]:
-        """Charge the calls made inside to ``source``'s budget."""
-        token = _SOURCE.set(source)
+    def call_for(self, source: str) -> Iterator[Call]:
+        """Charge the call made inside to ``source``'s budget; the Call says if it was answered."""
+        call = Call(source)
+        token = _CALL.set(call)
         try:
-            yield
+            yield call
         finally:
-            _SOURCE.reset(token)
+            _CALL.reset(token)
 
     def _take_call(self, cost: int, source: str) -> bool:
         with self._lock:
@@ -215,12 +227,14 @@ class LLMSummarizer:
         label = item_label or title[:60]
         messages = prompt_messages(title, text, language, glossary_terms, self.max_input_chars)
         cost = estimate_tokens(messages) + self.reply_tokens
-        source = _SOURCE.get()
+        call = _CALL.get() or Call()
+        source = call.source
         if not self._take_call(cost, source):
             return None
         used = cost
         try:
             reply, used = self._post(messages, cost)
+            call.answered = True
             brief = parse_reply(
                 reply,
                 text,

@@ -176,6 +176,8 @@ class BriefRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]]
     summarizer: Mapped[str] = mapped_column(String(100))
+    llm_tried: Mapped[str | None] = mapped_column(String(100))
+    """The LLM (model and prompt) that answered for this content without a usable brief."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     item: Mapped[Item] = relationship(back_populates="brief")

@@ -16,7 +16,7 @@ from aggregator.config import from_mapping
 from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
-from aggregator.store.models import BriefRow, Source
+from aggregator.store.models import BriefRow, Item, Source
 from tests.briefs.test_pipeline import NOW, TEXT
 from tests.support.llmserver import LLMServer, completion
 
@@ -180,3 +180,28 @@ def test_the_model_serves_only_the_sources_opted_in(sqlite_db: Database, tmp_pat
         assert sorted(llm_order(sqlite_db, everyone, 10)) == sorted(other)  # "ai" is done
     made = _summarizers(sqlite_db)
     assert made[ai[0]] == "llm:tiny:p2" and made[other[0]] == made[refused[0]] == "extractive"
+
+
+def test_an_answer_that_fails_the_check_is_not_asked_again_until_the_content_changes(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    [item] = _store(sqlite_db, 3, [1], "s")
+    settings = _settings(tmp_path)
+    make_briefs(sqlite_db, settings, [item])
+    invented = json.dumps({"bullets": ["Microsoft bought the benchmark for 9 billion dollars."]})
+    with LLMServer() as server:
+        server.reply_content(invented)
+        run = _client(server, max_calls=5)
+        spend_llm_calls(sqlite_db, run, lambda ids: make_briefs(sqlite_db, settings, ids, llm=run))
+        assert len(server.requests) == 1 and _summarizers(sqlite_db)[item] == "extractive"
+        # the next run: same content, same model and prompt: no call, nothing offered
+        again = _client(server, max_calls=5)
+        assert llm_order(sqlite_db, again, 10) == []
+        assert make_briefs(sqlite_db, settings, [item], llm=again).cached == 1
+        assert len(server.requests) == 1
+        # a new model is asked; so is the same model once the item changes
+        assert llm_order(sqlite_db, _client(server, "other"), 10) == [item]
+        with sqlite_db.session() as session:
+            session.get(Item, item).content_html = TEXT + "<p>An update was added on Tuesday.</p>"
+        make_briefs(sqlite_db, settings, [item])
+        assert llm_order(sqlite_db, _client(server, max_calls=5), 10) == [item]
