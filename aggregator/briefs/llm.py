@@ -29,6 +29,8 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from aggregator.briefs.faithful import Support
 from aggregator.briefs.standalone import has_url, is_question, unbalanced_quotes
@@ -158,6 +160,21 @@ class LLMSummarizer:
             and self.failures < self.breaker_after
             and (not self.max_tokens_per_run or self.tokens < self.max_tokens_per_run)
         )
+
+    def usage(self) -> dict[str, Any]:
+        """What this run spent, and its limits: what ``status`` and ``/metrics`` show."""
+        with self._lock:
+            return {
+                "model": self.name,
+                "calls": self.calls,
+                "max_calls": self.max_calls,
+                "tokens": self.tokens,
+                "max_tokens_per_run": self.max_tokens_per_run,
+                "max_tokens_per_source": self.max_tokens_per_source,
+                "by_source": dict(sorted(self.tokens_by_source.items(), key=lambda kv: -kv[1])),
+                "breaker_open": self.failures >= self.breaker_after,
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
 
     def serves(self, source_tags: Sequence[str], source_llm: bool | None) -> bool:
         """True when a source with these tags and this ``llm`` setting is briefed by the model."""
