@@ -16,6 +16,7 @@ from aggregator.config import from_mapping
 from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
+from aggregator.store.sources import sync_config_sources
 from aggregator.store.models import BriefRow, Item, Source
 from tests.briefs.test_pipeline import NOW, TEXT
 from tests.support.llmserver import LLMServer, completion
@@ -205,3 +206,26 @@ def test_an_answer_that_fails_the_check_is_not_asked_again_until_the_content_cha
             session.get(Item, item).content_html = TEXT + "<p>An update was added on Tuesday.</p>"
         make_briefs(sqlite_db, settings, [item])
         assert llm_order(sqlite_db, _client(server, max_calls=5), 10) == [item]
+
+
+def test_a_sources_llm_setting_comes_from_the_config(sqlite_db: Database, tmp_path: Path) -> None:
+    settings = from_mapping(
+        {
+            "briefs": {"llm": {"tags": [" AI "]}},
+            "sources": [
+                {"url": "https://yes.example/feed", "llm": True},
+                {"url": "https://no.example/feed", "llm": False, "tags": ["ai"]},
+                {"url": "https://tagged.example/feed", "tags": ["ai"]},
+            ],
+        },
+        root=tmp_path,
+        origin="test",
+    )
+    assert settings.briefs.llm.tags == ["ai"]
+    with sqlite_db.session() as session:
+        rows = {row.url: row.llm for row in sync_config_sources(session, settings)}
+    assert rows == {
+        "https://yes.example/feed": True,
+        "https://no.example/feed": False,
+        "https://tagged.example/feed": None,
+    }
