@@ -16,8 +16,8 @@ from aggregator.config import from_mapping
 from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
-from aggregator.store.sources import sync_config_sources
 from aggregator.store.models import BriefRow, Item, Source
+from aggregator.store.sources import sync_config_sources
 from tests.briefs.test_pipeline import NOW, TEXT
 from tests.support.llmserver import LLMServer, completion
 
