@@ -275,7 +275,7 @@ class Support:
         """Names, numbers, dates and quotations the item does not contain."""
         for number in sorted(_numbers(sentence, self.language) - self.numbers):
             return f"number {number} is not in the item"
-        for word in _WORD_RE.findall(sentence):
+        for word in _WORD_RE.findall(unicodedata.normalize("NFKC", sentence)):
             if not word[:1].isupper():
                 continue
             folded = word.casefold().replace("’", "'")
