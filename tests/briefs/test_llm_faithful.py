@@ -7,9 +7,11 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.briefs.faithful import Support
-from aggregator.briefs.llm import LLMSummarizer
+from aggregator.briefs.llm import InvalidBrief, LLMSummarizer, parse_reply
 from aggregator.briefs.summarize import make_brief
 from aggregator.briefs.text import split_sentences, to_blocks
 from tests.briefs.corpus import items
@@ -222,3 +224,32 @@ def test_hand_written_replies_for_real_items(server: LLMServer, case: str) -> No
     support = Support(clean, "en", title)
     stored = brief.bullets + split_sentences(brief.paragraph) + [t.definition for t in brief.terms]
     assert all(support.check(s) is None for s in stored)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=80),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    bullets=st.lists(
+        st.text(max_size=120)
+        | st.fixed_dictionaries({"text": st.text(max_size=80), "source": _JSON})
+        | _JSON,
+        max_size=6,
+    ),  # fmt: skip
+    rest=st.dictionaries(st.sampled_from(["title", "terms", "paragraph"]), _JSON),
+)
+def test_any_reply_is_a_checked_brief_or_refused(bullets: list, rest: dict) -> None:
+    content = json.dumps({"bullets": bullets, **rest})
+    try:
+        brief = parse_reply(content, ITEM, title=TITLE, has_title=False)
+    except InvalidBrief:
+        return
+    support = Support(ITEM, "en", TITLE)
+    assert brief.bullets and all(support.check(b) is None for b in brief.bullets)
