@@ -156,6 +156,9 @@ class SourceSettings(_Section):
     enabled: bool = True
     full_text: bool | None = None
     """Fetch the article page when the feed carries only a teaser; None follows [briefs]."""
+    llm: bool | None = None
+    """Brief this source's items with the LLM back end (true) or never (false); None follows
+    ``[briefs.llm] tags``."""
 
     @field_validator("url")
     @classmethod
@@ -187,6 +190,18 @@ class LLMSettings(_Section):
     api_key_env: str = "AGGREGATOR_LLM_API_KEY"
     timeout_seconds: float = Field(30.0, gt=0)
     max_calls_per_run: int = Field(50, ge=0)
+    max_tokens_per_run: int = Field(0, ge=0)
+    """Tokens (prompt and reply) one run may spend; 0: no limit but the call cap."""
+    max_tokens_per_source: int = Field(0, ge=0)
+    """Tokens one source's items may spend in one run; 0: no limit."""
+    tags: list[str] = []
+    """Only sources with one of these tags use the LLM (a source's ``llm`` overrides); empty:
+    every source."""
+
+    @field_validator("tags")
+    @classmethod
+    def _clean_tags(cls, values: list[str]) -> list[str]:
+        return [v.strip().lower() for v in values if v.strip()]
 
 
 class BriefSettings(_Section):

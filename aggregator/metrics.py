@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from aggregator.model.status import DeliveryState, SourceHealth, SubscriberStatus
 from aggregator.store.db import Database
 from aggregator.store.listing import SOURCE_HEALTH
+from aggregator.store.llm_usage import last_llm_run
 from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Subscriber
 
 REGISTRY = CollectorRegistry()
@@ -101,6 +102,30 @@ class StoreCollector(Collector):
             for name, (help_text, query) in totals.items():
                 yield GaugeMetricFamily(name, help_text, value=session.scalar(query) or 0)
         yield from (sources, subscribers, deliveries)
+        yield from _llm_gauges(last_llm_run(self.db))
+
+
+def _llm_gauges(usage: dict[str, Any] | None) -> Iterator[Metric]:
+    """The last LLM run's calls and tokens, its budget, and its tokens per source."""
+    if not usage:
+        return
+    for name, key, help_text in (
+        ("aggregator_llm_last_run_calls", "calls", "Calls the last LLM run made."),
+        ("aggregator_llm_last_run_tokens", "tokens", "Tokens the last LLM run spent."),
+        ("aggregator_llm_token_budget", "max_tokens_per_run", "Tokens a run may spend (0: none)."),
+    ):
+        value = usage.get(key)
+        yield GaugeMetricFamily(name, help_text, value=value if isinstance(value, int) else 0)
+    family = GaugeMetricFamily(
+        "aggregator_llm_last_run_source_tokens",
+        "Tokens the last LLM run spent on each source's items.",
+        labels=["source"],
+    )
+    by_source = usage.get("by_source")
+    for source, tokens in by_source.items() if isinstance(by_source, dict) else ():
+        if isinstance(tokens, int):
+            family.add_metric([str(source)], tokens)
+    yield family
 
 
 def _grouped(

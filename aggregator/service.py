@@ -58,6 +58,7 @@ from aggregator.store.claims import (
     release_all,
 )
 from aggregator.store.items import briefed, content_version
+from aggregator.store.llm_usage import record_llm_run
 from aggregator.store.locks import Leadership
 from aggregator.store.models import CLAIMED_TABLES, ITEMS, BriefRow, utcnow
 
@@ -197,6 +198,7 @@ class Pipeline:
 
             if llm is not None:
                 spend_llm_calls(db, llm, with_llm, LLM_BRIEF_BATCH)
+                record_llm_run(db, llm.usage())
         return made
 
     def _make(self, ids: list[int], llm: LLMSummarizer | None) -> int:

@@ -20,37 +20,50 @@ from aggregator.store.models import BriefRow, Item, Source
 
 
 def still_fresh(
-    stored: tuple[str, str] | None,
+    stored: tuple[str, str, str | None] | None,
     title: str,
     text: str,
     glossary: Mapping[str, str],
     llm: LLMSummarizer | None,
 ) -> bool:
-    """True when the stored brief (its content hash and summarizer) fits the item's content and
-    no better one is due now."""
+    """True when the stored brief (its content hash, summarizer, and the model that answered for
+    this content without a usable brief) fits the item's content and no better one is due now:
+    the same content is never sent to the same model and prompt twice."""
     if stored is None:
         return False
-    stored_hash, summarizer = stored
+    stored_hash, summarizer, tried = stored
     if stored_hash != brief_key(title, text, glossary, summarizer):
         return False
-    return llm is None or not llm.available or summarizer == llm.name
+    return llm is None or not llm.available or llm.name in (summarizer, tried)
 
 
 def llm_order(db: Database, llm: LLMSummarizer, limit: int, skip: Sequence[int] = ()) -> list[int]:
-    """Up to ``limit`` items whose brief is not by this model, the ones readers see first."""
+    """Up to ``limit`` items of the sources the model serves whose brief is not by it, the ones
+    readers see first."""
     seen = func.coalesce(Item.published_at, Item.first_seen_at)
     query = (
-        select(Item.id)
+        select(Item.id, Source.tags, Source.llm)
         .join(Source, Source.id == Item.source_id)
         .outerjoin(BriefRow, BriefRow.item_id == Item.id)
-        .where(Source.enabled, or_(BriefRow.item_id.is_(None), BriefRow.summarizer != llm.name))
+        .where(
+            Source.enabled,
+            or_(BriefRow.item_id.is_(None), BriefRow.summarizer != llm.name),
+            or_(BriefRow.llm_tried.is_(None), BriefRow.llm_tried != llm.name),
+        )
         .order_by(Source.priority.desc(), seen.desc(), Item.id.desc())
-        .limit(limit)
     )
     if skip:
         query = query.where(Item.id.not_in(list(skip)))
+    if not llm.tags:  # every source unless it says no: the database can leave them out
+        query = query.where(or_(Source.llm.is_(None), Source.llm.is_(True)))
     with db.session() as session:
-        return list(session.scalars(query).all())
+        out: list[int] = []
+        for row in session.execute(query.execution_options(yield_per=500)):
+            if llm.serves(row.tags or (), row.llm):
+                out.append(row.id)
+                if len(out) == limit:
+                    break
+        return out
 
 
 def spend_llm_calls(

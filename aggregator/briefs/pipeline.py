@@ -63,6 +63,9 @@ def llm_for(settings: Settings) -> LLMSummarizer | None:
         api_key=settings.secret(cfg.api_key_env),
         timeout=cfg.timeout_seconds,
         max_calls=cfg.max_calls_per_run,
+        max_tokens_per_run=cfg.max_tokens_per_run,
+        max_tokens_per_source=cfg.max_tokens_per_source,
+        tags=tuple(cfg.tags),
     )
 
 
@@ -129,6 +132,9 @@ class BriefJob:
     title: str
     text: str
     label: str
+    tags: tuple[str, ...] = ()
+    llm: bool | None = None
+    """The source's ``llm`` setting (None: by its tags)."""
 
 
 _GLOSSARY: dict[str, str] = {}
@@ -140,16 +146,35 @@ def _set_glossary(glossary: dict[str, str]) -> None:
 
 
 def _brief(
-    job: BriefJob, glossary: dict[str, str] | None = None, llm: LLMSummarizer | None = None
+    job: BriefJob,
+    glossary: dict[str, str] | None = None,
+    llm: LLMSummarizer | None = None,
+    answered: set[int] | None = None,
 ) -> Brief:
-    """The brief of one job; without ``glossary``, the worker process's."""
-    return make_brief(
-        job.title,
-        job.text,
-        glossary=_GLOSSARY if glossary is None else glossary,
-        llm=llm,
-        item_label=f"item={job.item_id} source={job.label!r}",
-    )
+    """The brief of one job; without ``glossary``, the worker process's. The model's tokens
+    are charged to the job's source, and the item joins ``answered`` when the model answered."""
+
+    def brief(llm: LLMSummarizer | None) -> Brief:
+        return make_brief(
+            job.title,
+            job.text,
+            glossary=_GLOSSARY if glossary is None else glossary,
+            llm=llm,
+            item_label=f"item={job.item_id} source={job.label!r}",
+        )
+
+    if llm is None:
+        return brief(None)
+    with llm.call_for(job.label) as call:
+        made = brief(llm)
+    if call.answered and answered is not None:
+        answered.add(job.item_id)
+    return made
+
+
+def _llm_for_job(job: BriefJob, llm: LLMSummarizer | None) -> LLMSummarizer | None:
+    """The model when it serves the job's source, else None."""
+    return llm if llm is not None and llm.serves(job.tags, job.llm) else None
 
 
 def _jobs(session: Session, item_ids: Sequence[int]) -> Iterator[tuple[BriefJob, tuple | None]]:
@@ -166,16 +191,24 @@ def _jobs(session: Session, item_ids: Sequence[int]) -> Iterator[tuple[BriefJob,
             Source.name,
             Source.feed_title,
             Source.url,
+            Source.tags,
+            Source.llm,
             BriefRow.content_hash,
             BriefRow.summarizer,
+            BriefRow.llm_tried,
         )
         .join(Source, Source.id == Item.source_id)
         .outerjoin(BriefRow, BriefRow.item_id == Item.id)
     )
     for row in rows_in(session, query, Item.id, item_ids):
         label = source_label(row.name, row.feed_title, row.url)
-        stored = (row.content_hash, row.summarizer) if row.content_hash is not None else None
-        yield BriefJob(row.id, row.title, row.text or "", label), stored
+        stored = (
+            (row.content_hash, row.summarizer, row.llm_tried)
+            if row.content_hash is not None
+            else None
+        )
+        tags = tuple(str(t) for t in row.tags or ())
+        yield BriefJob(row.id, row.title, row.text or "", label, tags, row.llm), stored
 
 
 def make_briefs(
@@ -215,25 +248,27 @@ def make_brief_batches(
     the one before, so the workers never wait for the database."""
     glossary = workers.glossary if workers is not None else glossary_for(settings)
     report = BriefReport()
-    in_hand: tuple[Sequence[int], list[BriefJob], Callable[[], list[Brief]]] | None = None
+    in_hand: tuple[Sequence[int], list[BriefJob], Callable[[], list[Brief]], set[int]] | None = None
     for chunk in batches:
+        answered: set[int] = set()
         with db.session() as session:
             jobs = []
             for job, stored in _jobs(session, chunk):
-                if not refresh and still_fresh(stored, job.title, job.text, glossary, llm):
+                fits = still_fresh(stored, job.title, job.text, glossary, _llm_for_job(job, llm))
+                if not refresh and fits:
                     report.cached += 1
                 else:
                     jobs.append(job)
         if llm is None and workers is not None:
             briefs = workers.start(jobs)
         else:
-            made = [_brief(job, glossary, llm) for job in jobs]
+            made = [_brief(job, glossary, _llm_for_job(job, llm), answered) for job in jobs]
             briefs = made.copy  # made already; the same shape as workers.start
         if in_hand is not None:
-            report.made += _finish(db, glossary, *in_hand, claim_token)
-        in_hand = (chunk, jobs, briefs)
+            report.made += _finish(db, glossary, *in_hand, llm, claim_token)
+        in_hand = (chunk, jobs, briefs, answered)
     if in_hand is not None:
-        report.made += _finish(db, glossary, *in_hand, claim_token)
+        report.made += _finish(db, glossary, *in_hand, llm, claim_token)
     return report
 
 
@@ -243,9 +278,12 @@ def _finish(
     chunk: Sequence[int],
     jobs: list[BriefJob],
     briefs: Callable[[], list[Brief]],
+    answered: set[int],
+    llm: LLMSummarizer | None,
     claim_token: str | None,
 ) -> int:
-    """Wait for a batch's briefs and write them; returns how many were written."""
+    """Wait for a batch's briefs and write them; returns how many were written. An item the
+    model answered without a usable brief records it, so unchanged it is not sent again."""
     now = datetime.now(UTC)
     made = {
         job.item_id: {
@@ -253,6 +291,11 @@ def _finish(
             "content_hash": brief_key(job.title, job.text, glossary, brief.summarizer),
             "data": brief.to_dict(),
             "summarizer": brief.summarizer,
+            "llm_tried": (
+                llm.name
+                if llm is not None and job.item_id in answered and brief.summarizer != llm.name
+                else None
+            ),
             "created_at": now,
         }
         for job, brief in zip(jobs, briefs(), strict=True)
@@ -278,7 +321,7 @@ def _write_briefs(
         if not briefs:
             return 0
         upsert = db.insert(BriefRow)
-        columns = ("content_hash", "data", "summarizer", "created_at")
+        columns = ("content_hash", "data", "summarizer", "llm_tried", "created_at")
         connection.execute(
             upsert.on_conflict_do_update(
                 index_elements=[BriefRow.item_id],

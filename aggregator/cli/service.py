@@ -22,6 +22,7 @@ from aggregator.digest.compose import latest_fire_time, next_fire_time
 from aggregator.logs import SERVICE_LOGGERS
 from aggregator.service import ROLES, Pipeline, Service
 from aggregator.store.listing import ItemBrief, Overview, find_item, item_brief, overview
+from aggregator.store.llm_usage import last_llm_run
 
 
 @click.command()
@@ -158,10 +159,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
     digests = digests_due(app.settings, report.last_runs, now)
     feed = app.settings.public_dir / "feed.atom"
     published = datetime.fromtimestamp(feed.stat().st_mtime, UTC) if feed.exists() else None
+    llm = last_llm_run(app.db)
     if as_json:
-        print_json(status_json(report, digests, feed, published))
+        print_json(status_json(report, digests, feed, published) | {"llm_last_run": llm})
     else:
         print_status(report, digests, feed, published, now)
+        if llm:
+            print_llm_run(llm)
 
 
 def status_json(
@@ -194,6 +198,22 @@ def status_json(
         "outbox": {"pending": report.pending, "failed_or_bounced": report.failed},
         "feed": {"path": str(feed), "published": published},
     }
+
+
+def print_llm_run(usage: dict[str, Any]) -> None:
+    """The last LLM run's calls and tokens against its limits, and its top sources."""
+    budget = usage.get("max_tokens_per_run") or "no"
+    per_source = usage.get("max_tokens_per_source") or "no"
+    console.print(
+        f"[bold]LLM[/] {escape(str(usage.get('model')))} last run {escape(str(usage.get('at')))}: "
+        f"{usage.get('calls')} of {usage.get('max_calls')} calls, {usage.get('tokens')} tokens "
+        f"({budget} run budget, {per_source} source budget)"
+        + (", breaker open" if usage.get("breaker_open") else "")
+    )
+    by_source = usage.get("by_source")
+    if isinstance(by_source, dict):
+        for name, tokens in list(by_source.items())[:5]:
+            console.print(f"  {escape(str(name))}: {tokens} tokens")
 
 
 def print_status(

@@ -83,6 +83,7 @@ class Source(Base):
     disabled_by: Mapped[str | None] = mapped_column(String(16))
     """Who disabled it: a ``DisabledBy``."""
     full_text: Mapped[bool | None] = mapped_column(Boolean)
+    llm: Mapped[bool | None] = mapped_column(Boolean)
     min_interval_minutes: Mapped[float | None] = mapped_column(Float)
     max_interval_minutes: Mapped[float | None] = mapped_column(Float)
 
@@ -190,6 +191,8 @@ class BriefRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]]
     summarizer: Mapped[str] = mapped_column(String(100))
+    llm_tried: Mapped[str | None] = mapped_column(String(100))
+    """The LLM (model and prompt) that answered for this content without a usable brief."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     item: Mapped[Item] = relationship(back_populates="brief")

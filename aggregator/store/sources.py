@@ -53,6 +53,7 @@ def sync_config_sources(session: Session, settings: Settings) -> list[Source]:
         ):  # an operator's `sources disable` outlasts restarts
             row.enabled, row.disabled_by = True, None
         row.full_text = cfg.full_text
+        row.llm = cfg.llm
         row.min_interval_minutes = cfg.min_interval_minutes
         row.max_interval_minutes = cfg.max_interval_minutes
         synced.append(row)

@@ -184,6 +184,6 @@ def test_llm_back_end_from_config_and_fallback(
         ids = _store(sqlite_db, entries)
         make_briefs(sqlite_db, settings, ids, llm=llm_for(settings))
         summarizers = sorted(_brief(sqlite_db, i).summarizer for i in ids)
-        assert summarizers == ["extractive", "llm:tiny"]  # the cap of one call per run holds
+        assert summarizers == ["extractive", "llm:tiny:p2"]  # the cap of one call per run holds
         assert len(server.requests) == 1
         assert server.requests[0].headers.get("Authorization") == "Bearer sk-test"
