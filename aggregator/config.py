@@ -333,6 +333,20 @@ class PublishSettings(_Section):
     hub_url: str = ""
 
 
+class WebSubSettings(_Section):
+    """Subscribing to the WebSub hubs that source feeds advertise: their pushes reach the web
+    app at ``<general.base_url>/websub/<token>``."""
+
+    subscribe: Literal["auto", "always", "never"] = "auto"
+    """``auto``: when ``general.base_url`` is not a loopback URL (a hub could not reach it)."""
+    lease_seconds: int = Field(7 * 86400, ge=300, le=365 * 86400)
+    """The lease asked of the hub (it may grant another); renewed before it ends."""
+    renew_before_seconds: int = Field(86400, ge=60, le=30 * 86400)
+    """Renew this long before the lease ends (at half a shorter lease)."""
+    retry_minutes: float = Field(30, gt=0, le=7 * 24 * 60)
+    """After a hub refused or never verified a request, ask again after this long (doubling)."""
+
+
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -361,6 +375,7 @@ class Settings(_Section):
     mail: MailSettings = MailSettings()
     digests: list[DigestSettings] = []
     publish: PublishSettings = PublishSettings()
+    websub: WebSubSettings = WebSubSettings()
     web: WebSettings = WebSettings()
     root: Path = Path(".")
     origin: str = "defaults"

@@ -43,6 +43,7 @@ from aggregator.config import DigestSettings
 from aggregator.digest.compose import latest_fire_time, next_fire_time
 from aggregator.digest.outbox import Outbox, SendReport
 from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
+from aggregator.ingest.websub import maintain_now as maintain_subscriptions
 from aggregator.mail.transport import Transport
 from aggregator.metrics import record_poll
 from aggregator.model.status import POLL_FAILURES, PollResult
@@ -387,7 +388,8 @@ class Service:
             )
 
     def leader_tick(self) -> None:
-        """On the leader only: catch-up digest runs, publishing, WebSub retries."""
+        """On the leader only: catch-up digest runs, publishing, WebSub retries, and the
+        subscriptions to the hubs of source feeds."""
         if not self.leadership.held():
             return
         if self.pipeline.start_due_digests():
@@ -398,6 +400,7 @@ class Service:
                 "published %d entries, %d file(s) changed", result.entries, len(result.changed)
             )
         send_due_pings(self.pipeline.app.db, self.settings)
+        maintain_subscriptions(self.pipeline.app.db, self.settings)
 
     def digest_job(self, digest: DigestSettings) -> None:
         """On the leader only: queue the run for this firing; the outbox tick sends it."""

@@ -53,7 +53,8 @@ def ago(when: datetime | None, now: datetime) -> str:
 @json_option
 @click.pass_context
 def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Every source with its state, tags, items, last error, consecutive failures, next check."""
+    """Every source with its state, push state (once a WebSub hub is subscribed), tags, items,
+    last error, consecutive failures, next check."""
     app = get_app(ctx)
     now = datetime.now(UTC)
     with app.db.session() as session:
@@ -64,9 +65,11 @@ def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
     if not rows:
         console.print("No sources. Add some to config.toml or with `aggregator sources add URL`.")
         return
+    pushing = any(s.push != "-" for s in rows)  # the column shows once a hub is subscribed
     grid = table(
-        ("id", "name", "state", "tags", "items", "last check", "next check", "fails")
-        + ("url / last error",)
+        ("id", "name", "state")
+        + (("push",) if pushing else ())
+        + ("tags", "items", "last check", "next check", "fails", "url / last error")
     )
     # On a terminal the error goes under the URL; piped, each source stays on one line.
     between = "\n" if console.is_terminal else "  "
@@ -78,6 +81,7 @@ def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
             str(s.id),
             escape(s.name[:40]),
             s.state,
+            *((s.push,) if pushing else ()),
             escape(" ".join(s.tags)) or "-",
             str(s.items),
             ago(s.last_check, now),

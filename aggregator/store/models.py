@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from aggregator.model.status import (
     DeliveryState,
+    PushState,
     RunStatus,
     SourceOrigin,
     SourceStatus,
@@ -96,6 +97,11 @@ class Source(Base):
     None when it could. While it is set, a 304 means that document, so the failure stands."""
     ttl_minutes: Mapped[float | None] = mapped_column(Float)
     hub_url: Mapped[str | None] = mapped_column(Text)
+    self_url: Mapped[str | None] = mapped_column(Text)
+    """The feed's own URL as it names it (``rel="self"``): the WebSub topic."""
+    push_until: Mapped[datetime | None]
+    """While a hub pushes this source (a verified WebSub lease), until when: polled then at its
+    maximum interval only."""
 
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -308,6 +314,34 @@ class WebSubPing(Base):
     created_at: Mapped[datetime]
 
 
+class PushSubscription(Base):
+    """A WebSub subscription of one source to its hub (ingest/websub.py)."""
+
+    __tablename__ = "push_subscriptions"
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    callback_token: Mapped[str] = mapped_column(String(64), unique=True)
+    """The unguessable last part of the callback URL."""
+    hub_url: Mapped[str] = mapped_column(Text)
+    topic_url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(128))
+    """The ``hub.secret`` pushed content is signed with."""
+    state: Mapped[str] = mapped_column(String(16), default=PushState.SUBSCRIBING)
+    """A ``PushState``."""
+    lease_until: Mapped[datetime | None]
+    verified_at: Mapped[datetime | None]
+    """When the hub last verified a subscription (its lease runs from there)."""
+    requested_at: Mapped[datetime | None]
+    """When the hub was last asked (subscribe, renew or unsubscribe)."""
+    next_attempt_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_push_at: Mapped[datetime | None]
+    pushes: Mapped[int] = mapped_column(Integer, default=0)
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table of a model, for statements that need no ORM objects."""
     table = model.__table__
@@ -318,5 +352,6 @@ def table_of(model: type[Base]) -> Table:
 SOURCES = table_of(Source)
 ITEMS = table_of(Item)
 DELIVERIES = table_of(Delivery)
+PUSH_SUBSCRIPTIONS = table_of(PushSubscription)
 CLAIMED_TABLES = (SOURCES, ITEMS, DELIVERIES)
 """The tables whose rows workers claim (store/claims.py)."""
