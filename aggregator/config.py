@@ -252,6 +252,19 @@ class DKIMSettings(_Section):
         return self
 
 
+class InboundSettings(_Section):
+    """The inbound SMTP listener: newsletters sent to a source's address become its items."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(2525, ge=0, le=65535)
+    domain: str = "inbound.example.org"
+    """The domain of the sources' addresses (``<random>@<domain>``); its MX points here."""
+    max_message_bytes: int = Field(5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    per_sender_per_hour: int = Field(30, ge=1)
+    per_source_per_hour: int = Field(60, ge=1)
+
+
 class MailSettings(_Section):
     from_address: str = "digest@example.org"
     from_name: str = "Aggregator"
@@ -265,6 +278,7 @@ class MailSettings(_Section):
     max_attempts: int = Field(8, ge=1)
     smtp: SMTPSettings = SMTPSettings()
     dkim: DKIMSettings = DKIMSettings()
+    inbound: InboundSettings = InboundSettings()
 
     @field_validator("from_address", "unsubscribe_mailto")
     @classmethod

@@ -42,6 +42,7 @@ from aggregator.briefs.pipeline import (
 from aggregator.config import DigestSettings
 from aggregator.digest.compose import latest_fire_time, next_fire_time
 from aggregator.digest.outbox import Outbox, SendReport
+from aggregator.inbound.listener import start_listener
 from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
 from aggregator.ingest.websub import maintain_now as maintain_subscriptions
 from aggregator.mail.transport import Transport
@@ -461,6 +462,9 @@ class Service:
         if self.role != "web":
             self.schedule()
             self.scheduler.start()
+        listener = None
+        if self.role != "web" and self.settings.mail.inbound.enabled:
+            listener = start_listener(self.pipeline.app.db, self.settings)
         forced = False
         try:
             if self.role == "worker":
@@ -470,6 +474,8 @@ class Service:
         finally:
             log.warning("stopping: finishing the jobs under way (at most %.0f s)", STOP_SECONDS)
             self.pipeline.stop()
+            if listener is not None:
+                listener.stop()
             if self.role != "web":
                 self.scheduler.shutdown(wait=False)
                 forced = not self._wait_idle(STOP_SECONDS)

@@ -10,7 +10,8 @@ import click
 from rich.markup import escape
 
 from aggregator.cli.main import console, errors, fail, get_app, source_or_exit
-from aggregator.cli.output import json_option, print_json, table
+from aggregator.cli.output import date, json_option, print_json, table
+from aggregator.inbound.newsletters import add_newsletter, latest_mails
 from aggregator.ingest.discover import find_feed
 from aggregator.ingest.fetch import Fetcher, FetchError
 from aggregator.ingest.opml import OPMLError, Outline, outline_problem, read_opml, write_opml
@@ -93,13 +94,30 @@ def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
 
 
 @sources.command("add")
-@click.argument("url")
+@click.argument("url", required=False, default="")
 @click.option("--name", default="", help="display name (default: the feed's title)")
 @click.option("--tag", "tags", multiple=True, help="a tag; repeat for more")
+@click.option("--newsletter", default="", metavar="NAME", help="a newsletter source: mail to it")
 @click.pass_context
-def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
-    """Add a feed by its URL, or by a web page that advertises its feed."""
+def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...], newsletter: str) -> None:
+    """Add a feed by its URL, or by a web page that advertises its feed; or, with --newsletter
+    NAME, a source fed by mail: its address is printed (subscribe the newsletter with it)."""
     app = get_app(ctx)
+    if newsletter:
+        with app.db.session() as session:
+            domain = app.settings.mail.inbound.domain
+            row = add_newsletter(session, newsletter.strip(), domain, list(tags))
+            console.print(
+                f"added newsletter source {row.id}: {row.label} <{row.newsletter_address}>",
+                markup=False,
+            )
+        if not app.settings.mail.inbound.enabled:
+            errors.print(
+                "note: [mail.inbound] is not enabled; no mail is received yet", markup=False
+            )
+        return
+    if not url:
+        fail(ctx, "give a URL, or --newsletter NAME")
     url = normalise_source_url(url, Path.cwd())
 
     async def resolve() -> tuple[str, str]:
@@ -115,6 +133,35 @@ def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
         row, created = add_source(session, feed_url, name=name or title, tags=list(tags))
         verb = "added" if created else "already present as"
         console.print(f"{verb} source {row.id}: {row.label} <{row.url}>", markup=False)
+
+
+@sources.command("show")
+@click.argument("ref")
+@click.pass_context
+def show(ctx: click.Context, ref: str) -> None:
+    """A source's details; for a newsletter, its address and latest mails (with their DKIM
+    result), where a newsletter's confirmation mail shows up too."""
+    app = get_app(ctx)
+    with app.db.session() as session:
+        row = source_or_exit(ctx, session, ref)
+        console.print(f"source {row.id}: {row.label} <{row.url}>", markup=False)
+        if row.newsletter_address is None:
+            return
+        console.print(f"address: {row.newsletter_address}", markup=False)
+        mails = latest_mails(session, row.id)
+        if not mails:
+            console.print("no mail received yet", markup=False)
+            return
+        grid = table(("received", "from", "subject", "dkim", "item"))
+        for mail in mails:
+            grid.add_row(
+                date(mail.received_at),
+                escape(mail.from_header[:60]),
+                escape(mail.subject[:80]),
+                mail.dkim + (f" ({escape(mail.dkim_domain)})" if mail.dkim_domain else ""),
+                str(mail.item_id) if mail.item_id else "duplicate",
+            )
+        console.print(grid)
 
 
 @sources.command("remove")

@@ -135,6 +135,7 @@ class Poller:
                 for r in rows
                 if r.enabled
                 and r.status == SourceStatus.ACTIVE
+                and r.newsletter_address is None
                 and (not due_only or is_due(r, now))
             ]
 
@@ -184,6 +185,7 @@ class Poller:
                 where=[
                     SOURCES.c.enabled.is_(True),
                     SOURCES.c.status == SourceStatus.ACTIVE,
+                    SOURCES.c.newsletter_address.is_(None),  # mail brings its items
                     or_(SOURCES.c.next_check_at.is_(None), SOURCES.c.next_check_at <= now),
                 ],
                 order_by=[

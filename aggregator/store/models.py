@@ -100,6 +100,9 @@ class Source(Base):
     self_url: Mapped[str | None] = mapped_column(Text)
     """The feed's own URL as it names it (``rel="self"``): the WebSub topic."""
     push_until: Mapped[datetime | None]
+    newsletter_address: Mapped[str | None] = mapped_column(String(320), unique=True)
+    """A newsletter source's address (``<random>@<domain>``): mail to it becomes its items, and
+    it is never polled."""
     """While a hub pushes this source (a verified WebSub lease), until when: polled then at its
     maximum interval only."""
 
@@ -340,6 +343,27 @@ class PushSubscription(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_push_at: Mapped[datetime | None]
     pushes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InboundMail(Base):
+    """A mail the inbound listener accepted for a newsletter source (``sources show``)."""
+
+    __tablename__ = "inbound_mails"
+    __table_args__ = (Index("ix_inbound_mails_source", "source_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime]
+    mail_from: Mapped[str] = mapped_column(Text, default="")
+    """The envelope sender."""
+    from_header: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(Text, default="")
+    dkim: Mapped[str] = mapped_column(String(16), default="none")
+    """``pass`` (with ``dkim_domain``), ``fail`` or ``none``."""
+    dkim_domain: Mapped[str | None] = mapped_column(Text)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
+    """The item it became; None when it was one already stored."""
 
 
 def table_of(model: type[Base]) -> Table:
