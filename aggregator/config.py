@@ -263,6 +263,9 @@ class InboundSettings(_Section):
     max_message_bytes: int = Field(5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     per_sender_per_hour: int = Field(30, ge=1)
     per_source_per_hour: int = Field(60, ge=1)
+    bounce_local_part: str = Field("bounces", pattern=r"^[a-z0-9][a-z0-9._-]{0,30}$")
+    """While the listener runs, digests go out from ``<bounce_local_part>+<signed delivery
+    token>@<domain>`` (VERP), and the bounces that come back later are counted."""
 
 
 class MailSettings(_Section):

@@ -464,7 +464,8 @@ class Service:
             self.scheduler.start()
         listener = None
         if self.role != "web" and self.settings.mail.inbound.enabled:
-            listener = start_listener(self.pipeline.app.db, self.settings)
+            app = self.pipeline.app
+            listener = start_listener(app.db, self.settings, secret_key=app.secret_key)
         forced = False
         try:
             if self.role == "worker":

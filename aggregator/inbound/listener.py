@@ -3,6 +3,8 @@
 Unknown recipients are refused at RCPT (550), so nothing is stored or relayed for them. A
 message over ``mail.inbound.max_message_bytes`` is refused (552); a sender or a source over its
 hourly rate is told to try later (451). DKIM is verified (dkimpy) and recorded with each mail.
+Mail to a delivery's signed VERP address is a late bounce or a complaint (inbound/bounces.py);
+a forged or unknown one is refused at RCPT like any unknown address.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.orm import Session as OrmSession
 
 from aggregator.config import Settings
+from aggregator.inbound.bounces import record_report
 from aggregator.inbound.message import parse_mail
 from aggregator.inbound.newsletters import source_for, store_mail
+from aggregator.mail.verp import delivery_of
 from aggregator.store.claims import write_transaction
 from aggregator.store.db import Database
 from aggregator.store.models import utcnow
@@ -50,9 +54,17 @@ class InboundHandler:
     """aiosmtpd handler: RCPT and DATA checked against the store."""
 
     def __init__(
-        self, db: Database, settings: Settings, *, dnsfunc: Callable[..., Any] | None = None
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        secret_key: str = "",
+        dnsfunc: Callable[..., Any] | None = None,
     ) -> None:
         self.db, self.settings, self.dnsfunc = db, settings, dnsfunc
+        self.secret_key = secret_key
+        """The installation's signing key: VERP addresses are signed with it (no key: no
+        bounce address is accepted)."""
         inbound = settings.mail.inbound
         self.per_sender = SharedRateLimiter(db, inbound.per_sender_per_hour, 3600)
         self.per_source = SharedRateLimiter(db, inbound.per_source_per_hour, 3600)
@@ -61,11 +73,19 @@ class InboundHandler:
         with self.db.session() as session:
             return source_for(session, address)
 
+    def _delivery(self, address: str) -> int | None:
+        """The delivery a VERP bounce address names (None: not one, or forged)."""
+        inbound = self.settings.mail.inbound
+        return delivery_of(address, inbound.bounce_local_part, inbound.domain, self.secret_key)
+
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients"
+        if self.secret_key and self._delivery(address) is not None:
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
         source_id = await asyncio.get_running_loop().run_in_executor(None, self._lookup, address)
         if source_id is None:
             return "550 5.1.1 No such mailbox here"
@@ -90,6 +110,12 @@ class InboundHandler:
             return "451 4.3.0 Could not store the message; try again later"
 
     def _accept(self, mail_from: str, recipients: list[str], data: bytes) -> str:
+        bounced = [d for d in map(self._delivery, recipients) if d is not None]
+        for delivery_id in dict.fromkeys(bounced):
+            record_report(self.db, self.settings, delivery_id, data)
+        recipients = [r for r in recipients if self._delivery(r) is None]
+        if not recipients:
+            return "250 OK"
         if self.per_sender.hit("inbound-sender:" + mail_from.lower()):
             return "451 4.7.1 Too many messages from this sender; try again later"
         now = utcnow()
@@ -109,12 +135,16 @@ class InboundHandler:
 
 
 def start_listener(
-    db: Database, settings: Settings, *, dnsfunc: Callable[..., Any] | None = None
+    db: Database,
+    settings: Settings,
+    *,
+    secret_key: str = "",
+    dnsfunc: Callable[..., Any] | None = None,
 ) -> Controller:
     """Start the listener in its own thread (``controller.stop()`` ends it)."""
     inbound = settings.mail.inbound
     controller = Controller(
-        InboundHandler(db, settings, dnsfunc=dnsfunc),
+        InboundHandler(db, settings, secret_key=secret_key, dnsfunc=dnsfunc),
         hostname=inbound.host,
         port=inbound.port,
         data_size_limit=inbound.max_message_bytes,

@@ -45,10 +45,10 @@ def inbound_settings(root: Path, database_url: str, **inbound: object) -> Settin
 
 
 class Inbox:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, secret_key: str = "") -> None:
         self.db, self.settings = db, settings
         self.controller: Controller = start_listener(
-            db, settings, dnsfunc=KEY.dns("s1", "news.example")
+            db, settings, secret_key=secret_key, dnsfunc=KEY.dns("s1", "news.example")
         )
 
     def newsletter(self, name: str) -> tuple[int, str]:
