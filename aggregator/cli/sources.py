@@ -98,15 +98,31 @@ def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.option("--name", default="", help="display name (default: the feed's title)")
 @click.option("--tag", "tags", multiple=True, help="a tag; repeat for more")
 @click.option("--newsletter", default="", metavar="NAME", help="a newsletter source: mail to it")
+@click.option(
+    "--require-dkim",
+    "dkim_domains",
+    multiple=True,
+    metavar="DOMAIN",
+    help="newsletter: take only mail this domain signed (DKIM); repeat for more",
+)
 @click.pass_context
-def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...], newsletter: str) -> None:
+def add(
+    ctx: click.Context,
+    url: str,
+    name: str,
+    tags: tuple[str, ...],
+    newsletter: str,
+    dkim_domains: tuple[str, ...],
+) -> None:
     """Add a feed by its URL, or by a web page that advertises its feed; or, with --newsletter
     NAME, a source fed by mail: its address is printed (subscribe the newsletter with it)."""
     app = get_app(ctx)
     if newsletter:
         with app.db.session() as session:
             domain = app.settings.mail.inbound.domain
-            row = add_newsletter(session, newsletter.strip(), domain, list(tags))
+            row = add_newsletter(
+                session, newsletter.strip(), domain, list(tags), list(dkim_domains)
+            )
             console.print(
                 f"added newsletter source {row.id}: {row.label} <{row.newsletter_address}>",
                 markup=False,
@@ -159,7 +175,7 @@ def show(ctx: click.Context, ref: str) -> None:
                 escape(mail.from_header[:60]),
                 escape(mail.subject[:80]),
                 mail.dkim + (f" ({escape(mail.dkim_domain)})" if mail.dkim_domain else ""),
-                str(mail.item_id) if mail.item_id else "duplicate",
+                str(mail.item_id) if mail.item_id else "-",
             )
         console.print(grid)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -20,8 +21,11 @@ def new_address(domain: str) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(20)) + "@" + domain.lower()
 
 
-def add_newsletter(session: Session, name: str, domain: str, tags: list[str]) -> Source:
-    """A new newsletter source named ``name`` with its own address (never polled)."""
+def add_newsletter(
+    session: Session, name: str, domain: str, tags: list[str], dkim_domains: Sequence[str] = ()
+) -> Source:
+    """A new newsletter source named ``name`` with its own address (never polled); with
+    ``dkim_domains``, it takes only mail those domains signed."""
     address = new_address(domain)
     row = Source(
         url=f"mailto:{address}",
@@ -30,6 +34,7 @@ def add_newsletter(session: Session, name: str, domain: str, tags: list[str]) ->
         feed_title=name,
         tags=[t.lower() for t in tags],
         newsletter_address=address,
+        dkim_domains=[d.strip().lower().strip(".") for d in dkim_domains if d.strip()],
     )
     session.add(row)
     session.flush()
@@ -61,24 +66,48 @@ def store_mail(
     source = session.get(Source, source_id)
     if source is None:
         return None
+    if not dkim_allows(source.dkim_domains, dkim):
+        session.add(_noted(source_id, mail, mail_from, dkim, now, refused=True))
+        return None
     stored = store_entries(session, source, [mail.entry], now)
     item_id = stored.new_ids[0] if stored.new_ids else None
     if item_id is not None:
         source.last_new_at = now
-    session.add(
-        InboundMail(
-            source_id=source_id,
-            received_at=now,
-            mail_from=mail_from[:320],
-            from_header=mail.from_header,
-            subject=mail.subject,
-            message_id=mail.message_id,
-            dkim=dkim[0],
-            dkim_domain=dkim[1],
-            item_id=item_id,
-        )
-    )
+    session.add(_noted(source_id, mail, mail_from, dkim, now, item_id=item_id))
     return item_id
+
+
+def dkim_allows(domains: list[str], dkim: tuple[str, str | None]) -> bool:
+    """Whether a mail with this DKIM result may be stored by a source requiring ``domains``."""
+    if not domains:
+        return True
+    verdict, signer = dkim
+    return verdict == "pass" and any(
+        signer == d or (signer or "").endswith("." + d) for d in domains
+    )
+
+
+def _noted(
+    source_id: int,
+    mail: Newsletter,
+    mail_from: str,
+    dkim: tuple[str, str | None],
+    now: datetime,
+    *,
+    item_id: int | None = None,
+    refused: bool = False,
+) -> InboundMail:
+    return InboundMail(
+        source_id=source_id,
+        received_at=now,
+        mail_from=mail_from[:320],
+        from_header=mail.from_header,
+        subject=mail.subject,
+        message_id=mail.message_id,
+        dkim=("refused:" if refused else "") + dkim[0],
+        dkim_domain=dkim[1],
+        item_id=item_id,
+    )
 
 
 def latest_mails(session: Session, source_id: int, limit: int = 20) -> list[InboundMail]:

@@ -103,6 +103,9 @@ class Source(Base):
     newsletter_address: Mapped[str | None] = mapped_column(String(320), unique=True)
     """A newsletter source's address (``<random>@<domain>``): mail to it becomes its items, and
     it is never polled."""
+    dkim_domains: Mapped[list[Any]] = mapped_column(default=list)
+    """A newsletter source takes only mail with a valid DKIM signature of one of these domains
+    (or a subdomain); empty: any mail."""
     """While a hub pushes this source (a verified WebSub lease), until when: polled then at its
     maximum interval only."""
 
@@ -360,7 +363,8 @@ class InboundMail(Base):
     subject: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str] = mapped_column(Text, default="")
     dkim: Mapped[str] = mapped_column(String(16), default="none")
-    """``pass`` (with ``dkim_domain``), ``fail`` or ``none``."""
+    """``pass`` (with ``dkim_domain``), ``fail`` or ``none``; prefixed ``refused:`` when the
+    source requires a signature this is not."""
     dkim_domain: Mapped[str | None] = mapped_column(Text)
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
     """The item it became; None when it was one already stored."""

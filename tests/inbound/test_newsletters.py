@@ -218,3 +218,19 @@ def test_the_listener_keeps_serving_after_hostile_mail(inbox: Inbox) -> None:
     assert all(len(t) <= 998 for t in titles)
     with inbox.db.session() as session:  # each stored mail is one item of that source
         assert len(session.scalars(select(InboundMail)).all()) == len(titles)
+
+
+def test_a_source_may_require_a_dkim_signature_from_its_domain(inbox: Inbox) -> None:
+    with inbox.db.session() as session:
+        row = add_newsletter(session, "Signed only", DOMAIN, [], ["news.example"])
+        other = add_newsletter(session, "Other signer", DOMAIN, [], ["elsewhere.example"])
+        ids = (row.id, other.id)
+        addresses = [row.newsletter_address or "", other.newsletter_address or ""]
+    inbox.send(newsletter_mail(message_id="<unsigned@x>"), addresses[:1])
+    assert inbox.items(ids[0]) == []
+    inbox.send(newsletter_mail(sign=True), addresses)
+    assert [i.title for i in inbox.items(ids[0])] == ["Issue 12: the week in alignment"]
+    assert inbox.items(ids[1]) == []  # signed, but not by a domain it allows
+    with inbox.db.session() as session:
+        assert [m.dkim for m in latest_mails(session, ids[1])] == ["refused:pass"]
+        assert [m.dkim for m in latest_mails(session, ids[0])] == ["pass", "refused:none"]

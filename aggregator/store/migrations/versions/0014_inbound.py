@@ -22,6 +22,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("self_url", sa.Text(), nullable=True))
         batch.add_column(sa.Column("push_until", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("newsletter_address", sa.String(320), nullable=True))
+        batch.add_column(
+            sa.Column("dkim_domains", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
+        )
         batch.create_unique_constraint("uq_sources_newsletter_address", ["newsletter_address"])
     op.create_table(
         "push_subscriptions",
@@ -74,6 +77,7 @@ def downgrade() -> None:
     op.drop_table("push_subscriptions")
     with op.batch_alter_table("sources") as batch:
         batch.drop_constraint("uq_sources_newsletter_address", type_="unique")
+        batch.drop_column("dkim_domains")
         batch.drop_column("newsletter_address")
         batch.drop_column("push_until")
         batch.drop_column("self_url")
