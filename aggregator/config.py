@@ -267,6 +267,22 @@ class DKIMSettings(_Section):
         return self
 
 
+class InboundSettings(_Section):
+    """The inbound SMTP listener: newsletters sent to a source's address become its items."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(2525, ge=0, le=65535)
+    domain: str = "inbound.example.org"
+    """The domain of the sources' addresses (``<random>@<domain>``); its MX points here."""
+    max_message_bytes: int = Field(5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    per_sender_per_hour: int = Field(30, ge=1)
+    per_source_per_hour: int = Field(60, ge=1)
+    bounce_local_part: str = Field("bounces", pattern=r"^[a-z0-9][a-z0-9._-]{0,30}$")
+    """While the listener runs, digests go out from ``<bounce_local_part>+<signed delivery
+    token>@<domain>`` (VERP), and the bounces that come back later are counted."""
+
+
 class MailSettings(_Section):
     from_address: str = "digest@example.org"
     from_name: str = "Aggregator"
@@ -280,6 +296,7 @@ class MailSettings(_Section):
     max_attempts: int = Field(8, ge=1)
     smtp: SMTPSettings = SMTPSettings()
     dkim: DKIMSettings = DKIMSettings()
+    inbound: InboundSettings = InboundSettings()
 
     @field_validator("from_address", "unsubscribe_mailto")
     @classmethod
@@ -348,6 +365,20 @@ class PublishSettings(_Section):
     hub_url: str = ""
 
 
+class WebSubSettings(_Section):
+    """Subscribing to the WebSub hubs that source feeds advertise: their pushes reach the web
+    app at ``<general.base_url>/websub/<token>``."""
+
+    subscribe: Literal["auto", "always", "never"] = "auto"
+    """``auto``: when ``general.base_url`` is not a loopback URL (a hub could not reach it)."""
+    lease_seconds: int = Field(7 * 86400, ge=300, le=365 * 86400)
+    """The lease asked of the hub (it may grant another); renewed before it ends."""
+    renew_before_seconds: int = Field(86400, ge=60, le=30 * 86400)
+    """Renew this long before the lease ends (at half a shorter lease)."""
+    retry_minutes: float = Field(30, gt=0, le=7 * 24 * 60)
+    """After a hub refused or never verified a request, ask again after this long (doubling)."""
+
+
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -376,6 +407,7 @@ class Settings(_Section):
     mail: MailSettings = MailSettings()
     digests: list[DigestSettings] = []
     publish: PublishSettings = PublishSettings()
+    websub: WebSubSettings = WebSubSettings()
     web: WebSettings = WebSettings()
     root: Path = Path(".")
     origin: str = "defaults"

@@ -42,7 +42,9 @@ from aggregator.briefs.pipeline import (
 from aggregator.config import DigestSettings
 from aggregator.digest.compose import latest_fire_time, next_fire_time
 from aggregator.digest.outbox import Outbox, SendReport
+from aggregator.inbound.listener import start_listener
 from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
+from aggregator.ingest.websub import maintain_now as maintain_subscriptions
 from aggregator.mail.transport import Transport
 from aggregator.metrics import record_poll
 from aggregator.model.status import POLL_FAILURES, PollResult
@@ -389,7 +391,8 @@ class Service:
             )
 
     def leader_tick(self) -> None:
-        """On the leader only: catch-up digest runs, publishing, WebSub retries."""
+        """On the leader only: catch-up digest runs, publishing, WebSub retries, and the
+        subscriptions to the hubs of source feeds."""
         if not self.leadership.held():
             return
         if self.pipeline.start_due_digests():
@@ -400,6 +403,7 @@ class Service:
                 "published %d entries, %d file(s) changed", result.entries, len(result.changed)
             )
         send_due_pings(self.pipeline.app.db, self.settings)
+        maintain_subscriptions(self.pipeline.app.db, self.settings)
 
     def digest_job(self, digest: DigestSettings) -> None:
         """On the leader only: queue the run for this firing; the outbox tick sends it."""
@@ -460,6 +464,10 @@ class Service:
         if self.role != "web":
             self.schedule()
             self.scheduler.start()
+        listener = None
+        if self.role != "web" and self.settings.mail.inbound.enabled:
+            app = self.pipeline.app
+            listener = start_listener(app.db, self.settings, secret_key=app.secret_key)
         forced = False
         try:
             if self.role == "worker":
@@ -469,6 +477,8 @@ class Service:
         finally:
             log.warning("stopping: finishing the jobs under way (at most %.0f s)", STOP_SECONDS)
             self.pipeline.stop()
+            if listener is not None:
+                listener.stop()
             if self.role != "web":
                 self.scheduler.shutdown(wait=False)
                 forced = not self._wait_idle(STOP_SECONDS)

@@ -1,7 +1,8 @@
 """The import graph runs down the pipeline only: no package imports one above it.
 
-The order, bottom first: model, config and the shared helpers; mail; store; stories; ingest; briefs;
-digest; publish; the installation (app, metrics); web; service; cli. A module may import its own
+The order, bottom first: model, config and the shared helpers; mail; store; stories; ingest;
+inbound (ingest by mail); briefs; digest; publish; the installation (app, metrics); web; service;
+cli. A module may import its own
 package and anything below it. Found with ``ast`` over every module, so a new arrow that runs back
 up fails here.
 """
@@ -18,6 +19,7 @@ LAYERS = [
     {"store"},
     {"stories"},
     {"ingest"},
+    {"inbound"},  # ingest by mail: the SMTP listener stores newsletters (and DSNs) in the store
     {"briefs"},
     {"digest"},
     {"publish"},

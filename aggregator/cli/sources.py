@@ -10,7 +10,8 @@ import click
 from rich.markup import escape
 
 from aggregator.cli.main import console, errors, fail, get_app, source_or_exit
-from aggregator.cli.output import json_option, print_json, table
+from aggregator.cli.output import date, json_option, print_json, table
+from aggregator.inbound.newsletters import add_newsletter, latest_mails
 from aggregator.ingest.discover import find_feed
 from aggregator.ingest.fetch import Fetcher, FetchError
 from aggregator.ingest.opml import OPMLError, Outline, outline_problem, read_opml, write_opml
@@ -53,7 +54,8 @@ def ago(when: datetime | None, now: datetime) -> str:
 @json_option
 @click.pass_context
 def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Every source with its state, tags, items, last error, consecutive failures, next check."""
+    """Every source with its state, push state (once a WebSub hub is subscribed), tags, items,
+    last error, consecutive failures, next check."""
     app = get_app(ctx)
     now = datetime.now(UTC)
     with app.db.session() as session:
@@ -64,9 +66,11 @@ def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
     if not rows:
         console.print("No sources. Add some to config.toml or with `aggregator sources add URL`.")
         return
+    pushing = any(s.push != "-" for s in rows)  # the column shows once a hub is subscribed
     grid = table(
-        ("id", "name", "state", "tags", "items", "last check", "next check", "fails")
-        + ("url / last error",)
+        ("id", "name", "state")
+        + (("push",) if pushing else ())
+        + ("tags", "items", "last check", "next check", "fails", "url / last error")
     )
     # On a terminal the error goes under the URL; piped, each source stays on one line.
     between = "\n" if console.is_terminal else "  "
@@ -78,6 +82,7 @@ def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
             str(s.id),
             escape(s.name[:40]),
             s.state,
+            *((s.push,) if pushing else ()),
             escape(" ".join(s.tags)) or "-",
             str(s.items),
             ago(s.last_check, now),
@@ -89,13 +94,46 @@ def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
 
 
 @sources.command("add")
-@click.argument("url")
+@click.argument("url", required=False, default="")
 @click.option("--name", default="", help="display name (default: the feed's title)")
 @click.option("--tag", "tags", multiple=True, help="a tag; repeat for more")
+@click.option("--newsletter", default="", metavar="NAME", help="a newsletter source: mail to it")
+@click.option(
+    "--require-dkim",
+    "dkim_domains",
+    multiple=True,
+    metavar="DOMAIN",
+    help="newsletter: take only mail this domain signed (DKIM); repeat for more",
+)
 @click.pass_context
-def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
-    """Add a feed by its URL, or by a web page that advertises its feed."""
+def add(
+    ctx: click.Context,
+    url: str,
+    name: str,
+    tags: tuple[str, ...],
+    newsletter: str,
+    dkim_domains: tuple[str, ...],
+) -> None:
+    """Add a feed by its URL, or by a web page that advertises its feed; or, with --newsletter
+    NAME, a source fed by mail: its address is printed (subscribe the newsletter with it)."""
     app = get_app(ctx)
+    if newsletter:
+        with app.db.session() as session:
+            domain = app.settings.mail.inbound.domain
+            row = add_newsletter(
+                session, newsletter.strip(), domain, list(tags), list(dkim_domains)
+            )
+            console.print(
+                f"added newsletter source {row.id}: {row.label} <{row.newsletter_address}>",
+                markup=False,
+            )
+        if not app.settings.mail.inbound.enabled:
+            errors.print(
+                "note: [mail.inbound] is not enabled; no mail is received yet", markup=False
+            )
+        return
+    if not url:
+        fail(ctx, "give a URL, or --newsletter NAME")
     url = normalise_source_url(url, Path.cwd())
 
     async def resolve() -> tuple[str, str]:
@@ -111,6 +149,35 @@ def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
         row, created = add_source(session, feed_url, name=name or title, tags=list(tags))
         verb = "added" if created else "already present as"
         console.print(f"{verb} source {row.id}: {row.label} <{row.url}>", markup=False)
+
+
+@sources.command("show")
+@click.argument("ref")
+@click.pass_context
+def show(ctx: click.Context, ref: str) -> None:
+    """A source's details; for a newsletter, its address and latest mails (with their DKIM
+    result), where a newsletter's confirmation mail shows up too."""
+    app = get_app(ctx)
+    with app.db.session() as session:
+        row = source_or_exit(ctx, session, ref)
+        console.print(f"source {row.id}: {row.label} <{row.url}>", markup=False)
+        if row.newsletter_address is None:
+            return
+        console.print(f"address: {row.newsletter_address}", markup=False)
+        mails = latest_mails(session, row.id)
+        if not mails:
+            console.print("no mail received yet", markup=False)
+            return
+        grid = table(("received", "from", "subject", "dkim", "item"))
+        for mail in mails:
+            grid.add_row(
+                date(mail.received_at),
+                escape(mail.from_header[:60]),
+                escape(mail.subject[:80]),
+                mail.dkim + (f" ({escape(mail.dkim_domain)})" if mail.dkim_domain else ""),
+                str(mail.item_id) if mail.item_id else "-",
+            )
+        console.print(grid)
 
 
 @sources.command("remove")

@@ -67,6 +67,7 @@ from aggregator.mail.transport import (
     Transport,
     transport_for,
 )
+from aggregator.mail.verp import bounce_address
 from aggregator.model.status import (
     UNFINISHED,
     DeliveryState,
@@ -422,7 +423,7 @@ back what this worker still holds)."""
             try:
                 message = self._message(row, templates)
                 outcome: SendResult | DeliveryError = self.transport.send(
-                    sender, row.email, message
+                    self._envelope_sender(sender, row.id), row.email, message
                 )
             except (MessageError, ValueError) as exc:
                 outcome = PermanentFailure(row.email, None, str(exc), "build")
@@ -463,6 +464,16 @@ back what this worker still holds)."""
                 connection.close()
         self._close_finished_runs()
         return report
+
+    def _envelope_sender(self, sender: str, delivery_id: int) -> str:
+        """With the inbound listener on, a VERP address naming the delivery (its late bounce
+        comes back there), else ``sender``."""
+        inbound = self.settings.mail.inbound
+        if not inbound.enabled:
+            return sender
+        return bounce_address(
+            inbound.bounce_local_part, inbound.domain, self.secret_key, delivery_id
+        )
 
     def _rows(
         self, session: Session, where: ColumnElement[bool], limit: int | None, templates: dict

@@ -67,6 +67,8 @@ class FetchResult:
     max_age: float | None = None
     """Seconds the response may be cached (Cache-Control max-age or Expires)."""
     elapsed: float = 0.0
+    links: tuple[str, ...] = ()
+    """The response's ``Link`` headers (WebSub discovery), each cut at ``MAX_LINK``."""
 
     @property
     def not_modified(self) -> bool:
@@ -190,8 +192,30 @@ def parse_max_age(headers: Any, now: float | None = None) -> float | None:
     return _seconds_until(expires, now) if expires else None
 
 
+MAX_LINK = 4096
+"""Characters of one ``Link`` header kept, and at most this many headers: ``MAX_LINKS``."""
+MAX_LINKS = 8
+
+
+def link_headers(headers: Any) -> tuple[str, ...]:
+    """The ``Link`` header values, bounded in number and length."""
+    return tuple(value[:MAX_LINK] for value in headers.getall("Link", [])[:MAX_LINKS])
+
+
 def describe_status(status: int, reason: str | None) -> str:
     return f"HTTP {status} {reason or ''}".strip()
+
+
+def _client_error(exc: aiohttp.ClientError, host: str) -> Exception:
+    """What an aiohttp error raises: a refused address as itself, a timeout (aiohttp's are
+    ClientErrors too) as TimeoutError, the rest as a one-line FetchError."""
+    if isinstance(exc, TimeoutError):
+        return exc
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, BlockedAddressError):
+            return exc.os_error
+        return FetchError(f"cannot connect to {host}: {exc.os_error}")
+    return FetchError(f"HTTP error: {exc}")
 
 
 # --- the fetcher -----------------------------------------------------------------------
@@ -295,14 +319,8 @@ class Fetcher:
                         total=left, sock_connect=min(left, self.settings.connect_timeout_seconds)
                     ),
                 )
-            except (BlockedAddressError, TimeoutError):  # aiohttp's timeouts are ClientErrors too
-                raise
-            except aiohttp.ClientConnectorError as exc:
-                if isinstance(exc.os_error, BlockedAddressError):
-                    raise exc.os_error from None
-                raise FetchError(f"cannot connect to {parts.hostname}: {exc.os_error}") from None
             except aiohttp.ClientError as exc:
-                raise FetchError(f"HTTP error: {exc}") from None
+                raise _client_error(exc, parts.hostname) from None
             async with response:
                 if response.status in _REDIRECTS:
                     location = response.headers.get("Location")
@@ -336,6 +354,7 @@ class Fetcher:
                 moved_to=moved_to,
                 max_age=parse_max_age(response.headers),
                 elapsed=time.monotonic() - started,
+                links=link_headers(response.headers),
             )
         if status >= 400 or status < 200:
             raise FetchError(
@@ -354,6 +373,7 @@ class Fetcher:
             moved_to=moved_to,
             max_age=parse_max_age(response.headers),
             elapsed=time.monotonic() - started,
+            links=link_headers(response.headers),
         )
 
     async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
@@ -372,6 +392,34 @@ class Fetcher:
         except aiohttp.ClientPayloadError as exc:
             raise FetchError(f"broken response body: {exc}") from None
         return b"".join(chunks)
+
+    async def post_form(self, url: str, form: list[tuple[str, str]]) -> tuple[int, str]:
+        """POST a form to ``url`` under the same address policy and deadline as a fetch (no
+        redirects followed); returns the status and the first 200 characters of the answer."""
+        assert self._session is not None, "use Fetcher as an async context manager"
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"not an http(s) URL: {url!r}")
+        self.policy.check_literal(parts.hostname)
+        try:
+            async with (
+                self._slots,
+                self._session.post(
+                    url,
+                    data=form,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(
+                        total=self.settings.timeout_seconds,
+                        sock_connect=self.settings.connect_timeout_seconds,
+                    ),
+                ) as response,
+            ):
+                answer = await response.content.read(200)
+                return response.status, answer.decode("utf-8", "replace")
+        except TimeoutError:
+            raise FetchError(f"timed out after {self.settings.timeout_seconds:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise _client_error(exc, parts.hostname) from None
 
     def _read_file(self, url: str, last_modified: str | None) -> FetchResult:
         """Read a file:// URL or a local path, with the same size cap; mtime+size act as validator."""

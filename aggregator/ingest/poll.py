@@ -21,11 +21,20 @@ from sqlalchemy.orm import Session
 
 from aggregator.config import Settings
 from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
+from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.runner import ParserPool, StoreThread
+from aggregator.ingest.websub import discover
 from aggregator.model.entry import FeedParseError, ParsedFeed
 from aggregator.model.status import PollResult, SourceStatus
 from aggregator.store.chunks import rows_in, scalars_in
-from aggregator.store.claims import claim, claim_ids, new_token, release, release_all
+from aggregator.store.claims import (
+    claim,
+    claim_ids,
+    new_token,
+    release,
+    release_all,
+    write_transaction,
+)
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import SOURCES, Item, Source, utcnow
@@ -41,6 +50,7 @@ from aggregator.store.schedule import (
     record_unusable,
     still_unusable,
     unchanged_interval,
+    while_pushed,
 )
 from aggregator.stories.assign import group_pending
 
@@ -129,6 +139,7 @@ class Poller:
                 for r in rows
                 if r.enabled
                 and r.status == SourceStatus.ACTIVE
+                and r.newsletter_address is None
                 and (not due_only or is_due(r, now))
             ]
 
@@ -178,6 +189,7 @@ class Poller:
                 where=[
                     SOURCES.c.enabled.is_(True),
                     SOURCES.c.status == SourceStatus.ACTIVE,
+                    SOURCES.c.newsletter_address.is_(None),  # mail brings its items
                     or_(SOURCES.c.next_check_at.is_(None), SOURCES.c.next_check_at <= now),
                 ],
                 order_by=[
@@ -265,6 +277,47 @@ class Poller:
         report.outcomes.sort(key=lambda o: o.source_id)
         return report
 
+    def store_pushed(
+        self, source_id: int, body: bytes, content_type: str | None
+    ) -> SourceOutcome | None:
+        """Store a document a WebSub hub pushed for the source as a poll stores a fetched one
+        (same parsing, dedup and claim); None when another worker holds the source now.
+
+        Raises FeedParseError when the body is not a feed (nothing is stored then).
+        """
+        now = self.clock()
+        claimed = claim_ids(
+            self.db,
+            SOURCES,
+            [source_id],
+            token=self.token,
+            lease=self.lease,
+            now=now,
+            where=[SOURCES.c.status == SourceStatus.ACTIVE],
+        )
+        if not claimed:
+            return None
+        try:
+            known = self._load(claimed)[source_id]
+            parsed = parse_feed(body, known.url, content_type=content_type, now=now)
+            result = FetchResult(
+                url=known.url,
+                status=200,
+                content_type=content_type,
+                etag=known.etag,
+                last_modified=known.last_modified,
+            )
+            with write_transaction(self.db) as connection, Session(bind=connection) as session:
+                outcome = self._store(
+                    session, known, result, parsed, now, PollReport(), pushed=True
+                )
+                session.commit()
+        except BaseException:  # not a feed, or the store failed: give the claim back
+            with write_transaction(self.db) as connection:
+                release(connection, SOURCES, [source_id], token=self.token)
+            raise
+        return outcome
+
     def _load(self, source_ids: Sequence[int]) -> dict[int, PolledSource]:
         """The sources, read as plain rows (ids in bounded chunks): their validators for the
         requests, and their state for recording a 304 without reading them again."""
@@ -329,8 +382,11 @@ class Poller:
         now = self.clock()
         rows = []
         for source, result in unchanged:
-            interval = unchanged_interval(
-                source, self.settings.fetch, max_age_seconds=result.max_age
+            interval = while_pushed(
+                source,
+                self.settings.fetch,
+                now,
+                unchanged_interval(source, self.settings.fetch, max_age_seconds=result.max_age),
             )
             record_success(
                 source,
@@ -359,11 +415,14 @@ class Poller:
         parsed: ParsedFeed | None,
         now: datetime,
         report: PollReport,
+        *,
+        pushed: bool = False,
     ) -> SourceOutcome:
         """Record a fetched document: its items, the source's state and next check.
 
         The source is the plain copy read when it was claimed; its new state is written with one
-        UPDATE of the columns a poll owns (no ORM object is loaded).
+        UPDATE of the columns a poll owns (no ORM object is loaded). A document a hub ``pushed``
+        may be a part of the feed: the feed's hub and topic stay as the last poll found them.
         """
         connection = session.connection()
         if not release(connection, SOURCES, [source.id], token=self.token):
@@ -375,10 +434,13 @@ class Poller:
             stored = store_entries(session, source, parsed.entries, now)
             source.feed_title = parsed.title or source.feed_title
             source.ttl_minutes = parsed.ttl_minutes
+            if not pushed:
+                source.hub_url, source.self_url = discover(parsed, result.links, result.url)
             values |= {
                 "feed_title": source.feed_title,
                 "ttl_minutes": parsed.ttl_minutes,
-                "hub_url": parsed.hub_url,
+                "hub_url": source.hub_url,
+                "self_url": source.self_url,
                 "site_url": parsed.site_url,
                 "feed_id": parsed.feed_id,
                 "feed_updated_at": parsed.updated,
@@ -392,12 +454,17 @@ class Poller:
             status=result.status,
             etag=result.etag,
             last_modified=result.last_modified,
-            interval=adaptive_interval(
-                recent,
-                min_minutes=lo,
-                max_minutes=hi,
-                ttl_minutes=source.ttl_minutes,
-                max_age_seconds=result.max_age,
+            interval=while_pushed(
+                source,
+                self.settings.fetch,
+                now,
+                adaptive_interval(
+                    recent,
+                    min_minutes=lo,
+                    max_minutes=hi,
+                    ttl_minutes=source.ttl_minutes,
+                    max_age_seconds=result.max_age,
+                ),
             ),
         )
         warning = None
@@ -517,7 +584,7 @@ _RECORD_FETCH = (
 )
 """A fetch's outcome on a source whose claim was released in the same transaction."""
 _RECORD_DOCUMENT = _RECORD_FETCH.values(
-    {c: bindparam(c) for c in ("feed_title", "ttl_minutes", "hub_url")}
+    {c: bindparam(c) for c in ("feed_title", "ttl_minutes", "hub_url", "self_url")}
     | {
         # What a document may leave out keeps its last known value.
         c: func.coalesce(bindparam(c, type_=SOURCES.c[c].type), SOURCES.c[c])

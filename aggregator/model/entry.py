@@ -42,6 +42,8 @@ class ParsedFeed:
     ttl_minutes: int | None = None
     """RSS <ttl>, when given."""
     hub_url: str | None = None
+    self_url: str | None = None
+    """The feed's own URL as it names it (``rel="self"``), the WebSub topic."""
     updated: datetime | None = None
     """The feed's own last update (Atom ``updated``, RSS ``lastBuildDate`` or ``dc:date``), UTC."""
     parser: str = ""

@@ -96,3 +96,16 @@ class PollResult(StrEnum):
 
 
 POLL_FAILURES = frozenset({PollResult.FAILED, PollResult.RETIRED})
+
+
+class PushState(StrEnum):
+    """A WebSub subscription of one source (ingest/websub.py)."""
+
+    SUBSCRIBING = "subscribing"
+    """Asked the hub; waiting for its intent verification."""
+    ACTIVE = "active"
+    """Verified: the hub pushes until the lease ends (renewed before)."""
+    UNSUBSCRIBING = "unsubscribing"
+    """The source was removed or disabled: asked the hub to stop."""
+    ENDED = "ended"
+    """Unsubscribed, denied by the hub, or the lease ran out without a renewal."""

@@ -21,7 +21,15 @@ from aggregator.model.status import (
     SourceOrigin,
     SourceStatus,
 )
-from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
+from aggregator.store.models import (
+    BriefRow,
+    Delivery,
+    DigestRun,
+    Item,
+    PushSubscription,
+    Source,
+    Subscriber,
+)
 
 SOURCE_HEALTH = case(
     (Source.status == SourceStatus.RETIRED, SourceHealth.RETIRED.value),
@@ -48,6 +56,8 @@ class SourceRow:
     next_check: datetime | None
     failures: int
     last_error: str | None
+    push: str = "-"
+    """Its WebSub subscription's state (a ``PushState``), "-" without one."""
 
 
 def list_sources(session: Session) -> list[SourceRow]:
@@ -55,6 +65,7 @@ def list_sources(session: Session) -> list[SourceRow]:
     counts = dict(
         session.execute(select(Item.source_id, func.count()).group_by(Item.source_id)).all()
     )
+    pushes = dict(session.execute(select(PushSubscription.source_id, PushSubscription.state)).all())
     return [
         SourceRow(
             id=s.id,
@@ -67,6 +78,7 @@ def list_sources(session: Session) -> list[SourceRow]:
             next_check=s.next_check_at if s.enabled and s.status == SourceStatus.ACTIVE else None,
             failures=s.consecutive_failures,
             last_error=s.last_error,
+            push=pushes.get(s.id, "-"),
         )
         for s, health in session.execute(select(Source, SOURCE_HEALTH).order_by(Source.id))
     ]

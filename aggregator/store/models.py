@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from aggregator.model.status import (
     DeliveryState,
+    PushState,
     RunStatus,
     SourceOrigin,
     SourceStatus,
@@ -99,6 +100,17 @@ class Source(Base):
     None when it could. While it is set, a 304 means that document, so the failure stands."""
     ttl_minutes: Mapped[float | None] = mapped_column(Float)
     hub_url: Mapped[str | None] = mapped_column(Text)
+    self_url: Mapped[str | None] = mapped_column(Text)
+    """The feed's own URL as it names it (``rel="self"``): the WebSub topic."""
+    push_until: Mapped[datetime | None]
+    newsletter_address: Mapped[str | None] = mapped_column(String(320), unique=True)
+    """A newsletter source's address (``<random>@<domain>``): mail to it becomes its items, and
+    it is never polled."""
+    dkim_domains: Mapped[list[Any]] = mapped_column(default=list)
+    """A newsletter source takes only mail with a valid DKIM signature of one of these domains
+    (or a subdomain); empty: any mail."""
+    """While a hub pushes this source (a verified WebSub lease), until when: polled then at its
+    maximum interval only."""
 
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -326,6 +338,56 @@ class WebSubPing(Base):
     created_at: Mapped[datetime]
 
 
+class PushSubscription(Base):
+    """A WebSub subscription of one source to its hub (ingest/websub.py)."""
+
+    __tablename__ = "push_subscriptions"
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    callback_token: Mapped[str] = mapped_column(String(64), unique=True)
+    """The unguessable last part of the callback URL."""
+    hub_url: Mapped[str] = mapped_column(Text)
+    topic_url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(128))
+    """The ``hub.secret`` pushed content is signed with."""
+    state: Mapped[str] = mapped_column(String(16), default=PushState.SUBSCRIBING)
+    """A ``PushState``."""
+    lease_until: Mapped[datetime | None]
+    verified_at: Mapped[datetime | None]
+    """When the hub last verified a subscription (its lease runs from there)."""
+    requested_at: Mapped[datetime | None]
+    """When the hub was last asked (subscribe, renew or unsubscribe)."""
+    next_attempt_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_push_at: Mapped[datetime | None]
+    pushes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InboundMail(Base):
+    """A mail the inbound listener accepted for a newsletter source (``sources show``)."""
+
+    __tablename__ = "inbound_mails"
+    __table_args__ = (Index("ix_inbound_mails_source", "source_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime]
+    mail_from: Mapped[str] = mapped_column(Text, default="")
+    """The envelope sender."""
+    from_header: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(Text, default="")
+    dkim: Mapped[str] = mapped_column(String(16), default="none")
+    """``pass`` (with ``dkim_domain``), ``fail`` or ``none``; prefixed ``refused:`` when the
+    source requires a signature this is not."""
+    dkim_domain: Mapped[str | None] = mapped_column(Text)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
+    """The item it became; None when it was one already stored."""
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table of a model, for statements that need no ORM objects."""
     table = model.__table__
@@ -336,5 +398,6 @@ def table_of(model: type[Base]) -> Table:
 SOURCES = table_of(Source)
 ITEMS = table_of(Item)
 DELIVERIES = table_of(Delivery)
+PUSH_SUBSCRIPTIONS = table_of(PushSubscription)
 CLAIMED_TABLES = (SOURCES, ITEMS, DELIVERIES)
 """The tables whose rows workers claim (store/claims.py)."""

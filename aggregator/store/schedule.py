@@ -56,6 +56,9 @@ class PolledSource:
     last_success_at: datetime | None
     next_check_at: datetime | None
     ttl_minutes: float | None
+    hub_url: str | None = None
+    self_url: str | None = None
+    push_until: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -67,6 +70,16 @@ def interval_bounds(source: Source | PolledSource, fetch: FetchSettings) -> tupl
     lo = source.min_interval_minutes or fetch.min_interval_minutes
     hi = source.max_interval_minutes or fetch.max_interval_minutes
     return lo, max(lo, hi)
+
+
+def while_pushed(
+    source: Source | PolledSource, fetch: FetchSettings, now: datetime, interval: timedelta
+) -> timedelta:
+    """A source a hub pushes (a verified lease running) is polled at its maximum interval only,
+    as a safety net; once the lease is over it is back on ``interval``, its own rhythm."""
+    if source.push_until is not None and source.push_until > now:
+        return timedelta(minutes=interval_bounds(source, fetch)[1])
+    return interval
 
 
 def adaptive_interval(

@@ -5,6 +5,7 @@ Routes:
   GET/POST /confirm/<token>           a button; only the POST confirms (mail scanners follow links)
   GET/POST /preferences/<token>       digests, topics, sources, time zone, pause/resume, resubscribe
   GET/POST /unsubscribe/<token>       a button; also RFC 8058 one-click (no cookie, no CSRF field)
+  GET/POST /websub/<token>            a WebSub hub's intent verification and pushes (web/websub.py)
   GET      /healthz, /metrics, /assets/style.css, and everything else from ``public/``
 """
 
@@ -45,6 +46,7 @@ from aggregator.web import subscriptions as subs
 from aggregator.web.security import CSRF, CSRF_FIELD, SecurityHeaders, client_address
 from aggregator.web.static import public_app
 from aggregator.web.subscriptions import Catalogue, FormError
+from aggregator.web.websub import websub_routes
 
 log = logging.getLogger("aggregator.web")
 
@@ -539,6 +541,7 @@ def create_app(app: App, *, transport: Transport | None = None) -> Starlette:
         Route("/healthz", site.healthz, methods=["GET"]),
         Route("/metrics", site.metrics, methods=["GET"]),
         Route("/assets/style.css", site.stylesheet, methods=["GET"]),
+        *websub_routes(app),
         Mount(
             "/",
             app=public_app(

@@ -31,13 +31,16 @@ def parse(body: bytes, url: str, content_type: str | None) -> tuple[RawFeed, Any
     )
     atom = str(result.get("version", "")).startswith("atom")
     feed = result.feed
-    hub = next((ln.get("href") for ln in feed.get("links", []) if ln.get("rel") == "hub"), None)
+    links = feed.get("links", [])
+    hub = next((ln.get("href") for ln in links if ln.get("rel") == "hub"), None)
+    self_url = next((ln.get("href") for ln in links if ln.get("rel") == "self"), None)
     raw = RawFeed(
         title=_text(feed.get("title_detail"), atom),
         site_url=feed.get("link"),
         feed_id=feed.get("id"),
         ttl=feed.get("ttl"),
         hub_url=hub,
+        self_url=self_url,
         updated=dict.get(feed, "updated"),  # FeedParserDict falls back to published
         base=url,
         entries=[_entry(e, atom, url) for e in result.entries],

@@ -54,6 +54,7 @@ def read_feed(data: dict[str, Any], url: str) -> RawFeed:
         site_url=_str(data.get("home_page_url")),
         feed_id=_str(data.get("feed_url")),
         hub_url=hub,
+        self_url=_str(data.get("feed_url")),
         base=_str(data.get("feed_url")) or url,
         entries=[_entry(item) for item in data.get("items", []) if isinstance(item, dict)],
     )

@@ -92,6 +92,7 @@ class RawFeed:
     feed_id: str | None = None
     ttl: str | None = None
     hub_url: str | None = None
+    self_url: str | None = None
     updated: str | datetime | None = None
     base: str | None = None
     entries: list[RawEntry] = field(default_factory=list)
@@ -285,6 +286,7 @@ def normalise_feed(
         entries=[normalise_entry(e, raw.base, now) for e in raw.entries],
         ttl_minutes=_ttl_minutes(raw.ttl),
         hub_url=absolute_url(raw.hub_url, raw.base),
+        self_url=absolute_url(raw.self_url, raw.base),
         updated=sane_date(to_date(raw.updated), now),
         parser=parser,
         warning=strip_invalid_chars(warning).replace("\n", " ").strip() or None
