@@ -43,7 +43,7 @@ from aggregator.model.brief import MAX_BULLET_WORDS, Brief
 BRIEF_VERSION = 2
 """Bump when a change to the summarizer should invalidate cached briefs."""
 PARAGRAPH_WORDS = 90
-MAX_SENTENCES = 200
+MAX_SENTENCES = 600
 MAX_EXTRACT_BULLETS = 8
 FALLBACK_WORDS = 80
 """An item this long without one proper sentence is briefed from its plainer statements."""

@@ -2,8 +2,8 @@
 
 Boilerplate (share prompts, "Continue reading", cookie notices, "The post X appeared first on Y.",
 bylines, captions, code, bare URLs, "[…]") is dropped here, so it can never reach a brief.
-The work is capped: only the first ``HTML_CAP`` characters of markup are parsed and only the first
-``TEXT_CAP`` characters of clean text are split into sentences.
+The whole article is read: only markup beyond ``HTML_CAP`` characters (far longer than any
+article) is ignored, and the text of layout tables is kept.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import py3langid
 import pysbd
 from lxml import etree
 
-HTML_CAP = 200_000
-TEXT_CAP = 20_000
+HTML_CAP = 1_000_000
 WORDS_PER_MINUTE = 230
 LANGUAGE_SAMPLE = 1_000
 
@@ -31,7 +30,7 @@ _WS_RE = re.compile(r"\s+")
 _WORD_RE = re.compile(r"\w+")
 
 _DROP_TAGS = frozenset({
-    "script", "style", "noscript", "template", "pre", "figure", "figcaption", "table",
+    "script", "style", "noscript", "template", "pre", "figure", "figcaption",
     "iframe", "video", "audio", "svg", "math", "form", "button", "nav", "aside", "footer",
     "header", "object", "embed", "canvas", "select", "textarea"
 })  # fmt: skip
@@ -128,7 +127,6 @@ def to_blocks(text: str) -> list[tuple[str, str]]:
     else:
         raw = _plain_blocks(_html_text(text[:HTML_CAP]))
     out: list[tuple[str, str]] = []
-    total = 0
     for block in raw:
         kind = _MARK_KIND.get(block[:1], PARAGRAPH)
         block = block.lstrip("\ue001\ue002 ")
@@ -142,11 +140,7 @@ def to_blocks(text: str) -> list[tuple[str, str]]:
             block = " ".join(html.unescape(block).split())
         if not block or is_boilerplate(block) or looks_like_code(block):
             continue
-        if total + len(block) > TEXT_CAP:
-            out.append((kind, block[: TEXT_CAP - total].rsplit(" ", 1)[0]))
-            break
         out.append((kind, block))
-        total += len(block)
     return out
 
 

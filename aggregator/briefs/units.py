@@ -26,6 +26,8 @@ from aggregator.model.brief import MAX_BULLET_WORDS
 LONG_WORDS = 600
 """Above this many words an article without headings or lists is cut into quarters."""
 MIN_ITEMS = 3
+SPLIT_CHARS = 60_000
+"""At most this much text (about 10,000 words) is split into sentences, from both ends."""
 
 _PAREN_URL_RE = re.compile(r"\s*[(<\[]\s*(?:https?://|www\.)[^\s)>\]]*\s*[)>\]]")
 _ASIDE_RE = re.compile(
@@ -60,8 +62,14 @@ def structure(blocks: Sequence[tuple[str, str]]) -> str:
 
 
 def sentences_of(blocks: Sequence[tuple[str, str]], language: str, cap: int) -> list[Sentence]:
-    """The item's sentences (at most ``cap``) with their block and zone; headings are dropped."""
+    """The item's sentences with their block and zone; headings are dropped.
+
+    A text of more than ``cap`` sentences (or ``SPLIT_CHARS`` characters) is read at its two
+    ends: its first two thirds of the allowance and its last third, so a long piece's
+    conclusion competes with its opening.
+    """
     cut = structure(blocks)
+    keep = _ends(blocks)
     zone, prev_kind = 0, ""
     out: list[Sentence] = []
     for b, (kind, text) in enumerate(blocks):
@@ -73,12 +81,27 @@ def sentences_of(blocks: Sequence[tuple[str, str]], language: str, cap: int) -> 
         ):
             zone += 1
         prev_kind = kind
-        if kind == HEADING:
+        if kind == HEADING or b not in keep:
             continue
-        out += [Sentence(s, b, zone) for s in split_sentences(text, language)]
-        if len(out) >= cap:
-            break
-    return out[:cap] if cut else in_quarters(out[:cap])
+        out += [Sentence(s, b, zone) for s in split_sentences(text[:SPLIT_CHARS], language)]
+    if len(out) > cap:
+        out = out[: cap - cap // 3] + out[len(out) - cap // 3 :]
+    return out if cut else in_quarters(out)
+
+
+def _ends(blocks: Sequence[tuple[str, str]]) -> range | set[int]:
+    """Indices of the blocks to split: all of them, or the two ends of an overlong text."""
+    if sum(len(text) for _kind, text in blocks) <= SPLIT_CHARS:
+        return range(len(blocks))
+    keep: set[int] = set()
+    for order, budget in ((range(len(blocks)), SPLIT_CHARS * 2 // 3),
+                          (range(len(blocks) - 1, -1, -1), SPLIT_CHARS // 3)):  # fmt: skip
+        for b in order:
+            if budget <= 0:
+                break
+            keep.add(b)
+            budget -= len(blocks[b][1])
+    return keep
 
 
 def in_quarters(sentences: Sequence[Sentence]) -> list[Sentence]:

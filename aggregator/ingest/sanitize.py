@@ -7,6 +7,7 @@ import re
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+import ftfy
 import lxml.html
 import nh3
 from lxml import etree
@@ -128,11 +129,14 @@ _BLOCK_TAG = re.compile(rf"</?(?:{_by_first_letter(_BLOCK_TAGS)})(?=[\s/>]){_ATT
 def strip_invalid_chars(text: str) -> str:
     """Remove characters that XML 1.0 cannot carry (controls, lone surrogates, U+FFFE/F).
 
-    C1 controls are first read as the windows-1252 characters they almost always stand for
+    Mojibake (UTF-8 read as windows-1252 or Latin-1: "donâ€™t", "Ã©") is repaired first, by ftfy.
+    C1 controls are read as the windows-1252 characters they almost always stand for
     (as HTML5 does for &#128;..&#159;), so "don\x92t" becomes "don’t".
     """
     if text.isascii() and text.isprintable():  # most titles, links and ids: nothing to scan
         return text
+    if ftfy.badness.is_bad(text):
+        text = ftfy.fix_encoding(text)
     if _ANY_INVALID.search(text) is None:  # the common case: one scan, no copy
         return text
     if _C1.search(text):
