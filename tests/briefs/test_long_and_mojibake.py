@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from aggregator.briefs.summarize import make_brief
 from aggregator.briefs.units import SPLIT_CHARS, sentences_of
 from aggregator.ingest.parse import parse_feed
