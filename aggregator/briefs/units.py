@@ -13,14 +13,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aggregator.briefs.boilerplate import is_boilerplate
 from aggregator.briefs.standalone import context_opener, stands_alone
-from aggregator.briefs.text import (
-    HEADING,
-    ITEM,
-    is_boilerplate,
-    is_complete_sentence,
-    split_sentences,
-)
+from aggregator.briefs.text import HEADING, ITEM, is_complete_sentence, split_sentences
 from aggregator.model.brief import MAX_BULLET_WORDS
 
 LONG_WORDS = 600

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from aggregator.briefs.boilerplate import is_boilerplate
 from aggregator.briefs.text import (
     detect_language,
-    is_boilerplate,
     is_complete_sentence,
     looks_like_code,
     reading_minutes,
