@@ -40,9 +40,11 @@ from aggregator.briefs.units import (
 )
 from aggregator.model.brief import MAX_BULLET_WORDS, Brief
 
-BRIEF_VERSION = 2
+BRIEF_VERSION = 3
 """Bump when a change to the summarizer should invalidate cached briefs."""
-PARAGRAPH_WORDS = 90
+PARAGRAPH_WORDS = 220
+"""A "More briefs" paragraph is at most this long, and of 4-10 sentences where the text has them."""
+PARAGRAPH_SENTENCES = (4, 10)
 MAX_SENTENCES = 600
 MAX_EXTRACT_BULLETS = 8
 FALLBACK_WORDS = 80
@@ -283,17 +285,27 @@ def _extract(
     if sections:  # a listicle yields its items, a guide its sections
         k = min(len(units), max(k, min(MAX_EXTRACT_BULLETS, len({u.zone for u in units}))))
     ranked = pick_units(units, k, title, language, weights, sections)
-    in_paragraph: list[Unit] = []
-    budget = PARAGRAPH_WORDS
+    more = pick_units(units, PARAGRAPH_SENTENCES[1], title, language, weights, sections)
+    return [u.text for u in sorted(ranked, key=_first)], _paragraph(more)
+
+
+def _paragraph(ranked: Sequence[Unit]) -> str:
+    """The best units, in document order, until 4 sentences and as many more as fit in
+    ``PARAGRAPH_WORDS`` words (at most 10 sentences); it opens with the best of them when that
+    one comes first in the text."""
+    chosen: list[Unit] = []
+    budget, n_sentences = PARAGRAPH_WORDS, 0
+    least, most = PARAGRAPH_SENTENCES
     for u in ranked:
-        n = len(u.text.split())
-        if n <= budget or not in_paragraph:
-            in_paragraph.append(u)
-            budget -= n
-    paragraph = truncate_words(
-        " ".join(u.text for u in sorted(in_paragraph, key=_first)), PARAGRAPH_WORDS
-    )
-    return [u.text for u in sorted(ranked, key=_first)], paragraph
+        n, m = len(u.text.split()), u.last - u.first + 1
+        if chosen and (n > budget or n_sentences + m > most):
+            if n_sentences >= least:
+                break
+            continue
+        chosen.append(u)
+        budget -= n
+        n_sentences += m
+    return truncate_words(" ".join(u.text for u in sorted(chosen, key=_first)), PARAGRAPH_WORDS)
 
 
 def _first(unit: Unit) -> int:

@@ -215,8 +215,8 @@ def looks_like_code(line: str) -> bool:
 def split_sentences(paragraph: str, language: str = "en") -> list[str]:
     """Sentences of one paragraph: nupunkt (fast), or pysbd for the languages it knows.
 
-    A split inside a quotation, or after a "!" or "?" that belongs to a name ("The try! Swift
-    app"), is undone.
+    A split inside a quotation or parentheses, inside code (".querySelector()"), or after a "!"
+    or "?" that belongs to a name ("The try! Swift app"), is undone.
     """
     if language in _PYSBD_LANGS:
         parts = _pysbd(language).segment(paragraph)
@@ -225,7 +225,8 @@ def split_sentences(paragraph: str, language: str = "en") -> list[str]:
     out: list[str] = []
     for part in (p.strip() for p in parts):
         if part and out and _split_too_early(out[-1], part):
-            out[-1] = f"{out[-1]} {part}"
+            glued = out[-1] + part  # ".querySelector()" was one token in the text
+            out[-1] = glued if glued in paragraph else f"{out[-1]} {part}"
         elif part:
             out.append(part)
     return out
@@ -234,6 +235,8 @@ def split_sentences(paragraph: str, language: str = "en") -> list[str]:
 def _split_too_early(before: str, after: str) -> bool:
     """True when ``before`` ends inside an open quotation or a name with "!"/"?" in it."""
     if before.count('"') % 2 or before.count("“") > before.count("”"):
+        return True
+    if before.count("(") > before.count(")"):  # never inside parentheses
         return True
     if before.endswith(("!", "?")) and len(before.split()) < 4:
         return not after[:1].isupper() or len(before.split()) < 3

@@ -160,3 +160,14 @@ def test_reading_minutes_and_truncation() -> None:
     assert reading_minutes("<p>" + "word " * 1000 + "</p>") == 5
     assert truncate_words("one two three four", 3) == "one two three…"
     assert truncate_words("one two", 3) == "one two"
+
+
+def test_splitter_never_cuts_inside_parentheses_or_code() -> None:
+    assert split_sentences("Use .querySelector() to find the node. It is fast.") == [
+        "Use .querySelector() to find the node.",
+        "It is fast.",
+    ]
+    assert split_sentences("The release (see the notes. They are long) is out. More soon.") == [
+        "The release (see the notes. They are long) is out.",
+        "More soon.",
+    ]
