@@ -58,6 +58,8 @@ _PROMO_CODE_RE = re.compile(
     r"(?:promo\s*)?[:\"“'«]?\s*(?-i:[A-Z0-9]{3,20})\b",
     re.IGNORECASE,
 )
+_CODE_KEYS = re.compile(r"(?i:cod|kod|gutschein|coupon|cupón)")
+"""Every promo code follows one of these: the cheap test before the pattern."""
 # Per language: sponsor reads and offers (anywhere in the text).
 _SPONSOR_CUES = {
     "en": r"\b(?:this|today['’]s) (?:episode|video|post|newsletter|issue|show) is (?:sponsored|brought"
@@ -143,7 +145,7 @@ def is_boilerplate(text: str) -> bool:
         or _FOLLOW_RE.search(text)
         or _URL_ONLY_RE.match(text)
         or _LINK_LABEL_RE.search(text)
-        or _PROMO_CODE_RE.search(text)
+        or (_CODE_KEYS.search(text) is not None and _PROMO_CODE_RE.search(text))
         or (n_words <= _AD_WORDS and _AGENCY_RE.search(text))
         or _sponsored(text)
         or (_CALL_RE.match(text) and (n_words <= _AD_WORDS or text.rstrip("\"'”’»)").endswith("!")))

@@ -45,7 +45,7 @@ BRIEF_VERSION = 3
 PARAGRAPH_WORDS = 220
 """A "More briefs" paragraph is at most this long, and of 4-10 sentences where the text has them."""
 PARAGRAPH_SENTENCES = (4, 10)
-MAX_SENTENCES = 600
+MAX_SENTENCES = 400
 MAX_EXTRACT_BULLETS = 8
 FALLBACK_WORDS = 80
 """An item this long without one proper sentence is briefed from its plainer statements."""
@@ -155,6 +155,7 @@ def pick_units(
     language: str = "en",
     weights: Weights = DEFAULT_WEIGHTS,
     sections: bool = False,
+    scored: tuple[list[float], list[Vector]] | None = None,
 ) -> list[Unit]:
     """The ``k`` units that carry the text, best first (sort for document order).
 
@@ -162,12 +163,12 @@ def pick_units(
     one. Each unit already taken from a zone lowers the scores of the others in it
     (``weights.spread``), and no zone gives more than half the bullets. When the zones are
     ``sections`` (headings, list items), a section's opening also counts as an opening.
+    ``scored`` is :func:`score_units` of the same units, when the caller has it already.
     """
     if k <= 0 or not units:
         return []
     zoned = len({u.zone for u in units}) > 1
-    in_zone = _index_in_zone(units) if sections else None
-    scores, vecs = score([u.text for u in units], title, language, weights, in_zone)
+    scores, vecs = scored or score_units(units, title, language, weights, sections)
     left = sorted(range(len(units)), key=lambda j: (-scores[j], j))
     chosen: list[int] = []
     taken: Counter[int] = Counter()
@@ -188,6 +189,19 @@ def pick_units(
         if len(chosen) < k and not any(_overlap(units[j], units[c]) for c in chosen):
             chosen.append(j)
     return [units[j] for j in chosen]
+
+
+def score_units(
+    units: Sequence[Unit],
+    title: str = "",
+    language: str = "en",
+    weights: Weights = DEFAULT_WEIGHTS,
+    sections: bool = False,
+) -> tuple[list[float], list[Vector]]:
+    """:func:`score` of the units' texts, each section's opening counted as an opening when the
+    zones are ``sections``."""
+    in_zone = _index_in_zone(units) if sections else None
+    return score([u.text for u in units], title, language, weights, in_zone)
 
 
 def _index_in_zone(units: Sequence[Unit]) -> list[int]:
@@ -284,8 +298,9 @@ def _extract(
     k = bullet_count(n_words, len(units))
     if sections:  # a listicle yields its items, a guide its sections
         k = min(len(units), max(k, min(MAX_EXTRACT_BULLETS, len({u.zone for u in units}))))
-    ranked = pick_units(units, k, title, language, weights, sections)
-    more = pick_units(units, PARAGRAPH_SENTENCES[1], title, language, weights, sections)
+    scored = score_units(units, title, language, weights, sections)
+    ranked = pick_units(units, k, title, language, weights, sections, scored)
+    more = pick_units(units, PARAGRAPH_SENTENCES[1], title, language, weights, sections, scored)
     return [u.text for u in sorted(ranked, key=_first)], _paragraph(more)
 
 

@@ -21,8 +21,8 @@ from aggregator.model.brief import MAX_BULLET_WORDS
 LONG_WORDS = 600
 """Above this many words an article without headings or lists is cut into quarters."""
 MIN_ITEMS = 3
-SPLIT_CHARS = 60_000
-"""At most this much text (about 10,000 words) is split into sentences, from both ends."""
+SPLIT_CHARS = 40_000
+"""At most this much text (about 6,500 words) is split into sentences, from both ends."""
 
 _PAREN_URL_RE = re.compile(r"\s*[(<\[]\s*(?:https?://|www\.)[^\s)>\]]*\s*[)>\]]")
 _ASIDE_RE = re.compile(
