@@ -35,6 +35,7 @@ from aggregator.briefs.units import (
     Unit,
     candidate_units,
     fallback_units,
+    is_listicle,
     sentences_of,
     structure,
 )
@@ -269,7 +270,7 @@ def make_brief(
                           reading_minutes=minutes, item_label=item_label)  # fmt: skip
         if brief is not None:
             return brief
-    sentences = sentences_of(blocks, language, MAX_SENTENCES)
+    sentences = sentences_of(blocks, language, MAX_SENTENCES, is_listicle(title, blocks))
     sections = bool(structure(blocks))
     bullets, paragraph = _extract(title, sentences, len(clean.split()), language, weights, sections)
     terms = find_terms(title, [s.text for s in sentences], clean, glossary, language)

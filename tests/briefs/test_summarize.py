@@ -194,3 +194,22 @@ def test_content_hash_changes_with_content(a: tuple[str, str], b: tuple[str, str
 def test_content_hash_covers_the_glossary() -> None:
     assert brief_key("T", "x", {"A": "B."}) != brief_key("T", "x", {"A": "C."})
     assert brief_key("T", "x", {}) == brief_key("T", "x")
+
+
+def test_a_listicle_shows_its_points_with_their_first_sentence() -> None:
+    tips = [
+        ("Back up your data", "The upgrade rewrites the database files in place."),
+        ("Read the release notes", "Three settings changed their defaults in this version."),
+        ("Schedule downtime", "The migration takes about an hour for a large site."),
+        ("Warn your users", "A banner a week ahead cuts the support tickets by half."),
+    ]
+    html = "".join(
+        f"<h2>{i}. {head}</h2><p>{first}</p><p>Each step matters for a calm upgrade day.</p>"
+        for i, (head, first) in enumerate(tips, 1)
+    )
+    brief = make_brief("4 tips for a safe upgrade", html)
+    shown = [f"{head}: {first}" for head, first in tips]
+    assert sum(b in shown for b in brief.bullets) >= 3
+    guide = html.replace("<h2>1. ", "<h2>").replace("<h2>2. ", "<h2>").replace("<h2>3. ", "<h2>")
+    plain_brief = make_brief("How we upgrade", guide.replace("<h2>4. ", "<h2>"))
+    assert not any(b in shown for b in plain_brief.bullets)  # not a listicle: headings dropped
