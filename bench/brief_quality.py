@@ -6,15 +6,19 @@ Every feed file in FEED_DIR (default: the 200 of ``shared/corpus/real-feeds``) i
 product's parser and every entry briefed as the pipeline does (with the shipped glossary). Printed,
 over all bullets and briefs: bullets opening with a context-dependent word without their
 antecedent, questions, bullets with a URL, bullets with unbalanced quotes; items of 80+ words with
-no bullet; for items over 800 words, the share of bullets taken from the first quarter of the
-text; terms per brief and the share of briefs with a term. ``--dump`` writes every brief as JSON
-lines, for reading.
+no bullet; briefs made only of boilerplate (every bullet carries a sponsor, call-to-action, caption
+or comment cue of this script's own list, independent of the summarizer's); titles and briefs
+with mojibake (ftfy's test); for items of 250+ words, "More briefs" paragraphs of 4-10 sentences;
+for items over 800 words, the share of bullets taken from the first quarter of the text; terms
+per brief, the share of briefs with a term, and that share among technical items (those that
+name two or more glossary terms). ``--dump`` writes every brief as JSON lines, for reading.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,14 +34,30 @@ from aggregator.briefs.standalone import (  # noqa: E402
     unbalanced_quotes,
 )
 from aggregator.briefs.summarize import make_brief  # noqa: E402
-from aggregator.briefs.text import to_paragraphs  # noqa: E402
+from aggregator.briefs.text import split_sentences, to_paragraphs  # noqa: E402
 from aggregator.ingest.parse import parse_feed  # noqa: E402
 from aggregator.model.brief import Brief  # noqa: E402
 from aggregator.model.entry import FeedParseError  # noqa: E402
 
+try:
+    from ftfy.badness import is_bad as mojibake  # noqa: E402
+except ImportError:  # an install without ftfy: nothing is counted as mojibake
+
+    def mojibake(text: str) -> bool:
+        return False
+
+
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-feeds"
 LONG_WORDS = 800
 EMPTY_WORDS = 80
+PARAGRAPH_ITEM_WORDS = 250
+# What a reader calls boilerplate in a bullet (English, this script's own list).
+BOILERPLATE_CUE = re.compile(
+    r"\b(?:use (?:my |our )?code|promo|sponsor|sign up|subscribe|check out|patreon|affiliate"
+    r"|image source|photo:|credit:|let (?:me|us) know in the comments|click (?:here|the link)"
+    r"|follow (?:us|me)|free trial|\d+% off)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -56,12 +76,23 @@ class Tally:
     long_first_quarter: int = 0
     terms: int = 0
     with_terms: int = 0
+    only_boilerplate: int = 0
+    mojibake: int = 0
+    long_items: int = 0
+    long_paragraph_ok: int = 0
+    technical: int = 0
+    technical_with_terms: int = 0
     seconds: float = 0.0
     empty_examples: list[str] = field(default_factory=list)
 
-    def add(self, title: str, text: str, brief: Brief) -> None:
+    def add(self, title: str, text: str, brief: Brief, technical: bool = False) -> None:
         """Count one item's brief."""
         self.items += 1
+        shown = [title, *brief.bullets, brief.paragraph]
+        self.mojibake += any(mojibake(t) for t in shown if t)
+        self.only_boilerplate += bool(brief.bullets) and all(
+            BOILERPLATE_CUE.search(b) for b in brief.bullets
+        )
         for b in brief.bullets:
             self.bullets += 1
             self.openers += context_opener(b, brief.language)
@@ -81,8 +112,14 @@ class Tally:
                 if at >= 0:
                     self.long_bullets += 1
                     self.long_first_quarter += at < len(clean) / 4
+        if n_words >= PARAGRAPH_ITEM_WORDS:
+            self.long_items += 1
+            n = len(split_sentences(brief.paragraph, brief.language)) if brief.paragraph else 0
+            self.long_paragraph_ok += 4 <= n <= 10
         self.terms += len(brief.terms)
         self.with_terms += bool(brief.terms)
+        self.technical += technical
+        self.technical_with_terms += technical and bool(brief.terms)
 
     def rows(self) -> list[tuple[str, str]]:
         """(measure, value) pairs as printed in the README."""
@@ -92,6 +129,12 @@ class Tally:
 
         return [
             ("context-dependent openers (of bullets)", pct(self.openers, self.bullets)),
+            ("briefs made only of boilerplate", pct(self.only_boilerplate, self.items)),
+            ("titles or briefs with mojibake", pct(self.mojibake, self.items)),
+            (
+                f"paragraphs of 4-10 sentences (items of {PARAGRAPH_ITEM_WORDS}+ words)",
+                pct(self.long_paragraph_ok, self.long_items),
+            ),
             ("questions (of bullets)", pct(self.questions, self.bullets)),
             ("bullets with a URL", pct(self.urls, self.bullets)),
             ("bullets with unbalanced quotes", pct(self.quotes, self.bullets)),
@@ -102,6 +145,7 @@ class Tally:
             ),
             ("terms per brief", f"{self.terms / self.items:.2f}" if self.items else "n/a"),
             ("briefs with a term", pct(self.with_terms, self.items)),
+            ("technical items with a term", pct(self.technical_with_terms, self.technical)),
             ("bullets per brief", f"{self.bullets / self.items:.2f}" if self.items else "n/a"),
             ("briefs/s (this process)", f"{self.items / self.seconds:.0f}" if self.seconds else ""),
         ]
@@ -131,11 +175,22 @@ def main() -> None:
     entries = corpus_entries(args.folder)
     tally = Tally()
     dump = args.dump.open("w", encoding="utf-8") if args.dump else None
+    names = (
+        re.compile(
+            r"\b(?:"
+            + "|".join(re.escape(t) for t in sorted(glossary, key=len, reverse=True))
+            + r")\b",
+            re.IGNORECASE,
+        )
+        if glossary
+        else None
+    )
     for title, text in entries:
         start = time.perf_counter()
         brief = make_brief(title, text, glossary=glossary)
         tally.seconds += time.perf_counter() - start
-        tally.add(title, text, brief)
+        named = {m.lower() for m in names.findall(f"{title} {text}")} if names else set()
+        tally.add(title, text, brief, technical=len(named) >= 2)
         if dump:
             row = {"item_title": title, **brief.to_dict()}
             dump.write(json.dumps(row, ensure_ascii=False) + "\n")

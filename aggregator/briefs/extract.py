@@ -27,7 +27,7 @@ def extract_main_text(html: str | bytes, url: str | None = None) -> str:
             html,
             url=url,
             include_comments=False,
-            include_tables=False,
+            include_tables=True,
             include_images=False,
             favor_precision=True,
             deduplicate=False,

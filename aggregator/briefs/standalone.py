@@ -37,13 +37,58 @@ _CONTEXT_OPENER_RE = re.compile(
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
+# The same for French, German and Spanish: subject pronouns, demonstratives, connectives.
+_OTHER_OPENERS = {
+    "fr": r"(?:il|elle|ils|elles|cela|ceci|ça|celui|celle|ceux|celles|cette|ces|ce|lui|leur|leurs"
+    r"|mais|donc|ainsi|pourtant|cependant|toutefois|néanmoins|en effet|par ailleurs|de plus|enfin"
+    r"|aussi|puis|alors|sinon|par exemple|en revanche|au contraire)\b",
+    "de": r"(?:er|sie|es|dies|diese|dieser|dieses|diesen|diesem|das (?:ist|war|sind|heißt|bedeutet)"
+    r"|dabei|daher|deshalb|deswegen|dadurch|damit|dazu|darum|aber|doch|jedoch|außerdem|trotzdem"
+    r"|allerdings|zudem|also|dann|sein|seine|ihr|ihre|beide|zum beispiel)\b",
+    "es": r"(?:él|ella|ellos|ellas|esto|eso|este|esta|estos|estas|ese|esa|esos|esas|pero|sin embargo"
+    r"|además|por eso|por lo tanto|así|también|aunque|entonces|luego|su|sus|por ejemplo|en cambio"
+    r"|ambos)\b",
+}
+_OTHER_OPENER_RE = {
+    lang: re.compile(r"^[\"'“‘«„(¿¡]*" + pattern, re.IGNORECASE)
+    for lang, pattern in _OTHER_OPENERS.items()
+}
+# "To the first point, …", "The second step …": a list the reader was not shown.
+_ORDINAL_RE = re.compile(
+    r"^(?:to\ |on\ |for\ )?the\ (?:first|second|third|fourth|last|final|next|other)\ (?:point|one"
+    r"|step|option|reason|thing|part|issue|question|problem|example)s?\b",
+    re.IGNORECASE,
+)
+# ", Sheehan says." / "said Sheehan.": a speaker named by one name only, not introduced here.
+_LONE_SPEAKER_RE = re.compile(
+    r"(?:,\s+(?P<a>[A-Z][\w'’-]+)\s+(?:says|said|adds|added|explains|explained|notes|noted|writes"
+    r"|wrote|argues|argued)|\b(?:says|said|adds|added|explains|explained|notes|noted)\s+"
+    r"(?P<b>[A-Z][\w'’-]+))\W*$"
+)
 _URL_RE = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|org|net|io|dev|ai)/\S*", re.I)
 _QUOTE_PAIRS = (("“", "”"), ("«", "»"), ("„", "“"))
 
 
 def context_opener(sentence: str, language: str = "en") -> bool:
-    """True when the sentence opens with a word that needs the sentence before it (English)."""
-    return language == "en" and _CONTEXT_OPENER_RE.match(sentence) is not None
+    """True when the sentence opens with a word that needs the sentence before it (English,
+    French, German, Spanish), or names a speaker by one name the sentence does not introduce."""
+    if language == "en":
+        return bool(
+            _CONTEXT_OPENER_RE.match(sentence)
+            or _ORDINAL_RE.match(sentence)
+            or unnamed_speaker(sentence)
+        )
+    other = _OTHER_OPENER_RE.get(language)
+    return other is not None and other.match(sentence) is not None
+
+
+def unnamed_speaker(sentence: str) -> bool:
+    """True for "…, Sheehan says." when "Sheehan" appears nowhere earlier in the sentence."""
+    found = _LONE_SPEAKER_RE.search(sentence)
+    if found is None:
+        return False
+    name = found.group("a") or found.group("b")
+    return name not in sentence[: found.start()] and name not in ("He", "She", "They", "It")
 
 
 def is_question(sentence: str) -> bool:

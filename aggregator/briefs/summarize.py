@@ -35,15 +35,18 @@ from aggregator.briefs.units import (
     Unit,
     candidate_units,
     fallback_units,
+    is_listicle,
     sentences_of,
     structure,
 )
 from aggregator.model.brief import MAX_BULLET_WORDS, Brief
 
-BRIEF_VERSION = 2
+BRIEF_VERSION = 3
 """Bump when a change to the summarizer should invalidate cached briefs."""
-PARAGRAPH_WORDS = 90
-MAX_SENTENCES = 200
+PARAGRAPH_WORDS = 220
+"""A "More briefs" paragraph is at most this long, and of 4-10 sentences where the text has them."""
+PARAGRAPH_SENTENCES = (4, 10)
+MAX_SENTENCES = 400
 MAX_EXTRACT_BULLETS = 8
 FALLBACK_WORDS = 80
 """An item this long without one proper sentence is briefed from its plainer statements."""
@@ -153,6 +156,7 @@ def pick_units(
     language: str = "en",
     weights: Weights = DEFAULT_WEIGHTS,
     sections: bool = False,
+    scored: tuple[list[float], list[Vector]] | None = None,
 ) -> list[Unit]:
     """The ``k`` units that carry the text, best first (sort for document order).
 
@@ -160,12 +164,12 @@ def pick_units(
     one. Each unit already taken from a zone lowers the scores of the others in it
     (``weights.spread``), and no zone gives more than half the bullets. When the zones are
     ``sections`` (headings, list items), a section's opening also counts as an opening.
+    ``scored`` is :func:`score_units` of the same units, when the caller has it already.
     """
     if k <= 0 or not units:
         return []
     zoned = len({u.zone for u in units}) > 1
-    in_zone = _index_in_zone(units) if sections else None
-    scores, vecs = score([u.text for u in units], title, language, weights, in_zone)
+    scores, vecs = scored or score_units(units, title, language, weights, sections)
     left = sorted(range(len(units)), key=lambda j: (-scores[j], j))
     chosen: list[int] = []
     taken: Counter[int] = Counter()
@@ -186,6 +190,19 @@ def pick_units(
         if len(chosen) < k and not any(_overlap(units[j], units[c]) for c in chosen):
             chosen.append(j)
     return [units[j] for j in chosen]
+
+
+def score_units(
+    units: Sequence[Unit],
+    title: str = "",
+    language: str = "en",
+    weights: Weights = DEFAULT_WEIGHTS,
+    sections: bool = False,
+) -> tuple[list[float], list[Vector]]:
+    """:func:`score` of the units' texts, each section's opening counted as an opening when the
+    zones are ``sections``."""
+    in_zone = _index_in_zone(units) if sections else None
+    return score([u.text for u in units], title, language, weights, in_zone)
 
 
 def _index_in_zone(units: Sequence[Unit]) -> list[int]:
@@ -253,7 +270,7 @@ def make_brief(
                           reading_minutes=minutes, item_label=item_label)  # fmt: skip
         if brief is not None:
             return brief
-    sentences = sentences_of(blocks, language, MAX_SENTENCES)
+    sentences = sentences_of(blocks, language, MAX_SENTENCES, is_listicle(title, blocks))
     sections = bool(structure(blocks))
     bullets, paragraph = _extract(title, sentences, len(clean.split()), language, weights, sections)
     terms = find_terms(title, [s.text for s in sentences], clean, glossary, language)
@@ -282,18 +299,29 @@ def _extract(
     k = bullet_count(n_words, len(units))
     if sections:  # a listicle yields its items, a guide its sections
         k = min(len(units), max(k, min(MAX_EXTRACT_BULLETS, len({u.zone for u in units}))))
-    ranked = pick_units(units, k, title, language, weights, sections)
-    in_paragraph: list[Unit] = []
-    budget = PARAGRAPH_WORDS
+    scored = score_units(units, title, language, weights, sections)
+    ranked = pick_units(units, k, title, language, weights, sections, scored)
+    more = pick_units(units, PARAGRAPH_SENTENCES[1], title, language, weights, sections, scored)
+    return [u.text for u in sorted(ranked, key=_first)], _paragraph(more)
+
+
+def _paragraph(ranked: Sequence[Unit]) -> str:
+    """The best units, in document order, until 4 sentences and as many more as fit in
+    ``PARAGRAPH_WORDS`` words (at most 10 sentences); it opens with the best of them when that
+    one comes first in the text."""
+    chosen: list[Unit] = []
+    budget, n_sentences = PARAGRAPH_WORDS, 0
+    least, most = PARAGRAPH_SENTENCES
     for u in ranked:
-        n = len(u.text.split())
-        if n <= budget or not in_paragraph:
-            in_paragraph.append(u)
-            budget -= n
-    paragraph = truncate_words(
-        " ".join(u.text for u in sorted(in_paragraph, key=_first)), PARAGRAPH_WORDS
-    )
-    return [u.text for u in sorted(ranked, key=_first)], paragraph
+        n, m = len(u.text.split()), u.last - u.first + 1
+        if chosen and (n > budget or n_sentences + m > most):
+            if n_sentences >= least:
+                break
+            continue
+        chosen.append(u)
+        budget -= n
+        n_sentences += m
+    return truncate_words(" ".join(u.text for u in sorted(chosen, key=_first)), PARAGRAPH_WORDS)
 
 
 def _first(unit: Unit) -> int:

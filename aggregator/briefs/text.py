@@ -1,9 +1,10 @@
 """Item text for briefs: HTML or plain text in, clean paragraphs and whole sentences out.
 
-Boilerplate (share prompts, "Continue reading", cookie notices, "The post X appeared first on Y.",
-bylines, captions, code, bare URLs, "[…]") is dropped here, so it can never reach a brief.
-The work is capped: only the first ``HTML_CAP`` characters of markup are parsed and only the first
-``TEXT_CAP`` characters of clean text are split into sentences.
+Boilerplate (see :mod:`aggregator.briefs.boilerplate`: sponsor reads, calls to action, captions,
+bylines, link lists, sections under a "Sponsors" heading), code and "[…]" are dropped here, so
+they can never reach a brief.
+The whole article is read: only markup beyond ``HTML_CAP`` characters (far longer than any
+article) is ignored, and the text of layout tables is kept.
 """
 
 from __future__ import annotations
@@ -20,8 +21,14 @@ import py3langid
 import pysbd
 from lxml import etree
 
-HTML_CAP = 200_000
-TEXT_CAP = 20_000
+from aggregator.briefs.boilerplate import (
+    is_boilerplate,
+    is_boilerplate_element,
+    is_boilerplate_heading,
+    is_url_only,
+)
+
+HTML_CAP = 1_000_000
 WORDS_PER_MINUTE = 230
 LANGUAGE_SAMPLE = 1_000
 
@@ -31,7 +38,7 @@ _WS_RE = re.compile(r"\s+")
 _WORD_RE = re.compile(r"\w+")
 
 _DROP_TAGS = frozenset({
-    "script", "style", "noscript", "template", "pre", "figure", "figcaption", "table",
+    "script", "style", "noscript", "template", "pre", "figure", "figcaption",
     "iframe", "video", "audio", "svg", "math", "form", "button", "nav", "aside", "footer",
     "header", "object", "embed", "canvas", "select", "textarea"
 })  # fmt: skip
@@ -41,39 +48,11 @@ _BLOCK_TAGS = frozenset({
     "details", "summary", "address", "center"
 })  # fmt: skip
 
-_BOILERPLATE_RE = re.compile(
-    r"""^(?:
-        (?:continue|keep)\ reading | read\ (?:more|the\ (?:rest|full)|on\b) | more\ [»›→]
-      | (?:click\ to\ )?share\ (?:this|on|via)\b | share\s*: | like\ this\b | like\ loading
-      | tweet\ this\b | pin\ it\b
-      | the\ post\ .+\ appeared\ first\ on\b | this\ (?:entry|post)\ was\ posted\ in\b
-      | (?:posted|filed)\ (?:in|under|by)\b | (?:written|photo(?:graph)?s?|image|images)\ by\b
-      | by\ (?-i:[A-Z][\w.'-]+(?:\ [A-Z][\w.'-]+){0,3})\W*$ | tags?: | categor(?:y|ies): | permalink\b
-      | (?:photo|image|picture|credit|source|via|caption)s?\s*: | \(?(?:photo|image)\ (?:credit|courtesy)
-      | comments?\s*(?:\(\d+\))?\W*$ | \d+\ (?:comments?|responses?|replies)\b
-      | (?:leave|add|post)\ a\ (?:comment|reply)
-      | no\ comments\b | related(?:\ (?:posts|articles|stories))?\s*:? $ | follow\ (?:us|me)\b
-      | (?:subscribe|sign\ up)\b.*\b(?:newsletter|feed|podcast|updates)\b | advertisement$
-      | (?:accept|allow)\ (?:all\ )?cookies | copyright\ (?:©|\(c\)|\d{4}) | ©
-    )""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_PROMO_RE = re.compile(
-    r"\bfollow (?:us|me|him|her|them) on\b|\bsubscribe to (?:our|my|the) (?:newsletter|feed|channel)"
-    r"|\bsign up for (?:our|my|the) newsletter",
-    re.IGNORECASE,
-)
-_COOKIE_RE = re.compile(
-    r"\bcookies?\b.*\b(?:we use|uses|consent|accept|browsing|privacy)\b"
-    r"|\b(?:we use|this (?:site|website) uses)\b.*\bcookies?\b",
-    re.IGNORECASE,
-)
 _ELLIPSIS_MARK_RE = re.compile(
     r"\[\s*(?:…|\.\.\.|&hellip;)\s*\]|\(\s*(?:…|\.\.\.)\s*\)"
     r"|\s*(?:…|\.\.\.)?\s*(?:read more|continue reading)\W*$",
     re.IGNORECASE,
 )
-_URL_ONLY_RE = re.compile(r"^\W*(?:https?://|www\.)\S+\W*$", re.IGNORECASE)
 _CODE_START_RE = re.compile(
     r"^(?:def |class \w+[:(]|import |from [\w.]+ import |#include|function\b|var |let |const |"
     r"public |private |return\b|if ?\(|for ?\(|while ?\(|\$ |>>> |//|/\*|<\?|@\w+\(|\}|\{)"
@@ -101,6 +80,7 @@ def has_markup(text: str) -> bool:
 
 HEADING, ITEM, PARAGRAPH = "h", "li", "p"
 """Kinds of block: a heading, a list item (or a numbered paragraph), a paragraph."""
+_TEXT_BLOCK_TAGS = frozenset({"p", "li", "dd", "blockquote", "td"})
 _HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt"})
 _KIND_MARK = {HEADING: "\ue001", ITEM: "\ue002"}
 _MARK_KIND = {v: k for k, v in _KIND_MARK.items()}
@@ -128,8 +108,8 @@ def to_blocks(text: str) -> list[tuple[str, str]]:
     else:
         raw = _plain_blocks(_html_text(text[:HTML_CAP]))
     out: list[tuple[str, str]] = []
-    total = 0
-    for block in raw:
+    skipping = False  # inside a section whose heading names boilerplate ("Sponsors")
+    for i, block in enumerate(raw):
         kind = _MARK_KIND.get(block[:1], PARAGRAPH)
         block = block.lstrip("\ue001\ue002 ")
         if kind == PARAGRAPH and _MD_HEADING_RE.match(block):
@@ -140,13 +120,13 @@ def to_blocks(text: str) -> list[tuple[str, str]]:
         block = _ELLIPSIS_MARK_RE.sub("", unmarked).strip()
         if "&" in block:  # entities escaped once too often by the feed ("&amp;nbsp;")
             block = " ".join(html.unescape(block).split())
-        if not block or is_boilerplate(block) or looks_like_code(block):
+        if kind == HEADING:
+            skipping = is_boilerplate_heading(block)
+        if skipping or not block or is_boilerplate(block) or looks_like_code(block):
             continue
-        if total + len(block) > TEXT_CAP:
-            out.append((kind, block[: TEXT_CAP - total].rsplit(" ", 1)[0]))
-            break
+        if i + 1 < len(raw) and is_url_only(raw[i + 1]):
+            continue  # a link's label ("Check out our store!" above its address)
         out.append((kind, block))
-        total += len(block)
     return out
 
 
@@ -156,7 +136,13 @@ def _html_blocks(html: str) -> list[str]:
     except (etree.ParserError, ValueError):
         return _plain_blocks(TAG_RE.sub(" ", html))
     for el in list(root.iter()):
-        droppable = not isinstance(el.tag, str) or el.tag in _DROP_TAGS or _is_footnote_ref(el)
+        droppable = (
+            not isinstance(el.tag, str)
+            or el.tag in _DROP_TAGS
+            or _is_footnote_ref(el)
+            or el.tag in _TEXT_BLOCK_TAGS
+            and is_boilerplate_element(el)
+        )
         if droppable and el.getparent() is not None:
             el.drop_tree()
     for el in root.iter():
@@ -215,17 +201,6 @@ def _plain_blocks(text: str) -> list[str]:
     return [" ".join(b.split()) for b in blocks]
 
 
-def is_boilerplate(text: str) -> bool:
-    """True for share prompts, read-more links, cookie notices, bylines, captions and bare URLs."""
-    text = text.strip()
-    return bool(
-        _BOILERPLATE_RE.match(text)
-        or _COOKIE_RE.search(text)
-        or _PROMO_RE.search(text)
-        or _URL_ONLY_RE.match(text)
-    )
-
-
 def looks_like_code(line: str) -> bool:
     """True for a line that reads as source code rather than prose."""
     line = line.strip()
@@ -240,8 +215,8 @@ def looks_like_code(line: str) -> bool:
 def split_sentences(paragraph: str, language: str = "en") -> list[str]:
     """Sentences of one paragraph: nupunkt (fast), or pysbd for the languages it knows.
 
-    A split inside a quotation, or after a "!" or "?" that belongs to a name ("The try! Swift
-    app"), is undone.
+    A split inside a quotation or parentheses, inside code (".querySelector()"), or after a "!"
+    or "?" that belongs to a name ("The try! Swift app"), is undone.
     """
     if language in _PYSBD_LANGS:
         parts = _pysbd(language).segment(paragraph)
@@ -250,7 +225,8 @@ def split_sentences(paragraph: str, language: str = "en") -> list[str]:
     out: list[str] = []
     for part in (p.strip() for p in parts):
         if part and out and _split_too_early(out[-1], part):
-            out[-1] = f"{out[-1]} {part}"
+            glued = out[-1] + part  # ".querySelector()" was one token in the text
+            out[-1] = glued if glued in paragraph else f"{out[-1]} {part}"
         elif part:
             out.append(part)
     return out
@@ -259,6 +235,8 @@ def split_sentences(paragraph: str, language: str = "en") -> list[str]:
 def _split_too_early(before: str, after: str) -> bool:
     """True when ``before`` ends inside an open quotation or a name with "!"/"?" in it."""
     if before.count('"') % 2 or before.count("“") > before.count("”"):
+        return True
+    if before.count("(") > before.count(")"):  # never inside parentheses
         return True
     if before.endswith(("!", "?")) and len(before.split()) < 4:
         return not after[:1].isupper() or len(before.split()) < 3

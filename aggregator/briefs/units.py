@@ -13,20 +13,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aggregator.briefs.boilerplate import is_boilerplate
 from aggregator.briefs.standalone import context_opener, stands_alone
-from aggregator.briefs.text import (
-    HEADING,
-    ITEM,
-    is_boilerplate,
-    is_complete_sentence,
-    split_sentences,
-)
+from aggregator.briefs.text import HEADING, ITEM, is_complete_sentence, split_sentences
 from aggregator.model.brief import MAX_BULLET_WORDS
 
 LONG_WORDS = 600
 """Above this many words an article without headings or lists is cut into quarters."""
 MIN_ITEMS = 3
+SPLIT_CHARS = 40_000
+"""At most this much text (about 6,500 words) is split into sentences, from both ends."""
 
+_NUMBERED_RE = re.compile(r"^\s*#?\s*\d{1,2}\s*[.):–—-]\s*")
+_NUMBER_RE = re.compile(r"\b\d{1,2}\b")
 _PAREN_URL_RE = re.compile(r"\s*[(<\[]\s*(?:https?://|www\.)[^\s)>\]]*\s*[)>\]]")
 _ASIDE_RE = re.compile(
     r"^(?:(?:edit|update|note|disclaimer|disclosure|p\.?s\.?|tl;?dr)\b\s*:"
@@ -59,10 +58,31 @@ def structure(blocks: Sequence[tuple[str, str]]) -> str:
     return "items" if sum(kind == ITEM for kind, _ in blocks) >= MIN_ITEMS else ""
 
 
-def sentences_of(blocks: Sequence[tuple[str, str]], language: str, cap: int) -> list[Sentence]:
-    """The item's sentences (at most ``cap``) with their block and zone; headings are dropped."""
+def is_listicle(title: str, blocks: Sequence[tuple[str, str]]) -> bool:
+    """True when the item's headings are its points: most are numbered, or the title holds a
+    number within one of how many headings there are ("8 tips …" over eight headings)."""
+    heads = [text for kind, text in blocks if kind == HEADING]
+    if len(heads) < MIN_ITEMS:
+        return False
+    if sum(_NUMBERED_RE.match(h) is not None for h in heads) * 2 > len(heads):
+        return True
+    return any(abs(int(n) - len(heads)) <= 1 for n in _NUMBER_RE.findall(title))
+
+
+def sentences_of(
+    blocks: Sequence[tuple[str, str]], language: str, cap: int, listicle: bool = False
+) -> list[Sentence]:
+    """The item's sentences with their block and zone; headings are dropped, except a
+    ``listicle``'s: each is a sentence of its own when it is one, and otherwise opens the first
+    sentence of its section ("Back up first: the upgrade rewrites …") when the two fit a bullet.
+
+    A text of more than ``cap`` sentences (or ``SPLIT_CHARS`` characters) is read at its two
+    ends: its first two thirds of the allowance and its last third, so a long piece's
+    conclusion competes with its opening.
+    """
     cut = structure(blocks)
-    zone, prev_kind = 0, ""
+    keep = _ends(blocks)
+    zone, prev_kind, heading = 0, "", ""
     out: list[Sentence] = []
     for b, (kind, text) in enumerate(blocks):
         if (
@@ -74,11 +94,40 @@ def sentences_of(blocks: Sequence[tuple[str, str]], language: str, cap: int) -> 
             zone += 1
         prev_kind = kind
         if kind == HEADING:
+            heading = _NUMBERED_RE.sub("", text) if listicle else ""
+            if len(heading.split()) <= 2 and _NUMBER_RE.search(heading):
+                heading = ""  # a bare label ("Tip 4", "Étape 2") says nothing
+            if heading and is_complete_sentence(heading):
+                out.append(Sentence(heading, b, zone))
+                heading = ""
             continue
-        out += [Sentence(s, b, zone) for s in split_sentences(text, language)]
-        if len(out) >= cap:
-            break
-    return out[:cap] if cut else in_quarters(out[:cap])
+        if b not in keep:
+            continue
+        found = split_sentences(text[:SPLIT_CHARS], language)
+        if heading and found:
+            joined = f"{heading.rstrip(' :.-–—')}: {found[0]}"
+            if len(joined.split()) <= MAX_BULLET_WORDS:
+                found[0] = joined
+        heading = ""
+        out += [Sentence(s, b, zone) for s in found]
+    if len(out) > cap:
+        out = out[: cap - cap // 3] + out[len(out) - cap // 3 :]
+    return out if cut else in_quarters(out)
+
+
+def _ends(blocks: Sequence[tuple[str, str]]) -> range | set[int]:
+    """Indices of the blocks to split: all of them, or the two ends of an overlong text."""
+    if sum(len(text) for _kind, text in blocks) <= SPLIT_CHARS:
+        return range(len(blocks))
+    keep: set[int] = set()
+    for order, budget in ((range(len(blocks)), SPLIT_CHARS * 2 // 3),
+                          (range(len(blocks) - 1, -1, -1), SPLIT_CHARS // 3)):  # fmt: skip
+        for b in order:
+            if budget <= 0:
+                break
+            keep.add(b)
+            budget -= len(blocks[b][1])
+    return keep
 
 
 def in_quarters(sentences: Sequence[Sentence]) -> list[Sentence]:

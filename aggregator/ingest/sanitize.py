@@ -7,6 +7,7 @@ import re
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+import ftfy
 import lxml.html
 import nh3
 from lxml import etree
@@ -128,16 +129,17 @@ _BLOCK_TAG = re.compile(rf"</?(?:{_by_first_letter(_BLOCK_TAGS)})(?=[\s/>]){_ATT
 def strip_invalid_chars(text: str) -> str:
     """Remove characters that XML 1.0 cannot carry (controls, lone surrogates, U+FFFE/F).
 
-    C1 controls are first read as the windows-1252 characters they almost always stand for
-    (as HTML5 does for &#128;..&#159;), so "don\x92t" becomes "don’t".
+    C1 controls are read as the windows-1252 characters they almost always stand for
+    (as HTML5 does for &#128;..&#159;), so "don\x92t" becomes "don’t"; then mojibake (UTF-8
+    read as windows-1252 or Latin-1: "donâ€™t", "Ã©") is repaired by ftfy.
     """
     if text.isascii() and text.isprintable():  # most titles, links and ids: nothing to scan
         return text
-    if _ANY_INVALID.search(text) is None:  # the common case: one scan, no copy
-        return text
-    if _C1.search(text):
-        text = text.translate(_CP1252_C1)
-    return _INVALID_CHARS.sub("", text)
+    if _ANY_INVALID.search(text) is not None:
+        if _C1.search(text):
+            text = text.translate(_CP1252_C1)
+        text = _INVALID_CHARS.sub("", text)
+    return ftfy.fix_encoding(text) if ftfy.badness.is_bad(text) else text
 
 
 def collapse(text: str) -> str:

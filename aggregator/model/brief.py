@@ -26,7 +26,7 @@ class Brief:
     terms: list[Term] = field(default_factory=list)
     """"Terms in this brief": 0 to 4 terms, each with a one-sentence definition."""
     paragraph: str = ""
-    """One paragraph of at most about 90 words, for "More briefs"."""
+    """One paragraph of 4-10 sentences (where the text has them), for "More briefs"."""
     reading_minutes: int = 1
     language: str = "en"
     summarizer: str = "extractive"

@@ -57,7 +57,7 @@ def test_other_faults() -> None:
     assert unbalanced_quotes('He said "stop now.')
     assert unbalanced_quotes("She called it “the best year.")
     assert not unbalanced_quotes('He said "stop" and left.')
-    assert not context_opener("Das ist gut.", "de")
+    assert context_opener("Das ist gut.", "de") and not context_opener("Das Auto ist gut.", "de")
 
 
 def test_a_bullet_carries_its_antecedent_or_is_not_shown() -> None:
@@ -154,3 +154,45 @@ def test_eighty_words_never_give_an_empty_brief(end: str) -> None:
     )
     brief = make_brief("notes", f"<p>{lower}</p>")
     assert brief.bullets
+
+
+@pytest.mark.parametrize(
+    ("sentence", "language"),
+    [
+        ("The rollout is slow, Sheehan says.", "en"),
+        ("To the first point, nobody on the board agreed.", "en"),
+        ("Il a annoncé la fin du projet mardi.", "fr"),
+        ("Cependant, la ville attend encore les fonds.", "fr"),
+        ("Dabei geht es um sehr viel Geld.", "de"),
+        ("Deshalb hat die Stadt den Plan gestoppt.", "de"),
+        ("Sin embargo, el plan sigue adelante.", "es"),
+        ("Esto cambió la forma de trabajar del equipo.", "es"),
+    ],
+)
+def test_sentences_that_need_what_came_before(sentence: str, language: str) -> None:
+    assert context_opener(sentence, language)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "language"),
+    [
+        ("Mark Sheehan leads the team, and the rollout is slow, Sheehan says.", "en"),
+        ("The rollout is slow, said Mark Sheehan, who leads the team.", "en"),
+        ("Le gouvernement a annoncé la fin du projet.", "fr"),
+        ("Das Unternehmen wächst seit drei Jahren.", "de"),
+        ("El gobierno anunció el fin del proyecto.", "es"),
+    ],
+)
+def test_sentences_that_stand_alone_in_four_languages(sentence: str, language: str) -> None:
+    assert not context_opener(sentence, language)
+
+
+def test_a_bullet_with_a_pronoun_is_shown_after_what_it_refers_to() -> None:
+    html = (
+        "<p>La mairie de Lyon a présenté mardi un plan pour fermer le centre aux voitures.</p>"
+        "<p>Le conseil municipal votera le texte en janvier prochain.</p>"
+        "<p>Les commerçants ont demandé un délai supplémentaire de six mois.</p>"
+    )
+    brief = make_brief("Lyon ferme son centre aux voitures", html)
+    assert brief.language == "fr"
+    assert not any(context_opener(b, "fr") for b in brief.bullets)

@@ -8,8 +8,8 @@ from functools import cache
 import pytest
 
 from aggregator.briefs.standalone import stands_alone
-from aggregator.briefs.summarize import brief_key, make_brief
-from aggregator.briefs.text import is_complete_sentence
+from aggregator.briefs.summarize import PARAGRAPH_WORDS, brief_key, make_brief
+from aggregator.briefs.text import is_complete_sentence, split_sentences
 from aggregator.model.brief import Brief
 from tests.briefs.corpus import items, plain
 
@@ -97,11 +97,36 @@ def test_boilerplate_lines_are_dropped_around_a_real_story() -> None:
     assert brief.bullets == ["The council approved the new bridge on Monday after a long debate."]
 
 
-def test_paragraph_is_at_most_about_90_words() -> None:
+def test_paragraph_has_4_to_10_sentences_where_the_text_has_them() -> None:
+    long_ok = long_items = 0
     for title, html in real_items():
-        paragraph = brief_of(title, html).paragraph
-        assert len(paragraph.split()) <= 91, title
+        brief = brief_of(title, html)
+        paragraph = brief.paragraph
+        assert len(paragraph.split()) <= PARAGRAPH_WORDS + 1, title
         assert "\n" not in paragraph
+        n = len(split_sentences(paragraph, brief.language)) if paragraph else 0
+        assert n <= 10, title
+        if len(plain(html).split()) >= 250:
+            long_items += 1
+            long_ok += n >= 4
+    assert long_items and long_ok >= 0.8 * long_items
+
+
+def test_paragraph_opens_on_the_news() -> None:
+    html = "".join(
+        f"<p>{s}</p>"
+        for s in [
+            "The city of Lyon will ban cars from its centre from next May, the mayor said.",
+            "The ban covers the two islands between the rivers and the old town.",
+            "Delivery vans may still enter before ten in the morning on weekdays.",
+            "Residents who own a car get a permit for the streets around their home.",
+            "Shops had asked for a longer delay, fearing a fall in their sales.",
+            "The council expects traffic in the centre to fall by a third in a year.",
+        ]
+    )
+    brief = make_brief("Lyon bans cars from its centre", html)
+    assert brief.paragraph.startswith("The city of Lyon will ban cars")
+    assert 4 <= len(split_sentences(brief.paragraph)) <= 10
 
 
 def test_title_only_item_has_no_bullets() -> None:
@@ -137,7 +162,7 @@ def test_one_long_sentence_is_cut_at_a_word_boundary() -> None:
     (bullet,) = brief.bullets
     assert bullet.endswith("…") and len(bullet.split()) <= 60
     assert run_on.startswith(bullet[:-1])
-    assert brief.paragraph.endswith("…") and len(brief.paragraph.split()) <= 90
+    assert brief.paragraph.endswith("…") and len(brief.paragraph.split()) <= PARAGRAPH_WORDS
 
 
 def test_plain_text_input() -> None:
@@ -169,3 +194,22 @@ def test_content_hash_changes_with_content(a: tuple[str, str], b: tuple[str, str
 def test_content_hash_covers_the_glossary() -> None:
     assert brief_key("T", "x", {"A": "B."}) != brief_key("T", "x", {"A": "C."})
     assert brief_key("T", "x", {}) == brief_key("T", "x")
+
+
+def test_a_listicle_shows_its_points_with_their_first_sentence() -> None:
+    tips = [
+        ("Back up your data", "The upgrade rewrites the database files in place."),
+        ("Read the release notes", "Three settings changed their defaults in this version."),
+        ("Schedule downtime", "The migration takes about an hour for a large site."),
+        ("Warn your users", "A banner a week ahead cuts the support tickets by half."),
+    ]
+    html = "".join(
+        f"<h2>{i}. {head}</h2><p>{first}</p><p>Each step matters for a calm upgrade day.</p>"
+        for i, (head, first) in enumerate(tips, 1)
+    )
+    brief = make_brief("4 tips for a safe upgrade", html)
+    shown = [f"{head}: {first}" for head, first in tips]
+    assert sum(b in shown for b in brief.bullets) >= 3
+    guide = html.replace("<h2>1. ", "<h2>").replace("<h2>2. ", "<h2>").replace("<h2>3. ", "<h2>")
+    plain_brief = make_brief("How we upgrade", guide.replace("<h2>4. ", "<h2>"))
+    assert not any(b in shown for b in plain_brief.bullets)  # not a listicle: headings dropped

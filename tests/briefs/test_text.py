@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from aggregator.briefs.boilerplate import is_boilerplate
 from aggregator.briefs.text import (
     detect_language,
-    is_boilerplate,
     is_complete_sentence,
     looks_like_code,
     reading_minutes,
@@ -85,9 +85,24 @@ def test_paragraph_boundaries_come_from_block_tags_not_source_newlines() -> None
     assert to_paragraphs(html) == ["One line wraps here.", "Second", "third.", "Heading"]
 
 
-def test_huge_text_is_capped() -> None:
+def test_huge_markup_is_bounded_but_a_long_article_is_read_whole() -> None:
     paragraphs = to_paragraphs("<p>" + "word " * 300_000 + "</p>")
-    assert sum(len(p) for p in paragraphs) <= 20_000
+    assert sum(len(p) for p in paragraphs) <= 1_000_000
+    article = "".join(
+        f"<p>Paragraph {i} says a thing about the topic at length.</p>" for i in range(900)
+    )
+    assert to_paragraphs(article)[-1] == "Paragraph 899 says a thing about the topic at length."
+
+
+def test_layout_table_text_is_kept() -> None:
+    html = (
+        "<table><tr><td><p>The shop now ships to every country in Europe.</p></td>"
+        "<td><p>Orders over fifty euros travel free of charge.</p></td></tr></table>"
+    )
+    assert to_paragraphs(html) == [
+        "The shop now ships to every country in Europe.",
+        "Orders over fifty euros travel free of charge.",
+    ]
 
 
 def test_sentence_splitting_keeps_abbreviations() -> None:
@@ -145,3 +160,14 @@ def test_reading_minutes_and_truncation() -> None:
     assert reading_minutes("<p>" + "word " * 1000 + "</p>") == 5
     assert truncate_words("one two three four", 3) == "one two three…"
     assert truncate_words("one two", 3) == "one two"
+
+
+def test_splitter_never_cuts_inside_parentheses_or_code() -> None:
+    assert split_sentences("Use .querySelector() to find the node. It is fast.") == [
+        "Use .querySelector() to find the node.",
+        "It is fast.",
+    ]
+    assert split_sentences("The release (see the notes. They are long) is out. More soon.") == [
+        "The release (see the notes. They are long) is out.",
+        "More soon.",
+    ]
