@@ -17,6 +17,7 @@ LAYERS = [
     {"mail"},
     {"store"},
     {"ingest"},
+    {"stories"},
     {"briefs"},
     {"digest"},
     {"publish"},

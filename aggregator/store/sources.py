@@ -44,6 +44,7 @@ def sync_config_sources(session: Session, settings: Settings) -> list[Source]:
                 session.add(row)
             row.origin, row.config_url = SourceOrigin.CONFIG, url
         row.name = cfg.name
+        row.publisher = cfg.publisher.strip()
         row.tags = list(cfg.tags)
         row.priority = cfg.priority
         if not cfg.enabled:

@@ -6,7 +6,7 @@ sources appears once everywhere and names every source.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -90,6 +90,15 @@ class StoryHead:
     """Whether the primary item has a brief yet."""
     text_chars: int = 0
     """Length of the primary item's plain text (what its brief will be made from)."""
+    publisher_count: int = 1
+    """Distinct publishers (sites) among the story's sources."""
+    publisher: str = ""
+    """The primary item's publisher (what the per-publisher cap counts)."""
+    source_id: int = 0
+    """The primary item's source."""
+    best_chars: int = 0
+    """Length of the longest text among the story's items (its substance): the article's text,
+    else the feed's plain text, else its HTML."""
 
 
 def group_stories(items: Iterable[Item]) -> list[Story]:
@@ -125,6 +134,14 @@ def _bullet_count(session: Session) -> ColumnElement[int]:
     return func.coalesce(length, 0)
 
 
+def _text_length() -> ColumnElement[int]:
+    """SQL for the length of an item's best text: fetched article, plain text, else HTML."""
+    text = func.coalesce(
+        func.nullif(Item.full_text, ""), func.nullif(Item.content_text, ""), Item.content_html
+    )
+    return func.length(text)
+
+
 def story_heads_between(
     session: Session,
     *,
@@ -132,8 +149,12 @@ def story_heads_between(
     until: datetime,
     source_ids: Sequence[int] = (),
     tags: Sequence[str] = (),
+    publishers: Mapping[int, str] | None = None,
 ) -> Iterator[StoryHead]:
     """Stories first seen in (since, until], optionally only from some sources or tags.
+
+    ``publishers`` maps source ids to their publisher's key; without it each source is its
+    own publisher.
 
     A story counts when any of its items is new in the window, and all of its items count for
     its sources and tags. A few columns per item are streamed in story order and each story is
@@ -154,6 +175,7 @@ def story_heads_between(
             _bullet_count(session).label("bullets"),
             BriefRow.item_id.is_not(None).label("briefed"),
             func.length(Item.content_text).label("text_chars"),
+            _text_length().label("body_chars"),
             *([Item.tags] if tags else []),
         )
         .outerjoin(BriefRow, BriefRow.item_id == Item.id)
@@ -173,6 +195,7 @@ def story_heads_between(
             if not wanted_tags & story_tags:
                 continue
         primary = min(rows, key=lambda r: (-sources[r.source_id].priority, r.first_seen_at, r.id))
+        owners = {(publishers or {}).get(i, f"source:{i}") for i in ids}
         yield StoryHead(
             key=key,
             published=min(row.published_at for row in rows),
@@ -183,6 +206,10 @@ def story_heads_between(
             primary_id=primary.id,
             briefed=bool(primary.briefed),
             text_chars=primary.text_chars or 0,
+            publisher_count=len(owners),
+            publisher=(publishers or {}).get(primary.source_id, f"source:{primary.source_id}"),
+            source_id=primary.source_id,
+            best_chars=max(row.body_chars or 0 for row in rows),
         )
 
 

@@ -44,11 +44,15 @@ def _entries() -> list[Entry]:
     ]
 
 
-def test_lead_has_a_substantial_brief_and_site_pages_and_undated_items_rank_down(
+def test_lead_has_substance_and_site_pages_and_undated_items_rank_down(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
     settings = from_mapping(
-        {"digests": [{"name": "daily", "schedule": "0 7 * * *", "max_items": 10}]},
+        {
+            "digests": [
+                {"name": "daily", "schedule": "0 7 * * *", "max_items": 10, "per_publisher": 10}
+            ]
+        },
         root=tmp_path,
         origin="test",
     )
@@ -65,7 +69,7 @@ def test_lead_has_a_substantial_brief_and_site_pages_and_undated_items_rank_down
         stories = choose_stories(session, settings.digests[0], since=None, until=NOW)
         titles = [s.primary.title for s in stories]
         views = {s.primary.title: story_view(s, ZoneInfo("UTC")) for s in stories}
-    assert titles[0] == "Tram depot approved"  # not the fresher two-bullet teaser
+    assert titles[0] == "Tram depot approved"  # not the fresher teaser with little text
     assert set(titles[-2:]) == {"About", ""}  # site pages and untitled items rank last
     assert titles.index("Mayor on trams") < titles.index("Depot notes")  # undated: no freshness
     assert views["Depot notes"].published is None  # no invented date

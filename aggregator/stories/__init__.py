@@ -1,0 +1,1 @@
+"""Stories: which items form one news event, and who published them."""
