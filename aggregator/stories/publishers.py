@@ -43,7 +43,13 @@ class SourceLike(Protocol):
 @cache
 def _extractor() -> tldextract.TLDExtract:
     # No suffix list URLs and no cache directory: the list bundled with the package, offline.
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+    # Private suffixes count, so two github.io or blogspot.com blogs are two publishers.
+    return tldextract.TLDExtract(
+        suffix_list_urls=(),
+        cache_dir=None,
+        fallback_to_snapshot=True,
+        include_psl_private_domains=True,
+    )
 
 
 def domain_of(url: str | None) -> str | None:
