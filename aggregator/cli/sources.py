@@ -92,8 +92,9 @@ def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.argument("url")
 @click.option("--name", default="", help="display name (default: the feed's title)")
 @click.option("--tag", "tags", multiple=True, help="a tag; repeat for more")
+@click.option("--publisher", default="", help="the site's name in digests (default: its domain's)")
 @click.pass_context
-def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
+def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...], publisher: str) -> None:
     """Add a feed by its URL, or by a web page that advertises its feed."""
     app = get_app(ctx)
     url = normalise_source_url(url, Path.cwd())
@@ -108,7 +109,9 @@ def add(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
     except (FetchError, FeedParseError) as exc:
         fail(ctx, f"{url}: {exc}")
     with app.db.session() as session:
-        row, created = add_source(session, feed_url, name=name or title, tags=list(tags))
+        row, created = add_source(
+            session, feed_url, name=name or title, tags=list(tags), publisher=publisher
+        )
         verb = "added" if created else "already present as"
         console.print(f"{verb} source {row.id}: {row.label} <{row.url}>", markup=False)
 

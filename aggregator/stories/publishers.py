@@ -74,13 +74,14 @@ def domain_of(url: str | None) -> str | None:
     return host
 
 
-def publisher_key(source: SourceLike) -> str:
-    """Who published a source's items: the operator's publisher name, else the site's domain,
-    else the feed URL's domain, else the source itself (a local file names no site)."""
-    if source.publisher.strip():
-        return "name:" + " ".join(source.publisher.split()).casefold()
-    domain = domain_of(source.site_url) or domain_of(source.url)
-    return domain or f"source:{source.id}"
+def site_key(source: SourceLike) -> str:
+    """The site of a source: its home page's domain, else its feed URL's, else the source
+    itself (a local file names no site)."""
+    return domain_of(source.site_url) or domain_of(source.url) or f"source:{source.id}"
+
+
+def _operator_name(source: SourceLike) -> str:
+    return " ".join(source.publisher.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,18 +99,24 @@ def _plain_name(source: SourceLike) -> str:
 def publishers_of(sources: Iterable[SourceLike]) -> dict[int, Publisher]:
     """Each source's publisher by source id, named once for all its sources.
 
-    The name is the operator's, else the shortest source name or feed title among the site's
-    sources ("Ars Technica" over "Ars Technica - All content"), else the domain.
+    Sources of one site are one publisher; a name the operator gives a source names its whole
+    site, and sites the operator gives one name are one publisher. Without one, the name is
+    the shortest source name or feed title among the site's sources ("Ars Technica" over
+    "Ars Technica - All content"), else the domain.
     """
-    members: dict[str, list[SourceLike]] = {}
+    sites: dict[str, list[SourceLike]] = {}
     for source in sources:
-        members.setdefault(publisher_key(source), []).append(source)
+        sites.setdefault(site_key(source), []).append(source)
+    members: dict[str, list[SourceLike]] = {}
+    for site, group in sites.items():
+        named = next((n for s in group if (n := _operator_name(s))), "")
+        members.setdefault("name:" + named.casefold() if named else site, []).extend(group)
     found: dict[int, Publisher] = {}
     for key, group in members.items():
-        chosen = next((" ".join(s.publisher.split()) for s in group if s.publisher.strip()), "")
+        chosen = next((n for s in group if (n := _operator_name(s))), "")
         if not chosen:
             names = sorted({n for s in group if (n := _plain_name(s))}, key=lambda n: (len(n), n))
-            chosen = names[0] if names else key.removeprefix("source:")
+            chosen = names[0] if names else key
             if key.startswith("source:") and not names:
                 chosen = group[0].url
         url = next((s.site_url for s in group if s.site_url), None)

@@ -74,3 +74,18 @@ def test_lead_has_substance_and_site_pages_and_undated_items_rank_down(
     assert titles.index("Mayor on trams") < titles.index("Depot notes")  # undated: no freshness
     assert views["Depot notes"].published is None  # no invented date
     assert views["Tram depot approved"].published == NOW - timedelta(hours=20)
+
+
+def test_a_lead_opens_on_a_statement_of_the_news_not_a_quote_or_an_exclamation() -> None:
+    from aggregator.digest.compose import lead_brief, states_news
+    from aggregator.model.brief import Brief
+
+    quote = "\u201cWe are thrilled beyond words,\u201d the founder said."
+    shout = "What a day for the whole team!"
+    news = "The company released version 2.4 of its database on Tuesday."
+    brief = lead_brief(Brief(bullets=[quote, shout, news, "It fixes two crashes."]))
+    assert brief.bullets == [news, quote, shout, "It fixes two crashes."]
+    assert not states_news("'Never again', she wrote.") and not states_news("Why now?")
+    assert not states_news("\u2014 and then it broke.") and not states_news("Big news.")
+    only_quotes = Brief(bullets=[quote, shout])
+    assert lead_brief(only_quotes).bullets == [quote, shout]  # nothing better: left as it is

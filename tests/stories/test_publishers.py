@@ -48,10 +48,13 @@ def test_twin_feeds_are_one_publisher_named_once_and_the_operator_name_wins() ->
         Src(5, "/srv/local.xml", None),
         Src(6, "https://x.example.com/", None, publisher=" The Paper "),
         Src(7, "https://y.example.com/", "https://news.example.com/", publisher="the paper"),
+        Src(8, "https://z.example.com/feed", None),
+        Src(9, "https://paper.example/feed", None, publisher="The Paper"),
     ]  # fmt: skip
     found = pub.publishers_of(sources)
     assert found[1] == found[2] and found[1].name == "Ars Technica"
     assert found[3].name == "A blog" and found[3].key == "example.org"
-    assert found[4].name == "A blog" and found[4] != found[3]  # an operator's name is its own
+    assert found[4].name == "A blog" and found[4].key == "name:a blog"
     assert found[5].name == "/srv/local.xml" and found[5].key == "source:5"
-    assert found[6] == found[7] and found[6].name == "The Paper"
+    assert found[6] == found[7] == found[8] and found[6].name == " The Paper ".strip()
+    assert found[9] == found[6]  # sites the operator names alike are one publisher
