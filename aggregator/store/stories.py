@@ -213,23 +213,38 @@ def story_heads_between(
         )
 
 
+UNDATED_PER_SOURCE = 2
+"""At most this many undated stories of one source in the combined feed."""
+
+
 def newest_stories(
     session: Session, limit: int, *, brief_missing: BriefMissing | None = None
 ) -> list[Story]:
     """The newest ``limit`` stories by publication date, for the combined feed; with
-    ``brief_missing``, the primary items without a brief are briefed first."""
+    ``brief_missing``, the primary items without a brief are briefed first.
+
+    An undated item's date is when it was first seen, so a feed of undated pages would fill
+    the feed: at most :data:`UNDATED_PER_SOURCE` undated stories of each source are taken.
+    """
     keys: dict[str, None] = {}
+    undated: dict[int, set[str]] = {}
     offset, page = 0, max(limit * 2, 50)
     while len(keys) < limit:
-        batch = session.scalars(
-            select(Item.story_key)
+        batch = session.execute(
+            select(Item.story_key, Item.dated, Item.source_id)
             .order_by(Item.published_at.desc(), Item.id.desc())
             .offset(offset)
             .limit(page)
         ).all()
         if not batch:
             break
-        keys.update(dict.fromkeys(batch))
+        for key, dated, source_id in batch:
+            if not dated and key not in keys:
+                seen = undated.setdefault(source_id, set())
+                if len(seen) >= UNDATED_PER_SOURCE:
+                    continue
+                seen.add(key)
+            keys[key] = None
         offset += page
     stories = load_stories(session, list(keys)[:limit])
     missing = [s.primary.id for s in stories if s.primary.brief is None]

@@ -116,3 +116,18 @@ def test_an_edition_leads_with_the_most_covered_event_and_spreads_publishers(
     page = (config.parent / "edition.html").read_text()
     assert "Covered by 6 sources:" in page
     assert page.count(EVENT) >= 1 and "Paper 5 - All news" in page
+
+
+def test_the_published_feed_names_the_coverage_and_caps_undated_pages(
+    make_config: Callable[..., Path], feed_server: FeedServer
+) -> None:
+    config = make_config(_news_day(feed_server))
+    assert (poll := run_cli(config, "poll")).returncode == 0, poll.stderr
+    assert (out := run_cli(config, "publish")).returncode == 0, out.stderr
+    [feed_json] = config.parent.rglob("feed.json")
+    entries = json.loads(feed_json.read_text())["items"]
+    pages = [e for e in entries if e.get("url", "").startswith("https://evergreen-pages.info/")]
+    assert len(pages) <= 2  # fifteen undated pages do not fill the feed
+    [event] = [e for e in entries if e.get("url") == EVENT]
+    assert "Covered by 6 sources:" in event["content_html"]
+    assert event["content_html"].count("Paper 3 - All news") == 1

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from aggregator.briefs.pipeline import make_briefs
 from aggregator.config import from_mapping
-from aggregator.digest.compose import choose_stories, story_view
+from aggregator.digest.compose import choose_stories, lead_brief, states_news, story_view
+from aggregator.model.brief import Brief
 from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
@@ -77,9 +78,6 @@ def test_lead_has_substance_and_site_pages_and_undated_items_rank_down(
 
 
 def test_a_lead_opens_on_a_statement_of_the_news_not_a_quote_or_an_exclamation() -> None:
-    from aggregator.digest.compose import lead_brief, states_news
-    from aggregator.model.brief import Brief
-
     quote = "\u201cWe are thrilled beyond words,\u201d the founder said."
     shout = "What a day for the whole team!"
     news = "The company released version 2.4 of its database on Tuesday."
