@@ -3,6 +3,8 @@ leads with the event most publishers covered, names them once each, and spreads 
 
 from __future__ import annotations
 
+import email
+import email.policy
 import html
 import json
 from collections.abc import Callable, Sequence
@@ -131,3 +133,18 @@ def test_the_published_feed_names_the_coverage_and_caps_undated_pages(
     [event] = [e for e in entries if e.get("url") == EVENT]
     assert "Covered by 6 sources:" in event["content_html"]
     assert event["content_html"].count("Paper 3 - All news") == 1
+
+
+def test_the_mail_names_each_publisher_once_and_lists_the_coverage(
+    make_config: Callable[..., Path], feed_server: FeedServer
+) -> None:
+    config = make_config(_news_day(feed_server))
+    assert run_cli(config, "subscribers", "add", "me@example.org").returncode == 0
+    assert (run := run_cli(config, "run", "--once")).returncode == 0, run.stderr
+    [mail] = sorted((config.parent / "outbox" / "new").iterdir())
+    message = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
+    plain = message.get_body(preferencelist=("plain",))
+    assert plain is not None
+    text = plain.get_content()
+    assert "Covered by 6 sources:" in text
+    assert "Big News, Big News" not in text and "Big News" in text
