@@ -148,6 +148,8 @@ class SourceSettings(_Section):
 
     url: str
     name: str = ""
+    publisher: str = ""
+    """The publisher's name in digests (sources of one site share it); empty: from the domain."""
     tags: list[str] = []
     priority: int = Field(3, ge=1, le=5)
     """1 (lowest) to 5 (highest); ranks stories in digests."""
@@ -318,6 +320,8 @@ class DigestSettings(_Section):
     subject: str = "{title}: {lead}"
     """Placeholders: {title}, {date}, {count}, {lead}."""
     max_items: int = Field(20, ge=1, le=200)
+    per_publisher: int = Field(3, ge=1, le=200)
+    """At most this many stories of one publisher in an edition."""
     send_empty: bool = False
 
     @field_validator("timezone")

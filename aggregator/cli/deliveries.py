@@ -20,6 +20,7 @@ from aggregator.service import Pipeline
 from aggregator.store.deliveries import requeue
 from aggregator.store.listing import list_deliveries, list_runs
 from aggregator.store.subscribers import find_subscriber
+from aggregator.stories.listing import story_rows
 
 
 @click.group()
@@ -98,6 +99,7 @@ def digest() -> None:
     show_default=True,
 )
 @click.option("--open", "open_browser", is_flag=True, help="open the file in a browser")
+@json_option
 @click.pass_context
 def preview(
     ctx: click.Context,
@@ -105,8 +107,9 @@ def preview(
     subscriber: str | None,
     output: Path,
     open_browser: bool,
+    as_json: bool,
 ) -> None:
-    """Write the digest as it would be sent now to an HTML file."""
+    """Write the digest as it would be sent now to an HTML file (or print its stories)."""
     app = get_app(ctx)
     settings = app.settings
     if not settings.digests:
@@ -136,6 +139,9 @@ def preview(
             tags=tags,
             brief_missing=on_demand(app.db, settings),
         )
+        if as_json:
+            print_json({"stories": story_rows(session, stories)})
+            return
         view = digest_view(settings, chosen, stories, moment=now, timezone=timezone)
     html = public_html(settings, view)
     output.write_text(html, encoding="utf-8")

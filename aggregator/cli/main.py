@@ -30,6 +30,7 @@ COMMANDS = {
     "sources": "aggregator.cli.sources:sources",
     "poll": "aggregator.cli.poll:poll",
     "items": "aggregator.cli.items:items",
+    "stories": "aggregator.cli.stories:stories",
     "brief": "aggregator.cli.service:brief",
     "subscribers": "aggregator.cli.subscribers:subscribers",
     "digest": "aggregator.cli.deliveries:digest",

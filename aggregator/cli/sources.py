@@ -105,6 +105,7 @@ def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
     metavar="DOMAIN",
     help="newsletter: take only mail this domain signed (DKIM); repeat for more",
 )
+@click.option("--publisher", default="", help="the site's name in digests (default: its domain's)")
 @click.pass_context
 def add(
     ctx: click.Context,
@@ -113,6 +114,7 @@ def add(
     tags: tuple[str, ...],
     newsletter: str,
     dkim_domains: tuple[str, ...],
+    publisher: str,
 ) -> None:
     """Add a feed by its URL, or by a web page that advertises its feed; or, with --newsletter
     NAME, a source fed by mail: its address is printed (subscribe the newsletter with it)."""
@@ -146,7 +148,9 @@ def add(
     except (FetchError, FeedParseError) as exc:
         fail(ctx, f"{url}: {exc}")
     with app.db.session() as session:
-        row, created = add_source(session, feed_url, name=name or title, tags=list(tags))
+        row, created = add_source(
+            session, feed_url, name=name or title, tags=list(tags), publisher=publisher
+        )
         verb = "added" if created else "already present as"
         console.print(f"{verb} source {row.id}: {row.label} <{row.url}>", markup=False)
 

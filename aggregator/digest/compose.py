@@ -5,7 +5,8 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -13,10 +14,10 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session
 
-from aggregator.briefs.summarize import bullet_count
 from aggregator.config import DigestSettings, Settings
 from aggregator.digest.model import DigestView, SourceRef, StoryView
 from aggregator.digest.render import MAX_HTML_BYTES, render_html
+from aggregator.model.brief import Brief
 from aggregator.store.stories import (
     BriefMissing,
     Story,
@@ -24,54 +25,95 @@ from aggregator.store.stories import (
     load_stories,
     story_heads_between,
 )
+from aggregator.stories.publishers import Publisher, load_publishers, publishers_of
 
 _LOOKBACK = (timedelta(hours=3), timedelta(days=2), timedelta(days=9), timedelta(days=35))
 FRESHNESS_HOURS = 24.0
 """A story loses half its freshness bonus every this many hours."""
-LEAD_BULLETS = 4
-"""A lead needs a substantial brief: at least this many bullets."""
+COVERAGE_WEIGHT = 3.0
+"""Points per doubling of the publishers covering a story: two sites outrank any priority gap
+of three, eight sites outrank everything else a story can score."""
+SUBSTANCE_WORDS = 60
+"""Words of text (a paragraph of four or five sentences) at which a story's best member counts
+as fully substantial: a title alone or a video teaser does not lead."""
+UNDATED_PER_SOURCE = 2
+"""At most this many stories without a date of their own from one source in an edition."""
 LEAD_CANDIDATES = 5
-"""The lead is chosen among this many of the best-ranked stories."""
+"""The lead is the best-ranked of this many that is not a site page."""
 _SITE_PAGE_RE = re.compile(
     r"^(?:about(?: (?:us|me|this (?:site|blog)))?|contact(?: us| me)?|imprint|impressum|privacy"
     r"(?: policy)?|terms(?: of (?:service|use))?|subscribe|newsletter|archives?|home|search|tags"
     r"|categories|colophon|now|uses|support|donate)$",
     re.IGNORECASE,
 )
+_OPENING_QUOTE = "\"'“”‘’«»„‚‹›「『-–—"
+_WORD = re.compile(r"\w+")
 
 
 def story_score(story: StoryHead, now: datetime) -> float:
-    """Rank by source priority (1-5), how many sources carried it, freshness and substance.
+    """News value: publishers covering it, source priority (1-5), freshness and substance.
 
-    Substance keeps a story with nothing to brief (a video link, a title alone) from leading;
-    a story without a date of its own gets no freshness bonus.
+    Coverage counts distinct publishers (sites), never feeds, so one site's twin feeds add
+    nothing. Substance is the words of the story's longest text, so a title alone or a video
+    link does not lead; a story without a date of its own gets no freshness bonus.
     """
     age_hours = max(0.0, (now - story.published).total_seconds() / 3600)
     # An undated story's date is only when we first saw it: no freshness claimed for it.
     freshness = 2.0 * math.pow(0.5, age_hours / FRESHNESS_HOURS) if story.dated else 0.0
-    coverage = 1.5 * math.log2(story.source_count)
-    substance = 1.5 * min(expected_bullets(story), LEAD_BULLETS) / LEAD_BULLETS
+    coverage = COVERAGE_WEIGHT * math.log2(max(1, story.publisher_count))
+    words = max(story.best_chars, story.text_chars) / 6  # about six characters a word
+    substance = 1.5 * min(words, SUBSTANCE_WORDS) / SUBSTANCE_WORDS
     return story.priority + coverage + freshness + substance
 
 
-def expected_bullets(story: StoryHead) -> int:
-    """The bullets of the story's brief; before it has one, what its text's length promises
-    (about six characters a word, fifteen words a sentence)."""
-    if story.briefed:
-        return story.bullet_count
-    n_words = story.text_chars // 6
-    return bullet_count(n_words, n_words // 15)
+def _order(story: StoryHead, now: datetime) -> tuple[float, float, str]:
+    return (-story_score(story, now), -story.published.timestamp(), story.key)
 
 
-def rank(stories: Iterable[StoryHead], now: datetime, limit: int) -> list[StoryHead]:
-    """The best ``limit`` stories, best first; ties go to the newer story (holds ``limit``)."""
-    return heapq.nsmallest(
-        limit, stories, key=lambda s: (-story_score(s, now), -s.published.timestamp(), s.key)
-    )
+class _Best:
+    """The best ``cap`` stories of each of many groups, holding at most twice that per group."""
+
+    def __init__(self, cap: int, now: datetime) -> None:
+        self.cap, self.now = cap, now
+        self.groups: dict[object, list[tuple[tuple[float, float, str], StoryHead]]] = {}
+
+    def add(self, group: object, story: StoryHead) -> None:
+        kept = self.groups.setdefault(group, [])
+        kept.append((_order(story, self.now), story))
+        if len(kept) >= 2 * self.cap:
+            kept.sort(key=lambda pair: pair[0])
+            del kept[self.cap :]
+
+    def stories(self) -> Iterable[StoryHead]:
+        for kept in self.groups.values():
+            kept.sort(key=lambda pair: pair[0])
+            yield from (story for _, story in kept[: self.cap])
 
 
-BRIEF_ROUNDS = 5
-"""Rounds of ranking and briefing on demand before an edition settles for what it has."""
+def rank(
+    stories: Iterable[StoryHead],
+    now: datetime,
+    limit: int,
+    *,
+    per_publisher: int | None = None,
+    undated_per_source: int = UNDATED_PER_SOURCE,
+) -> list[StoryHead]:
+    """The best ``limit`` stories, best first; ties go to the newer story.
+
+    At most ``per_publisher`` come from one publisher (the primary item's), and at most
+    ``undated_per_source`` stories without a date from one source, so a feed of undated pages
+    never pushes dated news out. Holds a few stories per publisher and source, not the window.
+    """
+    undated = _Best(undated_per_source, now)
+    by_publisher = _Best(per_publisher or limit, now)
+    for story in stories:
+        if story.dated:
+            by_publisher.add(story.publisher or story.key, story)
+        else:
+            undated.add(story.source_id, story)
+    for story in undated.stories():
+        by_publisher.add(story.publisher or story.key, story)
+    return heapq.nsmallest(limit, by_publisher.stories(), key=lambda s: _order(s, now))
 
 
 def choose_stories(
@@ -87,20 +129,39 @@ def choose_stories(
     """An edition's stories: first seen in (since, until], filtered, ranked best first, capped.
 
     Ranking reads narrow rows; only the stories shown are loaded as full objects. With
-    ``brief_missing``, a story not yet briefed ranks by the bullets its text promises; the
-    chosen ones without a brief are briefed and the ranking runs again, until every story
-    chosen has its brief (so a cold start need not brief everything before the first digest).
+    ``brief_missing``, the chosen stories without a brief are briefed (ranking does not wait
+    for briefs: it reads the items' text).
     """
-    for _round in range(BRIEF_ROUNDS):
-        found = story_heads_between(
-            session, since=since, until=until, source_ids=source_ids, tags=tags
-        )
-        chosen = rank(found, until, digest.max_items)
-        missing = [head.primary_id for head in chosen if not head.briefed]
-        if not missing or brief_missing is None:
-            break
+    owners = {sid: p.key for sid, p in load_publishers(session).items()}
+    found = story_heads_between(
+        session, since=since, until=until, source_ids=source_ids, tags=tags, publishers=owners
+    )
+    chosen = rank(found, until, digest.max_items, per_publisher=digest.per_publisher)
+    missing = [head.primary_id for head in chosen if not head.briefed]
+    if missing and brief_missing is not None:
         brief_missing(missing)
-    return with_lead(load_stories(session, [head.key for head in chosen]))
+        session.expire_all()
+    return with_lead(distinct_events(load_stories(session, [head.key for head in chosen])))
+
+
+def _title_key(story: Story) -> str:
+    return " ".join(_WORD.findall((story.primary.title or "").casefold()))
+
+
+def distinct_events(stories: Sequence[Story]) -> list[Story]:
+    """The stories with any that repeats an earlier one's title or link left out (a last guard:
+    one event is one story, even where grouping kept two)."""
+    seen: set[str] = set()
+    kept = []
+    for story in stories:
+        marks = {f"u:{i.url}" for i in story.items if i.url}
+        if title := _title_key(story):
+            marks.add(f"t:{title}")
+        if marks & seen:
+            continue
+        seen |= marks
+        kept.append(story)
+    return kept
 
 
 def is_site_page(story: Story) -> bool:
@@ -113,28 +174,53 @@ def is_site_page(story: Story) -> bool:
 
 
 def with_lead(stories: Sequence[Story]) -> list[Story]:
-    """The ranked stories with site pages moved to the end and a lead worth reading first.
-
-    The lead is the best-ranked of the top few with a substantial brief (four or more bullets),
-    one with terms preferred; else the best-ranked story that is not a site page.
-    """
-    ordered = [s for s in stories if not is_site_page(s)] + [s for s in stories if is_site_page(s)]
-    top = [s for s in ordered[:LEAD_CANDIDATES] if not is_site_page(s)]
-    full = [s for s in top if len(s.brief.bullets) >= LEAD_BULLETS]
-    lead = next((s for s in full if s.brief.terms), full[0] if full else None)
-    if lead is None:
-        return ordered
-    return [lead, *(s for s in ordered if s is not lead)]
+    """The ranked stories with site pages moved to the end: the lead is the best by news value
+    that is not a site page (never chosen by how many bullets its brief has)."""
+    return [s for s in stories if not is_site_page(s)] + [s for s in stories if is_site_page(s)]
 
 
-def story_view(story: Story, zone: ZoneInfo) -> StoryView:
+def states_news(sentence: str) -> bool:
+    """Whether a sentence is a plain statement: not opened by a quotation or a dash, not an
+    exclamation or a question, and long enough to say something (four words or more)."""
+    text = sentence.strip()
+    if not text or text[0] in _OPENING_QUOTE:
+        return False
+    if text.rstrip(_OPENING_QUOTE + ")]. ").endswith(("!", "?")) or "!" in text[-3:]:
+        return False
+    return len(_WORD.findall(text)) >= 4
+
+
+def lead_brief(brief: Brief) -> Brief:
+    """The brief with its first statement of the news first: a lead does not open on a quote
+    or an exclamation when another bullet states what happened."""
+    first = next((i for i, b in enumerate(brief.bullets) if states_news(b)), 0)
+    if first == 0:
+        return brief
+    bullets = [brief.bullets[first], *brief.bullets[:first], *brief.bullets[first + 1 :]]
+    return replace(brief, bullets=bullets)
+
+
+def story_view(
+    story: Story, zone: ZoneInfo, publishers: Mapping[int, Publisher] | None = None
+) -> StoryView:
+    """One story as the templates read it: named by its publishers, each once; a story from
+    several publishers lists each one's article (its "Covered by" line)."""
     item, brief = story.primary, story.brief
+    owners = publishers if publishers is not None else publishers_of(story.sources)
+    names: dict[str, SourceRef] = {}
+    coverage: dict[str, SourceRef] = {}
+    for member in story.items:
+        owner = owners.get(member.source_id) or publishers_of([member.source])[member.source_id]
+        names.setdefault(owner.key, SourceRef(name=owner.name, url=owner.url))
+        if member.url:
+            coverage.setdefault(owner.key, SourceRef(name=owner.name, url=member.url))
     return StoryView(
         title=item.title or brief.title or "(untitled)",
         url=item.url,
-        sources=[SourceRef(name=s.label, url=s.site_url) for s in story.sources],
+        sources=list(names.values()),
         brief=brief,
         published=story.published.astimezone(zone) if story.dated else None,
+        coverage=list(coverage.values()) if len(coverage) > 1 else [],
     )
 
 
@@ -157,7 +243,10 @@ def digest_view(
     Dates are shown in ``timezone`` (the subscriber's), else in the digest's own.
     """
     zone = ZoneInfo(timezone or digest.timezone)
-    views = [story_view(s, zone) for s in stories]
+    owners = publishers_of(s for story in stories for s in story.sources)
+    views = [story_view(s, zone, owners) for s in stories]
+    if views:
+        views[0].brief = lead_brief(views[0].brief)
     return DigestView(
         name=digest.name,
         title=digest.title or f"{digest.name.title()} digest",

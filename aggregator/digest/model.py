@@ -10,7 +10,8 @@ from aggregator.model.brief import Brief
 
 @dataclass(slots=True)
 class SourceRef:
-    """A source carrying a story: its display name and (optionally) its site URL."""
+    """A publisher carrying a story: its display name and (optionally) its site's or its
+    article's URL."""
 
     name: str
     url: str | None = None
@@ -25,6 +26,8 @@ class StoryView:
     sources: list[SourceRef]
     brief: Brief
     published: datetime | None = None
+    coverage: list[SourceRef] = field(default_factory=list)
+    """With two or more publishers: each one's name and its article ("Covered by N sources")."""
 
 
 @dataclass(slots=True)

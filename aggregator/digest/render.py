@@ -33,6 +33,8 @@ DEFINITION_CHARS = 320
 SOURCE_NAME_CHARS = 80
 LABEL_CHARS = 120
 MAX_SOURCES = 6
+MAX_COVERAGE = 12
+"""Articles listed on a story's "Covered by" line."""
 SUBJECT_CHARS = 180
 
 _LANGUAGE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
@@ -76,6 +78,11 @@ def _clean_story(story: StoryView) -> StoryView:
         sources=[s for s in sources if s.name],
         brief=_clean_brief(story.brief),
         published=story.published,
+        coverage=[
+            SourceRef(name, url)
+            for s in story.coverage[:MAX_COVERAGE]
+            if (name := clipped_line(s.name, SOURCE_NAME_CHARS)) and (url := checked_url(s.url))
+        ],
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -74,8 +75,15 @@ def entry_id(source_feed_url: str, item_key: str) -> str:
     return uuid.uuid5(_ENTRY_NAMESPACE, f"{source_feed_url}\n{item_key}").urn
 
 
-def brief_html(brief: Brief, link: str | None, source_title: str) -> str:
-    """The brief as HTML: bullets as <ul>, terms as <dl>, then a link to the full story.
+def brief_html(
+    brief: Brief,
+    link: str | None,
+    source_title: str,
+    coverage: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The brief as HTML: bullets as <ul>, terms as <dl>, then a link to the full story, and
+    for a story from several publishers (``coverage``: each one's name and article link) a
+    "Covered by N sources:" line.
 
     Every string is escaped, so hostile brief text cannot inject markup. Without bullets the
     brief's paragraph is used instead.
@@ -95,6 +103,10 @@ def brief_html(brief: Brief, link: str | None, source_title: str) -> str:
     if href:
         label = f"Read full story at {one_line(source_title)} \u2192"
         parts.append(Markup('<p><a href="{}">{}</a></p>').format(href, label))
+    covered = [(one_line(n), to) for n, link in coverage if (to := encoded_url(link))]
+    if len(covered) > 1:
+        links = Markup(", ").join(Markup('<a href="{}">{}</a>').format(u, n) for n, u in covered)
+        parts.append(Markup("<p>Covered by {} sources: {}</p>").format(len(covered), links))
     return str(Markup("\n").join(parts))
 
 

@@ -17,6 +17,7 @@ from aggregator.store import pings
 from aggregator.store.db import Database
 from aggregator.store.models import Source
 from aggregator.store.stories import BriefMissing, Story, newest_stories
+from aggregator.stories.publishers import publishers_of
 
 log = logging.getLogger("aggregator.publish")
 
@@ -50,6 +51,17 @@ def _feed_source(source: Source) -> FeedSource:
     )
 
 
+def coverage(story: Story) -> list[tuple[str, str]]:
+    """Each publisher of the story once, with its article's link (the first it carried)."""
+    owners = publishers_of(story.sources)
+    found: dict[str, tuple[str, str]] = {}
+    for item in story.items:
+        if item.url:
+            owner = owners[item.source_id]
+            found.setdefault(owner.key, (owner.name, item.url))
+    return list(found.values())
+
+
 def story_entry(story: Story) -> FeedEntry:
     """A feed entry for one story; its id depends only on the primary item's source and key."""
     item = story.primary
@@ -62,7 +74,7 @@ def story_entry(story: Story) -> FeedEntry:
         updated=story.updated,
         author=item.author,
         summary=brief.paragraph,
-        content_html=brief_html(brief, item.url, story.sources[0].label),
+        content_html=brief_html(brief, item.url, story.sources[0].label, coverage(story)),
         tags=story.tags,
         sources=[_feed_source(s) for s in story.sources],
     )

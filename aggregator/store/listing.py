@@ -94,6 +94,8 @@ class ItemRow:
     source: str
     title: str
     url: str | None
+    story: str
+    """The item's story (the id ``stories list`` gives)."""
 
 
 def _like(text: str) -> str:
@@ -122,6 +124,7 @@ def list_items(
             Source.url,
             Item.title,
             Item.url,
+            Item.story_key,
         )
         .join(Source, Source.id == Item.source_id)
         .order_by(Item.published_at.desc(), Item.id.desc())
@@ -147,9 +150,10 @@ def list_items(
             source=name or feed_title or source_url,
             title=title,
             url=url,
+            story=story,
         )
-        for item_id, published, sid, name, feed_title, source_url, title, url in session.execute(
-            query
+        for item_id, published, sid, name, feed_title, source_url, title, url, story in (
+            session.execute(query)
         )
     ]
 

@@ -78,6 +78,8 @@ class Source(Base):
     origin: Mapped[str] = mapped_column(String(16), default=SourceOrigin.CONFIG)
     """A ``SourceOrigin``."""
     name: Mapped[str] = mapped_column(Text, default="")
+    publisher: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """The publisher's name as the operator sets it; empty: named from the site's domain."""
     tags: Mapped[list[Any]] = mapped_column(default=list)
     priority: Mapped[int] = mapped_column(Integer, default=3)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -44,6 +44,7 @@ def sync_config_sources(session: Session, settings: Settings) -> list[Source]:
                 session.add(row)
             row.origin, row.config_url = SourceOrigin.CONFIG, url
         row.name = cfg.name
+        row.publisher = cfg.publisher.strip()
         row.tags = list(cfg.tags)
         row.priority = cfg.priority
         if not cfg.enabled:
@@ -105,12 +106,19 @@ def delete_source(session: Session, row: Source) -> None:
 
 
 def add_source(
-    session: Session, url: str, *, name: str = "", tags: list[str] | None = None
+    session: Session,
+    url: str,
+    *,
+    name: str = "",
+    tags: list[str] | None = None,
+    publisher: str = "",
 ) -> tuple[Source, bool]:
     """Add a source from the command line (or OPML); returns (row, created).
 
-    Adding a source that was removed earlier brings it back, with its items.
+    Adding a source that was removed earlier brings it back, with its items. ``publisher``
+    names the site in digests (empty: named from its domain).
     """
+    publisher = " ".join(publisher.split())
     existing = session.scalar(
         select(Source).where(or_(Source.url == url, Source.config_url == url))
     )
@@ -118,10 +126,17 @@ def add_source(
         enable_source(existing)
         existing.name = name or existing.name
         existing.tags = [t.lower() for t in tags or []] or existing.tags
+        existing.publisher = publisher or existing.publisher
         return existing, True
     if existing is not None:
         return existing, False
-    row = Source(url=url, origin=SourceOrigin.CLI, name=name, tags=[t.lower() for t in tags or []])
+    row = Source(
+        url=url,
+        origin=SourceOrigin.CLI,
+        name=name,
+        tags=[t.lower() for t in tags or []],
+        publisher=publisher,
+    )
     session.add(row)
     session.flush()
     return row, True

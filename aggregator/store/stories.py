@@ -6,7 +6,7 @@ sources appears once everywhere and names every source.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -114,6 +114,15 @@ class StoryHead:
     """Whether the primary item has a brief yet."""
     text_chars: int = 0
     """Length of the primary item's plain text (what its brief will be made from)."""
+    publisher_count: int = 1
+    """Distinct publishers (sites) among the story's sources."""
+    publisher: str = ""
+    """The primary item's publisher (what the per-publisher cap counts)."""
+    source_id: int = 0
+    """The primary item's source."""
+    best_chars: int = 0
+    """Length of the longest text among the story's items (its substance): the article's text,
+    else the feed's plain text, else its HTML."""
 
 
 def group_stories(items: Iterable[Item]) -> list[Story]:
@@ -149,6 +158,14 @@ def _bullet_count(session: Session) -> ColumnElement[int]:
     return func.coalesce(length, 0)
 
 
+def _text_length() -> ColumnElement[int]:
+    """SQL for the length of an item's best text: fetched article, plain text, else HTML."""
+    text = func.coalesce(
+        func.nullif(Item.full_text, ""), func.nullif(Item.content_text, ""), Item.content_html
+    )
+    return func.length(text)
+
+
 def story_heads_between(
     session: Session,
     *,
@@ -156,8 +173,12 @@ def story_heads_between(
     until: datetime,
     source_ids: Sequence[int] = (),
     tags: Sequence[str] = (),
+    publishers: Mapping[int, str] | None = None,
 ) -> Iterator[StoryHead]:
     """Stories first seen in (since, until], optionally only from some sources or tags.
+
+    ``publishers`` maps source ids to their publisher's key; without it each source is its
+    own publisher.
 
     A story counts when any of its items is new in the window, and all of its items count for
     its sources and tags. A few columns per item are streamed in story order and each story is
@@ -178,6 +199,7 @@ def story_heads_between(
             _bullet_count(session).label("bullets"),
             BriefRow.item_id.is_not(None).label("briefed"),
             func.length(Item.content_text).label("text_chars"),
+            _text_length().label("body_chars"),
             *([Item.tags] if tags else []),
         )
         .outerjoin(BriefRow, BriefRow.item_id == Item.id)
@@ -197,6 +219,7 @@ def story_heads_between(
             if not wanted_tags & story_tags:
                 continue
         primary = min(rows, key=lambda r: (-sources[r.source_id].priority, r.first_seen_at, r.id))
+        owners = {(publishers or {}).get(i, f"source:{i}") for i in ids}
         yield StoryHead(
             key=key,
             published=min(item_date(r.published_at, r.dated, r.first_seen_at) for r in rows),
@@ -207,26 +230,45 @@ def story_heads_between(
             primary_id=primary.id,
             briefed=bool(primary.briefed),
             text_chars=primary.text_chars or 0,
+            publisher_count=len(owners),
+            publisher=(publishers or {}).get(primary.source_id, f"source:{primary.source_id}"),
+            source_id=primary.source_id,
+            best_chars=max(row.body_chars or 0 for row in rows),
         )
+
+
+UNDATED_PER_SOURCE = 2
+"""At most this many undated stories of one source in the combined feed."""
 
 
 def newest_stories(
     session: Session, limit: int, *, brief_missing: BriefMissing | None = None
 ) -> list[Story]:
     """The newest ``limit`` stories by publication date, for the combined feed; with
-    ``brief_missing``, the primary items without a brief are briefed first."""
+    ``brief_missing``, the primary items without a brief are briefed first.
+
+    An undated item's date is when it was first seen, so a feed of undated pages would fill
+    the feed: at most :data:`UNDATED_PER_SOURCE` undated stories of each source are taken.
+    """
     keys: dict[str, None] = {}
+    undated: dict[int, set[str]] = {}
     offset, page = 0, max(limit * 2, 50)
     while len(keys) < limit:
-        batch = session.scalars(
-            select(Item.story_key)
+        batch = session.execute(
+            select(Item.story_key, Item.dated, Item.source_id)
             .order_by(Item.published_at.desc(), Item.id.desc())
             .offset(offset)
             .limit(page)
         ).all()
         if not batch:
             break
-        keys.update(dict.fromkeys(batch))
+        for key, dated, source_id in batch:
+            if not dated and key not in keys:
+                seen = undated.setdefault(source_id, set())
+                if len(seen) >= UNDATED_PER_SOURCE:
+                    continue
+                seen.add(key)
+            keys[key] = None
         offset += page
     stories = load_stories(session, list(keys)[:limit])
     missing = [s.primary.id for s in stories if s.primary.brief is None]

@@ -1,1 +1,1 @@
-"""Stories: items grouped into news events, whatever feeds and publishers carry them."""
+"""Stories: which items form one news event, and who published them."""

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from aggregator.briefs.pipeline import make_briefs
 from aggregator.config import from_mapping
-from aggregator.digest.compose import choose_stories, story_view
+from aggregator.digest.compose import choose_stories, lead_brief, states_news, story_view
+from aggregator.model.brief import Brief
 from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
@@ -44,11 +45,15 @@ def _entries() -> list[Entry]:
     ]
 
 
-def test_lead_has_a_substantial_brief_and_site_pages_and_undated_items_rank_down(
+def test_lead_has_substance_and_site_pages_and_undated_items_rank_down(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
     settings = from_mapping(
-        {"digests": [{"name": "daily", "schedule": "0 7 * * *", "max_items": 10}]},
+        {
+            "digests": [
+                {"name": "daily", "schedule": "0 7 * * *", "max_items": 10, "per_publisher": 10}
+            ]
+        },
         root=tmp_path,
         origin="test",
     )
@@ -65,8 +70,20 @@ def test_lead_has_a_substantial_brief_and_site_pages_and_undated_items_rank_down
         stories = choose_stories(session, settings.digests[0], since=None, until=NOW)
         titles = [s.primary.title for s in stories]
         views = {s.primary.title: story_view(s, ZoneInfo("UTC")) for s in stories}
-    assert titles[0] == "Tram depot approved"  # not the fresher two-bullet teaser
+    assert titles[0] == "Tram depot approved"  # not the fresher teaser with little text
     assert set(titles[-2:]) == {"About", ""}  # site pages and untitled items rank last
     assert titles.index("Mayor on trams") < titles.index("Depot notes")  # undated: no freshness
     assert views["Depot notes"].published is None  # no invented date
     assert views["Tram depot approved"].published == NOW - timedelta(hours=20)
+
+
+def test_a_lead_opens_on_a_statement_of_the_news_not_a_quote_or_an_exclamation() -> None:
+    quote = "\u201cWe are thrilled beyond words,\u201d the founder said."
+    shout = "What a day for the whole team!"
+    news = "The company released version 2.4 of its database on Tuesday."
+    brief = lead_brief(Brief(bullets=[quote, shout, news, "It fixes two crashes."]))
+    assert brief.bullets == [news, quote, shout, "It fixes two crashes."]
+    assert not states_news("'Never again', she wrote.") and not states_news("Why now?")
+    assert not states_news("\u2014 and then it broke.") and not states_news("Big news.")
+    only_quotes = Brief(bullets=[quote, shout])
+    assert lead_brief(only_quotes).bullets == [quote, shout]  # nothing better: left as it is
