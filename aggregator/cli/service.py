@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from aggregator.briefs.pipeline import llm_for, make_briefs
 from aggregator.cli.main import console, fail, get_app
-from aggregator.cli.output import json_option, print_json
+from aggregator.cli.output import add_row, json_option, print_json, styled
 from aggregator.cli.poll import outcome_line, summary_line
 from aggregator.cli.sources import ago
 from aggregator.config import DigestSettings, Settings
@@ -100,9 +99,16 @@ def brief(ctx: click.Context, item: str, refresh: bool) -> None:
 def show_brief(item: ItemBrief) -> None:
     """A brief as a person reads it in the terminal."""
     b = item.brief
-    console.print(f"\n[bold]{item.title}[/]", soft_wrap=True, highlight=False, markup=True)
+    console.print(styled("\n[bold]{title}[/]", title=item.title), soft_wrap=True)
     console.print(
-        f"[dim]{item.source} · {item.published:%d %b %Y} · {b.reading_minutes} min read · {b.language} · {b.summarizer}[/]"
+        styled(
+            "[dim]{source} · {day} · {minutes} min read · {language} · {summarizer}[/]",
+            source=item.source,
+            day=f"{item.published:%d %b %Y}",
+            minutes=b.reading_minutes,
+            language=b.language,
+            summarizer=b.summarizer,
+        )
     )
     if b.bullets:
         console.print("\n[bold]In brief[/]")
@@ -111,7 +117,7 @@ def show_brief(item: ItemBrief) -> None:
     if b.terms:
         console.print("\n[bold]Terms in this brief[/]")
         for term in b.terms:
-            console.print(f"  [bold]{term.term}[/]: ", end="")
+            console.print(styled("  [bold]{term}[/]: ", term=term.term), end="")
             console.print(term.definition, markup=False, soft_wrap=True)
     if item.url:
         console.print(
@@ -211,13 +217,21 @@ def print_status(
     if report.next_check:
         console.print(f"  next check {ago(report.next_check, now)}")
     for s in report.failing[:10]:
-        console.print(f"  [red]{s.state}[/] {escape(s.name)}: {escape(s.last_error or '')}")
+        console.print(
+            styled(
+                "  [red]{state}[/] {name}: {error}",
+                state=s.state,
+                name=s.name,
+                error=s.last_error or "",
+            )
+        )
     console.print(f"[bold]Items[/] {report.items}, briefs {report.briefs}")
     grid = Table(box=None, pad_edge=False, title=None)
     for column in ("digest", "schedule", "last run", "next due"):
         grid.add_column(column)
     for d in digests:
-        grid.add_row(
+        add_row(
+            grid,
             d.settings.name,
             f"{d.settings.schedule} ({d.settings.timezone})",
             ago(d.last_run, now) if d.last_run else "never",
@@ -231,6 +245,8 @@ def print_status(
     )
     console.print(f"[bold]Outbox[/] {report.pending} pending, {report.failed} failed or bounced")
     if published:
-        console.print(f"[bold]Feed[/] {escape(str(feed))} published {ago(published, now)}")
+        console.print(
+            styled("[bold]Feed[/] {feed} published {ago}", feed=feed, ago=ago(published, now))
+        )
     else:
         console.print("[bold]Feed[/] not published yet")

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.markup import escape
+from rich.text import Text
 
 from aggregator.cli.main import console, errors, fail, get_app, source_or_exit
-from aggregator.cli.output import json_option, print_json, table
+from aggregator.cli.output import add_row, json_option, print_json, table
 from aggregator.ingest.discover import find_feed
 from aggregator.ingest.fetch import Fetcher, FetchError
 from aggregator.ingest.opml import OPMLError, Outline, outline_problem, read_opml, write_opml
@@ -71,14 +71,15 @@ def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
     # On a terminal the error goes under the URL; piped, each source stays on one line.
     between = "\n" if console.is_terminal else "  "
     for s in rows:
-        detail = escape(s.url) + (
-            f"{between}[red]{escape(s.last_error)}[/]" if s.last_error else ""
-        )
-        grid.add_row(
+        detail = Text(s.url)
+        if s.last_error:
+            detail.append(between).append(s.last_error, style="red")
+        add_row(
+            grid,
             str(s.id),
-            escape(s.name[:40]),
+            s.name[:40],
             s.state,
-            escape(" ".join(s.tags)) or "-",
+            " ".join(s.tags) or "-",
             str(s.items),
             ago(s.last_check, now),
             ago(s.next_check, now),

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from aggregator.cli.main import console, errors, get_app, source_or_exit
-from aggregator.cli.output import json_option, print_json, table
+from aggregator.cli.output import add_row, json_option, print_json, table
 from aggregator.model.status import SubscriberStatus
 from aggregator.store.listing import list_subscribers
 from aggregator.store.subscribers import (
@@ -97,7 +97,8 @@ def list_subscribers_cmd(ctx: click.Context, status: str | None, as_json: bool) 
         return
     grid = table(("id", "email", "status", "digests", "tags", "tz", "bounces", "note"))
     for s in rows:
-        grid.add_row(
+        add_row(
+            grid,
             str(s.id),
             s.email,
             s.status,
