@@ -78,10 +78,14 @@ def list_deliveries_cmd(ctx: click.Context, run_id: int | None, limit: int, as_j
 @click.argument("ids", nargs=-1, type=int)
 @click.pass_context
 def requeue_cmd(ctx: click.Context, run_id: int | None, ids: tuple[int, ...]) -> None:
-    """Put failed or bounced deliveries back in the queue (the next `run` sends them)."""
+    """Put failed or bounced deliveries back in the queue (the next `run` sends them): each
+    subscriber's latest edition of a digest only, which holds what the older ones held."""
     app = get_app(ctx)
-    count = requeue(app.db, run_id=run_id, delivery_ids=ids)
-    console.print(f"requeued {count} deliveries", markup=False)
+    done = requeue(app.db, run_id=run_id, delivery_ids=ids)
+    line = f"requeued {done.requeued} deliveries"
+    if done.superseded:
+        line += f"; left {done.superseded} older edition(s) a later one already covers"
+    console.print(line, markup=False)
 
 
 @click.group()

@@ -5,11 +5,11 @@ Only a refusal at RCPT TO bounces, and only that recipient. Against a real aiosm
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from aggregator.mail.transport import (
     MessageRefused,
@@ -18,7 +18,8 @@ from aggregator.mail.transport import (
     check_envelope,
 )
 from aggregator.store.db import Database
-from aggregator.store.models import Delivery, Subscriber
+from aggregator.store.deliveries import Requeued, requeue
+from aggregator.store.models import Delivery, DigestRun, Subscriber
 from tests.digest.test_outbox import T0, Clock, add_stories, make_settings, outbox_for, subscribe
 
 REFUSALS = [
@@ -105,3 +106,34 @@ def test_unusable_sender_address_is_not_the_recipients_fault() -> None:
         check_envelope("not an address", "a@example.com")
     with pytest.raises(PermanentFailure):
         check_envelope("digest@example.org", "not an address")
+
+
+def test_requeue_sends_only_the_latest_edition_each_subscriber_missed(
+    db: Database, tmp_path: Path, smtp_server
+) -> None:
+    settings = make_settings(tmp_path, max_attempts=1)
+    server = smtp_server(security="none")
+    server.handler.refuse("MAIL", "550 5.7.1 Sender address rejected")
+    clock = Clock(T0 + timedelta(hours=1))
+    add_stories(db, settings, T0, ["First story"])
+    for name in ("a", "b"):
+        subscribe(db, f"{name}@example.com")
+    outbox = outbox_for(db, settings, server, clock)
+    for day in range(3):  # three editions, each failed for everyone
+        clock.advance(minutes=60 * 24)
+        add_stories(db, settings, clock() - timedelta(hours=1), [f"Story of day {day}"])
+        outbox.start_run("daily", clock())
+        assert outbox.deliver().failed == 2
+    server.handler.refuse("MAIL", None)
+
+    done = requeue(db, run_id=None)
+    assert (done.requeued, done.superseded) == (2, 4)
+    clock.now = datetime.now(UTC) + timedelta(seconds=1)  # requeue dates its rows by the wall clock
+    assert outbox.deliver().sent == 2
+    received = sorted(m.rcpt_tos[0] for m in server.messages)
+    assert received == ["a@example.com", "b@example.com"]
+    with db.session() as session:
+        latest = session.scalar(select(func.max(DigestRun.id)))
+        sent = session.scalars(select(Delivery.run_id).where(Delivery.state == "sent")).all()
+    assert set(sent) == {latest}
+    assert requeue(db, run_id=None) == Requeued(0, 4)  # the old ones stay as they are
