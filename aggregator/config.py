@@ -15,12 +15,13 @@ import tomllib
 import unicodedata
 import zoneinfo
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -78,6 +79,16 @@ def _header_text(value: str) -> str:
     return value
 
 
+def _list_id(value: str) -> str:
+    list_id_label(value)
+    return value
+
+
+HeaderText = Annotated[str, AfterValidator(_header_text)]
+"""A string that goes into a mail header (names, titles, subjects)."""
+ListId = Annotated[str, AfterValidator(_list_id)]
+
+
 def _check_feed_url(value: str) -> str:
     """Accept http(s) and file URLs, and plain local paths (made into file URLs later)."""
     value = value.strip()
@@ -103,7 +114,7 @@ def _networks(values: list[str]) -> list[str]:
 class GeneralSettings(_Section):
     """Identity of this installation."""
 
-    name: str = "Aggregator"
+    name: HeaderText = "Aggregator"
     """Shown in every digest's List-Id phrase and pages; one line."""
     base_url: str = "http://127.0.0.1:8080"
     contact_url: str = "https://github.com/aggregator/aggregator"
@@ -120,11 +131,6 @@ class GeneralSettings(_Section):
         if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname:
             raise ValueError("not an http(s) URL")
         return value.rstrip("/")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return _header_text(value)
 
     @field_validator("base_url")
     @classmethod
@@ -286,10 +292,10 @@ class DKIMSettings(_Section):
 
 class MailSettings(_Section):
     from_address: str = "digest@example.org"
-    from_name: str = "Aggregator"
+    from_name: HeaderText = "Aggregator"
     transport: Literal["maildir", "smtp"] = "maildir"
     maildir: str = "outbox"
-    list_id: str = "digest.example.org"
+    list_id: ListId = "digest.example.org"
     unsubscribe_mailto: str = ""
     """Address for the mailto: List-Unsubscribe; empty means ``from_address``."""
     bounce_threshold: int = Field(3, ge=1, le=1000)
@@ -308,25 +314,14 @@ class MailSettings(_Section):
                 raise ValueError(f"not a valid email address ({exc})") from None
         return value
 
-    @field_validator("from_name")
-    @classmethod
-    def _from_name(cls, value: str) -> str:
-        return _header_text(value)
-
-    @field_validator("list_id")
-    @classmethod
-    def _list_id(cls, value: str) -> str:
-        list_id_label(value)
-        return value
-
 
 class DigestSettings(_Section):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
-    title: str = ""
+    title: HeaderText = ""
     schedule: str = "0 7 * * *"
     """Cron expression: minute hour day month day-of-week."""
     timezone: str = "UTC"
-    subject: str = "{title}: {lead}"
+    subject: HeaderText = "{title}: {lead}"
     """Placeholders: {title}, {date}, {count}, {lead}."""
     max_items: int = Field(20, ge=1, le=200)
     send_empty: bool = False
@@ -349,15 +344,9 @@ class DigestSettings(_Section):
             raise ValueError(f"not a cron expression ({exc})") from None
         return value
 
-    @field_validator("title")
-    @classmethod
-    def _title(cls, value: str) -> str:
-        return _header_text(value)
-
     @field_validator("subject")
     @classmethod
     def _subject(cls, value: str) -> str:
-        _header_text(value)
         try:
             value.format(title="", date="", count=0, lead="")
         except (KeyError, IndexError, ValueError) as exc:

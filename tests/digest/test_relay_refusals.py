@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from aggregator.digest.outbox import Outbox
 from aggregator.mail.transport import (
     MessageRefused,
     PermanentFailure,
@@ -21,6 +22,7 @@ from aggregator.store.db import Database
 from aggregator.store.deliveries import Requeued, requeue
 from aggregator.store.models import Delivery, DigestRun, Subscriber
 from tests.digest.test_outbox import T0, Clock, add_stories, make_settings, outbox_for, subscribe
+from tests.support.smtpserver import SMTPTestServer
 
 REFUSALS = [
     ("MAIL", "550 5.7.1 <digest@example.org>: Sender address rejected"),
@@ -29,6 +31,18 @@ REFUSALS = [
     ("DATA", "552 5.3.4 Message too big"),
 ]
 NAMES = ("a", "b", "c")
+
+
+def _one_run(db: Database, tmp_path: Path, server: SMTPTestServer) -> tuple[Outbox, Clock]:
+    """One story, the three NAMES subscribed (suspended at the first bounce), a run queued."""
+    settings = make_settings(tmp_path, bounce_threshold=1)
+    clock = Clock(T0 + timedelta(hours=1))
+    add_stories(db, settings, T0, ["Story"])
+    for name in NAMES:
+        subscribe(db, f"{name}@example.com")
+    outbox = outbox_for(db, settings, server, clock)
+    outbox.start_run("daily", T0 + timedelta(hours=1))
+    return outbox, clock
 
 
 def _subscribers(db: Database) -> list[Subscriber]:
@@ -40,15 +54,9 @@ def _subscribers(db: Database) -> list[Subscriber]:
 def test_refused_sender_or_message_bounces_nobody_and_is_retried(
     db: Database, tmp_path: Path, smtp_server, caplog, stage: str, reply: str
 ) -> None:
-    settings = make_settings(tmp_path, bounce_threshold=1)
     server = smtp_server(security="none")
     server.handler.refuse(stage, reply)
-    clock = Clock(T0 + timedelta(hours=1))
-    add_stories(db, settings, T0, ["Story"])
-    for name in NAMES:
-        subscribe(db, f"{name}@example.com")
-    outbox = outbox_for(db, settings, server, clock)
-    outbox.start_run("daily", T0 + timedelta(hours=1))
+    outbox, clock = _one_run(db, tmp_path, server)
     with caplog.at_level(logging.WARNING, logger="aggregator"):
         report = outbox.deliver()
     assert (report.sent, report.bounced, report.retried) == (0, 0, 3)
@@ -70,15 +78,9 @@ def test_refused_sender_or_message_bounces_nobody_and_is_retried(
 def test_refusal_at_rcpt_still_bounces_only_that_recipient(
     db: Database, tmp_path: Path, smtp_server
 ) -> None:
-    settings = make_settings(tmp_path, bounce_threshold=1)
     server = smtp_server(security="none")
     server.handler.reject("b@example.com")
-    clock = Clock(T0 + timedelta(hours=1))
-    add_stories(db, settings, T0, ["Story"])
-    for name in NAMES:
-        subscribe(db, f"{name}@example.com")
-    outbox = outbox_for(db, settings, server, clock)
-    outbox.start_run("daily", T0 + timedelta(hours=1))
+    outbox, _clock = _one_run(db, tmp_path, server)
     report = outbox.deliver()
     assert (report.sent, report.bounced, report.transport_failures) == (2, 1, 0)
     status = {s.email: (s.status, s.hard_bounces) for s in _subscribers(db)}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from aggregator import config
+from tests.test_config import _errors
 
 NUMBERS = [
     ("fetch", "min_interval_minutes"),
@@ -29,12 +30,7 @@ INTEGERS = {"max_body_bytes", "subscribe_per_ip_per_hour", "bounce_threshold", "
 INTEGERS |= {"teaser_words", "max_calls_per_run"}
 
 
-def _problems(tmp_path: Path, body: str) -> list[str]:
-    path = tmp_path / "config.toml"
-    path.write_text(body)
-    with pytest.raises(config.ConfigError) as info:
-        config.load(path)
-    return info.value.problems
+_problems = _errors
 
 
 @pytest.mark.parametrize(("section", "key"), NUMBERS)
