@@ -12,14 +12,16 @@ import json
 import os
 import ssl
 import tomllib
+import unicodedata
 import zoneinfo
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -49,7 +51,42 @@ class ConfigError(Exception):
 class _Section(BaseModel):
     """Strict: ``true`` or ``"20"`` is not a number, ``1`` is not a boolean (TOML has types)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+YEAR_MINUTES = 366 * 24 * 60
+"""The longest interval, window or age any setting may name: past it, date arithmetic overflows
+long before it means anything."""
+HEADER_TEXT_CHARS = 200
+
+
+def list_id_label(value: str) -> str:
+    """The List-Id label (RFC 2919) of ``value``, lower-cased; ValueError when it has no such shape."""
+    label = value.strip().lower()
+    if not label or len(label) > 200 or not all(c.isalnum() or c in ".-" for c in label):
+        raise ValueError(f"bad List-Id {value[:80]!r}: use letters, digits, dots and dashes")
+    if not label.isascii() or "." not in label or "" in label.split("."):
+        raise ValueError(f"bad List-Id {value[:80]!r}: expected e.g. daily.news.example.org")
+    return label
+
+
+def _header_text(value: str) -> str:
+    """A value that goes into a mail header: one line of at most HEADER_TEXT_CHARS characters."""
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
+        raise ValueError("must be one line of text, without control or format characters")
+    if len(value) > HEADER_TEXT_CHARS:
+        raise ValueError(f"longer than {HEADER_TEXT_CHARS} characters")
+    return value
+
+
+def _list_id(value: str) -> str:
+    list_id_label(value)
+    return value
+
+
+HeaderText = Annotated[str, AfterValidator(_header_text)]
+"""A string that goes into a mail header (names, titles, subjects)."""
+ListId = Annotated[str, AfterValidator(_list_id)]
 
 
 def _check_feed_url(value: str) -> str:
@@ -77,7 +114,8 @@ def _networks(values: list[str]) -> list[str]:
 class GeneralSettings(_Section):
     """Identity of this installation."""
 
-    name: str = "Aggregator"
+    name: HeaderText = "Aggregator"
+    """Shown in every digest's List-Id phrase and pages; one line."""
     base_url: str = "http://127.0.0.1:8080"
     contact_url: str = "https://github.com/aggregator/aggregator"
     data_dir: str = "data"
@@ -122,7 +160,7 @@ class FetchSettings(_Section):
 
     timeout_seconds: float = Field(20.0, gt=0, le=300)
     connect_timeout_seconds: float = Field(10.0, gt=0, le=120)
-    max_body_bytes: int = Field(15 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(15 * 1024 * 1024, ge=1024, le=1024**3)
     concurrency: int = Field(50, ge=1, le=1000)
     per_host: int = Field(4, ge=1, le=100)
     max_redirects: int = Field(5, ge=0, le=20)
@@ -130,9 +168,9 @@ class FetchSettings(_Section):
     """Empty means ``aggregator/<version> (+<contact_url>)``."""
     allow_networks: list[str] = []
     """Private/loopback networks that may be fetched anyway, e.g. ``["127.0.0.1/32"]``."""
-    min_interval_minutes: float = Field(15, gt=0)
-    max_interval_minutes: float = Field(24 * 60, gt=0)
-    max_backoff_minutes: float = Field(24 * 60, gt=0)
+    min_interval_minutes: float = Field(15, gt=0, le=YEAR_MINUTES)
+    max_interval_minutes: float = Field(24 * 60, gt=0, le=YEAR_MINUTES)
+    max_backoff_minutes: float = Field(24 * 60, gt=0, le=YEAR_MINUTES)
     file_folders: list[str] = []
     """Folders whose files an OPML import or a web page may name as ``file:`` feeds (default:
     none; sources written in this file may always be local files)."""
@@ -153,8 +191,8 @@ class SourceSettings(_Section):
     tags: list[str] = []
     priority: int = Field(3, ge=1, le=5)
     """1 (lowest) to 5 (highest); ranks stories in digests."""
-    min_interval_minutes: float | None = Field(None, gt=0)
-    max_interval_minutes: float | None = Field(None, gt=0)
+    min_interval_minutes: float | None = Field(None, gt=0, le=YEAR_MINUTES)
+    max_interval_minutes: float | None = Field(None, gt=0, le=YEAR_MINUTES)
     enabled: bool = True
     full_text: bool | None = None
     """Fetch the article page when the feed carries only a teaser; None follows [briefs]."""
@@ -190,11 +228,11 @@ class LLMSettings(_Section):
     base_url: str = "http://127.0.0.1:11434/v1"
     model: str = "llama3.1"
     api_key_env: str = "AGGREGATOR_LLM_API_KEY"
-    timeout_seconds: float = Field(30.0, gt=0)
-    max_calls_per_run: int = Field(50, ge=0)
-    max_tokens_per_run: int = Field(0, ge=0)
+    timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    max_calls_per_run: int = Field(50, ge=0, le=1_000_000)
+    max_tokens_per_run: int = Field(0, ge=0, le=10**12)
     """Tokens (prompt and reply) one run may spend; 0: no limit but the call cap."""
-    max_tokens_per_source: int = Field(0, ge=0)
+    max_tokens_per_source: int = Field(0, ge=0, le=10**12)
     """Tokens one source's items may spend in one run; 0: no limit."""
     tags: list[str] = []
     """Only sources with one of these tags use the LLM (a source's ``llm`` overrides); empty:
@@ -207,7 +245,7 @@ class LLMSettings(_Section):
 
 
 class BriefSettings(_Section):
-    teaser_words: int = Field(80, ge=0)
+    teaser_words: int = Field(80, ge=0, le=100_000)
     """Items with fewer words than this count as teasers."""
     full_text: bool = False
     """Fetch and extract the article page for teasers (per-source ``full_text`` overrides)."""
@@ -228,9 +266,9 @@ class SMTPSettings(_Section):
     security: Literal["none", "starttls", "tls"] = "starttls"
     username: str = ""
     password_env: str = "AGGREGATOR_SMTP_PASSWORD"
-    timeout_seconds: float = Field(30.0, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
     concurrency: int = Field(4, ge=1, le=64)
-    rate_per_second: float = Field(0, ge=0)
+    rate_per_second: float = Field(0, ge=0, le=10_000)
     """0 means unlimited."""
     ca_file: str = ""
     """PEM certificates of a private CA, trusted for this server besides the system's."""
@@ -287,15 +325,15 @@ class InboundSettings(_Section):
 
 class MailSettings(_Section):
     from_address: str = "digest@example.org"
-    from_name: str = "Aggregator"
+    from_name: HeaderText = "Aggregator"
     transport: Literal["maildir", "smtp"] = "maildir"
     maildir: str = "outbox"
-    list_id: str = "digest.example.org"
+    list_id: ListId = "digest.example.org"
     unsubscribe_mailto: str = ""
     """Address for the mailto: List-Unsubscribe; empty means ``from_address``."""
-    bounce_threshold: int = Field(3, ge=1)
+    bounce_threshold: int = Field(3, ge=1, le=1000)
     """Hard bounces after which a subscriber is suspended."""
-    max_attempts: int = Field(8, ge=1)
+    max_attempts: int = Field(8, ge=1, le=100)
     smtp: SMTPSettings = SMTPSettings()
     dkim: DKIMSettings = DKIMSettings()
     inbound: InboundSettings = InboundSettings()
@@ -313,11 +351,11 @@ class MailSettings(_Section):
 
 class DigestSettings(_Section):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
-    title: str = ""
+    title: HeaderText = ""
     schedule: str = "0 7 * * *"
     """Cron expression: minute hour day month day-of-week."""
     timezone: str = "UTC"
-    subject: str = "{title}: {lead}"
+    subject: HeaderText = "{title}: {lead}"
     """Placeholders: {title}, {date}, {count}, {lead}."""
     max_items: int = Field(20, ge=1, le=200)
     per_publisher: int = Field(3, ge=1, le=200)
@@ -387,10 +425,10 @@ class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     secret_env: str = "AGGREGATOR_SECRET_KEY"
-    confirm_max_age_hours: float = Field(48, gt=0)
-    confirmation_window_minutes: float = Field(60, gt=0)
+    confirm_max_age_hours: float = Field(48, gt=0, le=YEAR_MINUTES / 60)
+    confirmation_window_minutes: float = Field(60, gt=0, le=YEAR_MINUTES)
     """At most one pending-confirmation mail per address within this window."""
-    subscribe_per_ip_per_hour: int = Field(20, ge=1)
+    subscribe_per_ip_per_hour: int = Field(20, ge=1, le=1_000_000)
     trusted_proxies: list[str] = []
     """Reverse proxies (IPs or networks) whose X-Forwarded-For/-Proto are believed; default none."""
 

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from aggregator.briefs.pipeline import on_demand
 from aggregator.cli.main import console, fail, get_app
-from aggregator.cli.output import date, json_option, print_json, table
+from aggregator.cli.output import add_row, date, json_option, print_json, table
 from aggregator.digest.compose import choose_stories, digest_view, latest_fire_time, public_html
 from aggregator.digest.outbox import last_sent_cutoffs
 from aggregator.model.status import DeliveryState, SubscriberStatus
@@ -47,14 +46,15 @@ def list_deliveries_cmd(ctx: click.Context, run_id: int | None, limit: int, as_j
             ("id", "subscriber", "state", "attempts", "next attempt", "sent", "last error")
         )
         for d in rows:
-            grid.add_row(
+            add_row(
+                grid,
                 str(d.id),
-                escape(d.subscriber),
+                d.subscriber,
                 d.state,
                 str(d.attempts),
                 date(d.next_attempt),
                 date(d.sent_at),
-                escape(d.last_error or ""),
+                d.last_error or "",
             )
         console.print(grid if rows else f"Run {run_id} has no deliveries.")
         return
@@ -63,9 +63,10 @@ def list_deliveries_cmd(ctx: click.Context, run_id: int | None, limit: int, as_j
         return
     grid = table(("run", "digest", "scheduled for", "status", *tuple(DeliveryState)))
     for run in runs:
-        grid.add_row(
+        add_row(
+            grid,
             str(run.id),
-            escape(run.digest),
+            run.digest,
             date(run.scheduled_for),
             run.status,
             *(str(run.counts[s]) for s in tuple(DeliveryState)),
@@ -78,10 +79,14 @@ def list_deliveries_cmd(ctx: click.Context, run_id: int | None, limit: int, as_j
 @click.argument("ids", nargs=-1, type=int)
 @click.pass_context
 def requeue_cmd(ctx: click.Context, run_id: int | None, ids: tuple[int, ...]) -> None:
-    """Put failed or bounced deliveries back in the queue (the next `run` sends them)."""
+    """Put failed or bounced deliveries back in the queue (the next `run` sends them): each
+    subscriber's latest edition of a digest only, which holds what the older ones held."""
     app = get_app(ctx)
-    count = requeue(app.db, run_id=run_id, delivery_ids=ids)
-    console.print(f"requeued {count} deliveries", markup=False)
+    done = requeue(app.db, run_id=run_id, delivery_ids=ids)
+    line = f"requeued {done.requeued} deliveries"
+    if done.superseded:
+        line += f"; left {done.superseded} older edition(s) a later one already covers"
+    console.print(line, markup=False)
 
 
 @click.group()

@@ -6,10 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import click
-from rich.markup import escape
 
 from aggregator.cli.main import console, get_app, source_or_exit
-from aggregator.cli.output import date, json_option, print_json, table
+from aggregator.cli.output import add_row, date, json_option, print_json, table
 from aggregator.store.listing import list_items
 
 _SPAN = re.compile(r"(\d+)\s*([mhdw])")
@@ -70,10 +69,11 @@ def list_items_cmd(
         return
     grid = table(("id", "published", "source", "title"))
     for row in rows:
-        grid.add_row(
+        add_row(
+            grid,
             str(row.id),
             date(row.published),
-            escape(row.source[:30]),
-            escape(row.title or "(untitled)"),
+            row.source[:30],
+            row.title or "(untitled)",
         )
     console.print(grid)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from aggregator import __version__, config
 from aggregator.app import App
+from aggregator.cli.output import styled
 from aggregator.store.models import Source
 from aggregator.store.sources import find_source
 
@@ -73,7 +74,7 @@ class AggregatorGroup(click.Group):
             sys.exit(1)
         except config.ConfigError as exc:
             for line in exc.problems:
-                errors.print(f"[red]error:[/] {line}", markup=True, soft_wrap=True)
+                errors.print(styled("[red]error:[/] {line}", line=line), soft_wrap=True)
             sys.exit(2)
         except OperationalError as exc:
             reason = " ".join(str(exc.orig).split())  # psycopg adds an indented hint line

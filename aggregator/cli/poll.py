@@ -8,6 +8,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aggregator.cli.main import console, errors, get_app, source_or_exit
+from aggregator.cli.output import styled
 from aggregator.ingest.poll import PollReport, SourceOutcome
 from aggregator.model.status import PollResult, SourceStatus
 from aggregator.service import Pipeline
@@ -34,8 +35,8 @@ def outcome_line(o: SourceOutcome) -> str:
         detail = o.error
     if o.moved_to:
         detail += f" (moved to {o.moved_to})"
-    line = f"[{style}]{o.result:>12}[/] {o.label[:50]}"
-    return f"{line}: {detail}" if detail else line
+    line = styled(f"[{style}]{{result:>12}}[/] {{label}}", result=o.result, label=o.label[:50])
+    return line + styled(": {detail}", detail=detail) if detail else line
 
 
 def summary_line(report: PollReport) -> str:

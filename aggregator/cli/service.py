@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from aggregator.briefs.pipeline import llm_for, make_briefs
 from aggregator.cli.main import console, fail, get_app
-from aggregator.cli.output import json_option, print_json
+from aggregator.cli.output import add_row, json_option, print_json, styled
 from aggregator.cli.poll import outcome_line, summary_line
 from aggregator.cli.sources import ago
 from aggregator.config import DigestSettings, Settings
@@ -101,9 +100,16 @@ def brief(ctx: click.Context, item: str, refresh: bool) -> None:
 def show_brief(item: ItemBrief) -> None:
     """A brief as a person reads it in the terminal."""
     b = item.brief
-    console.print(f"\n[bold]{item.title}[/]", soft_wrap=True, highlight=False, markup=True)
+    console.print(styled("\n[bold]{title}[/]", title=item.title), soft_wrap=True)
     console.print(
-        f"[dim]{item.source} · {item.published:%d %b %Y} · {b.reading_minutes} min read · {b.language} · {b.summarizer}[/]"
+        styled(
+            "[dim]{source} · {day} · {minutes} min read · {language} · {summarizer}[/]",
+            source=item.source,
+            day=f"{item.published:%d %b %Y}",
+            minutes=b.reading_minutes,
+            language=b.language,
+            summarizer=b.summarizer,
+        )
     )
     if b.bullets:
         console.print("\n[bold]In brief[/]")
@@ -112,7 +118,7 @@ def show_brief(item: ItemBrief) -> None:
     if b.terms:
         console.print("\n[bold]Terms in this brief[/]")
         for term in b.terms:
-            console.print(f"  [bold]{term.term}[/]: ", end="")
+            console.print(styled("  [bold]{term}[/]: ", term=term.term), end="")
             console.print(term.definition, markup=False, soft_wrap=True)
     if item.url:
         console.print(
@@ -205,15 +211,23 @@ def print_llm_run(usage: dict[str, Any]) -> None:
     budget = usage.get("max_tokens_per_run") or "no"
     per_source = usage.get("max_tokens_per_source") or "no"
     console.print(
-        f"[bold]LLM[/] {escape(str(usage.get('model')))} last run {escape(str(usage.get('at')))}: "
-        f"{usage.get('calls')} of {usage.get('max_calls')} calls, {usage.get('tokens')} tokens "
-        f"({budget} run budget, {per_source} source budget)"
+        styled(
+            "[bold]LLM[/] {model} last run {at}: {calls} of {max_calls} calls, {tokens} tokens "
+            "({budget} run budget, {per_source} source budget)",
+            model=usage.get("model"),
+            at=usage.get("at"),
+            calls=usage.get("calls"),
+            max_calls=usage.get("max_calls"),
+            tokens=usage.get("tokens"),
+            budget=budget,
+            per_source=per_source,
+        )
         + (", breaker open" if usage.get("breaker_open") else "")
     )
     by_source = usage.get("by_source")
     if isinstance(by_source, dict):
         for name, tokens in list(by_source.items())[:5]:
-            console.print(f"  {escape(str(name))}: {tokens} tokens")
+            console.print(f"  {name}: {tokens} tokens", markup=False)
 
 
 def print_status(
@@ -231,13 +245,21 @@ def print_status(
     if report.next_check:
         console.print(f"  next check {ago(report.next_check, now)}")
     for s in report.failing[:10]:
-        console.print(f"  [red]{s.state}[/] {escape(s.name)}: {escape(s.last_error or '')}")
+        console.print(
+            styled(
+                "  [red]{state}[/] {name}: {error}",
+                state=s.state,
+                name=s.name,
+                error=s.last_error or "",
+            )
+        )
     console.print(f"[bold]Items[/] {report.items}, briefs {report.briefs}")
     grid = Table(box=None, pad_edge=False, title=None)
     for column in ("digest", "schedule", "last run", "next due"):
         grid.add_column(column)
     for d in digests:
-        grid.add_row(
+        add_row(
+            grid,
             d.settings.name,
             f"{d.settings.schedule} ({d.settings.timezone})",
             ago(d.last_run, now) if d.last_run else "never",
@@ -251,6 +273,8 @@ def print_status(
     )
     console.print(f"[bold]Outbox[/] {report.pending} pending, {report.failed} failed or bounced")
     if published:
-        console.print(f"[bold]Feed[/] {escape(str(feed))} published {ago(published, now)}")
+        console.print(
+            styled("[bold]Feed[/] {feed} published {ago}", feed=feed, ago=ago(published, now))
+        )
     else:
         console.print("[bold]Feed[/] not published yet")

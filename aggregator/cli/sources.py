@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.markup import escape
+from rich.text import Text
 
 from aggregator.cli.main import console, errors, fail, get_app, source_or_exit
-from aggregator.cli.output import date, json_option, print_json, table
+from aggregator.cli.output import add_row, date, json_option, print_json, table
 from aggregator.inbound.newsletters import add_newsletter, latest_mails
 from aggregator.ingest.discover import find_feed
 from aggregator.ingest.fetch import Fetcher, FetchError
@@ -75,15 +75,16 @@ def list_sources_cmd(ctx: click.Context, as_json: bool) -> None:
     # On a terminal the error goes under the URL; piped, each source stays on one line.
     between = "\n" if console.is_terminal else "  "
     for s in rows:
-        detail = escape(s.url) + (
-            f"{between}[red]{escape(s.last_error)}[/]" if s.last_error else ""
-        )
-        grid.add_row(
+        detail = Text(s.url)
+        if s.last_error:
+            detail.append(between).append(s.last_error, style="red")
+        add_row(
+            grid,
             str(s.id),
-            escape(s.name[:40]),
+            s.name[:40],
             s.state,
             *((s.push,) if pushing else ()),
-            escape(" ".join(s.tags)) or "-",
+            " ".join(s.tags) or "-",
             str(s.items),
             ago(s.last_check, now),
             ago(s.next_check, now),
@@ -174,11 +175,12 @@ def show(ctx: click.Context, ref: str) -> None:
             return
         grid = table(("received", "from", "subject", "dkim", "item"))
         for mail in mails:
-            grid.add_row(
+            add_row(
+                grid,
                 date(mail.received_at),
-                escape(mail.from_header[:60]),
-                escape(mail.subject[:80]),
-                mail.dkim + (f" ({escape(mail.dkim_domain)})" if mail.dkim_domain else ""),
+                mail.from_header[:60],
+                mail.subject[:80],
+                mail.dkim + (f" ({mail.dkim_domain})" if mail.dkim_domain else ""),
                 str(mail.item_id) if mail.item_id else "-",
             )
         console.print(grid)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
-from rich.markup import escape
 
 from aggregator.cli.items import Moment
 from aggregator.cli.main import console, get_app
-from aggregator.cli.output import date, json_option, print_json, table
+from aggregator.cli.output import add_row, date, json_option, print_json, table
 from aggregator.stories.listing import list_stories
 
 
@@ -35,11 +34,12 @@ def list_stories_cmd(ctx: click.Context, since: datetime | None, as_json: bool) 
         return
     grid = table(("story", "published", "publishers", "items", "title"))
     for row in rows:
-        grid.add_row(
+        add_row(
+            grid,
             row.id[:12],
             date(max(i.published for i in row.items)),
-            escape(", ".join(row.publishers)),
+            ", ".join(row.publishers),
             " ".join(str(i.id) for i in row.items),
-            escape(row.title or "(untitled)"),
+            row.title or "(untitled)",
         )
     console.print(grid)

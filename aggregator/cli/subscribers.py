@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from aggregator.cli.main import console, errors, get_app, source_or_exit
-from aggregator.cli.output import json_option, print_json, table
+from aggregator.cli.main import console, errors, fail, get_app, source_or_exit
+from aggregator.cli.output import add_row, json_option, print_json, table
 from aggregator.model.status import SubscriberStatus
 from aggregator.store.listing import list_subscribers
+from aggregator.store.models import Subscriber
 from aggregator.store.subscribers import (
     SubscriberError,
     check_digests,
@@ -18,6 +19,7 @@ from aggregator.store.subscribers import (
     forget_subscriber,
     import_csv,
     normalise_email,
+    reactivate_subscriber,
     remove_subscriber,
     upsert_subscriber,
 )
@@ -83,6 +85,29 @@ def remove(ctx: click.Context, email: str, forget: bool) -> None:
             console.print(f"unsubscribed {row.email}", markup=False)
 
 
+@subscribers.command("reactivate")
+@click.argument("subscriber")
+@click.pass_context
+def reactivate(ctx: click.Context, subscriber: str) -> None:
+    """Make a subscriber suspended after hard bounces active again (SUBSCRIBER is an address or
+    an id), with the bounce count reset: after a relay fault wrongly bounced them."""
+    app = get_app(ctx)
+    with app.db.session() as session:
+        ref = subscriber.strip()
+        row = (
+            session.get(Subscriber, int(ref))
+            if ref.isascii() and ref.isdigit() and len(ref) <= 18
+            else find_subscriber(session, ref)
+        )
+        if row is None:
+            fail(ctx, f"no subscriber {subscriber!r}")
+        try:
+            reactivate_subscriber(row)
+        except SubscriberError as exc:
+            fail(ctx, str(exc))
+        console.print(f"reactivated {row.email} (bounce count reset)", markup=False)
+
+
 @subscribers.command("list")
 @click.option("--status", type=click.Choice(tuple(SubscriberStatus)))
 @json_option
@@ -97,7 +122,8 @@ def list_subscribers_cmd(ctx: click.Context, status: str | None, as_json: bool) 
         return
     grid = table(("id", "email", "status", "digests", "tags", "tz", "bounces", "note"))
     for s in rows:
-        grid.add_row(
+        add_row(
+            grid,
             str(s.id),
             s.email,
             s.status,

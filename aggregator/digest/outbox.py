@@ -62,9 +62,11 @@ from aggregator.mail.message import (
 )
 from aggregator.mail.transport import (
     DeliveryError,
+    MessageRefused,
     PermanentFailure,
     SendResult,
     Transport,
+    TransportUnavailable,
     transport_for,
 )
 from aggregator.mail.verp import bounce_address
@@ -121,6 +123,9 @@ class SendReport:
     retried: int = 0
     failed: int = 0
     bounced: int = 0
+    transport_failures: int = 0
+    """Failures of the relay or the configuration (a refused sender or message, no server):
+    retried, and no subscriber's bounce."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -426,7 +431,7 @@ back what this worker still holds)."""
                     self._envelope_sender(sender, row.id), row.email, message
                 )
             except (MessageError, ValueError) as exc:
-                outcome = PermanentFailure(row.email, None, str(exc), "build")
+                outcome = MessageRefused(row.email, None, str(exc), "build")  # ours, not theirs
             except DeliveryError as exc:
                 outcome = exc
             if isinstance(outcome, DeliveryError):
@@ -567,12 +572,19 @@ back what this worker still holds)."""
             row.next_attempt_at = now + min(RETRY_BASE * 2 ** (row.attempts - 1), RETRY_CAP)
             report.retried += 1
         report.errors.append(f"{row.subscriber.email}: {outcome}")
-        log.warning(
-            "delivery=%d subscriber=%s state=%s error=%s",
+        fault = isinstance(outcome, (MessageRefused, TransportUnavailable))
+        if fault:
+            report.transport_failures += 1
+        log.log(
+            logging.ERROR if fault else logging.WARNING,
+            "delivery=%d subscriber=%s state=%s error=%s%s",
             row.id,
             row.subscriber.email,
             row.state,
             row.last_error,
+            " (a relay or configuration fault, not the subscriber's: nobody bounced)"
+            if fault
+            else "",
         )
 
     def _hard_bounce(self, subscriber: Subscriber, error: str) -> None:

@@ -23,7 +23,7 @@ from typing import Literal
 import dkim
 from email_validator import EmailNotValidError, validate_email
 
-from aggregator.config import Settings, is_loopback_url
+from aggregator.config import Settings, is_loopback_url, list_id_label
 from aggregator.mail.text import checked_url, clipped_line
 
 SUBJECT_CHARS = 250
@@ -132,11 +132,10 @@ def _mailbox(name: str, display_name: str, address: str) -> str:
 
 
 def _list_id(list_id: str, list_name: str) -> str:
-    label = list_id.strip().lower()
-    if not label or len(label) > 200 or not all(c.isalnum() or c in ".-" for c in label):
-        raise MessageError(f"bad List-Id {list_id[:80]!r}: use letters, digits, dots and dashes")
-    if not label.isascii() or "." not in label:
-        raise MessageError(f"bad List-Id {list_id[:80]!r}: expected e.g. daily.news.example.org")
+    try:
+        label = list_id_label(list_id)
+    except ValueError as exc:
+        raise MessageError(str(exc)) from None
     name = clipped_line(list_name, NAME_CHARS)
     return _fold("List-Id", [*_phrase("List-Id", name), f"<{label}>"] if name else [f"<{label}>"])
 

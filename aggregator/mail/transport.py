@@ -49,7 +49,14 @@ class TemporaryFailure(DeliveryError):
 
 
 class PermanentFailure(DeliveryError):
-    """Do not retry: a 5xx reply for this message or recipient."""
+    """Do not retry: a 5xx reply to ``RCPT TO``, or an unusable recipient address: the
+    recipient's fault, the one failure that counts as a bounce."""
+
+
+class MessageRefused(TemporaryFailure):
+    """The server refused the sender or the message (5xx at ``MAIL FROM`` or ``DATA``), or the
+    sender address is unusable: a relay or configuration fault, never the recipient's. Retried
+    with backoff like any temporary failure, and nobody's bounce."""
 
 
 class TransportUnavailable(TemporaryFailure):
@@ -57,21 +64,29 @@ class TransportUnavailable(TemporaryFailure):
 
 
 def _failure(recipient: str, code: int, text: str, stage: str) -> DeliveryError:
-    kind = PermanentFailure if 500 <= code < 600 else TemporaryFailure
+    """The failure a reply ``code`` at ``stage`` means: only a 5xx to RCPT TO is the recipient's."""
+    if not 500 <= code < 600:
+        return TemporaryFailure(recipient, code, text, stage)
+    kind = PermanentFailure if stage == "RCPT TO" else MessageRefused
     return kind(recipient, code, text, stage)
 
 
+def _unusable(address: str) -> bool:
+    return (
+        "@" not in address
+        or len(address) > 254
+        or any(ord(c) <= 32 or c in "<>\x7f" for c in address)
+    )
+
+
 def check_envelope(envelope_from: str, recipient: str) -> None:
-    """PermanentFailure unless both envelope addresses are plain ``local@domain`` text."""
-    for address in (envelope_from, recipient):
-        if (
-            "@" not in address
-            or len(address) > 254
-            or any(ord(c) <= 32 or c in "<>\x7f" for c in address)
-        ):
-            raise PermanentFailure(
-                recipient, None, f"unusable address {address[:80]!r}", "envelope"
-            )
+    """Refuse envelope addresses that are not plain ``local@domain`` text: MessageRefused for
+    the sender (the operator's), PermanentFailure for the recipient."""
+    if _unusable(envelope_from):
+        text = f"unusable sender address {envelope_from[:80]!r}"
+        raise MessageRefused(recipient, None, text, "envelope")
+    if _unusable(recipient):
+        raise PermanentFailure(recipient, None, f"unusable address {recipient[:80]!r}", "envelope")
 
 
 class Transport:

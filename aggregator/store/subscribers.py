@@ -347,6 +347,14 @@ def remove_subscriber(row: Subscriber) -> None:
     row.status, row.status_reason = SubscriberStatus.UNSUBSCRIBED, "removed by the operator"
 
 
+def reactivate_subscriber(row: Subscriber) -> None:
+    """The operator's ``subscribers reactivate``: a bounce-suspended subscriber is active again,
+    their bounce count reset; SubscriberError for any other status (their own choices stand)."""
+    if row.status != SubscriberStatus.SUSPENDED:
+        raise SubscriberError(f"{row.email} is {row.status}, not suspended; nothing to reactivate")
+    row.status, row.status_reason, row.hard_bounces = SubscriberStatus.ACTIVE, None, 0
+
+
 def forget_subscriber(session: Session, row: Subscriber) -> None:
     """Delete the subscriber and their delivery history."""
     session.delete(row)

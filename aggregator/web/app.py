@@ -150,10 +150,10 @@ class _Site:
 
     async def read_form(self, request: Request, *, csrf: bool = True) -> FormData:
         """The posted form, size-checked; CSRF-checked unless ``csrf`` is False."""
-        length = request.headers.get("content-length")
-        if length is None or not length.isdigit():
+        length = subs.whole_number(request.headers.get("content-length"))
+        if length is None:
             raise _Refusal(self.notice(request, "Length required", status=411, tone="error"))
-        if int(length) > MAX_FORM_BYTES:
+        if length > MAX_FORM_BYTES:
             raise _Refusal(
                 self.notice(
                     request, "Too much data", "The form was too large.", status=413, tone="error"
@@ -319,7 +319,7 @@ class _Site:
         chosen = lifecycle.Choices(
             [v for v in form.getlist("digest") if isinstance(v, str)],
             [v for v in form.getlist("tag") if isinstance(v, str)],
-            [int(v) for v in form.getlist("source") if isinstance(v, str) and v.isdigit()],
+            [n for n in map(subs.whole_number, form.getlist("source")) if n is not None],
         )
         return self.subscribe_page(
             request,

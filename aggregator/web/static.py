@@ -122,7 +122,7 @@ def _choose_encoding(accept_encoding: str) -> tuple[str, ...]:
 def _http_date(value: str) -> float | None:
     try:
         return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

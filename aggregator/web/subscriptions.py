@@ -27,6 +27,23 @@ class FormError(ValueError):
     """Unusable form input; the message is one sentence fit to show back."""
 
 
+MAX_NUMBER_DIGITS = 18
+"""The longest whole number a form, query or request header may give (fits a 64-bit integer)."""
+
+
+def whole_number(value: object, *, max_digits: int = MAX_NUMBER_DIGITS) -> int | None:
+    """``value`` as a non-negative integer if it is 1 to ``max_digits`` ASCII digits, else None.
+
+    The one parser of numbers from outside: ``str.isdigit`` and ``int`` also take Unicode digits
+    ("²", "٣"), signs, spaces and underscores, which a form or header must not carry.
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= max_digits:
+        return None
+    if not value.isascii() or not value.isdigit():
+        return None
+    return int(value)
+
+
 class FormData(Protocol):
     def getlist(self, key: str) -> Sequence[object]: ...
 

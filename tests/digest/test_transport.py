@@ -15,6 +15,7 @@ import pytest
 from aggregator.mail.transport import (
     DeliveryError,
     MaildirTransport,
+    MessageRefused,
     PermanentFailure,
     RateLimiter,
     SendResult,
@@ -75,8 +76,8 @@ def test_unusable_envelope_addresses_fail_permanently(smtp_server, tmp_path, bad
         with pytest.raises(PermanentFailure, match="unusable address") as failure:
             transport.send(SENDER, bad, _message(1))
         assert failure.value.stage == "envelope"
-        with pytest.raises(PermanentFailure, match="unusable address"):
-            transport.send(bad, "a@example.com", _message(1))
+        with pytest.raises(MessageRefused, match="unusable sender address"):
+            transport.send(bad, "a@example.com", _message(1))  # the operator's fault, not theirs
     assert server.messages == [] and not (tmp_path / "box").exists()
 
 

@@ -56,6 +56,7 @@ class ScriptedHandler:
         self._tempfail: dict[str, int] = {}
         self._reject: set[str] = set()
         self._drops: list[tuple[str, str | None]] = []
+        self._refusals: dict[str, str] = {}
         self._sink = sink
         self.rcpt_attempts: Counter[str] = Counter()
         self.credentials: tuple[str, str] | None = None
@@ -79,6 +80,21 @@ class ScriptedHandler:
         with self._lock:
             self._drops.append((stage, reply))
 
+    def refuse(self, stage: str, reply: str | None) -> None:
+        """Answer ``reply`` (e.g. "550 5.7.1 Sender address rejected") at every ``MAIL`` or end
+        of ``DATA`` from now on; None stops refusing."""
+        if stage not in ("MAIL", "DATA"):
+            raise ValueError("stage must be MAIL or DATA")
+        with self._lock:
+            if reply is None:
+                self._refusals.pop(stage, None)
+            else:
+                self._refusals[stage] = reply
+
+    def _refusal(self, stage: str) -> str | None:
+        with self._lock:
+            return self._refusals.get(stage)
+
     @property
     def messages(self) -> list[ReceivedMessage]:
         with self._lock:
@@ -99,7 +115,7 @@ class ScriptedHandler:
         return "421 dropped"  # never reaches the client
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
-        if reply := self._dropped(server, "MAIL"):
+        if reply := self._dropped(server, "MAIL") or self._refusal("MAIL"):
             return reply
         if not hasattr(session, "connection_number"):
             session.connection_number = next(self._connections)
@@ -119,7 +135,7 @@ class ScriptedHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        if reply := self._dropped(server, "DATA"):
+        if reply := self._dropped(server, "DATA") or self._refusal("DATA"):
             return reply
         if self.delay:
             await asyncio.sleep(self.delay)
