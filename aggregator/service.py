@@ -368,6 +368,8 @@ class Service:
         fresh = report.new_item_ids + report.changed_item_ids
         if fresh:  # brief them now, newest first, unless the brief job is already at it
             self.scheduler.modify_job("brief", next_run_time=datetime.now(UTC))
+            # and let an open run's deliveries skipped for want of news have them now
+            self.scheduler.modify_job("leader", next_run_time=datetime.now(UTC))
 
     def brief_tick(self) -> None:
         started = time.monotonic()
