@@ -17,7 +17,7 @@ from aggregator.digest.compose import choose_stories, digest_view, latest_fire_t
 from aggregator.digest.outbox import window_starts
 from aggregator.model.status import NOTHING_NEW, DeliveryState, SubscriberStatus
 from aggregator.service import Pipeline
-from aggregator.store.deliveries import requeue
+from aggregator.store.deliveries import requeue, unknown
 from aggregator.store.listing import list_deliveries, list_runs, run_states
 from aggregator.store.subscribers import find_subscriber
 
@@ -35,6 +35,8 @@ def deliveries() -> None:
 def list_deliveries_cmd(ctx: click.Context, run_id: int | None, limit: int, as_json: bool) -> None:
     """Per run: how many deliveries are in each state (or every delivery of --run)."""
     app = get_app(ctx)
+    if run_id is not None and (missing := unknown(app.db, run_id=run_id)):
+        fail(ctx, f"no {missing[0]} (see `aggregator deliveries list`)")
     with app.db.session() as session:
         rows = list_deliveries(session, run_id) if run_id is not None else None
         runs = list_runs(session, limit) if rows is None else []
@@ -79,6 +81,8 @@ def list_deliveries_cmd(ctx: click.Context, run_id: int | None, limit: int, as_j
 def requeue_cmd(ctx: click.Context, run_id: int | None, ids: tuple[int, ...]) -> None:
     """Put failed or bounced deliveries back in the queue (the next `run` sends them)."""
     app = get_app(ctx)
+    if missing := unknown(app.db, run_id=run_id, delivery_ids=ids):
+        fail(ctx, f"no {', no '.join(missing)} (see `aggregator deliveries list`)")
     count = requeue(app.db, run_id=run_id, delivery_ids=ids)
     console.print(f"requeued {count} deliveries", markup=False)
 

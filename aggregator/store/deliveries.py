@@ -14,7 +14,7 @@ from sqlalchemy import select
 from aggregator.model.status import UNDELIVERED, DeliveryState, RunStatus
 from aggregator.store.chunks import scalars_in
 from aggregator.store.db import Database
-from aggregator.store.models import Delivery
+from aggregator.store.models import Delivery, DigestRun
 
 
 def requeue(db: Database, *, run_id: int | None, delivery_ids: Sequence[int] = ()) -> int:
@@ -32,3 +32,14 @@ def requeue(db: Database, *, run_id: int | None, delivery_ids: Sequence[int] = (
             row.attempts, row.next_attempt_at = 0, datetime.now(UTC)
             row.run.status = RunStatus.QUEUED
         return len(rows)
+
+
+def unknown(db: Database, *, run_id: int | None, delivery_ids: Sequence[int] = ()) -> list[str]:
+    """What the operator named that does not exist: "run N" or "delivery N", in order."""
+    with db.session() as session:
+        missing = []
+        if run_id is not None and session.get(DigestRun, run_id) is None:
+            missing.append(f"run {run_id}")
+        found = set(scalars_in(session, select(Delivery.id), Delivery.id, delivery_ids))
+        missing += [f"delivery {i}" for i in dict.fromkeys(delivery_ids) if i not in found]
+        return missing
