@@ -336,6 +336,8 @@ class Service:
         )
         self._running = 0
         self._idle = threading.Condition()
+        self._mail_queued = threading.Event()
+        """Set when a run got deliveries: the outbox tick under way runs once more."""
 
     def _job(self, fn: Callable[..., object]) -> Callable[..., None]:
         """``fn`` as a scheduler job: counted while it runs (shutdown waits for it), and an
@@ -372,6 +374,9 @@ class Service:
         fresh = report.new_item_ids + report.changed_item_ids
         if fresh:  # brief them now, newest first, unless the brief job is already at it
             self.scheduler.modify_job("brief", next_run_time=datetime.now(UTC))
+            # an open run's deliveries skipped for want of news get them now, not a tick later
+            if self.leadership.held() and self.pipeline.start_due_digests():
+                self._wake_outbox()
 
     def brief_tick(self) -> None:
         started = time.monotonic()
@@ -380,6 +385,14 @@ class Service:
             log.info("briefs: %d made in %.1f s", made, time.monotonic() - started)
 
     def outbox_tick(self) -> None:
+        """Deliver; again at once when a run was queued meanwhile (its wake-up was missed)."""
+        while True:
+            self._mail_queued.clear()
+            self._deliver()
+            if not self._mail_queued.is_set() or self.pipeline.stopping.is_set():
+                return
+
+    def _deliver(self) -> None:
         report = self.pipeline.deliver()
         if report.sent or report.retried or report.failed or report.bounced:
             log.info(
@@ -415,6 +428,7 @@ class Service:
             self._wake_outbox()
 
     def _wake_outbox(self) -> None:
+        self._mail_queued.set()
         self.scheduler.modify_job("outbox", next_run_time=datetime.now(UTC))
 
     def schedule(self) -> None:

@@ -158,3 +158,14 @@ from_address = "dígest@example.org"
         path = tmp_path / "ok.toml"
         path.write_text(f'[general]\nbase_url = "{local}"\n')
         assert config.load(path).general.base_url == local
+
+
+def test_the_shipped_config_shows_every_fetch_key() -> None:
+    """config.toml claims to show every key: each [fetch] setting is written out there."""
+    import tomllib
+    from pathlib import Path
+
+    from aggregator.config import FetchSettings
+
+    shipped = tomllib.loads((Path(__file__).parents[1] / "config.toml").read_text())
+    assert set(FetchSettings.model_fields) <= set(shipped["fetch"])

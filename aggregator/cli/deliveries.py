@@ -13,11 +13,11 @@ from aggregator.briefs.pipeline import on_demand
 from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import add_row, date, json_option, print_json, table
 from aggregator.digest.compose import choose_stories, digest_view, latest_fire_time, public_html
-from aggregator.digest.outbox import last_sent_cutoffs
-from aggregator.model.status import DeliveryState, SubscriberStatus
+from aggregator.digest.outbox import window_starts
+from aggregator.model.status import NOTHING_NEW, DeliveryState, SubscriberStatus
 from aggregator.service import Pipeline
-from aggregator.store.deliveries import requeue
-from aggregator.store.listing import list_deliveries, list_runs
+from aggregator.store.deliveries import requeue, unknown
+from aggregator.store.listing import list_deliveries, list_runs, run_states
 from aggregator.store.subscribers import find_subscriber
 from aggregator.stories.listing import story_rows
 
@@ -35,6 +35,8 @@ def deliveries() -> None:
 def list_deliveries_cmd(ctx: click.Context, run_id: int | None, limit: int, as_json: bool) -> None:
     """Per run: how many deliveries are in each state (or every delivery of --run)."""
     app = get_app(ctx)
+    if run_id is not None and (missing := unknown(app.db, run_id=run_id)):
+        fail(ctx, f"no {missing[0]} (see `aggregator deliveries list`)")
     with app.db.session() as session:
         rows = list_deliveries(session, run_id) if run_id is not None else None
         runs = list_runs(session, limit) if rows is None else []
@@ -82,6 +84,8 @@ def requeue_cmd(ctx: click.Context, run_id: int | None, ids: tuple[int, ...]) ->
     """Put failed or bounced deliveries back in the queue (the next `run` sends them): each
     subscriber's latest edition of a digest only, which holds what the older ones held."""
     app = get_app(ctx)
+    if missing := unknown(app.db, run_id=run_id, delivery_ids=ids):
+        fail(ctx, f"no {', no '.join(missing)} (see `aggregator deliveries list`)")
     done = requeue(app.db, run_id=run_id, delivery_ids=ids)
     line = f"requeued {done.requeued} deliveries"
     if done.superseded:
@@ -134,7 +138,7 @@ def preview(
             if row is None:
                 fail(ctx, f"no subscriber {subscriber!r}")
             tags, sources, timezone = row.tags, row.sources, row.timezone
-            since = last_sent_cutoffs(session, chosen.name, [row.id]).get(row.id)
+            since = window_starts(session, [(chosen.name, row.id)]).get((chosen.name, row.id))
         stories = choose_stories(
             session,
             chosen,
@@ -185,22 +189,45 @@ def send(ctx: click.Context, names: tuple[str, ...], now: bool, subscriber: str 
                 fail(ctx, f"{subscriber}: {state}; only active subscribers get digests")
             only = [row.id]
     pipeline = Pipeline(app)
-    queued = []
+    planned: list[tuple[str, datetime | None, bool]] = []
     for digest_settings in chosen:
         assert digest_settings is not None
         moment = datetime.now(UTC) if now else latest_fire_time(digest_settings, datetime.now(UTC))
-        if moment is not None and pipeline.queue_digest(digest_settings, moment, only=only):
-            queued.append(digest_settings.name)
+        added = moment is not None and bool(
+            pipeline.queue_digest(digest_settings, moment, only=only)
+        )
+        planned.append((digest_settings.name, moment, added))
     report = pipeline.deliver()
     pipeline.give_back()
-    if not queued and not report.sent:
-        console.print(
-            "nothing to send: everyone due already has the latest edition "
-            "(use --now for a new one)",
-            markup=False,
-        )
+    with app.db.session() as session:
+        for name, moment, added in planned:
+            counts = run_states(session, name, moment, only) if moment is not None else None
+            console.print(_send_line(name, moment, added, counts), markup=False)
     console.print(
-        f"digests queued: {', '.join(queued) or 'none'}; mail: {report.sent} sent, "
-        f"{report.retried} to retry, {report.bounced} bounced, {report.failed} failed",
+        f"mail: {report.sent} sent, {report.retried} to retry, {report.bounced} bounced, "
+        f"{report.failed} failed",
         markup=False,
     )
+
+
+def _send_line(
+    name: str, moment: datetime | None, added: bool, counts: dict[str, int] | None
+) -> str:
+    """What ``digest send`` did for one digest, and why, in one line."""
+    if moment is None or counts is None:
+        return f"{name}: no scheduled time in the last 35 days (use --now for an edition now)"
+    head = f"{name}, edition of {moment:%Y-%m-%d %H:%M} UTC"
+    if not any(counts.values()):
+        return f"{head}: nothing to send: no active subscriber gets this digest"
+    tally = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    if added:
+        return f"{head}: queued now; its deliveries: {tally}"
+    why = []
+    if counts[DeliveryState.SENT]:
+        why.append(f"{counts[DeliveryState.SENT]} already had it")
+    if counts[NOTHING_NEW]:
+        why.append(
+            f"{counts[NOTHING_NEW]} had no story new to them yet (they get it once news comes)"
+        )
+    reason = "; ".join(why) or tally
+    return f"{head}: nothing to send now: {reason}; use --now for a new edition"

@@ -109,7 +109,9 @@ def reactivate(ctx: click.Context, subscriber: str) -> None:
 
 
 @subscribers.command("list")
-@click.option("--status", type=click.Choice(tuple(SubscriberStatus)))
+@click.option(
+    "--status", type=click.Choice([s.value for s in SubscriberStatus], case_sensitive=False)
+)
 @json_option
 @click.pass_context
 def list_subscribers_cmd(ctx: click.Context, status: str | None, as_json: bool) -> None:

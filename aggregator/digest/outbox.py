@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -71,6 +71,7 @@ from aggregator.mail.transport import (
 )
 from aggregator.mail.verp import bounce_address
 from aggregator.model.status import (
+    NOTHING_NEW,
     UNFINISHED,
     DeliveryState,
     RunStatus,
@@ -83,6 +84,7 @@ from aggregator.store.models import (
     Delivery,
     DigestRun,
     Edition,
+    Item,
     Subscriber,
     utcnow,
 )
@@ -111,7 +113,10 @@ _RECORD_RENDER = (
     update(Delivery)
     .where(Delivery.id == bindparam("_id"))
     .values(
-        {c: bindparam(c) for c in ("state", "edition_id", "message_id", "next_attempt_at")}
+        {
+            c: bindparam(c)
+            for c in ("state", "edition_id", "message_id", "next_attempt_at", "since", "window_end")
+        }
         | {"last_error": bindparam("error")}
     )
 )
@@ -208,17 +213,19 @@ back what this worker still holds)."""
             if run is None:
                 return None, 0
             rows = self._queue_rows(session, digest, run, only=only)
-            if rows:
-                added = session.execute(
-                    self.db.insert(Delivery).on_conflict_do_nothing().returning(Delivery.id), rows
-                ).all()
-                if added:
-                    run.status = RunStatus.QUEUED
-                    log.info(
-                        "digest=%s run=%d added deliveries=%d", digest.name, run.id, len(added)
-                    )
-                return run.id, len(added)
-            return run.id, 0
+            insert_rows = self.db.insert(Delivery).on_conflict_do_nothing()
+            added = session.execute(insert_rows.returning(Delivery.id), rows).all() if rows else []
+            revived = self._revive_empty(session, run, only)
+            if added or revived:
+                run.status = RunStatus.QUEUED
+                log.info(
+                    "digest=%s run=%d added deliveries=%d revived=%d",
+                    digest.name,
+                    run.id,
+                    len(added),
+                    revived,
+                )
+            return run.id, len(added) + revived
 
     def _queue_rows(
         self,
@@ -240,23 +247,34 @@ back what this worker still holds)."""
         if only:
             query = query.where(Subscriber.id.in_(only))
         chosen = [s for s in session.scalars(query) if digest.name in (s.digests or [])]
-        if not chosen:
-            return []
-        last_sent = last_sent_cutoffs(session, digest.name, [s.id for s in chosen] if only else ())
-        first_window = previous_fire_time(digest, run.scheduled_for) or (
-            run.cutoff - timedelta(days=1)
-        )
         return [
             {
                 "run_id": run.id,
                 "subscriber_id": s.id,
                 "state": DeliveryState.PENDING,
-                "since": last_sent.get(s.id, min(first_window, run.cutoff)),
                 "attempts": 0,
                 "created_at": self.clock(),
             }
             for s in chosen
         ]
+
+    def _revive_empty(self, session: Session, run: DigestRun, only: Sequence[int]) -> int:
+        """Put back in the queue this run's deliveries skipped as empty when items were stored
+        after their window closed: an edition skipped for want of news is not "had"."""
+        query = (
+            update(Delivery)
+            .where(
+                Delivery.run_id == run.id,
+                Delivery.state == DeliveryState.SKIPPED,
+                Delivery.last_error == NOTHING_NEW,
+                Delivery.window_end.is_not(None),
+                exists().where(Item.first_seen_at > Delivery.window_end),
+            )
+            .values(state=DeliveryState.PENDING, last_error=None, window_end=None)
+        )
+        if only:
+            query = query.where(Delivery.subscriber_id.in_(only))
+        return session.connection().execute(query).rowcount
 
     # --- 2. render ------------------------------------------------------------------------
 
@@ -292,17 +310,25 @@ back what this worker still holds)."""
     def _render_batch(
         self, ids: Sequence[int], editions: dict[tuple, int | None]
     ) -> dict[int, dict]:
-        """What each claimed delivery becomes: rendered (with its edition), skipped or failed."""
+        """What each claimed delivery becomes: rendered (with its edition), skipped or failed.
+
+        Each window is fixed now: from the end of the subscriber's last digest of that name that
+        was sent or is on its way (a greylisted mail still waiting for its retry counts), to
+        this moment, so a run queued before the first poll mails what that poll brought.
+        """
         outcomes: dict[int, dict] = {}
+        now = self.clock()
         with self.db.session() as session:
             rows = session.scalars(
                 select(Delivery)
                 .where(Delivery.id.in_(ids))
                 .options(joinedload(Delivery.subscriber), joinedload(Delivery.run))
+                .order_by(Delivery.id)
             ).all()
+            starts = window_starts(session, {(r.run.digest_name, r.subscriber_id) for r in rows})
             for row in rows:
                 try:
-                    outcomes[row.id] = self._render_one(session, row, editions)
+                    outcomes[row.id] = self._render_one(session, row, editions, starts, now)
                 except Exception as exc:  # one bad row must not stop the run
                     log.exception("delivery=%d could not be rendered", row.id)
                     outcomes[row.id] = _rendered(
@@ -311,7 +337,12 @@ back what this worker still holds)."""
         return outcomes
 
     def _render_one(
-        self, session: Session, row: Delivery, editions: dict[tuple, int | None]
+        self,
+        session: Session,
+        row: Delivery,
+        editions: dict[tuple, int | None],
+        starts: dict[tuple[str, int], datetime],
+        now: datetime,
     ) -> dict:
         subscriber, run = row.subscriber, row.run
         if subscriber.status != SubscriberStatus.ACTIVE:
@@ -321,23 +352,28 @@ back what this worker still holds)."""
             return _rendered(
                 DeliveryState.SKIPPED, f"digest {run.digest_name!r} is no longer configured"
             )
+        since = starts.get((digest.name, subscriber.id)) or first_window_start(digest, run, now)
         key = (
             run.id,
-            row.since,
+            since,
+            now,
             tuple(sorted(subscriber.tags)),
             tuple(sorted(subscriber.sources)),
             subscriber.timezone,
         )
         if key not in editions:
-            editions[key] = self._edition(session, digest, run, row.since, subscriber, key)
+            editions[key] = self._edition(session, digest, run, (since, now), subscriber, key)
+        window = {"since": since, "window_end": now}
         if editions[key] is None:
-            return _rendered(DeliveryState.SKIPPED, "nothing new")
+            return _rendered(DeliveryState.SKIPPED, NOTHING_NEW, **window)
+        starts[(digest.name, subscriber.id)] = now  # a later run in this batch starts here
         return _rendered(
             DeliveryState.RENDERED,
             None,
             edition_id=editions[key],
             message_id=make_message_id(self.settings.mail.from_address.rpartition("@")[2]),
-            next_attempt_at=self.clock(),
+            next_attempt_at=now,
+            **window,
         )
 
     def _edition(
@@ -345,7 +381,7 @@ back what this worker still holds)."""
         session: Session,
         digest: DigestSettings,
         run: DigestRun,
-        since: datetime | None,
+        window: tuple[datetime, datetime],
         subscriber: Subscriber,
         key: tuple,
     ) -> int | None:
@@ -359,8 +395,8 @@ back what this worker still holds)."""
         chosen = choose_stories(
             session,
             digest,
-            since=since,
-            until=run.cutoff,
+            since=window[0],
+            until=window[1],
             source_ids=subscriber.sources or (),
             tags=subscriber.tags or (),
             brief_missing=self.brief_missing,
@@ -371,7 +407,7 @@ back what this worker still holds)."""
             self.settings,
             digest,
             chosen,
-            moment=run.scheduled_for,
+            moment=window[1],  # headed with the day it is sent, in the subscriber's zone
             timezone=subscriber.timezone,
             archive_url=archive_url(self.settings, run),
         )
@@ -510,9 +546,9 @@ back what this worker still holds)."""
         return [(row.email, self._message(row, templates)) for row in due]
 
     def _template(self, session: Session, edition_id: int) -> tuple[MessageTemplate, datetime]:
-        """The edition as a mail template, and its run's time (every mail's Date header)."""
+        """The edition as a mail template, and when it was rendered (every mail's Date header)."""
         edition, digest_name, created = session.execute(
-            select(Edition, DigestRun.digest_name, DigestRun.cutoff)
+            select(Edition, DigestRun.digest_name, Edition.created_at)
             .join(DigestRun)
             .where(Edition.id == edition_id)
         ).one()
@@ -620,24 +656,37 @@ back what this worker still holds)."""
         return digest
 
 
-def last_sent_cutoffs(
-    session: Session, digest_name: str, subscriber_ids: Sequence[int] = ()
-) -> dict[int, datetime]:
-    """Per subscriber (all, or those of ``subscriber_ids``), the cutoff of their last delivered
-    run of ``digest_name``: their next digest holds what is new since then."""
+HAD = (DeliveryState.SENT, DeliveryState.RENDERED)
+"""A subscriber has had a window when its mail was sent or is on its way (awaiting a retry)."""
+
+
+def first_window_start(digest: DigestSettings, run: DigestRun, now: datetime) -> datetime:
+    """Where a subscriber's first digest of ``digest`` starts: the schedule's firing before the
+    run's (a day back when there is none)."""
+    return previous_fire_time(digest, run.scheduled_for) or now - timedelta(days=1)
+
+
+def window_starts(
+    session: Session, pairs: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], datetime]:
+    """Per (digest name, subscriber id), the end of the last window they had (sent, or rendered
+    and on its way): their next digest of that name holds what is new since then."""
+    wanted = set(pairs)
+    ends: dict[tuple[str, int], datetime] = {}
+    end = func.max(func.coalesce(Delivery.window_end, DigestRun.cutoff))
     query = (
-        select(Delivery.subscriber_id, func.max(DigestRun.cutoff))
+        select(DigestRun.digest_name, Delivery.subscriber_id, end)
         .join(DigestRun)
-        .where(DigestRun.digest_name == digest_name, Delivery.state == DeliveryState.SENT)
-        .group_by(Delivery.subscriber_id)
+        .where(Delivery.state.in_(HAD))
+        .group_by(DigestRun.digest_name, Delivery.subscriber_id)
     )
-    if not subscriber_ids:
-        return {row[0]: row[1] for row in session.execute(query)}
-    cutoffs: dict[int, datetime] = {}
-    for chunk in chunked(subscriber_ids):
-        for row in session.execute(query.where(Delivery.subscriber_id.in_(chunk))):
-            cutoffs[row[0]] = row[1]
-    return cutoffs
+    for chunk in chunked(sorted({subscriber for _name, subscriber in wanted})):
+        for name, subscriber, last in session.execute(
+            query.where(Delivery.subscriber_id.in_(chunk))
+        ):
+            if (name, subscriber) in wanted:
+                ends[(name, subscriber)] = last
+    return ends
 
 
 def archive_url(settings: Settings, run: DigestRun) -> str:
@@ -656,4 +705,6 @@ def _rendered(state: str, error: str | None, **values: object) -> dict:
         "edition_id": None,
         "message_id": None,
         "next_attempt_at": None,
+        "since": None,
+        "window_end": None,
     } | values

@@ -61,9 +61,10 @@ class MessageError(ValueError):
 def check_address(address: str) -> str:
     """The normalised ASCII address, or MessageError (no DNS lookups)."""
     try:
-        return validate_email(address, check_deliverability=False, allow_smtputf8=False).normalized
+        valid = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise MessageError(f"bad email address {address[:80]!r}: {exc}") from None
+    return valid.ascii_email or valid.normalized  # an international domain in its xn-- form
 
 
 def make_message_id(domain: str) -> str:

@@ -55,6 +55,10 @@ class DeliveryState(StrEnum):
     """Nothing new, or the subscriber left before it was rendered."""
 
 
+NOTHING_NEW = "nothing new"
+"""Why a delivery was skipped when its window held no story: such an edition was not "had",
+and the delivery is queued again when news comes while its run is open."""
+
 UNFINISHED = (DeliveryState.PENDING, DeliveryState.RENDERED)
 UNDELIVERED = (DeliveryState.FAILED, DeliveryState.BOUNCED)
 

@@ -79,3 +79,14 @@ def _latest_editions(session: Session, subscriber_ids: set[int]) -> dict[tuple[i
         .group_by(Delivery.subscriber_id, DigestRun.digest_name)
     )
     return {(sid, name): run_id for sid, name, run_id in session.execute(query)}
+
+
+def unknown(db: Database, *, run_id: int | None, delivery_ids: Sequence[int] = ()) -> list[str]:
+    """What the operator named that does not exist: "run N" or "delivery N", in order."""
+    with db.session() as session:
+        missing = []
+        if run_id is not None and session.get(DigestRun, run_id) is None:
+            missing.append(f"run {run_id}")
+        found = set(scalars_in(session, select(Delivery.id), Delivery.id, delivery_ids))
+        missing += [f"delivery {i}" for i in dict.fromkeys(delivery_ids) if i not in found]
+        return missing

@@ -6,6 +6,7 @@ Each function returns plain rows; the command line decides how to show them (tab
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from aggregator.model.brief import Brief
 from aggregator.model.status import (
+    NOTHING_NEW,
     UNDELIVERED,
     UNFINISHED,
     DeliveryState,
@@ -229,6 +231,25 @@ def list_runs(session: Session, limit: int) -> list[RunRow]:
         )
         for run in runs
     ]
+
+
+def run_states(
+    session: Session, digest_name: str, scheduled_for: datetime, subscriber_ids: Sequence[int] = ()
+) -> dict[str, int]:
+    """How many deliveries of one run (of ``subscriber_ids``, or all) are in each state; a
+    delivery skipped for want of news counts as "nothing new", apart from the other skips."""
+    nothing_new = (Delivery.state == DeliveryState.SKIPPED) & (Delivery.last_error == NOTHING_NEW)
+    label = case((nothing_new, NOTHING_NEW), else_=Delivery.state)
+    query = (
+        select(label, func.count())
+        .join(DigestRun)
+        .where(DigestRun.digest_name == digest_name, DigestRun.scheduled_for == scheduled_for)
+        .group_by(label)
+    )
+    if subscriber_ids:
+        query = query.where(Delivery.subscriber_id.in_(subscriber_ids))
+    found: dict[str, int] = dict(session.execute(query).tuples().all())
+    return {state: found.get(state, 0) for state in (*DeliveryState, NOTHING_NEW)}
 
 
 @dataclass(frozen=True, slots=True)

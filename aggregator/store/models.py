@@ -291,6 +291,9 @@ class Delivery(Base):
     state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
     """pending, rendered, sent, failed, bounced or skipped."""
     since: Mapped[datetime | None]
+    """The window's start (exclusive), fixed when the delivery is rendered."""
+    window_end: Mapped[datetime | None]
+    """The window's end, fixed when rendered: the subscriber's next digest starts here."""
     edition_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id", ondelete="SET NULL"))
     message_id: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -41,8 +41,31 @@ def test_a_subscriber_added_after_the_first_cycle_gets_the_digest_now(
     assert run_cli(config, "run", "--once").returncode == 0
     assert len(mails(config)) == 1  # the same edition never twice
     again = run_cli(config, "digest", "send")
-    assert again.returncode == 0 and "nothing to send" in again.stdout
+    assert again.returncode == 0 and "nothing to send now: 1 already had it" in again.stdout
     assert len(mails(config)) == 1
+
+
+def test_an_edition_skipped_as_empty_is_sent_when_the_news_comes(
+    make_config: Callable[..., Path], feed_server: FeedServer
+) -> None:
+    """The subscriber is due before any item is stored (the feed is down): the run's edition is
+    empty and skipped, which is not "had"; once the feed answers, the same run mails it."""
+    feed = feed_server.add("/news.xml", b"down", status=503)
+    config = make_config([{"url": feed, "name": "News"}])
+    assert run_cli(config, "subscribers", "add", "me@example.org").returncode == 0
+    assert run_cli(config, "run", "--once").returncode == 0
+    assert mails(config) == []
+    told = run_cli(config, "digest", "send", "--name", "daily")
+    assert "1 had no story new to them yet" in told.stdout, told.stdout
+    assert "already had" not in told.stdout and "0 sent" in told.stdout
+
+    feed_server.add("/news.xml", rss_feed("News", items=3))
+    assert run_cli(config, "poll").returncode == 0
+    sent = run_cli(config, "digest", "send", "--name", "daily")
+    assert sent.returncode == 0, sent.stderr
+    [mail] = mails(config)
+    assert "News item 0" in text_part(mail)
+    assert "queued now" in sent.stdout and "1 sent" in sent.stdout
 
 
 def test_digest_send_now_and_its_errors(

@@ -390,7 +390,7 @@ def test_lookup_errors_name_what_was_not_found(installed: Installation, tmp_path
     assert one_line_error(item) == (
         "error: no item 'no-such-story' (give an id from `aggregator items list` or the story's URL)"
     )
-    assert ok(run).strip() == "Run 999 has no deliveries."
+    assert one_line_error(run) == "error: no run 999 (see `aggregator deliveries list`)"
 
     no_digests = tmp_path / "config.toml"
     daily = re.compile(r'\[\[digests\]\]\nname = "daily"\nschedule = .*\ntimezone = .*\n')

@@ -10,7 +10,7 @@ import dkim
 import pytest
 
 from aggregator.digest.render import prepare
-from aggregator.mail.message import MessageError, build_message, sign_dkim
+from aggregator.mail.message import MessageError, MessageTemplate, build_message, sign_dkim
 from tests.digest import sample_view
 from tests.support.dkimkeys import make_dkim_key
 
@@ -231,3 +231,24 @@ def test_no_body_line_starts_with_a_dot(parts, shift):
     msg = _parse(raw)
     assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
     assert msg.get_body(("html",)).get_content().replace("\r\n", "\n") == html
+
+
+def test_an_international_address_goes_out_in_its_ascii_form() -> None:
+    """Without SMTPUTF8 the To: header must be ASCII: the domain in its xn-- (IDNA) form."""
+    template = MessageTemplate(
+        sender="digest@news.example.org",
+        subject="Daily",
+        text=["Hello"],
+        html=["<p>Hello</p>"],
+        list_id="daily.news.example.org",
+    )
+    raw = template.build(
+        recipient="y@bücher.example",
+        unsubscribe_url="https://news.example.org/unsubscribe/x",
+        text_values={},
+        html_values={},
+    )
+    headers = raw.split(b"\r\n\r\n", 1)[0]
+    headers.decode("ascii")  # every header line is ASCII
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["To"].addresses[0].addr_spec == "y@xn--bcher-kva.example"

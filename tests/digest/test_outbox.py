@@ -344,3 +344,38 @@ def test_dates_follow_the_subscribers_timezone(
     texts = {m.rcpt_tos[0]: parsed(m).get_body(("plain",)).get_content() for m in server.messages}
     assert "Tuesday 3 November 2026" in texts["tokyo@example.com"]
     assert "Monday 2 November 2026" in texts["london@example.com"]
+
+
+def test_a_greylisted_subscriber_never_gets_the_same_story_twice(
+    db: Database, tmp_path: Path, smtp_server
+) -> None:
+    """The relay answers 451 to one subscriber, so run 1 waits for its retry; run 2 is queued
+    and rendered meanwhile; then the relay accepts. Run 2's window starts where run 1's ends for
+    the greylisted subscriber too (a mail on its way counts, not only a sent one)."""
+    settings = make_settings(tmp_path)
+    server = smtp_server(security="none")
+    server.handler.tempfail("grey@example.com", 1)
+    clock = Clock(T0 + timedelta(hours=1))
+    add_stories(db, settings, T0, ["First story"])
+    for name in ("ok", "grey"):
+        subscribe(db, f"{name}@example.com")
+    outbox = outbox_for(db, settings, server, clock)
+    outbox.start_run("daily", T0 + timedelta(hours=1))
+    first = outbox.deliver()
+    assert (first.sent, first.retried) == (1, 1)  # grey@ is greylisted
+
+    clock.advance(seconds=20)
+    add_stories(db, settings, clock.now, ["Second story"])
+    clock.advance(seconds=10)
+    outbox.start_run("daily", clock.now)
+    assert outbox.render_pending() == 2  # run 2 rendered while run 1 waits for grey@'s retry
+    clock.advance(minutes=2)
+    assert outbox.deliver().sent == 3  # run 1 to grey@, run 2 to both
+    texts: dict[str, list[str]] = {}
+    for message in server.messages:
+        body = parsed(message).get_body(("plain",)).get_content()
+        texts.setdefault(message.rcpt_tos[0], []).append(body)
+    for address in ("ok@example.com", "grey@example.com"):
+        [one, two] = sorted(texts[address], key=lambda t: "Second story" in t)
+        assert "First story" in one and "Second story" not in one
+        assert "Second story" in two and "First story" not in two, address
