@@ -26,6 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
 
 SKETCH = 48
 """Hashes kept per bottom-k sketch."""
@@ -359,15 +360,27 @@ class Index:
         """The inverse document frequency of a word hash among the members."""
         return math.log((len(self.members) + 2) / (len(self._postings.get(term, ())) + 1))
 
+    def _weights(self) -> Weights:
+        """:meth:`weight`, remembering each word's while the members stay as they are."""
+        postings, total = self._postings, len(self.members) + 2
+        memo: dict[int, float] = {}
+
+        def weight(term: int) -> float:
+            value = memo.get(term)
+            if value is None:
+                value = memo[term] = math.log(total / (len(postings.get(term, ())) + 1))
+            return value
+
+        return weight
+
     def matches(self, member: Member) -> list[int]:
         """The members (not ``member`` itself) that report the same event, within the window."""
-        hits: Counter[int] = Counter()
         common = max(COMMON, len(self.members) // 20)
-        for term in self._terms(member.signature):
-            ids = self._postings.get(term, ())
-            if len(ids) <= common:
-                hits.update(ids)
+        postings = self._postings
+        found_by = [postings.get(term, ()) for term in self._terms(member.signature)]
+        hits = Counter(chain.from_iterable(ids for ids in found_by if len(ids) <= common))
         found = []
+        weight = self._weights()
         vector = None  # built for the first candidate that needs it
         for other_id, count in hits.items():
             if count < 2 or other_id == member.id:
@@ -379,11 +392,11 @@ class Index:
                 found.append(other_id)
                 continue
             if vector is None:
-                vector = _Vector(member.signature, self.weight)
+                vector = _Vector(member.signature, weight)
             if same_event(
                 member.signature,
                 other.signature,
-                self.weight,
+                weight,
                 one_source=other.source == member.source,
                 vector=vector,
             ):
