@@ -245,11 +245,19 @@ def test_two_workers_grouping_at_once_reach_what_one_reaches(database_url: str) 
             assert sum(done) == len(_keys(db))  # every item grouped once
             together = _partition(db)
             with db.session() as s:  # back to ungrouped, then one worker alone
-                s.execute(update(Item).values(story_key=Item.link_key, story_signature=None))
+                s.execute(
+                    update(Item).values(
+                        story_key=Item.link_key, story_signature=None, story_pending=True
+                    )
+                )
             group_pending(db, batch=25)
             assert _partition(db) == together
             with db.session() as s:
-                s.execute(update(Item).values(story_key=Item.link_key, story_signature=None))
+                s.execute(
+                    update(Item).values(
+                        story_key=Item.link_key, story_signature=None, story_pending=True
+                    )
+                )
     finally:
         db.dispose()
 
