@@ -326,6 +326,20 @@ class Member:
     source: int = 0
 
 
+class _Weights(dict[int, float]):
+    """Word hashes' inverse document frequencies, each computed on its first look-up."""
+
+    __slots__ = ("postings", "total")
+
+    def __init__(self, postings: dict[int, list[int]], total: int):
+        super().__init__()
+        self.postings, self.total = postings, total
+
+    def __missing__(self, term: int) -> float:
+        value = self[term] = math.log(self.total / (len(self.postings.get(term, ())) + 1))
+        return value
+
+
 class Index:
     """The members of a window, found by the title words, names and shingles they share."""
 
@@ -362,16 +376,7 @@ class Index:
 
     def _weights(self) -> Weights:
         """:meth:`weight`, remembering each word's while the members stay as they are."""
-        postings, total = self._postings, len(self.members) + 2
-        memo: dict[int, float] = {}
-
-        def weight(term: int) -> float:
-            value = memo.get(term)
-            if value is None:
-                value = memo[term] = math.log(total / (len(postings.get(term, ())) + 1))
-            return value
-
-        return weight
+        return _Weights(self._postings, len(self.members) + 2).__getitem__
 
     def matches(self, member: Member) -> list[int]:
         """The members (not ``member`` itself) that report the same event, within the window."""
