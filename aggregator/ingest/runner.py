@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from aggregator.ingest.children import process_pool
 from aggregator.ingest.fetch import FetchResult
-from aggregator.ingest.parse import parse_feed
+from aggregator.ingest.parse import parse_and_sign
 from aggregator.model.entry import ParsedFeed
 from aggregator.store.claims import write_transaction
 from aggregator.store.db import Database
@@ -51,8 +51,8 @@ class ParserPool:
         self._pool: ProcessPoolExecutor | None = None
 
     async def parse(self, result: FetchResult, now: datetime, *, fallback: Callable) -> ParsedFeed:
-        # parse_feed itself goes to the workers: its module is what the forkserver preloads.
-        parse = partial(parse_feed, content_type=result.content_type, now=now)
+        # parse_and_sign itself goes to the workers: its module is what the forkserver preloads.
+        parse = partial(parse_and_sign, content_type=result.content_type, now=now)
         args = (result.body, result.url)
         self.bodies += 1
         if self.enabled and self.bodies > POOL_AFTER_BODIES:

@@ -24,6 +24,9 @@ class Entry:
     """UTC, timezone-aware; None when the feed gives no date (the store uses first-seen)."""
     updated: datetime | None = None
     tags: list[str] = field(default_factory=list)
+    story_signature: bytes | None = None
+    """What story grouping compares (``stories.grouping.Signature``), made where the entry is
+    parsed (in the parser processes); None: the grouping makes it."""
 
     def __reduce__(self) -> tuple:
         """Pickled as its field values: entries cross from the parser processes by the ten

@@ -86,7 +86,7 @@ def store_entries(
             # It keeps its story until grouping compares it again (and may take it out).
             del row["first_seen_at"], row["source_id"], row["key_hash"], row["story_key"]
             row["changed_at"] = now
-            row["story_signature"] = None
+            row["story_pending"] = True
             changed[key] = row
     result = StoreResult(changed=len(changed))
     if fresh:
@@ -132,6 +132,8 @@ def _row(entry: Entry, source_id: int, key: str, digest: str, now: datetime) -> 
         "url": entry.url,
         "story_key": opens,
         "link_key": opens,
+        "story_signature": entry.story_signature,
+        "story_pending": True,
         "title": entry.title,
         "author": entry.author,
         "content_html": entry.content_html,

@@ -150,8 +150,8 @@ class Item(Base):
             "ix_items_ungrouped",
             "published_at",
             "id",
-            sqlite_where=text("story_signature IS NULL"),
-            postgresql_where=text("story_signature IS NULL"),
+            sqlite_where=text("story_pending = 1"),
+            postgresql_where=text("story_pending"),
         ),
     )
 
@@ -168,7 +168,10 @@ class Item(Base):
     """sha1 of the canonical link (or of the source and entry key): the key the item opens a
     story with; two sources carrying one link share it."""
     story_signature: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
-    """What grouping compares (``stories.grouping.Signature``); NULL while awaiting grouping."""
+    """What grouping compares (``stories.grouping.Signature``): made by the parser, or by
+    grouping when NULL."""
+    story_pending: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """The item awaits grouping: it is new, or its content changed."""
     title: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(Text)
     content_html: Mapped[str] = mapped_column(Text, default="")

@@ -1,7 +1,8 @@
 """Grouping stored items into stories: each item awaiting grouping joins or opens a story.
 
-An item awaits grouping while its ``story_signature`` is NULL: when it is stored, and again when
-its content changes. :func:`group_pending` takes those items a batch at a time, in order of
+An item awaits grouping while ``story_pending`` is set: when it is stored, and again when its
+content changes. Its ``story_signature`` is made where the entry is parsed (the parser
+processes, ``ingest.parse.parse_and_sign``), or here when the store got none. :func:`group_pending` takes those items a batch at a time, in order of
 publication, under one lock (a transaction-level advisory lock on PostgreSQL, ``BEGIN
 IMMEDIATE`` on SQLite), so several workers grouping at once take turns and reach the result one
 would. Each batch reads the signatures of the items published within ``WINDOW`` of it (an index
@@ -51,11 +52,10 @@ _PENDING = (
         ITEMS.c.link_key,
         ITEMS.c.story_key,
         ITEMS.c.published_at,
-        ITEMS.c.title,
-        ITEMS.c.content_text,
+        ITEMS.c.story_signature,
         ITEMS.c.changed_at,
     )
-    .where(ITEMS.c.story_signature.is_(None))
+    .where(ITEMS.c.story_pending)
     .order_by(ITEMS.c.published_at, ITEMS.c.id)
     .limit(bindparam("limit"))
 )
@@ -67,14 +67,16 @@ _WINDOW = select(
     ITEMS.c.published_at,
     ITEMS.c.story_signature,
 ).where(
-    ITEMS.c.story_signature.is_not(None),
+    ~ITEMS.c.story_pending,
     ITEMS.c.published_at >= bindparam("lo"),
     ITEMS.c.published_at <= bindparam("hi"),
 )
 _SET_GROUPED = (
     update(ITEMS)
     .where(ITEMS.c.id == bindparam("_id"))
-    .values(story_key=bindparam("_key"), story_signature=bindparam("_signature"))
+    .values(
+        story_key=bindparam("_key"), story_signature=bindparam("_signature"), story_pending=False
+    )
 )
 _SET_KEY = update(ITEMS).where(ITEMS.c.id == bindparam("_id")).values(story_key=bindparam("_key"))
 _RENAME_STORY = (
@@ -114,9 +116,8 @@ def _row(r: Any, sig: Signature, *, pending: bool) -> _Row:
 
 
 def _group_batch(connection: Connection, pending_rows: Sequence) -> None:
-    pending = [
-        _row(r, signature(r.title or "", r.content_text or ""), pending=True) for r in pending_rows
-    ]
+    texts = _texts(connection, [r.id for r in pending_rows if r.story_signature is None])
+    pending = [_row(r, _signature(r, texts), pending=True) for r in pending_rows]
     lo = _shifted(min(r.member.published for r in pending), -WINDOW)
     hi = _shifted(max(r.member.published for r in pending), WINDOW)
     known = [
@@ -125,6 +126,22 @@ def _group_batch(connection: Connection, pending_rows: Sequence) -> None:
     ]
     groups = _regroup(known, pending)
     _write(connection, groups, pending)
+
+
+def _texts(connection: Connection, ids: list[int]) -> dict[int, tuple[str, str]]:
+    """The titles and texts of the items among a batch that have no signature yet (stored
+    before this upgrade, or by a caller that did not parse them)."""
+    if not ids:
+        return {}
+    rows = select(ITEMS.c.id, ITEMS.c.title, ITEMS.c.content_text).where(ITEMS.c.id.in_(ids))
+    return {r.id: (r.title or "", r.content_text or "") for r in connection.execute(rows)}
+
+
+def _signature(row: Any, texts: dict[int, tuple[str, str]]) -> Signature:
+    """A pending item's signature: the parser's, or made from its text when it has none."""
+    if row.story_signature is not None:
+        return Signature.decode(row.story_signature)
+    return signature(*texts[row.id])
 
 
 def _shifted(moment: datetime, by: timedelta) -> datetime:

@@ -26,6 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
 
 SKETCH = 48
 """Hashes kept per bottom-k sketch."""
@@ -51,7 +52,7 @@ SIMILAR_ONE_SOURCE = 0.5
 """The same from one feed, which writes about one topic in many pieces."""
 
 _WORD = re.compile(r"\w+(?:[.,'’\-]\w+)*")
-_BREAK = re.compile(r"[.!?…:;\n|]")
+
 _DIGIT = re.compile(r"\d")
 
 
@@ -59,35 +60,90 @@ def _hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
+_MEMO_SIZE = 200_000
+"""Words whose hashes and forms are remembered, at most (then forgotten at once): news repeats
+its words, so most of a signature's words are looked up rather than hashed."""
+_HASHES: dict[str, int] = {}
+_WORDS: dict[str, str] = {}
+_TERMS: dict[str, int] = {}
+
+
+def _remembered(memo: dict, key: str, value: object) -> None:
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+
+
+def _hashes(words: list[str]) -> list[int]:
+    """:func:`_hash` of each word, through the memo."""
+    found = list(map(_HASHES.get, words))
+    if None in found:
+        for i, value in enumerate(found):
+            if value is None:
+                found[i] = value = _hash(words[i])
+                _remembered(_HASHES, words[i], value)
+    return found  # type: ignore[return-value]
+
+
 def _normal(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
+def _normal_head(text: str, chars: int) -> str:
+    """``_normal(text).strip()[:chars]``, normalizing only as much of a long text as it needs."""
+    if len(text) > 4 * chars:
+        head = _normal(text[: 4 * chars]).strip()
+        if len(head) >= 2 * chars:  # a normal form changes a few characters at its cut only
+            return head[:chars]
+    return _normal(text).strip()[:chars]
 
 
 def _word(token: str) -> str:
     """A token as compared: case folded, without a possessive, numbers without separators."""
-    token = token.casefold()
-    if token.endswith(("'s", "’s")):
-        token = token[:-2]
-    if _DIGIT.search(token):
-        token = token.replace(",", "").replace("'", "").replace("’", "")
-    return token
+    word = _WORDS.get(token)
+    if word is None:
+        word = token.casefold()
+        if word.endswith(("'s", "’s")):
+            word = word[:-2]
+        if _DIGIT.search(word):
+            word = word.replace(",", "").replace("'", "").replace("’", "")
+        _remembered(_WORDS, token, word)
+    return word
+
+
+def _terms(tokens: list[str]) -> list[int]:
+    """The hash each token counts under among an item's words (-1: too short to count)."""
+    found = list(map(_TERMS.get, tokens))
+    if None in found:
+        for i, value in enumerate(found):
+            if value is None:
+                token = tokens[i]
+                long = len(token) >= 2 or _has_digit(token)
+                found[i] = value = _hash(_word(token)[:STEM]) if long else -1
+                _remembered(_TERMS, token, value)
+    return found  # type: ignore[return-value]
 
 
 def _has_digit(token: str) -> bool:
     return _DIGIT.search(token) is not None
 
 
-def _capitalized_inside(text: str) -> list[str]:
-    """Tokens written with a capital that do not start a sentence, a line or the text."""
-    found = []
-    previous_end = 0
-    for match in _WORD.finditer(text):
-        token = match.group()
-        starts = previous_end == 0 or _BREAK.search(text, previous_end, match.start()) is not None
-        if not starts and token[0].isupper() and len(token) > 1:
+_GAP_AND_WORD = re.compile(r"(\W*)(" + _WORD.pattern + ")")
+"""A word and what precedes it since the previous word (only non-word characters can)."""
+_BREAKS = frozenset(".!?…:;\n|")
+
+
+def _tokens_and_capitalized(text: str) -> tuple[list[str], list[str]]:
+    """The text's tokens, and those written with a capital that do not start a sentence, a
+    line or the text."""
+    tokens, found = [], []
+    first = True
+    for gap, token in _GAP_AND_WORD.findall(text):
+        tokens.append(token)
+        if not first and token[0].isupper() and len(token) > 1 and _BREAKS.isdisjoint(gap):
             found.append(token)
-        previous_end = match.end()
-    return found
+        first = False
+    return tokens, found
 
 
 def _title_cased(words: list[str]) -> bool:
@@ -141,36 +197,36 @@ class Signature:
 
 def signature(title: str, text: str) -> Signature:
     """The signature of an item's title and plain text."""
-    title, text = _normal(title).strip(), _normal(text).strip()
+    title = _normal(title).strip()
+    text = _normal_head(text, max(SHINGLE_CHARS, LEAD_CHARS))
     title_tokens = _WORD.findall(title)
-    words = [_hash(w) for w in _WORD.findall(f"{title}\n{text[:SHINGLE_CHARS]}".casefold())]
+    words = _hashes(_WORD.findall(f"{title}\n{text[:SHINGLE_CHARS]}".casefold()))
     shingles = {
         (a * 1000003 + b * 10007 + c) & 0xFFFFFFFF
         for a, b, c in zip(words, words[1:], words[2:], strict=False)
     }
-    lead = text[:LEAD_CHARS]
-    lead_tokens = _WORD.findall(lead)
-    names = {_word(t) for t in _capitalized_inside(lead)}
+    lead_tokens, inside = _tokens_and_capitalized(text[:LEAD_CHARS])
+    names = set(map(_word, inside))
     capitalized = [t for t in title_tokens if t[0].isupper() and len(t) > 1]
     if _title_cased(title_tokens):  # its capitals say nothing: only those the text shares
         written = {_word(t) for t in lead_tokens if t[0].isupper()}
         capitalized = [t for t in capitalized if _word(t) in written]
-    names.update(_word(t) for t in capitalized)
+    names.update(map(_word, capitalized))
     numbers = {_word(t) for t in title_tokens if _has_digit(t)}
     names.update(numbers)
     names.update(_word(t) for t in lead_tokens if _has_digit(t))
     terms: Counter[int] = Counter()
-    for weight, tokens in ((TITLE_WEIGHT, title_tokens), (1, lead_tokens)):
-        for token in tokens:
-            if len(token) >= 2 or _has_digit(token):
-                terms[_hash(_word(token)[:STEM])] += weight
+    for term in _terms(title_tokens):
+        if term >= 0:
+            terms[term] += TITLE_WEIGHT
+    terms.update(t for t in _terms(lead_tokens) if t >= 0)
     return Signature(
         sketch=tuple(sorted(shingles)[:SKETCH]),
         shingles=len(shingles),
-        names=frozenset(map(_hash, names)),
-        title_numbers=frozenset(map(_hash, numbers)),
+        names=frozenset(_hashes(list(names))),
+        title_numbers=frozenset(_hashes(list(numbers))),
         terms={t: min(c, 255) for t, c in terms.items()},  # stored in a byte each
-        headline=_hash(" ".join(_word(t) for t in title_tokens)),
+        headline=_hash(" ".join(map(_word, title_tokens))),
     )
 
 
@@ -270,6 +326,20 @@ class Member:
     source: int = 0
 
 
+class _Weights(dict[int, float]):
+    """Word hashes' inverse document frequencies, each computed on its first look-up."""
+
+    __slots__ = ("postings", "total")
+
+    def __init__(self, postings: dict[int, list[int]], total: int):
+        super().__init__()
+        self.postings, self.total = postings, total
+
+    def __missing__(self, term: int) -> float:
+        value = self[term] = math.log(self.total / (len(self.postings.get(term, ())) + 1))
+        return value
+
+
 class Index:
     """The members of a window, found by the title words, names and shingles they share."""
 
@@ -304,26 +374,34 @@ class Index:
         """The inverse document frequency of a word hash among the members."""
         return math.log((len(self.members) + 2) / (len(self._postings.get(term, ())) + 1))
 
+    def _weights(self) -> Weights:
+        """:meth:`weight`, remembering each word's while the members stay as they are."""
+        return _Weights(self._postings, len(self.members) + 2).__getitem__
+
     def matches(self, member: Member) -> list[int]:
         """The members (not ``member`` itself) that report the same event, within the window."""
-        hits: Counter[int] = Counter()
         common = max(COMMON, len(self.members) // 20)
-        for term in self._terms(member.signature):
-            ids = self._postings.get(term, ())
-            if len(ids) <= common:
-                hits.update(ids)
+        postings = self._postings
+        found_by = [postings.get(term, ()) for term in self._terms(member.signature)]
+        hits = Counter(chain.from_iterable(ids for ids in found_by if len(ids) <= common))
         found = []
-        vector = _Vector(member.signature, self.weight)
+        weight = self._weights()
+        vector = None  # built for the first candidate that needs it
         for other_id, count in hits.items():
             if count < 2 or other_id == member.id:
                 continue
             other = self.members[other_id]
             if abs(other.published - member.published) > WINDOW:
                 continue
-            if other.link_key == member.link_key or same_event(
+            if other.link_key == member.link_key:
+                found.append(other_id)
+                continue
+            if vector is None:
+                vector = _Vector(member.signature, weight)
+            if same_event(
                 member.signature,
                 other.signature,
-                self.weight,
+                weight,
                 one_source=other.source == member.source,
                 vector=vector,
             ):

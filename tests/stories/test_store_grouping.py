@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from aggregator.ingest.parse import parse_and_sign
 from aggregator.model.entry import Entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
 from aggregator.store.models import Item, Source
 from aggregator.stories.assign import group_pending
+from aggregator.stories.grouping import signature
 from tests.stories.labeled import figures, load
 
 NOW = datetime(2026, 2, 18, 6, 0, tzinfo=UTC)
@@ -245,11 +247,19 @@ def test_two_workers_grouping_at_once_reach_what_one_reaches(database_url: str) 
             assert sum(done) == len(_keys(db))  # every item grouped once
             together = _partition(db)
             with db.session() as s:  # back to ungrouped, then one worker alone
-                s.execute(update(Item).values(story_key=Item.link_key, story_signature=None))
+                s.execute(
+                    update(Item).values(
+                        story_key=Item.link_key, story_signature=None, story_pending=True
+                    )
+                )
             group_pending(db, batch=25)
             assert _partition(db) == together
             with db.session() as s:
-                s.execute(update(Item).values(story_key=Item.link_key, story_signature=None))
+                s.execute(
+                    update(Item).values(
+                        story_key=Item.link_key, story_signature=None, story_pending=True
+                    )
+                )
     finally:
         db.dispose()
 
@@ -267,3 +277,23 @@ def test_items_dated_at_the_calendars_ends_are_grouped(db: Database) -> None:
         ],
     )
     assert group_pending(db) == 2
+
+
+def test_the_parser_signs_entries_and_grouping_keeps_the_signature(db: Database) -> None:
+    body = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+    <item><title>Six skiers found alive, ten missing after California avalanche</title>
+    <link>https://news-one.example/2026/avalanche</link><guid>a1</guid>
+    <description>{WIRE}</description><pubDate>Tue, 17 Feb 2026 22:00:00 GMT</pubDate></item>
+    </channel></rss>""".encode()
+    [entry] = parse_and_sign(body, "https://news-one.example/feed", now=NOW).entries
+    made = signature(entry.title, entry.content_text).encode()
+    assert entry.story_signature == made
+    [item] = _store(db, _source(db, "https://news-one.example/feed"), [entry])
+    with db.session() as s:
+        stored = s.execute(select(Item.story_signature, Item.story_pending)).one()
+    assert tuple(stored) == (made, True)  # stored as parsed, awaiting grouping
+    assert group_pending(db) == 1
+    with db.session() as s:
+        stored = s.execute(select(Item.story_signature, Item.story_pending)).one()
+    assert tuple(stored) == (made, False)
+    assert _keys(db)[item]

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from aggregator.model.entry import FeedParseError, ParsedFeed
+from aggregator.stories.grouping import signature
 
 from . import feedparser_tier, guard, jsonfeed, lxml_tier, repair
 from .normalize import normalise_feed
@@ -55,6 +56,21 @@ def parse_feed(
     if guard.looks_like_html(body):
         raise FeedParseError("not a feed: looks like an HTML page")
     return _feedparser_tier(body, url, content_type, now)
+
+
+def parse_and_sign(
+    body: bytes,
+    url: str,
+    *,
+    content_type: str | None = None,
+    now: datetime | None = None,
+) -> ParsedFeed:
+    """:func:`parse_feed`, each entry with its story signature: made here, in the parser
+    processes beside the parsing, so the store thread's grouping only compares."""
+    feed = parse_feed(body, url, content_type=content_type, now=now)
+    for entry in feed.entries:
+        entry.story_signature = signature(entry.title, entry.content_text).encode()
+    return feed
 
 
 def _charset_overrides(content_type: str | None, root: etree._Element) -> bool:
