@@ -31,7 +31,7 @@ from aggregator.store.items import store_entries
 from aggregator.store.models import BriefRow, Edition, Item, Source
 from aggregator.store.subscribers import upsert_subscriber
 from tests.cli import config_text, run_cli
-from tests.support.feedserver import FeedServer
+from tests.support.feedserver import FeedServer, distinct_text
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 SENTENCES = (
@@ -44,12 +44,15 @@ SENTENCES = (
 
 
 def story_feed(title: str, items: int, link: str) -> bytes:
-    """An RSS feed whose items have real sentences, so each brief has bullets."""
+    """An RSS feed whose items have sentences, so each brief has bullets, each item about an
+    event of its own (grouping keeps them apart)."""
     entries = "".join(
         f"<item><title>{title} story {n}</title><link>{link}{n}</link><guid>{title}-{n}</guid>"
         f"<pubDate>{(NOW.replace(hour=n % 9, minute=n)).strftime('%a, %d %b %Y %H:%M:%S GMT')}"
         f"</pubDate><description><![CDATA[<p>"
-        + " ".join(s.format(day=f"day {n} of {title}") for s in SENTENCES)
+        + SENTENCES[0].format(day=f"day {n} of {title}")
+        + " "
+        + distinct_text(f"{title}-{n}", 5)
         + "</p>]]></description></item>"
         for n in range(items)
     )

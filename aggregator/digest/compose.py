@@ -71,23 +71,33 @@ def _order(story: StoryHead, now: datetime) -> tuple[float, float, str]:
 
 
 class _Best:
-    """The best ``cap`` stories of each of many groups, holding at most twice that per group."""
+    """The best ``cap`` stories of each of many groups, holding at most twice that per group.
 
-    def __init__(self, cap: int, now: datetime) -> None:
-        self.cap, self.now = cap, now
+    What a group's cap leaves out goes to ``spill`` (when given), so it can fill an edition
+    the capped stories leave short.
+    """
+
+    def __init__(self, cap: int, now: datetime, spill: _Best | None = None) -> None:
+        self.cap, self.now, self.spill = cap, now, spill
         self.groups: dict[object, list[tuple[tuple[float, float, str], StoryHead]]] = {}
 
     def add(self, group: object, story: StoryHead) -> None:
         kept = self.groups.setdefault(group, [])
         kept.append((_order(story, self.now), story))
         if len(kept) >= 2 * self.cap:
-            kept.sort(key=lambda pair: pair[0])
-            del kept[self.cap :]
+            self._trim(kept)
+
+    def _trim(self, kept: list[tuple[tuple[float, float, str], StoryHead]]) -> None:
+        kept.sort(key=lambda pair: pair[0])
+        if self.spill is not None:
+            for _, story in kept[self.cap :]:
+                self.spill.add(not story.dated, story)
+        del kept[self.cap :]
 
     def stories(self) -> Iterable[StoryHead]:
         for kept in self.groups.values():
-            kept.sort(key=lambda pair: pair[0])
-            yield from (story for _, story in kept[: self.cap])
+            self._trim(kept)
+            yield from (story for _, story in kept)
 
 
 def rank(
@@ -102,10 +112,14 @@ def rank(
 
     At most ``per_publisher`` come from one publisher (the primary item's), and at most
     ``undated_per_source`` stories without a date from one source, so a feed of undated pages
-    never pushes dated news out. Holds a few stories per publisher and source, not the window.
+    never pushes dated news out and one busy site cannot fill an edition. The caps spread an
+    edition, they never leave it short: when the capped stories do not fill ``limit``, the best
+    of those the caps left out fill it (dated ones first). Holds a few stories per publisher
+    and source, and ``limit`` more, not the window.
     """
-    undated = _Best(undated_per_source, now)
-    by_publisher = _Best(per_publisher or limit, now)
+    spill = _Best(limit, now)
+    undated = _Best(undated_per_source, now, spill)
+    by_publisher = _Best(per_publisher or limit, now, spill)
     for story in stories:
         if story.dated:
             by_publisher.add(story.publisher or story.key, story)
@@ -113,7 +127,16 @@ def rank(
             undated.add(story.source_id, story)
     for story in undated.stories():
         by_publisher.add(story.publisher or story.key, story)
-    return heapq.nsmallest(limit, by_publisher.stories(), key=lambda s: _order(s, now))
+    chosen = heapq.nsmallest(limit, by_publisher.stories(), key=lambda s: _order(s, now))
+    if len(chosen) < limit:
+        left = []
+        for undated_left in (False, True):  # the dated ones first
+            kept = spill.groups.get(undated_left, [])
+            spill._trim(kept)
+            left += [story for _, story in kept]
+        chosen += left[: limit - len(chosen)]
+        chosen.sort(key=lambda s: _order(s, now))
+    return chosen
 
 
 def choose_stories(

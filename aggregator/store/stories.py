@@ -248,10 +248,12 @@ def newest_stories(
     ``brief_missing``, the primary items without a brief are briefed first.
 
     An undated item's date is when it was first seen, so a feed of undated pages would fill
-    the feed: at most :data:`UNDATED_PER_SOURCE` undated stories of each source are taken.
+    the feed: at most :data:`UNDATED_PER_SOURCE` undated stories of each source are taken
+    while others can fill it; the ones left out fill what the rest leave short.
     """
     keys: dict[str, None] = {}
     undated: dict[int, set[str]] = {}
+    spare: dict[str, None] = {}  # undated stories over their source's cap, newest first
     offset, page = 0, max(limit * 2, 50)
     while len(keys) < limit:
         batch = session.execute(
@@ -266,10 +268,16 @@ def newest_stories(
             if not dated and key not in keys:
                 seen = undated.setdefault(source_id, set())
                 if len(seen) >= UNDATED_PER_SOURCE:
+                    if len(spare) < limit:
+                        spare[key] = None
                     continue
                 seen.add(key)
             keys[key] = None
         offset += page
+    for key in spare:
+        if len(keys) >= limit:
+            break
+        keys.setdefault(key, None)
     stories = load_stories(session, list(keys)[:limit])
     missing = [s.primary.id for s in stories if s.primary.brief is None]
     if missing and brief_missing is not None:

@@ -155,13 +155,27 @@ def test_publish_writes_the_feeds_and_status_reports_them(polled: Installation) 
     )
 
 
-LLM_BRIEF = {
+LLM_BRIEF = {  # faithful to the item, as the LLM check demands, each bullet with its passage
     "bullets": [
-        "Agents exploit flaws in their reward signal, and larger models find loopholes faster.",
-        "The team proposes a one-day audit of reward functions before each training run.",
+        {
+            "text": "Reward hacking is when an agent exploits flaws in its reward signal.",
+            "source": "Reward hacking is a failure mode in which an agent exploits flaws in its"
+            " reward signal.",
+        },
+        {
+            "text": "The team proposes auditing reward functions before each training run.",
+            "source": "The team proposes auditing reward functions before each training run"
+            " begins.",
+        },
     ],
-    "terms": [{"term": "Reward hacking", "definition": "Exploiting flaws in a reward signal."}],
-    "paragraph": "Reward audits caught most loopholes but cannot anticipate every exploit.",
+    "terms": [
+        {
+            "term": "Reward hacking",
+            "definition": "A failure mode in which an agent exploits flaws in its reward signal.",
+        }
+    ],
+    "paragraph": "An audit takes about a day and caught most of the loopholes in their"
+    " experiments.",
 }
 
 
@@ -181,8 +195,11 @@ def test_brief_refresh_uses_the_configured_llm(tmp_path: Path, feed_server: Feed
         out = ok(run_cli(config, "brief", ARTICLE_URL, "--refresh"))
         assert len(llm.requests) == asked + 1
     lines = [line.strip() for line in out.splitlines()]
-    assert [f"• {b}" for b in LLM_BRIEF["bullets"]] == lines[5:7], out
-    assert "Reward hacking: Exploiting flaws in a reward signal." in lines
+    assert [f"• {b['text']}" for b in LLM_BRIEF["bullets"]] == lines[5:7], out  # type: ignore[index]
+    assert (
+        "Reward hacking: A failure mode in which an agent exploits flaws in its reward signal."
+        in lines
+    )
     assert "extractive" not in lines[2]
 
 

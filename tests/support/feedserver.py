@@ -17,6 +17,7 @@ import dataclasses
 import gzip
 import hashlib
 import html
+import random
 import socket
 import threading
 import time
@@ -81,11 +82,22 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
+def distinct_text(seed: str, sentences: int = 3) -> str:
+    """Sentences of made-up words drawn from ``seed``: each item its own event, so that story
+    grouping, which merges copies and reports of one event, keeps test items apart."""
+    pick = random.Random(seed)
+    syllables = ("ka", "lo", "mi", "ru", "te", "va", "zo", "pe", "ni", "su", "da", "fo", "gu")
+    words = ["".join(pick.choice(syllables) for _ in range(3)) for _ in range(8 * sentences)]
+    return " ".join(" ".join(words[i : i + 8]).capitalize() + "." for i in range(0, len(words), 8))
+
+
 def rss_feed(title: str = "Test feed", items: int = 3, link: str = "http://example.test/") -> bytes:
-    """A small valid RSS 2.0 document with `items` entries (guids `<title>-<n>`)."""
+    """A small valid RSS 2.0 document with `items` entries (guids `<title>-<n>`), each about an
+    event of its own (``distinct_text``)."""
     entries = "".join(
         f"<item><title>{html.escape(title)} item {n}</title><link>{link}{n}</link>"
-        f"<guid>{html.escape(title)}-{n}</guid><description>Body of item {n}.</description></item>"
+        f"<guid>{html.escape(title)}-{n}</guid>"
+        f"<description>Body of item {n}. {distinct_text(f'{title}-{n}')}</description></item>"
         for n in range(items)
     )
     return (
