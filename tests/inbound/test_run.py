@@ -65,6 +65,10 @@ def test_run_starts_the_listener_and_a_mail_becomes_an_item(tmp_path: Path) -> N
                     break
                 time.sleep(0.5)
             assert "Issue 12: the week in alignment" in listed, listed
+            shown = ok(run_cli(config, "sources", "show", "The Weekly"))
+            [row] = [line for line in shown.splitlines() if "Issue 12" in line]
+            assert "none" in row.split("Issue 12", 1)[1]  # dkim and spf: no signature, no relay
+            assert "spf" in shown
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=30)
