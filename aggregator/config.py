@@ -321,6 +321,19 @@ class InboundSettings(_Section):
     bounce_local_part: str = Field("bounces", pattern=r"^[a-z0-9][a-z0-9._-]{0,30}$")
     """While the listener runs, digests go out from ``<bounce_local_part>+<signed delivery
     token>@<domain>`` (VERP), and the bounces that come back later are counted."""
+    trusted_relays: list[str] = []
+    """Networks of the relays in front (Postfix): only mail they hand over has its SPF result
+    taken from the relay's topmost ``Authentication-Results`` / ``Received-SPF`` header."""
+    relay_id: str = Field("", max_length=253)
+    """The relay's authserv-id (``Authentication-Results``) or ``receiver=`` (``Received-SPF``):
+    when set, only a header naming it counts."""
+
+    @field_validator("trusted_relays")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return value
 
 
 class MailSettings(_Section):

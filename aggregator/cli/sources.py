@@ -173,7 +173,7 @@ def show(ctx: click.Context, ref: str) -> None:
         if not mails:
             console.print("no mail received yet", markup=False)
             return
-        grid = table(("received", "from", "subject", "dkim", "item"))
+        grid = table(("received", "from", "subject", "dkim", "spf", "item"))
         for mail in mails:
             add_row(
                 grid,
@@ -181,6 +181,7 @@ def show(ctx: click.Context, ref: str) -> None:
                 mail.from_header[:60],
                 mail.subject[:80],
                 mail.dkim + (f" ({mail.dkim_domain})" if mail.dkim_domain else ""),
+                mail.spf,
                 str(mail.item_id) if mail.item_id else "-",
             )
         console.print(grid)

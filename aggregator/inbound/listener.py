@@ -24,6 +24,7 @@ from aggregator.config import Settings
 from aggregator.inbound.bounces import record_report
 from aggregator.inbound.message import parse_mail
 from aggregator.inbound.newsletters import source_for, store_mail
+from aggregator.inbound.spf import spf_result
 from aggregator.mail.verp import delivery_of
 from aggregator.store.claims import write_transaction
 from aggregator.store.db import Database
@@ -101,15 +102,16 @@ class InboundHandler:
         if len(data) > self.settings.mail.inbound.max_message_bytes:
             return "552 5.3.4 Message too big"
         loop = asyncio.get_running_loop()
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
         try:
             return await loop.run_in_executor(
-                None, self._accept, envelope.mail_from or "", list(envelope.rcpt_tos), data
+                None, self._accept, envelope.mail_from or "", list(envelope.rcpt_tos), data, peer
             )
         except Exception:
             log.exception("inbound mail from %r could not be stored", envelope.mail_from)
             return "451 4.3.0 Could not store the message; try again later"
 
-    def _accept(self, mail_from: str, recipients: list[str], data: bytes) -> str:
+    def _accept(self, mail_from: str, recipients: list[str], data: bytes, peer: str = "") -> str:
         bounced = [d for d in map(self._delivery, recipients) if d is not None]
         for delivery_id in dict.fromkeys(bounced):
             record_report(self.db, self.settings, delivery_id, data)
@@ -121,15 +123,23 @@ class InboundHandler:
         now = utcnow()
         mail = parse_mail(data, now)
         verdict = dkim_result(data, self.dnsfunc)
+        inbound = self.settings.mail.inbound
+        spf = spf_result(data, peer, inbound.trusted_relays, inbound.relay_id)
         for source_id in dict.fromkeys(filter(None, map(self._lookup, recipients))):
             if self.per_source.hit(f"inbound-source:{source_id}"):
                 log.warning("inbound source=%d over its hourly rate: mail dropped", source_id)
                 continue
             with write_transaction(self.db) as connection, OrmSession(bind=connection) as orm:
-                store_mail(orm, source_id, mail, mail_from=mail_from, dkim=verdict, now=now)
+                store_mail(
+                    orm, source_id, mail, mail_from=mail_from, dkim=verdict, spf=spf, now=now
+                )
                 orm.commit()
             log.info(
-                "inbound source=%d mail %r stored (dkim=%s)", source_id, mail.subject, verdict[0]
+                "inbound source=%d mail %r stored (dkim=%s, spf=%s)",
+                source_id,
+                mail.subject,
+                verdict[0],
+                spf,
             )
         return "250 OK"
 

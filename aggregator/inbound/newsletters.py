@@ -60,6 +60,7 @@ def store_mail(
     mail_from: str,
     dkim: tuple[str, str | None],
     now: datetime,
+    spf: str = "none",
 ) -> int | None:
     """Store the mail as an item of the source (once: its Message-ID is the key) and note it
     among the source's latest mails; returns the new item's id, None when it was stored before."""
@@ -67,13 +68,13 @@ def store_mail(
     if source is None:
         return None
     if not dkim_allows(source.dkim_domains, dkim):
-        session.add(_noted(source_id, mail, mail_from, dkim, now, refused=True))
+        session.add(_noted(source_id, mail, mail_from, dkim, now, spf=spf, refused=True))
         return None
     stored = store_entries(session, source, [mail.entry], now)
     item_id = stored.new_ids[0] if stored.new_ids else None
     if item_id is not None:
         source.last_new_at = now
-    session.add(_noted(source_id, mail, mail_from, dkim, now, item_id=item_id))
+    session.add(_noted(source_id, mail, mail_from, dkim, now, spf=spf, item_id=item_id))
     return item_id
 
 
@@ -94,6 +95,7 @@ def _noted(
     dkim: tuple[str, str | None],
     now: datetime,
     *,
+    spf: str = "none",
     item_id: int | None = None,
     refused: bool = False,
 ) -> InboundMail:
@@ -106,6 +108,7 @@ def _noted(
         message_id=mail.message_id,
         dkim=("refused:" if refused else "") + dkim[0],
         dkim_domain=dkim[1],
+        spf=spf,
         item_id=item_id,
     )
 

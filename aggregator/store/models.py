@@ -392,6 +392,8 @@ class InboundMail(Base):
     """``pass`` (with ``dkim_domain``), ``fail`` or ``none``; prefixed ``refused:`` when the
     source requires a signature this is not."""
     dkim_domain: Mapped[str | None] = mapped_column(Text)
+    spf: Mapped[str] = mapped_column(String(16), default="none")
+    """The SPF result the trusted relay in front recorded (inbound/spf.py), else ``none``."""
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
     """The item it became; None when it was one already stored."""
 
