@@ -45,28 +45,22 @@ BATCH = 500
 """Items grouped per transaction."""
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :name))")
 
-_PENDING = (
-    select(
-        ITEMS.c.id,
-        ITEMS.c.source_id,
-        ITEMS.c.link_key,
-        ITEMS.c.story_key,
-        ITEMS.c.published_at,
-        ITEMS.c.story_signature,
-        ITEMS.c.changed_at,
-    )
-    .where(ITEMS.c.story_pending)
-    .order_by(ITEMS.c.published_at, ITEMS.c.id)
-    .limit(bindparam("limit"))
-)
-_WINDOW = select(
+_MEMBER = (
     ITEMS.c.id,
     ITEMS.c.source_id,
     ITEMS.c.link_key,
     ITEMS.c.story_key,
     ITEMS.c.published_at,
     ITEMS.c.story_signature,
-).where(
+)
+"""What grouping reads of an item, pending or already in a story."""
+_PENDING = (
+    select(*_MEMBER, ITEMS.c.changed_at)
+    .where(ITEMS.c.story_pending)
+    .order_by(ITEMS.c.published_at, ITEMS.c.id)
+    .limit(bindparam("limit"))
+)
+_WINDOW = select(*_MEMBER).where(
     ~ITEMS.c.story_pending,
     ITEMS.c.published_at >= bindparam("lo"),
     ITEMS.c.published_at <= bindparam("hi"),
