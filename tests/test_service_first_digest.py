@@ -18,12 +18,6 @@ pytestmark = pytest.mark.slow
 TICK = 60
 
 
-@pytest.mark.xfail(
-    reason="known race: a delivery rendered while the first poll is still storing sees none of "
-    "its items, and its items' first-seen time (the poll's start) is not after the window's end, "
-    "so the skipped delivery is not revived until the next run",
-    strict=False,
-)
 def test_the_first_digest_goes_out_right_after_the_first_poll(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

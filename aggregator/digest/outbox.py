@@ -79,6 +79,7 @@ from aggregator.model.status import (
 )
 from aggregator.store.claims import claim, new_token, release, write_transaction
 from aggregator.store.db import Database, chunked
+from aggregator.store.items import settled_now
 from aggregator.store.models import (
     DELIVERIES,
     Delivery,
@@ -317,7 +318,7 @@ back what this worker still holds)."""
         this moment, so a run queued before the first poll mails what that poll brought.
         """
         outcomes: dict[int, dict] = {}
-        now = self.clock()
+        now = settled_now(self.db, self.clock)  # what a store under way brings is in, or later
         with self.db.session() as session:
             rows = session.scalars(
                 select(Delivery)

@@ -28,6 +28,7 @@ from aggregator.inbound.spf import spf_result
 from aggregator.mail.verp import delivery_of
 from aggregator.store.claims import write_transaction
 from aggregator.store.db import Database
+from aggregator.store.items import first_seen_now
 from aggregator.store.models import utcnow
 from aggregator.store.state import SharedRateLimiter
 
@@ -130,8 +131,9 @@ class InboundHandler:
                 log.warning("inbound source=%d over its hourly rate: mail dropped", source_id)
                 continue
             with write_transaction(self.db) as connection, OrmSession(bind=connection) as orm:
+                stamp = first_seen_now(connection, utcnow)
                 store_mail(
-                    orm, source_id, mail, mail_from=mail_from, dkim=verdict, spf=spf, now=now
+                    orm, source_id, mail, mail_from=mail_from, dkim=verdict, spf=spf, now=stamp
                 )
                 orm.commit()
             log.info(

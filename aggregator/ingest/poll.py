@@ -36,7 +36,7 @@ from aggregator.store.claims import (
     write_transaction,
 )
 from aggregator.store.db import Database
-from aggregator.store.items import store_entries
+from aggregator.store.items import first_seen_now, store_entries
 from aggregator.store.models import SOURCES, Item, Source, utcnow
 from aggregator.store.schedule import (
     RECOVERED,
@@ -309,7 +309,7 @@ class Poller:
             )
             with write_transaction(self.db) as connection, Session(bind=connection) as session:
                 outcome = self._store(
-                    session, known, result, parsed, now, PollReport(), pushed=True
+                    session, known, result, parsed, PollReport(), pushed=True
                 )
                 session.commit()
         except BaseException:  # not a feed, or the store failed: give the claim back
@@ -364,7 +364,7 @@ class Poller:
             if not result.not_modified:
                 parsed = await parsers.parse(result, now, fallback=store.call)
             result.body = b""  # parsed: the bytes are no longer needed
-            return await store.record(self._store, known, result, parsed, now, report)
+            return await store.record(self._store, known, result, parsed, report)
         except FeedParseError as exc:
             failed = partial(self._failed, unusable=True)
             return await store.record(
@@ -413,7 +413,6 @@ class Poller:
         source: PolledSource,
         result: FetchResult,
         parsed: ParsedFeed | None,
-        now: datetime,
         report: PollReport,
         *,
         pushed: bool = False,
@@ -425,6 +424,7 @@ class Poller:
         may be a part of the feed: the feed's hub and topic stay as the last poll found them.
         """
         connection = session.connection()
+        now = first_seen_now(connection, self.clock)  # in this transaction, under the fence
         if not release(connection, SOURCES, [source.id], token=self.token):
             return self._lost(source.id, result.elapsed)
         moved = self._apply_move(session, source, result)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.model.dates import sane_date
 from aggregator.model.entry import Entry
 from aggregator.model.links import without_tracking
 from aggregator.store.chunks import scalars_in
+from aggregator.store.claims import write_transaction
 from aggregator.store.db import Database, chunked, conflict_insert
+from aggregator.store.locks import hold_window_fence
 from aggregator.store.models import ITEMS, BriefRow, Item, Source
 from aggregator.store.schedule import PolledSource
 
@@ -62,13 +64,29 @@ _KNOWN_KEYS = select(Item.key_hash, Item.content_hash).where(
 """A source's stored keys and fingerprints (built once: a poll asks for a thousand sources)."""
 
 
+def first_seen_now(session: Session | Connection, clock: Callable[[], datetime]) -> datetime:
+    """The time to stamp on the items this write transaction stores, taken inside it under the
+    window fence: a digest window that closes at a moment sees every item first seen by then."""
+    connection = session.connection() if isinstance(session, Session) else session
+    hold_window_fence(connection)
+    return clock()
+
+
+def settled_now(db: Database, clock: Callable[[], datetime]) -> datetime:
+    """Now, once every store under way has committed: each item first seen at or before the
+    returned moment is visible to what reads after it (where a digest window may close)."""
+    with write_transaction(db) as connection:  # on SQLite, waits for the writer
+        hold_window_fence(connection, exclusive=True)
+        return clock()
+
+
 def store_entries(
     session: Session, source: Source | PolledSource, entries: Sequence[Entry], now: datetime
 ) -> StoreResult:
     """Insert new entries and update changed ones, in one batch per kind.
 
     Known keys are read first, so unchanged entries cost one dictionary look-up. Entries
-    without a date get ``now`` (first seen). Duplicate keys within one document keep the first.
+    without a date get ``now`` (first seen: take it with :func:`first_seen_now`). Duplicate keys within one document keep the first.
     """
     connection = session.connection()  # Core statements: the ORM's execution layer is not needed
     known = dict(connection.execute(_KNOWN_KEYS, {"source_id": source.id}).all())

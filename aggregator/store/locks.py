@@ -23,6 +23,16 @@ log = logging.getLogger("aggregator.locks")
 _KEY = "hashtext(current_schema() || ':' || :name)"
 
 
+def hold_window_fence(connection: Connection, *, exclusive: bool = False) -> None:
+    """Hold the items' window fence until this transaction ends (PostgreSQL; on SQLite every
+    write transaction already excludes the others). Storing items holds it shared; closing a
+    digest window holds it alone, so it waits for every store under way."""
+    if connection.dialect.name == "sqlite":
+        return
+    lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    connection.execute(text(f"SELECT {lock}({_KEY})"), {"name": "items-window"})
+
+
 def _lock_path(engine: Engine, name: str) -> Path | None:
     """The lock file for a SQLite database (None for an in-memory one)."""
     database = engine.url.database

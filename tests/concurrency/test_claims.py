@@ -101,7 +101,7 @@ def test_recording_with_a_lost_claim_changes_nothing(db: Database) -> None:
     result = FetchResult(url="https://s0.example/feed", status=200, body=b"", elapsed=0.1)
     known = poller._load([source_id])[source_id]
     with db.session() as session:
-        outcome = poller._store(session, known, result, parsed, later, PollReport())
+        outcome = poller._store(session, known, result, parsed, PollReport())
     assert outcome.result == PollResult.LOST
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Item)) == 0
