@@ -308,9 +308,7 @@ class Poller:
                 last_modified=known.last_modified,
             )
             with write_transaction(self.db) as connection, Session(bind=connection) as session:
-                outcome = self._store(
-                    session, known, result, parsed, PollReport(), pushed=True
-                )
+                outcome = self._store(session, known, result, parsed, PollReport(), pushed=True)
                 session.commit()
         except BaseException:  # not a feed, or the store failed: give the claim back
             with write_transaction(self.db) as connection:
