@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,53 @@ def test_run_starts_the_listener_and_a_mail_becomes_an_item(tmp_path: Path) -> N
     assert f"inbound SMTP listening on 127.0.0.1:{port}" in said
     with socket.socket() as probe:  # the listener went with the process
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_newsletter_is_in_the_next_digest_sanitized_and_once(tmp_path: Path) -> None:
+    """Mail in through the running listener, out in a digest: the newsletter is one story of the
+    next digest, its script gone; a second copy of the mail adds nothing, and the digest after
+    that does not repeat it."""
+    body = (
+        "<p>The alignment reading group met on Thursday and chose interpretability as its theme "
+        "for the winter term.</p><p>Twelve members voted for the change, and the first session "
+        "is planned for January.</p><script>alert(1)</script>"
+    )
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[mail.inbound]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\ndomain = "{DOMAIN}"\n'
+        '[[digests]]\nname = "daily"\n'
+    )
+    added = ok(run_cli(config, "sources", "add", "--newsletter", "The Weekly"))
+    match = re.search(r"<([a-z0-9]{20}@" + re.escape(DOMAIN) + r")>", added)
+    assert match, added
+    ok(run_cli(config, "subscribers", "add", "reader@example.org"))
+    command = [sys.executable, "-m", "aggregator", "--config", str(config)]
+    with (tmp_path / "run.log").open("wb") as out:
+        proc = subprocess.Popen(
+            [*command, "run", "--role", "worker"], cwd=tmp_path, env=ENV, stderr=out
+        )
+        try:
+            wait_for_port(port, proc)
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+                for _ in range(2):  # the same message twice
+                    assert (
+                        client.sendmail(
+                            "news@news.example", [match.group(1)], newsletter_mail(html=body)
+                        )
+                        == {}
+                    )
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+    ok(run_cli(config, "digest", "send", "--now"))
+    [mail] = list((tmp_path / "outbox" / "new").iterdir())
+    message = BytesParser(policy=policy.default).parse(mail.open("rb"))
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    assert text.get_content().count("Issue 12: the week in alignment") == 1
+    assert "interpretability" in html.get_content()
+    assert "<script" not in html.get_content() and "alert(1)" not in html.get_content()
+    ok(run_cli(config, "digest", "send"))  # the next digest: nothing new, nothing repeated
+    assert len(list((tmp_path / "outbox" / "new").iterdir())) == 1
