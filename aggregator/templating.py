@@ -1,4 +1,4 @@
-"""One Jinja2 environment for every template under templates/."""
+"""One Jinja2 environment for every template under templates/, and the operator's overrides."""
 
 from __future__ import annotations
 
@@ -16,18 +16,29 @@ _UNESCAPED_SUFFIXES = (".txt.j2", ".txt", ".css")
 
 def _autoescape(name: str | None) -> bool:
     """Escape every template but plain-text and CSS ones: a new kind of template is escaped
-    unless its name says otherwise."""
+    unless its name says otherwise (the same rule for a template the operator overrides)."""
     return name is None or not name.endswith(_UNESCAPED_SUFFIXES)
 
 
 @cache
-def environment() -> jinja2.Environment:
-    """The shared environment: strict undefined, autoescape by file type."""
+def environment(overrides: Path | None = None) -> jinja2.Environment:
+    """The shared environment: strict undefined, autoescape by file name. A file in
+    ``overrides`` (``general.templates_dir``) replaces the shipped one of the same name."""
+    loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(TEMPLATES_DIR))
+    if overrides is not None:
+        loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(overrides)), loader])
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        loader=loader,
         autoescape=_autoescape,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+def source(name: str, overrides: Path | None = None) -> str:
+    """The text of the template file ``name`` (the operator's, else the shipped one), unrendered."""
+    env = environment(overrides)
+    assert env.loader is not None
+    return env.loader.get_source(env, name)[0]

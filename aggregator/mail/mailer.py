@@ -106,7 +106,7 @@ class Mailer:
     def build(self, kind: MailKind, recipient: Recipient) -> bytes:
         letter = self.letter(kind, recipient)
         mail = self.settings.mail
-        env = environment()
+        env = environment(self.settings.templates_dir)
         context = {"letter": letter, "site_name": self.settings.general.name}
         message = EmailMessage(policy=SMTP)
         message["From"] = formataddr((mail.from_name, mail.from_address))

@@ -93,7 +93,7 @@ def write_index(db: Database, settings: Settings) -> bool:
             )
     tags = sorted(p.stem for p in (out / "tags").glob("*.atom")) if (out / "tags").is_dir() else []
     html = (
-        environment()
+        environment(settings.templates_dir)
         .get_template("archive/index.html.j2")
         .render(
             site_name=settings.general.name,

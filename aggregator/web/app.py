@@ -41,7 +41,7 @@ from aggregator.model.status import STICKY, SubscriberStatus
 from aggregator.store import subscribers as lifecycle
 from aggregator.store.models import Subscriber
 from aggregator.store.state import SharedRateLimiter
-from aggregator.templating import TEMPLATES_DIR, environment
+from aggregator.templating import environment, source
 from aggregator.web import subscriptions as subs
 from aggregator.web.security import CSRF, CSRF_FIELD, SecurityHeaders, client_address
 from aggregator.web.static import public_app
@@ -85,7 +85,7 @@ class _Site:
         self.ip_limit = SharedRateLimiter(
             self.db, self.settings.web.subscribe_per_ip_per_hour, 3600
         )
-        self.css = (TEMPLATES_DIR / "web" / "style.css").read_bytes()
+        self.css = source("web/style.css", self.settings.templates_dir).encode("utf-8")
         self.css_version = hashlib.sha256(self.css).hexdigest()[:16]
         self.css_etag = f'"{self.css_version}"'
 
@@ -107,7 +107,7 @@ class _Site:
         """Render ``web/<template>``; pages with forms get a CSRF token (and cookie if needed)."""
         token, new_cookie = self.csrf.issue(request) if form else ("", None)
         html = (
-            environment()
+            environment(self.settings.templates_dir)
             .get_template(f"web/{template}")
             .render(
                 site_name=self.settings.general.name,
