@@ -150,8 +150,19 @@ class GeneralSettings(_Section):
     @classmethod
     def _templates_dir(cls, value: str, info: ValidationInfo) -> str:
         path = _config_file(value, info)
-        if path is not None and not path.is_dir():
+        if path is None:
+            return value
+        if not path.is_dir():
             raise ValueError(f"not a folder: {path}")
+        from aggregator.templating import check_overrides  # Jinja2 only when there are overrides
+
+        problems, strays = check_overrides(path)
+        if problems:
+            raise ValueError("; ".join(problems))
+        for name in strays:
+            log.warning(
+                "general.templates_dir: %s replaces no shipped template and is never used", name
+            )
         return value
 
     @field_validator("base_url")

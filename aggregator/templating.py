@@ -42,3 +42,32 @@ def source(name: str, overrides: Path | None = None) -> str:
     env = environment(overrides)
     assert env.loader is not None
     return env.loader.get_source(env, name)[0]
+
+
+_MAX_OVERRIDE_FILES = 500
+
+
+def check_overrides(folder: Path) -> tuple[list[str], list[str]]:
+    """The operator's templates in ``folder``: ``(problems, strays)``. A problem is a file that
+    cannot be read or compiled (``digest.html.j2 line 3: unexpected '}'``); a stray is a file
+    named like no shipped template, which nothing would ever use."""
+    shipped = set(environment().list_templates())
+    env = environment(folder)
+    problems: list[str] = []
+    strays: list[str] = []
+    for count, path in enumerate(sorted(folder.rglob("*"))):
+        if count >= _MAX_OVERRIDE_FILES:
+            break
+        name = path.relative_to(folder).as_posix()
+        if not path.is_file() or any(part.startswith(".") for part in name.split("/")):
+            continue
+        if name not in shipped:
+            strays.append(name)
+            continue
+        try:
+            env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            problems.append(f"{name} line {exc.lineno}: {exc.message}")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{name}: cannot read ({exc})")
+    return problems, strays

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -76,3 +77,31 @@ def test_a_missing_folder_is_a_one_line_config_error(tmp_path: Path) -> None:
     (tmp_path / "nowhere").mkdir()
     assert config.load(path, {}).templates_dir == tmp_path / "nowhere"
     assert config.load(path, {"AGGREGATOR_GENERAL_TEMPLATES_DIR": ""}).templates_dir is None
+
+
+def test_a_broken_override_is_a_config_error_and_a_stray_file_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _overrides(
+        tmp_path,
+        {
+            "digest.html.j2": "<h1>{{ title }</h1>\n",
+            "web/notice.html.j2": "{% if x %}\n",
+            "digest.html": "<h1>a typo of the name</h1>\n",
+            ".hidden": "",
+        },
+    )
+    path = tmp_path / "config.toml"
+    path.write_text(f'[general]\ntemplates_dir = "{folder.name}"\n')
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path, {})
+    [problem] = info.value.problems
+    assert problem.startswith("config.toml: general.templates_dir: digest.html.j2 line 1: ")
+    assert "; web/notice.html.j2 line " in problem
+    (folder / "digest.html.j2").write_text("<h1>{{ title }}</h1>\n")
+    (folder / "web" / "notice.html.j2").unlink()
+    with caplog.at_level(logging.WARNING, logger="aggregator.config"):
+        assert config.load(path, {}).templates_dir == folder
+    assert [r.getMessage() for r in caplog.records] == [
+        "general.templates_dir: digest.html replaces no shipped template and is never used"
+    ]
