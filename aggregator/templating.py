@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import traceback
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -35,6 +38,32 @@ def environment(overrides: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+class TemplateError(Exception):
+    """A template could not be rendered; the message names its file and line, on one line."""
+
+
+def render(name: str, context: Mapping[str, Any], overrides: Path | None = None) -> str:
+    """Render the template ``name`` (the operator's in ``overrides``, else the shipped one);
+    TemplateError when it fails (an operator's template may name a value that does not exist)."""
+    try:
+        return environment(overrides).get_template(name).render(context)
+    except jinja2.TemplateError as exc:
+        message = " ".join(str(exc.message or exc).split())
+        raise TemplateError(f"template {_where(exc, name)}: {message}") from exc
+
+
+def _where(exc: jinja2.TemplateError, name: str) -> str:
+    """``/srv/my-templates/digest.html.j2 line 3``: the innermost template frame of ``exc``."""
+    if isinstance(exc, jinja2.TemplateSyntaxError) and exc.lineno:
+        return f"{exc.filename or exc.name or name} line {exc.lineno}"
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if frame.filename.endswith((".j2", ".css", ".txt"))
+    ]
+    return f"{frames[-1].filename} line {frames[-1].lineno}" if frames else name
 
 
 def source(name: str, overrides: Path | None = None) -> str:

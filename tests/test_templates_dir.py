@@ -12,7 +12,7 @@ from aggregator import config
 from aggregator.digest.render import prepare
 from aggregator.model.brief import Brief
 from aggregator.publish.feeds import write_feeds
-from aggregator.templating import TEMPLATES_DIR
+from aggregator.templating import TEMPLATES_DIR, TemplateError
 from tests.digest import sample_view
 from tests.publish.test_feed_content import META, _entry
 
@@ -105,3 +105,13 @@ def test_a_broken_override_is_a_config_error_and_a_stray_file_a_warning(
     assert [r.getMessage() for r in caplog.records] == [
         "general.templates_dir: digest.html replaces no shipped template and is never used"
     ]
+
+
+def test_a_value_the_template_does_not_get_fails_naming_file_and_line(tmp_path: Path) -> None:
+    folder = _overrides(tmp_path, {"digest.txt.j2": "{{ title }}\n{{ lead.nosuch }}\n"})
+    with pytest.raises(TemplateError) as info:
+        prepare(sample_view(), templates_dir=folder)
+    assert str(info.value) == (
+        f"template {folder / 'digest.txt.j2'} line 2: 'aggregator.digest.model.StoryView object' "
+        "has no attribute 'nosuch'"
+    )

@@ -19,7 +19,7 @@ import css_inline
 from aggregator.digest.model import DigestView, SourceRef, StoryView
 from aggregator.mail.text import checked_url, clipped_line
 from aggregator.model.brief import MAX_BULLETS, MAX_TERMS, Brief, Term
-from aggregator.templating import environment
+from aggregator.templating import render as render_template
 
 MAX_HTML_BYTES = 102_000
 """Gmail clips HTML beyond about 102 KB; a personalised digest stays under this."""
@@ -199,7 +199,6 @@ def prepare(
     lead = _clean_story(view.lead) if view.lead else None
     more = [_clean_story(s) for s in view.more]
     ph = _Placeholders.new()
-    env = environment(templates_dir)
     context = {
         "title": clipped_line(view.title, LABEL_CHARS),
         "period_label": clipped_line(view.period_label, LABEL_CHARS),
@@ -213,8 +212,8 @@ def prepare(
 
     def render(shown: int) -> tuple[str, str]:
         ctx = context | {"more": more[:shown], "hidden": len(more) - shown}
-        html_doc = _INLINER.inline(env.get_template("digest.html.j2").render(ctx))
-        return html_doc, env.get_template("digest.txt.j2").render(ctx)
+        html_doc = _INLINER.inline(render_template("digest.html.j2", ctx, templates_dir))
+        return html_doc, render_template("digest.txt.j2", ctx, templates_dir)
 
     def fits(html_doc: str) -> bool:
         if max_html_bytes is None:

@@ -25,7 +25,7 @@ from aggregator.mail.text import encoded_url, one_line, xml_safe
 from aggregator.publish.atomic import write_if_changed
 from aggregator.publish.formats import FEED_SUFFIXES, FORMATS
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, with_paragraph
-from aggregator.templating import environment
+from aggregator.templating import render
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -176,10 +176,9 @@ def _write(
         since = _written_updated(out_dir / f"{rel_stem}.atom")
         meta = replace(meta, updated=since or datetime.now(UTC))
     view = _feed_view(meta, rel_stem, entries)
-    env = environment(templates_dir)
     outputs = {
         fmt.suffix: (
-            env.get_template(fmt.template).render(feed=view).encode("utf-8")
+            render(fmt.template, {"feed": view}, templates_dir).encode("utf-8")
             if fmt.template
             else _json_feed(view)
         )

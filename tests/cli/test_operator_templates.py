@@ -49,3 +49,27 @@ def test_the_command_line_reports_a_missing_folder_on_one_line(
     assert one_line_error(run_cli(path, "status", env=env), code=2) == (
         f"error: AGGREGATOR_GENERAL_TEMPLATES_DIR: not a folder: {tmp_path / 'gone'}"
     )
+
+
+def test_a_template_that_fails_is_one_line_and_the_mail_is_recorded_as_failed(
+    make_config: Callable[..., Path], feed_server: FeedServer, tmp_path: Path
+) -> None:
+    folder = _overrides(tmp_path, {"digest.html.j2": "<p>{{ nosuch }}</p>\n"})
+    feed = feed_server.add("/news.xml", rss_feed("News", items=2))
+    path = make_config([{"url": feed, "name": "News"}])
+    env = {**ENV, "AGGREGATOR_GENERAL_TEMPLATES_DIR": str(folder)}
+    assert run_cli(path, "subscribers", "add", "me@example.org", env=env).returncode == 0
+    cycle = run_cli(path, "run", "--once", env=env)
+    assert cycle.returncode == 0 and "Traceback" not in cycle.stderr, cycle.stderr
+    assert "archive page not written: template " in cycle.stderr
+    assert not (path.parent / "outbox" / "new").is_dir() or not any(
+        (path.parent / "outbox" / "new").iterdir()
+    )
+    listed = run_cli(path, "deliveries", "list", "--run", "1", env=env)
+    assert f"render failed: template {folder / 'digest.html.j2'} line 1: 'nosuch' is undefined" in (
+        listed.stdout
+    )
+    preview = run_cli(path, "digest", "preview", "--output", str(tmp_path / "p.html"), env=env)
+    assert one_line_error(preview) == (
+        f"error: template {folder / 'digest.html.j2'} line 1: 'nosuch' is undefined"
+    )
