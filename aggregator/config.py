@@ -739,7 +739,11 @@ def _with_environment(
         if variable not in environ:
             continue
         try:
+            environ[variable].encode("utf-8")  # undecodable bytes arrive as lone surrogates
             value = _env_value(environ[variable], kind)
+        except UnicodeEncodeError:
+            problems.append(f"{variable}: not UTF-8 text")
+            continue
         except ValueError as exc:
             problems.append(f"{variable}: {exc}")
             continue

@@ -105,6 +105,7 @@ def test_bad_values_are_reported_naming_the_variable(tmp_path: Path) -> None:
             "AGGREGATOR_WEB_TRUSTED_PROXIES": "[1,",
             "AGGREGATOR_DIGESTS": '[{"name": "daily", "timezone": "Mars/Olympus"}]',
             "AGGREGATOR_MAIL_FROM_ADDRESS": "not an address",
+            "AGGREGATOR_GENERAL_NAME": b"Caf\xe9".decode("utf-8", "surrogateescape"),
         },
         body=FILE + '\n[web]\ntrusted_proxies = ["::1"]\n',
     )
@@ -121,6 +122,7 @@ def test_bad_values_are_reported_naming_the_variable(tmp_path: Path) -> None:
     assert any(p.startswith("AGGREGATOR_WEB_TRUSTED_PROXIES: not a JSON list (") for p in problems)
     assert "AGGREGATOR_DIGESTS: [0].timezone: unknown timezone 'Mars/Olympus'" in problems
     assert any(p.startswith("AGGREGATOR_MAIL_FROM_ADDRESS: not a valid email") for p in problems)
+    assert "AGGREGATOR_GENERAL_NAME: not UTF-8 text" in problems
     assert all("\n" not in p and not p.startswith("config.toml") for p in problems), problems
 
 
