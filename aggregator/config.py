@@ -7,15 +7,19 @@ the file names the environment variables that hold them.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
+import logging
 import os
 import ssl
 import tomllib
 import unicodedata
 import zoneinfo
+from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
@@ -33,6 +37,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 DEFAULT_CONFIG_NAME = "config.toml"
+log = logging.getLogger("aggregator.config")
 
 
 def is_loopback_url(url: str) -> bool:
@@ -111,6 +116,12 @@ def _networks(values: list[str]) -> list[str]:
     return values
 
 
+def _config_file(value: str, info: ValidationInfo) -> Path | None:
+    """A configured file resolved against the config folder, when loading a config (else None)."""
+    root = (info.context or {}).get("root")
+    return Path(root) / Path(value).expanduser() if value and root is not None else None
+
+
 class GeneralSettings(_Section):
     """Identity of this installation."""
 
@@ -119,6 +130,9 @@ class GeneralSettings(_Section):
     base_url: str = "http://127.0.0.1:8080"
     contact_url: str = "https://github.com/aggregator/aggregator"
     data_dir: str = "data"
+    templates_dir: str = ""
+    """A folder of the operator's templates: a file there replaces the shipped template of the
+    same name (``digest.html.j2``, ``web/base.html.j2``...); empty: the shipped ones only."""
     tick_seconds: float = Field(30, gt=0, le=3600)
     """How often the running service looks for due sources and pending mail."""
     lease_seconds: float = Field(300, ge=5, le=86400)
@@ -131,6 +145,25 @@ class GeneralSettings(_Section):
         if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname:
             raise ValueError("not an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("templates_dir")
+    @classmethod
+    def _templates_dir(cls, value: str, info: ValidationInfo) -> str:
+        path = _config_file(value, info)
+        if path is None:
+            return value
+        if not path.is_dir():
+            raise ValueError(f"not a folder: {path}")
+        from aggregator.templating import check_overrides  # Jinja2 only when there are overrides
+
+        problems, strays = check_overrides(path)
+        if problems:
+            raise ValueError("; ".join(problems))
+        for name in strays:
+            log.warning(
+                "general.templates_dir: %s replaces no shipped template and is never used", name
+            )
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -252,12 +285,6 @@ class BriefSettings(_Section):
     glossary: str = ""
     """Path of a TOML file of ``term = "definition"`` pairs."""
     llm: LLMSettings = LLMSettings()
-
-
-def _config_file(value: str, info: ValidationInfo) -> Path | None:
-    """A configured file resolved against the config folder, when loading a config (else None)."""
-    root = (info.context or {}).get("root")
-    return Path(root) / Path(value).expanduser() if value and root is not None else None
 
 
 class SMTPSettings(_Section):
@@ -493,6 +520,11 @@ class Settings(_Section):
         return self.database.url or f"sqlite:///{self.data_dir / 'aggregator.db'}"
 
     @property
+    def templates_dir(self) -> Path | None:
+        """The operator's template folder (``general.templates_dir``), or None."""
+        return self.path(self.general.templates_dir) if self.general.templates_dir else None
+
+    @property
     def public_dir(self) -> Path:
         return self.path(self.publish.dir)
 
@@ -600,42 +632,200 @@ def _duplicate_sources(data: dict[str, Any], origin: str) -> list[str]:
     return problems
 
 
-def from_mapping(data: dict[str, Any], *, root: Path, origin: str) -> Settings:
-    """Validate a parsed TOML mapping; raise ConfigError listing every bad key."""
-    problems = _duplicate_sources(data, origin)
+def from_mapping(
+    data: dict[str, Any],
+    *,
+    root: Path,
+    origin: str,
+    variables: Mapping[tuple[str, ...], str] | None = None,
+) -> Settings:
+    """Validate a parsed TOML mapping; raise ConfigError listing every bad key.
+
+    ``variables`` names the environment variable that set a key path: its problems name it."""
+    variables = variables or {}
+    problems = _duplicate_sources(data, variables.get(("sources",), origin))
     try:
         settings = Settings.model_validate(
             {**data, "root": root, "origin": origin}, context={"root": root}
         )
     except ValidationError as exc:
         problems += [
-            f"{origin}: {_format_loc(tuple(e['loc'])) or '(top level)'}: {_describe(e)}"
-            for e in exc.errors()
+            f"{_where(tuple(e['loc']), origin, variables)}: {_describe(e)}" for e in exc.errors()
         ]
     if problems:
         raise ConfigError(problems)
     return settings
 
 
-def load(path: Path | None = None) -> Settings:
-    """Load ``path``; else ``$AGGREGATOR_CONFIG``; else ``./config.toml``; else the embedded defaults."""
+def _where(
+    loc: tuple[int | str, ...], origin: str, variables: Mapping[tuple[str, ...], str]
+) -> str:
+    """``config.toml: fetch.timeout_seconds``, or the variable that set the key (or a table above)."""
+    for end in range(len(loc), 0, -1):
+        variable = variables.get(tuple(str(part) for part in loc[:end]))
+        if variable is not None:
+            rest = _format_loc(loc[end:])
+            return f"{variable}: {rest}" if rest else variable
+    return f"{origin}: {_format_loc(loc) or '(top level)'}"
+
+
+# --- the environment --------------------------------------------------------------------------
+
+ENV_PREFIX = "AGGREGATOR_"
+_NOT_KEYS = ("root", "origin")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _leaves(
+    model: type[BaseModel], path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every key path below ``model`` with its type; a table's keys, not the table itself."""
+    for name, field in model.model_fields.items():
+        if not path and name in _NOT_KEYS:
+            continue
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            yield from _leaves(kind, (*path, name))
+        else:
+            yield (*path, name), kind
+
+
+def env_name(path: tuple[str, ...]) -> str:
+    """The variable that sets a key: ``("mail", "smtp", "host")`` -> ``AGGREGATOR_MAIL_SMTP_HOST``."""
+    return ENV_PREFIX + "_".join(path).upper()
+
+
+@cache
+def env_keys() -> dict[str, tuple[tuple[str, ...], Any]]:
+    """Every variable that sets a key, with the key's path and type (read off the settings
+    model, so ``AGGREGATOR_MAIL_SMTP_RATE_PER_SECOND`` is ``mail.smtp.rate_per_second``)."""
+    return {env_name(path): (path, kind) for path, kind in _leaves(Settings)}
+
+
+def _env_value(raw: str, kind: Any) -> Any:
+    """A variable's text as the key's type; left a string when it is not one, so validation
+    reports it as the file's values are (``expected a number, got the string "x"``)."""
+    if get_origin(kind) is Annotated:
+        kind = get_args(kind)[0]
+    text = raw.strip()
+    if kind is bool:
+        word = text.lower()
+        return True if word in _TRUE else False if word in _FALSE else raw
+    if kind is int or kind is float:
+        try:
+            return kind(text)
+        except ValueError:
+            return raw
+    if get_origin(kind) is list:
+        if text.startswith("[") or get_args(kind) != (str,):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list ({exc})") from None
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return raw
+
+
+def _with_environment(
+    data: dict[str, Any], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[tuple[str, ...], str], list[str]]:
+    """``data`` with every ``AGGREGATOR_<KEY PATH>`` variable's value in place of the file's;
+    the key paths set and by which variable; one problem line per unreadable value."""
+    merged = dict(data)
+    variables: dict[tuple[str, ...], str] = {}
+    problems = []
+    for variable, (path, kind) in env_keys().items():
+        if variable not in environ:
+            continue
+        try:
+            environ[variable].encode("utf-8")  # undecodable bytes arrive as lone surrogates
+            value = _env_value(environ[variable], kind)
+        except UnicodeEncodeError:
+            problems.append(f"{variable}: not UTF-8 text")
+            continue
+        except ValueError as exc:
+            problems.append(f"{variable}: {exc}")
+            continue
+        table = merged
+        for part in path[:-1]:
+            inner = table.get(part)
+            table[part] = dict(inner) if isinstance(inner, dict) else {}
+            table = table[part]
+        table[path[-1]] = value
+        variables[path] = variable
+    return merged, variables, problems
+
+
+def _named_variables(settings: Settings) -> set[str]:
+    """The variables that ``*_env`` keys name (secrets): never taken for mistyped keys."""
+    names = set()
+    for path, _ in _leaves(Settings):
+        if path[-1].endswith("_env"):
+            value: Any = settings
+            for part in path:
+                value = getattr(value, part)
+            names.add(str(value))
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str], settings: Settings) -> list[str]:
+    """One warning per ``AGGREGATOR_<SECTION>_...`` variable that sets no key (a misspelling),
+    naming the nearest one; variables of other shapes (``AGGREGATOR_CONFIG``) are not keys."""
+    keys = env_keys()
+    sections = [env_name((name,)) for name in Settings.model_fields if name not in _NOT_KEYS]
+    exempt = _named_variables(settings)
+    warnings = []
+    for variable in sorted(environ):
+        if variable in keys or variable in exempt:
+            continue
+        if not any(variable == s or variable.startswith(s + "_") for s in sections):
+            continue
+        near = difflib.get_close_matches(variable, keys, n=1)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        warnings.append(f"{variable}: not a setting, ignored{hint}")
+    return warnings
+
+
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load ``path``; else ``$AGGREGATOR_CONFIG``; else ``./config.toml``; else the embedded
+    defaults. ``AGGREGATOR_<SECTION>_<KEY>`` variables in ``environ`` (default: the process's
+    environment) win over the file."""
+    environ = os.environ if environ is None else environ
     if path is None:
-        env = os.environ.get("AGGREGATOR_CONFIG")
+        env = environ.get("AGGREGATOR_CONFIG")
         if env:
             path = Path(env)
         elif Path(DEFAULT_CONFIG_NAME).is_file():
             path = Path(DEFAULT_CONFIG_NAME)
     if path is None:
-        return from_mapping({}, root=Path.cwd(), origin="defaults")
+        data: dict[str, Any] = {}
+        root, origin = Path.cwd(), "defaults"
+    else:
+        data = _read(path)
+        root, origin = path.resolve().parent, path.name
+    merged, variables, problems = _with_environment(data, environ)
+    try:
+        settings = from_mapping(merged, root=root, origin=origin, variables=variables)
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    for warning in unknown_variables(environ, settings):
+        log.warning("%s", warning)
+    return settings
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The TOML mapping in ``path``; ConfigError when it cannot be read or parsed."""
     name = path.name
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read ({exc.strerror or exc})"]) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError([f"{name}: not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{name}: invalid TOML: {exc}"]) from None
-    return from_mapping(data, root=path.resolve().parent, origin=name)

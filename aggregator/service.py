@@ -63,6 +63,7 @@ from aggregator.store.items import briefed, content_version
 from aggregator.store.llm_usage import record_llm_run
 from aggregator.store.locks import Leadership
 from aggregator.store.models import CLAIMED_TABLES, ITEMS, BriefRow, utcnow
+from aggregator.templating import TemplateError
 
 log = logging.getLogger("aggregator.service")
 
@@ -253,8 +254,13 @@ class Pipeline:
         subscribers it lacks; returns the run's id when it got new deliveries."""
         run_id = self.outbox.start_run(digest.name, scheduled_for, only=only)
         if run_id is not None:
-            write_run_page(self.app.db, self.app.settings, run_id, brief_missing=self.brief_missing)
-            write_index(self.app.db, self.app.settings)
+            try:
+                write_run_page(
+                    self.app.db, self.app.settings, run_id, brief_missing=self.brief_missing
+                )
+                write_index(self.app.db, self.app.settings)
+            except TemplateError as exc:  # the mail is queued all the same
+                log.error("run=%d archive page not written: %s", run_id, exc)
             return run_id
         run_id, added = self.outbox.top_up(digest.name, scheduled_for, only=only)
         return run_id if added else None

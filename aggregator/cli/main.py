@@ -19,6 +19,7 @@ from aggregator.app import App
 from aggregator.cli.output import styled
 from aggregator.store.models import Source
 from aggregator.store.sources import find_source
+from aggregator.templating import TemplateError
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
@@ -76,6 +77,9 @@ class AggregatorGroup(click.Group):
             for line in exc.problems:
                 errors.print(styled("[red]error:[/] {line}", line=line), soft_wrap=True)
             sys.exit(2)
+        except TemplateError as exc:
+            errors.print(f"error: {exc}", markup=False, soft_wrap=True)
+            sys.exit(1)
         except OperationalError as exc:
             reason = " ".join(str(exc.orig).split())  # psycopg adds an indented hint line
             errors.print(f"error: database: {reason}", markup=False, soft_wrap=True)

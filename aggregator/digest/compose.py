@@ -287,7 +287,7 @@ def public_html(
 ) -> str:
     """The edition as a page anyone may see: its personal links lead to the sign-up page."""
     view.unsubscribe_url = view.preferences_url = f"{settings.general.base_url}/subscribe"
-    return render_html(view, max_html_bytes=max_html_bytes)
+    return render_html(view, max_html_bytes=max_html_bytes, templates_dir=settings.templates_dir)
 
 
 def subject_line(digest: DigestSettings, view: DigestView, count: int) -> str:

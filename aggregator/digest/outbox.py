@@ -412,7 +412,7 @@ back what this worker still holds)."""
             timezone=subscriber.timezone,
             archive_url=archive_url(self.settings, run),
         )
-        rendered = prepare(view)
+        rendered = prepare(view, templates_dir=self.settings.templates_dir)
         edition = {
             "run_id": run.id,
             "key_hash": key_hash,

@@ -12,13 +12,14 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
 import css_inline
 
 from aggregator.digest.model import DigestView, SourceRef, StoryView
 from aggregator.mail.text import checked_url, clipped_line
 from aggregator.model.brief import MAX_BULLETS, MAX_TERMS, Brief, Term
-from aggregator.templating import environment
+from aggregator.templating import render as render_template
 
 MAX_HTML_BYTES = 102_000
 """Gmail clips HTML beyond about 102 KB; a personalised digest stays under this."""
@@ -186,9 +187,15 @@ def _subject(view: DigestView, lead: StoryView | None, story_count: int) -> str:
     return head + clipped_line(lead.title, SUBJECT_CHARS - len(head) - len(tail)) + tail
 
 
-def prepare(view: DigestView, *, max_html_bytes: int | None = MAX_HTML_BYTES) -> RenderedDigest:
+def prepare(
+    view: DigestView,
+    *,
+    max_html_bytes: int | None = MAX_HTML_BYTES,
+    templates_dir: Path | None = None,
+) -> RenderedDigest:
     """Render and inline the digest once; drop trailing "More briefs" to stay under the cap
-    (None: no cap, for the archive page that the mail's overflow line links to)."""
+    (None: no cap, for the archive page that the mail's overflow line links to).
+    ``templates_dir``: the operator's templates (``Settings.templates_dir``)."""
     lead = _clean_story(view.lead) if view.lead else None
     more = [_clean_story(s) for s in view.more]
     ph = _Placeholders.new()
@@ -205,8 +212,8 @@ def prepare(view: DigestView, *, max_html_bytes: int | None = MAX_HTML_BYTES) ->
 
     def render(shown: int) -> tuple[str, str]:
         ctx = context | {"more": more[:shown], "hidden": len(more) - shown}
-        html_doc = _INLINER.inline(environment().get_template("digest.html.j2").render(ctx))
-        return html_doc, environment().get_template("digest.txt.j2").render(ctx)
+        html_doc = _INLINER.inline(render_template("digest.html.j2", ctx, templates_dir))
+        return html_doc, render_template("digest.txt.j2", ctx, templates_dir)
 
     def fits(html_doc: str) -> bool:
         if max_html_bytes is None:
@@ -230,17 +237,26 @@ def prepare(view: DigestView, *, max_html_bytes: int | None = MAX_HTML_BYTES) ->
     return RenderedDigest(html_doc, text_doc, subject, shown, len(more) - shown, ph)
 
 
-def _personalised(view: DigestView, max_html_bytes: int | None = MAX_HTML_BYTES) -> tuple[str, str]:
-    return prepare(view, max_html_bytes=max_html_bytes).personalise(
+def _personalised(
+    view: DigestView,
+    max_html_bytes: int | None = MAX_HTML_BYTES,
+    templates_dir: Path | None = None,
+) -> tuple[str, str]:
+    return prepare(view, max_html_bytes=max_html_bytes, templates_dir=templates_dir).personalise(
         unsubscribe_url=view.unsubscribe_url,
         preferences_url=view.preferences_url,
         recipient=view.recipient,
     )
 
 
-def render_html(view: DigestView, *, max_html_bytes: int | None = MAX_HTML_BYTES) -> str:
+def render_html(
+    view: DigestView,
+    *,
+    max_html_bytes: int | None = MAX_HTML_BYTES,
+    templates_dir: Path | None = None,
+) -> str:
     """The personalised HTML for a view that carries its subscriber's links."""
-    return _personalised(view, max_html_bytes)[0]
+    return _personalised(view, max_html_bytes, templates_dir)[0]
 
 
 def render_text(view: DigestView) -> str:

@@ -23,7 +23,7 @@ from aggregator.mail.transport import (
     DeliveryError,
     Transport,
 )
-from aggregator.templating import environment
+from aggregator.templating import TemplateError, render
 
 log = logging.getLogger("aggregator.web")
 
@@ -106,7 +106,7 @@ class Mailer:
     def build(self, kind: MailKind, recipient: Recipient) -> bytes:
         letter = self.letter(kind, recipient)
         mail = self.settings.mail
-        env = environment()
+        templates = self.settings.templates_dir
         context = {"letter": letter, "site_name": self.settings.general.name}
         message = EmailMessage(policy=SMTP)
         message["From"] = formataddr((mail.from_name, mail.from_address))
@@ -115,10 +115,8 @@ class Mailer:
         message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = make_msgid(domain=mail.from_address.rpartition("@")[2])
         message["Auto-Submitted"] = "auto-generated"
-        message.set_content(env.get_template("web/mail.txt.j2").render(context))
-        message.add_alternative(
-            env.get_template("web/mail.html.j2").render(context), subtype="html"
-        )
+        message.set_content(render("web/mail.txt.j2", context, templates))
+        message.add_alternative(render("web/mail.html.j2", context, templates), subtype="html")
         data = message.as_bytes()
         return self.sign(data) if self.sign else data
 
@@ -127,7 +125,7 @@ class Mailer:
         try:
             data = self.build(kind, recipient)
             self.transport.send(self.settings.mail.from_address, recipient.email, data)
-        except (DeliveryError, ValueError, OSError) as exc:
+        except (DeliveryError, TemplateError, ValueError, OSError) as exc:
             log.warning("%s mail to subscriber %d not sent: %s", kind, recipient.id, exc)
             return False
         return True

@@ -24,7 +24,7 @@ from aggregator.publish.formats import FORMATS
 from aggregator.store.db import Database
 from aggregator.store.models import DigestRun
 from aggregator.store.stories import BriefMissing
-from aggregator.templating import environment
+from aggregator.templating import render
 
 log = logging.getLogger("aggregator.archive")
 
@@ -92,17 +92,17 @@ def write_index(db: Database, settings: Settings) -> bool:
                 )
             )
     tags = sorted(p.stem for p in (out / "tags").glob("*.atom")) if (out / "tags").is_dir() else []
-    html = (
-        environment()
-        .get_template("archive/index.html.j2")
-        .render(
-            site_name=settings.general.name,
-            title=settings.publish.title or settings.general.name,
-            base_url=settings.general.base_url,
-            digests=links,
-            formats=FORMATS,
-            tags=tags,
-            digest_names=[d.title or d.name for d in settings.digests],
-        )
+    html = render(
+        "archive/index.html.j2",
+        {
+            "site_name": settings.general.name,
+            "title": settings.publish.title or settings.general.name,
+            "base_url": settings.general.base_url,
+            "digests": links,
+            "formats": FORMATS,
+            "tags": tags,
+            "digest_names": [d.title or d.name for d in settings.digests],
+        },
+        settings.templates_dir,
     )
     return write_if_changed(out / "index.html", html.encode("utf-8"))

@@ -25,7 +25,7 @@ from aggregator.mail.text import encoded_url, one_line, xml_safe
 from aggregator.publish.atomic import write_if_changed
 from aggregator.publish.formats import FEED_SUFFIXES, FORMATS
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, with_paragraph
-from aggregator.templating import environment
+from aggregator.templating import render
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -90,18 +90,29 @@ class _FeedView:
 
 
 def write_feeds(
-    out_dir: Path, meta: FeedMeta, entries: Sequence[FeedEntry], *, stem: str = "feed"
+    out_dir: Path,
+    meta: FeedMeta,
+    entries: Sequence[FeedEntry],
+    *,
+    stem: str = "feed",
+    templates_dir: Path | None = None,
 ) -> list[Path]:
-    """Write `<stem>.atom`, `<stem>.rss` and `<stem>.json`, newest first; return the changed paths."""
+    """Write `<stem>.atom`, `<stem>.rss` and `<stem>.json`, newest first; return the changed paths.
+    ``templates_dir``: the operator's templates (``Settings.templates_dir``)."""
     if not _STEM.fullmatch(stem):
         raise ValueError(
             f"feed file stem {stem!r} must be a plain file name (letters, digits, ._-)"
         )
-    return _write(out_dir, stem, meta, _prepare(entries))
+    return _write(out_dir, stem, meta, _prepare(entries), templates_dir)
 
 
 def write_tag_feeds(
-    out_dir: Path, meta: FeedMeta, entries: Sequence[FeedEntry], tags: Collection[str]
+    out_dir: Path,
+    meta: FeedMeta,
+    entries: Sequence[FeedEntry],
+    tags: Collection[str],
+    *,
+    templates_dir: Path | None = None,
 ) -> list[Path]:
     """Write `tags/<slug>.atom|.rss|.json` for each of ``tags`` that an entry carries; return
     the changed paths.
@@ -127,7 +138,7 @@ def write_tag_feeds(
             id=uuid.uuid5(uuid.NAMESPACE_URL, f"{meta.id}\ntag\n{slug}").urn,
             description=f"Entries tagged \u201c{tag}\u201d from {meta.title}",
         )
-        changed += _write(out_dir, f"tags/{slug}", tag_meta, tagged)
+        changed += _write(out_dir, f"tags/{slug}", tag_meta, tagged, templates_dir)
     for path in (out_dir / "tags").glob("*") if (out_dir / "tags").is_dir() else ():
         if path.suffix in FEED_SUFFIXES and path.stem not in wanted:
             path.unlink()
@@ -149,7 +160,13 @@ def tag_slug(tag: str) -> str:
     return f"{base}-{digest}" if base else f"tag-{digest}"
 
 
-def _write(out_dir: Path, rel_stem: str, meta: FeedMeta, entries: list[_EntryView]) -> list[Path]:
+def _write(
+    out_dir: Path,
+    rel_stem: str,
+    meta: FeedMeta,
+    entries: list[_EntryView],
+    templates_dir: Path | None = None,
+) -> list[Path]:
     """Render the three formats of one feed and write those whose bytes changed.
 
     An empty feed is dated when it was first written empty, and keeps that date while it stays
@@ -159,10 +176,9 @@ def _write(out_dir: Path, rel_stem: str, meta: FeedMeta, entries: list[_EntryVie
         since = _written_updated(out_dir / f"{rel_stem}.atom")
         meta = replace(meta, updated=since or datetime.now(UTC))
     view = _feed_view(meta, rel_stem, entries)
-    env = environment()
     outputs = {
         fmt.suffix: (
-            env.get_template(fmt.template).render(feed=view).encode("utf-8")
+            render(fmt.template, {"feed": view}, templates_dir).encode("utf-8")
             if fmt.template
             else _json_feed(view)
         )

@@ -97,8 +97,9 @@ def publish(
         entries = [story_entry(s) for s in stories]
         tags = chosen_tags(session, settings.publish, entries)
     meta = feed_meta(settings)
-    changed = write_feeds(out, meta, entries)
-    changed += write_tag_feeds(out, meta, entries, tags)
+    templates = settings.templates_dir
+    changed = write_feeds(out, meta, entries, templates_dir=templates)
+    changed += write_tag_feeds(out, meta, entries, tags, templates_dir=templates)
     result = PublishResult(entries=len(entries), changed=changed)
     if meta.hub_url:
         topics = [topic_url(meta.base_url, p.relative_to(out)) for p in changed]

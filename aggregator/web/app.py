@@ -41,7 +41,7 @@ from aggregator.model.status import STICKY, SubscriberStatus
 from aggregator.store import subscribers as lifecycle
 from aggregator.store.models import Subscriber
 from aggregator.store.state import SharedRateLimiter
-from aggregator.templating import TEMPLATES_DIR, environment
+from aggregator.templating import render, source
 from aggregator.web import subscriptions as subs
 from aggregator.web.security import CSRF, CSRF_FIELD, SecurityHeaders, client_address
 from aggregator.web.static import public_app
@@ -85,7 +85,7 @@ class _Site:
         self.ip_limit = SharedRateLimiter(
             self.db, self.settings.web.subscribe_per_ip_per_hour, 3600
         )
-        self.css = (TEMPLATES_DIR / "web" / "style.css").read_bytes()
+        self.css = source("web/style.css", self.settings.templates_dir).encode("utf-8")
         self.css_version = hashlib.sha256(self.css).hexdigest()[:16]
         self.css_etag = f'"{self.css_version}"'
 
@@ -106,16 +106,16 @@ class _Site:
     ) -> HTMLResponse:
         """Render ``web/<template>``; pages with forms get a CSRF token (and cookie if needed)."""
         token, new_cookie = self.csrf.issue(request) if form else ("", None)
-        html = (
-            environment()
-            .get_template(f"web/{template}")
-            .render(
-                site_name=self.settings.general.name,
-                css_url=f"/assets/style.css?v={self.css_version}",
-                csrf_field=CSRF_FIELD,
-                csrf_token=token,
+        html = render(
+            f"web/{template}",
+            {
+                "site_name": self.settings.general.name,
+                "css_url": f"/assets/style.css?v={self.css_version}",
+                "csrf_field": CSRF_FIELD,
+                "csrf_token": token,
                 **context,
-            )
+            },
+            self.settings.templates_dir,
         )
         response = HTMLResponse(html, status, headers={"Cache-Control": "no-store"})
         self.csrf.set_cookie(response, new_cookie)
