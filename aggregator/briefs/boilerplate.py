@@ -95,8 +95,18 @@ _SPONSOR_KEYS = (
 )  # fmt: skip
 """Every sponsor cue holds one of these: the cheap test before the pattern."""
 _SPONSOR_RE = re.compile("|".join(f"(?:{p})" for p in _SPONSOR_CUES.values()), re.IGNORECASE)
-_CALL_RE = re.compile(
-    r"^[\W\d]*(?:" + "|".join(f"(?:{p})" for p in _CALL_CUES.values()) + ")", re.IGNORECASE
+_CALLS = "|".join(f"(?:{p})" for p in _CALL_CUES.values())
+_CALL_RE = re.compile(r"^[\W\d]*(?:" + _CALLS + ")", re.IGNORECASE)
+# Per language: a lead-in that addresses the reader before the call ("If you liked it, …").
+_READER_IF = (
+    r"if you|si (?:vous|tu)\b|wenn (?:du|ihr|sie)\b|falls (?:du|ihr|sie)\b|si (?:usted|te)\b"
+)
+_CALL_AFTER_IF_RE = re.compile(
+    r"^[\W\d]*(?:" + _READER_IF + r")[^.!?]{0,200}?[,—–]\s*(?:" + _CALLS + ")", re.IGNORECASE
+)
+# A second call in the same sentence, opening a clause ("Subscribe … and let me know …").
+_ANOTHER_CALL_RE = re.compile(
+    r"(?:[,;—–]\s*|\b(?:and|et|und|y)\s+)(?:" + _CALLS + ")", re.IGNORECASE
 )
 # Per language: headings of sections that are not the story.
 _SECTION_CUES = {
@@ -122,6 +132,8 @@ _FOLLOW_RE = re.compile(
 _URL_ONLY_RE = re.compile(r"^\W*(?:https?://|www\.)\S+\W*$", re.IGNORECASE)
 _LINK_LABEL_RE = re.compile(r"[:–—-]\s*(?:https?://|www\.)\S+\W*$", re.IGNORECASE)
 _AD_WORDS = 12
+_CALL_SENTENCE_WORDS = 30
+"""A sentence of calls is no longer than this (a longer text is a paragraph, judged by its parts)."""
 """A call to action or credit longer than this is read as prose unless it ends with "!"."""
 
 LINK_SHARE = 0.6
@@ -148,8 +160,22 @@ def is_boilerplate(text: str) -> bool:
         or (_CODE_KEYS.search(text) is not None and _PROMO_CODE_RE.search(text))
         or (n_words <= _AD_WORDS and _AGENCY_RE.search(text))
         or _sponsored(text)
-        or (_CALL_RE.match(text) and (n_words <= _AD_WORDS or text.rstrip("\"'”’»)").endswith("!")))
+        or _is_call(text, n_words)
     )
+
+
+def _is_call(text: str, n_words: int) -> bool:
+    """A call to action: one that opens the sentence (short, or ending with "!", or a sentence
+    with a second call in it), or one that follows a lead-in addressed to the reader."""
+    opening = _CALL_RE.match(text)
+    if opening is not None:
+        return (
+            n_words <= _AD_WORDS
+            or text.rstrip("\"'”’»)").endswith("!")
+            or n_words <= _CALL_SENTENCE_WORDS
+            and _ANOTHER_CALL_RE.search(text, opening.end()) is not None
+        )
+    return _CALL_AFTER_IF_RE.match(text) is not None
 
 
 def _sponsored(text: str) -> bool:

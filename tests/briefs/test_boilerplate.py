@@ -34,6 +34,11 @@ from aggregator.briefs.text import to_paragraphs
         "Este episodio está patrocinado por Audible.",
         "Por Juan García",
         "Try Onshape Free – Engineers Get Up to 6 Months Pro: https://onshape.pro/x",
+        "Subscribe for more content and let me know what you think about this build.",
+        "If you’ve got ideas for what I should try next with this project, let me know below!",
+        "Si vous avez aimé cette vidéo, abonnez-vous à la chaîne.",
+        "Wenn ihr mehr sehen wollt, abonniert den Kanal für neue Folgen jede Woche.",
+        "Si te gustó el video, suscríbete para ver el próximo episodio la semana que viene.",
     ],
 )
 def test_boilerplate_in_four_languages(line: str) -> None:
@@ -52,6 +57,8 @@ def test_boilerplate_in_four_languages(line: str) -> None:
         "El gobierno anunció nuevas reglas para los alquileres.",
         "Le gouvernement a annoncé de nouvelles règles.",
         "Download speeds doubled on the new network.",
+        "If you want to know more about the vote, the council published its minutes on Friday.",
+        "Check out how the council voted on the tram line, which opens in 2027 after years of talks.",
     ],
 )
 def test_news_is_not_boilerplate(line: str) -> None:
