@@ -152,7 +152,7 @@ def preview(
             print_json({"stories": story_rows(session, stories)})
             return
         view = digest_view(settings, chosen, stories, moment=now, timezone=timezone)
-    html = public_html(settings, view)
+    html = public_html(settings, view, as_mailed=True)
     output.write_text(html, encoding="utf-8")
     console.print(
         f"wrote {output} ({len(stories)} stories, {len(html.encode()) // 1024} KB)", markup=False
@@ -168,7 +168,9 @@ def preview(
     is_flag=True,
     help="a new edition as of now, instead of the latest scheduled one",
 )
-@click.option("--subscriber", help="email: send to this subscriber only")
+@click.option(
+    "--subscriber", help="email: a test send to this subscriber only (their digests; not archived)"
+)
 @click.pass_context
 def send(ctx: click.Context, names: tuple[str, ...], now: bool, subscriber: str | None) -> None:
     """Send a digest now to everyone due: the latest scheduled edition to each active
@@ -179,7 +181,7 @@ def send(ctx: click.Context, names: tuple[str, ...], now: bool, subscriber: str 
     if unknown or not settings.digests:
         known = ", ".join(d.name for d in settings.digests) or "none"
         fail(ctx, f"no digest named {', '.join(map(repr, unknown))} (configured: {known})")
-    chosen = [settings.digest(n) for n in names] if names else list(settings.digests)
+    chosen = [d for n in names if (d := settings.digest(n))] if names else list(settings.digests)
     only: list[int] = []
     if subscriber:
         with app.db.session() as session:
@@ -187,14 +189,22 @@ def send(ctx: click.Context, names: tuple[str, ...], now: bool, subscriber: str 
             if row is None or row.status != SubscriberStatus.ACTIVE:
                 state = "no such subscriber" if row is None else f"the subscriber is {row.status}"
                 fail(ctx, f"{subscriber}: {state}; only active subscribers get digests")
-            only = [row.id]
+            only, theirs = [row.id], list(row.digests or [])
+        if not_theirs := [d.name for d in chosen if d.name not in theirs and names]:
+            fail(
+                ctx,
+                f"{row.email} does not get the digest {', '.join(map(repr, not_theirs))} "
+                f"(they get: {', '.join(theirs) or 'none'})",
+            )
+        chosen = [d for d in chosen if d.name in theirs]
+        if not chosen:
+            fail(ctx, f"{row.email} gets no digest (see `aggregator subscribers list`)")
     pipeline = Pipeline(app)
     planned: list[tuple[str, datetime | None, bool]] = []
     for digest_settings in chosen:
-        assert digest_settings is not None
         moment = datetime.now(UTC) if now else latest_fire_time(digest_settings, datetime.now(UTC))
         added = moment is not None and bool(
-            pipeline.queue_digest(digest_settings, moment, only=only)
+            pipeline.queue_digest(digest_settings, moment, only=only, publish=not only)
         )
         planned.append((digest_settings.name, moment, added))
     report = pipeline.deliver()

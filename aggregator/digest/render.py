@@ -198,6 +198,7 @@ def prepare(view: DigestView, *, max_html_bytes: int | None = MAX_HTML_BYTES) ->
         "site_name": clipped_line(view.site_name, LABEL_CHARS),
         "site_url": checked_url(view.site_url),
         "archive_url": checked_url(view.archive_url),
+        "subscribe_url": checked_url(view.subscribe_url),
         "lead": lead,
         "date_label": date_label,
         "links": ph,
