@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import webbrowser
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,10 +15,17 @@ from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import add_row, date, json_option, print_json, table
 from aggregator.digest.compose import choose_stories, digest_view, latest_fire_time, public_html
 from aggregator.digest.outbox import window_starts
+from aggregator.digest.render import filled, personal_values
 from aggregator.model.status import NOTHING_NEW, DeliveryState, SubscriberStatus
 from aggregator.service import Pipeline
 from aggregator.store.deliveries import requeue, unknown
-from aggregator.store.listing import list_deliveries, list_runs, run_states
+from aggregator.store.listing import (
+    list_deliveries,
+    list_editions,
+    list_runs,
+    mailed_edition,
+    run_states,
+)
 from aggregator.store.subscribers import find_subscriber
 from aggregator.stories.listing import story_rows
 
@@ -95,7 +103,88 @@ def requeue_cmd(ctx: click.Context, run_id: int | None, ids: tuple[int, ...]) ->
 
 @click.group()
 def digest() -> None:
-    """Preview a digest, or send one now."""
+    """What was sent (list, show), a preview, or a send now."""
+
+
+@digest.command("list")
+@click.option("--limit", default=20, show_default=True, help="how many recent editions")
+@json_option
+@click.pass_context
+def list_editions_cmd(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """Each edition, newest first: when it was mailed, to how many, its lead story and its
+    archive page."""
+    app = get_app(ctx)
+    with app.db.session() as session:
+        rows = list_editions(
+            session,
+            public_dir=app.settings.public_dir,
+            base_url=app.settings.general.base_url,
+            limit=limit,
+        )
+    if as_json:
+        print_json(rows)
+        return
+    grid = table(
+        ("run", "digest", "mailed", "sent", "failed", "bounced", "skipped", "lead story", "archive")
+    )
+    for row in rows:
+        add_row(
+            grid,
+            str(row.run),
+            row.digest,
+            date(row.sent_at),
+            str(row.sent),
+            str(row.failed),
+            str(row.bounced),
+            str(row.skipped),
+            row.lead,
+            row.archive,
+        )
+    console.print(grid if rows else "No digest has been sent yet.")
+
+
+@digest.command("show")
+@click.argument("run_id", metavar="RUN", type=click.IntRange(1, 2**63 - 1))
+@click.option("--text", "as_text", is_flag=True, help="the plain-text part instead of the HTML")
+@click.option("--open", "open_browser", is_flag=True, help="write it to a file and open a browser")
+@click.pass_context
+def show(ctx: click.Context, run_id: int, as_text: bool, open_browser: bool) -> None:
+    """The edition of run RUN as it was mailed (the one most of its recipients got); its
+    personal links lead to the sign-up page, never to a subscriber's own."""
+    app = get_app(ctx)
+    if unknown(app.db, run_id=run_id):
+        fail(ctx, f"no run {run_id} (see `aggregator digest list`)")
+    with app.db.session() as session:
+        edition = mailed_edition(session, run_id)
+    if edition is None:
+        fail(ctx, f"run {run_id} mailed nothing: none of its deliveries got an edition")
+    sign_up = f"{app.settings.general.base_url}/subscribe"
+    n = edition.recipients
+    html_values, text_values = personal_values(
+        unsubscribe_url=sign_up,
+        preferences_url=sign_up,
+        recipient=f"{n} recipient{'' if n == 1 else 's'}",
+    )
+    document = (
+        filled(edition.text_pieces, text_values)
+        if as_text
+        else filled(edition.html_pieces, html_values)
+    )
+    if not open_browser:
+        click.echo(document)
+        return
+    with tempfile.NamedTemporaryFile(
+        "w",
+        encoding="utf-8",
+        prefix=f"digest-run-{run_id}-",
+        suffix=".txt" if as_text else ".html",
+        delete=False,
+    ) as handle:
+        handle.write(document)
+    path = Path(handle.name)
+    console.print(f"wrote {path}", markup=False)
+    if not webbrowser.open(path.as_uri()):
+        fail(ctx, f"no web browser found to open {path}; open the file yourself or set $BROWSER")
 
 
 @digest.command("preview")

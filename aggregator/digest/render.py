@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -155,6 +156,12 @@ def personal_values(
     rcpt = clipped_line(recipient, 254)
     text_values = {"unsubscribe": unsubscribe, "preferences": preferences, "recipient": rcpt}
     return {k: html.escape(v) for k, v in text_values.items()}, text_values
+
+
+def filled(pieces: Sequence[str], values: Mapping[str, str]) -> str:
+    """A document stored as :meth:`RenderedDigest.pieces` (fixed text, slot names) with each
+    slot filled from ``values`` (as :func:`personal_values` gives them)."""
+    return "".join(values[p] if i % 2 else p for i, p in enumerate(pieces))
 
 
 def _personal_url(name: str, value: str) -> str:

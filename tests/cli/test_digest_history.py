@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from aggregator.store.models import DigestRun
 from aggregator.store.db import Database
+from aggregator.store.models import DigestRun
 from tests.cli import ENV, ok, one_line_error, run_cli, run_cli_all
 from tests.support.feedserver import FeedServer, rss_feed
 
