@@ -107,7 +107,13 @@ def digest() -> None:
 
 
 @digest.command("list")
-@click.option("--limit", default=20, show_default=True, help="how many recent editions")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=20,
+    show_default=True,
+    help="how many recent editions",
+)
 @json_option
 @click.pass_context
 def list_editions_cmd(ctx: click.Context, limit: int, as_json: bool) -> None:

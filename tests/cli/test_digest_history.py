@@ -145,3 +145,20 @@ def test_digest_list_show_and_status_say_what_was_mailed_and_when(
     uri = (tmp_path / "opened.txt").read_text().strip()
     assert uri.startswith("file://") and uri.endswith(".html")
     assert Path(uri.removeprefix("file://")).read_text().strip() == shown_html.strip()
+
+
+def test_digest_list_and_show_refuse_bad_numbers_in_one_line(
+    make_config: Callable[..., Path],
+) -> None:
+    config = make_config()
+    empty, negative, huge, nothing = run_cli_all(
+        config,
+        ("digest", "list"),
+        ("digest", "list", "--limit", "-5"),
+        ("digest", "show", str(2**70)),
+        ("digest", "show", "1"),
+    )
+    assert ok(empty).strip() == "No digest has been sent yet."
+    assert one_line_error(negative, 2).startswith("error: Invalid value for '--limit'")
+    assert one_line_error(huge, 2).startswith("error: Invalid value for 'RUN'")
+    assert one_line_error(nothing) == "error: no run 1 (see `aggregator digest list`)"
