@@ -48,7 +48,7 @@ from aggregator.ingest.websub import maintain_now as maintain_subscriptions
 from aggregator.mail.transport import Transport
 from aggregator.metrics import record_poll
 from aggregator.model.status import POLL_FAILURES, PollResult
-from aggregator.publish.archive import write_index, write_run_page
+from aggregator.publish.archive import run_page, write_index, write_run_page
 from aggregator.publish.publisher import PublishResult, publish
 from aggregator.publish.websub import send_due_pings
 from aggregator.store.claims import (
@@ -62,7 +62,7 @@ from aggregator.store.claims import (
 from aggregator.store.items import briefed, content_version
 from aggregator.store.llm_usage import record_llm_run
 from aggregator.store.locks import Leadership
-from aggregator.store.models import CLAIMED_TABLES, ITEMS, BriefRow, utcnow
+from aggregator.store.models import CLAIMED_TABLES, ITEMS, BriefRow, DigestRun, utcnow
 from aggregator.templating import TemplateError
 
 log = logging.getLogger("aggregator.service")
@@ -248,22 +248,40 @@ class Pipeline:
         return self.queue_digest(digest, fire_time)
 
     def queue_digest(
-        self, digest: DigestSettings, scheduled_for: datetime, *, only: Sequence[int] = ()
+        self,
+        digest: DigestSettings,
+        scheduled_for: datetime,
+        *,
+        only: Sequence[int] = (),
+        publish: bool = True,
     ) -> int | None:
         """Create the run of ``scheduled_for`` (writing its archive page), or top it up with
-        subscribers it lacks; returns the run's id when it got new deliveries."""
+        subscribers it lacks; returns the run's id when it got new deliveries.
+
+        A test send (``publish`` False, ``only`` a few subscribers) writes no archive page; the
+        run's page is written when the run is next topped up for everyone.
+        """
         run_id = self.outbox.start_run(digest.name, scheduled_for, only=only)
-        if run_id is not None:
-            try:
-                write_run_page(
-                    self.app.db, self.app.settings, run_id, brief_missing=self.brief_missing
-                )
-                write_index(self.app.db, self.app.settings)
-            except TemplateError as exc:  # the mail is queued all the same
-                log.error("run=%d archive page not written: %s", run_id, exc)
+        if run_id is None:
+            run_id, added = self.outbox.top_up(digest.name, scheduled_for, only=only)
+            if run_id is None or not added:
+                return None
+            if not publish or self._has_page(run_id):
+                return run_id
+        elif not publish:
             return run_id
-        run_id, added = self.outbox.top_up(digest.name, scheduled_for, only=only)
-        return run_id if added else None
+        try:
+            write_run_page(self.app.db, self.app.settings, run_id, brief_missing=self.brief_missing)
+            write_index(self.app.db, self.app.settings)
+        except TemplateError as exc:  # the mail is queued all the same
+            log.error("run=%d archive page not written: %s", run_id, exc)
+        return run_id
+
+    def _has_page(self, run_id: int) -> bool:
+        """Whether the run's archive page is written."""
+        with self.app.db.session() as session:
+            run = session.get(DigestRun, run_id)
+            return run is None or run_page(self.app.settings, run).is_file()
 
     def deliver(self) -> SendReport:
         """Render what is pending and send what is due (the one path that sends mail)."""

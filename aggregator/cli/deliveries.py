@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import webbrowser
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,10 +15,17 @@ from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import add_row, date, json_option, print_json, table
 from aggregator.digest.compose import choose_stories, digest_view, latest_fire_time, public_html
 from aggregator.digest.outbox import window_starts
+from aggregator.digest.render import filled, personal_values
 from aggregator.model.status import NOTHING_NEW, DeliveryState, SubscriberStatus
 from aggregator.service import Pipeline
 from aggregator.store.deliveries import requeue, unknown
-from aggregator.store.listing import list_deliveries, list_runs, run_states
+from aggregator.store.listing import (
+    list_deliveries,
+    list_editions,
+    list_runs,
+    mailed_edition,
+    run_states,
+)
 from aggregator.store.subscribers import find_subscriber
 from aggregator.stories.listing import story_rows
 
@@ -95,7 +103,94 @@ def requeue_cmd(ctx: click.Context, run_id: int | None, ids: tuple[int, ...]) ->
 
 @click.group()
 def digest() -> None:
-    """Preview a digest, or send one now."""
+    """What was sent (list, show), a preview, or a send now."""
+
+
+@digest.command("list")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=20,
+    show_default=True,
+    help="how many recent editions",
+)
+@json_option
+@click.pass_context
+def list_editions_cmd(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """Each edition, newest first: when it was mailed, to how many, its lead story and its
+    archive page."""
+    app = get_app(ctx)
+    with app.db.session() as session:
+        rows = list_editions(
+            session,
+            public_dir=app.settings.public_dir,
+            base_url=app.settings.general.base_url,
+            limit=limit,
+        )
+    if as_json:
+        print_json(rows)
+        return
+    grid = table(
+        ("run", "digest", "mailed", "sent", "failed", "bounced", "skipped", "lead story", "archive")
+    )
+    for row in rows:
+        add_row(
+            grid,
+            str(row.run),
+            row.digest,
+            date(row.sent_at),
+            str(row.sent),
+            str(row.failed),
+            str(row.bounced),
+            str(row.skipped),
+            row.lead,
+            row.archive,
+        )
+    console.print(grid if rows else "No digest has been sent yet.")
+
+
+@digest.command("show")
+@click.argument("run_id", metavar="RUN", type=click.IntRange(1, 2**63 - 1))
+@click.option("--text", "as_text", is_flag=True, help="the plain-text part instead of the HTML")
+@click.option("--open", "open_browser", is_flag=True, help="write it to a file and open a browser")
+@click.pass_context
+def show(ctx: click.Context, run_id: int, as_text: bool, open_browser: bool) -> None:
+    """The edition of run RUN as it was mailed (the one most of its recipients got); its
+    personal links lead to the sign-up page, never to a subscriber's own."""
+    app = get_app(ctx)
+    if unknown(app.db, run_id=run_id):
+        fail(ctx, f"no run {run_id} (see `aggregator digest list`)")
+    with app.db.session() as session:
+        edition = mailed_edition(session, run_id)
+    if edition is None:
+        fail(ctx, f"run {run_id} mailed nothing: none of its deliveries got an edition")
+    sign_up = f"{app.settings.general.base_url}/subscribe"
+    n = edition.recipients
+    html_values, text_values = personal_values(
+        unsubscribe_url=sign_up,
+        preferences_url=sign_up,
+        recipient=f"{n} recipient{'' if n == 1 else 's'}",
+    )
+    document = (
+        filled(edition.text_pieces, text_values)
+        if as_text
+        else filled(edition.html_pieces, html_values)
+    )
+    if not open_browser:
+        click.echo(document)
+        return
+    with tempfile.NamedTemporaryFile(
+        "w",
+        encoding="utf-8",
+        prefix=f"digest-run-{run_id}-",
+        suffix=".txt" if as_text else ".html",
+        delete=False,
+    ) as handle:
+        handle.write(document)
+    path = Path(handle.name)
+    console.print(f"wrote {path}", markup=False)
+    if not webbrowser.open(path.as_uri()):
+        fail(ctx, f"no web browser found to open {path}; open the file yourself or set $BROWSER")
 
 
 @digest.command("preview")
@@ -152,7 +247,7 @@ def preview(
             print_json({"stories": story_rows(session, stories)})
             return
         view = digest_view(settings, chosen, stories, moment=now, timezone=timezone)
-    html = public_html(settings, view)
+    html = public_html(settings, view, as_mailed=True)
     output.write_text(html, encoding="utf-8")
     console.print(
         f"wrote {output} ({len(stories)} stories, {len(html.encode()) // 1024} KB)", markup=False
@@ -168,7 +263,9 @@ def preview(
     is_flag=True,
     help="a new edition as of now, instead of the latest scheduled one",
 )
-@click.option("--subscriber", help="email: send to this subscriber only")
+@click.option(
+    "--subscriber", help="email: a test send to this subscriber only (their digests; not archived)"
+)
 @click.pass_context
 def send(ctx: click.Context, names: tuple[str, ...], now: bool, subscriber: str | None) -> None:
     """Send a digest now to everyone due: the latest scheduled edition to each active
@@ -179,7 +276,7 @@ def send(ctx: click.Context, names: tuple[str, ...], now: bool, subscriber: str 
     if unknown or not settings.digests:
         known = ", ".join(d.name for d in settings.digests) or "none"
         fail(ctx, f"no digest named {', '.join(map(repr, unknown))} (configured: {known})")
-    chosen = [settings.digest(n) for n in names] if names else list(settings.digests)
+    chosen = [d for n in names if (d := settings.digest(n))] if names else list(settings.digests)
     only: list[int] = []
     if subscriber:
         with app.db.session() as session:
@@ -187,14 +284,22 @@ def send(ctx: click.Context, names: tuple[str, ...], now: bool, subscriber: str 
             if row is None or row.status != SubscriberStatus.ACTIVE:
                 state = "no such subscriber" if row is None else f"the subscriber is {row.status}"
                 fail(ctx, f"{subscriber}: {state}; only active subscribers get digests")
-            only = [row.id]
+            only, theirs = [row.id], list(row.digests or [])
+        if not_theirs := [d.name for d in chosen if d.name not in theirs and names]:
+            fail(
+                ctx,
+                f"{row.email} does not get the digest {', '.join(map(repr, not_theirs))} "
+                f"(they get: {', '.join(theirs) or 'none'})",
+            )
+        chosen = [d for d in chosen if d.name in theirs]
+        if not chosen:
+            fail(ctx, f"{row.email} gets no digest (see `aggregator subscribers list`)")
     pipeline = Pipeline(app)
     planned: list[tuple[str, datetime | None, bool]] = []
     for digest_settings in chosen:
-        assert digest_settings is not None
         moment = datetime.now(UTC) if now else latest_fire_time(digest_settings, datetime.now(UTC))
         added = moment is not None and bool(
-            pipeline.queue_digest(digest_settings, moment, only=only)
+            pipeline.queue_digest(digest_settings, moment, only=only, publish=not only)
         )
         planned.append((digest_settings.name, moment, added))
     report = pipeline.deliver()

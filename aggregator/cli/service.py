@@ -135,21 +135,27 @@ class DigestDue:
 
     settings: DigestSettings
     last_run: datetime | None
+    """The latest run's scheduled time (its slot)."""
     next_due: datetime | None
     """None when a catch-up run is due now."""
+    last_mailed: datetime | None = None
+    """When mail of this digest last went out (its latest sent delivery)."""
 
 
 def digests_due(
-    settings: Settings, last_runs: dict[str, datetime], now: datetime
+    settings: Settings,
+    last_runs: dict[str, datetime],
+    now: datetime,
+    last_mailed: dict[str, datetime] | None = None,
 ) -> list[DigestDue]:
-    """Each configured digest with its last run and its next due time."""
+    """Each configured digest with its last run, its last mailing and its next due time."""
     digests = []
     for d in settings.digests:
         last = last_runs.get(d.name)
         due = latest_fire_time(d, now)
         catch_up = due and (last is None or due > last)  # a catch-up run is due now: None
         next_due = None if catch_up else next_fire_time(d, now)
-        digests.append(DigestDue(d, last, next_due))
+        digests.append(DigestDue(d, last, next_due, (last_mailed or {}).get(d.name)))
     return digests
 
 
@@ -162,7 +168,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     now = datetime.now(UTC)
     with app.db.session() as session:
         report = overview(session)
-    digests = digests_due(app.settings, report.last_runs, now)
+    digests = digests_due(app.settings, report.last_runs, now, report.last_mailed)
     feed = app.settings.public_dir / "feed.atom"
     published = datetime.fromtimestamp(feed.stat().st_mtime, UTC) if feed.exists() else None
     llm = last_llm_run(app.db)
@@ -196,6 +202,7 @@ def status_json(
                 "schedule": d.settings.schedule,
                 "timezone": d.settings.timezone,
                 "last_run": d.last_run,
+                "last_mailed": d.last_mailed,
                 "next_due": d.next_due or "now",
             }
             for d in digests
@@ -255,13 +262,14 @@ def print_status(
         )
     console.print(f"[bold]Items[/] {report.items}, briefs {report.briefs}")
     grid = Table(box=None, pad_edge=False, title=None)
-    for column in ("digest", "schedule", "last run", "next due"):
+    for column in ("digest", "schedule", "last mailed", "last run (slot)", "next due"):
         grid.add_column(column)
     for d in digests:
         add_row(
             grid,
             d.settings.name,
             f"{d.settings.schedule} ({d.settings.timezone})",
+            ago(d.last_mailed, now) if d.last_mailed else "never",
             ago(d.last_run, now) if d.last_run else "never",
             ago(d.next_due, now) if d.next_due else "now (catch-up)",
         )

@@ -283,10 +283,17 @@ def digest_view(
 
 
 def public_html(
-    settings: Settings, view: DigestView, *, max_html_bytes: int | None = MAX_HTML_BYTES
+    settings: Settings,
+    view: DigestView,
+    *,
+    max_html_bytes: int | None = MAX_HTML_BYTES,
+    as_mailed: bool = False,
 ) -> str:
-    """The edition as a page anyone may see: its personal links lead to the sign-up page."""
-    view.unsubscribe_url = view.preferences_url = f"{settings.general.base_url}/subscribe"
+    """The edition as a page anyone may see: its footer says how to subscribe. ``as_mailed``
+    (a preview) keeps the subscriber's footer, its personal links leading to the sign-up page."""
+    sign_up = f"{settings.general.base_url}/subscribe"
+    view.unsubscribe_url = view.preferences_url = sign_up
+    view.subscribe_url = None if as_mailed else sign_up
     return render_html(view, max_html_bytes=max_html_bytes, templates_dir=settings.templates_dir)
 
 

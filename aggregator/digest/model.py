@@ -50,6 +50,9 @@ class DigestView:
     more: list[StoryView] = field(default_factory=list)
     archive_url: str | None = None
     site_url: str | None = None
+    subscribe_url: str | None = None
+    """Set for the public copy (an archive page): its footer invites a reader to subscribe here
+    instead of speaking to a subscriber (no unsubscribe or preferences links)."""
     unsubscribe_url: str = ""
     preferences_url: str = ""
     recipient: str = ""

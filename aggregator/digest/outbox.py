@@ -172,7 +172,8 @@ back what this worker still holds)."""
         """Create the run for ``scheduled_for`` with a pending row per active subscriber (or per
         active subscriber among ``only``).
 
-        Returns the run id, or None when that scheduled time already has a run (never twice).
+        Returns the run id, or None when that scheduled time already has a run (never twice), or
+        when none of ``only`` gets this digest (then no run is written).
         """
         digest = self._digest(digest_name)
         now = self.clock()
@@ -189,6 +190,9 @@ back what this worker still holds)."""
                 rows = self._queue_rows(session, digest, run, only=only)
                 if rows:
                     session.execute(insert(Delivery), rows)
+                elif only:  # a send to a few who do not get this digest: no run at all
+                    session.rollback()
+                    return None
                 else:
                     run.status = RunStatus.DONE
                 run_id = run.id
@@ -691,11 +695,8 @@ def window_starts(
 
 
 def archive_url(settings: Settings, run: DigestRun) -> str:
-    return f"{settings.general.base_url}/digests/{run.digest_name}/{archive_slug(run)}/"
-
-
-def archive_slug(run: DigestRun) -> str:
-    return run.scheduled_for.strftime("%Y-%m-%d-%H%M")
+    """The public URL of the run's archive page."""
+    return f"{settings.general.base_url}/{run.archive_path}"
 
 
 def _rendered(state: str, error: str | None, **values: object) -> dict:

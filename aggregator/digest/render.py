@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -158,6 +159,12 @@ def personal_values(
     return {k: html.escape(v) for k, v in text_values.items()}, text_values
 
 
+def filled(pieces: Sequence[str], values: Mapping[str, str]) -> str:
+    """A document stored as :meth:`RenderedDigest.pieces` (fixed text, slot names) with each
+    slot filled from ``values`` (as :func:`personal_values` gives them)."""
+    return "".join(values[p] if i % 2 else p for i, p in enumerate(pieces))
+
+
 def _personal_url(name: str, value: str) -> str:
     url = checked_url(value)
     if url is None:
@@ -205,6 +212,7 @@ def prepare(
         "site_name": clipped_line(view.site_name, LABEL_CHARS),
         "site_url": checked_url(view.site_url),
         "archive_url": checked_url(view.archive_url),
+        "subscribe_url": checked_url(view.subscribe_url),
         "lead": lead,
         "date_label": date_label,
         "links": ph,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -18,7 +20,9 @@ from aggregator.digest.compose import (
     previous_fire_time,
     public_html,
 )
-from aggregator.digest.outbox import archive_slug, archive_url
+from aggregator.digest.outbox import archive_url
+from aggregator.digest.render import TITLE_CHARS
+from aggregator.mail.text import clipped_line
 from aggregator.publish.atomic import write_if_changed
 from aggregator.publish.formats import FORMATS
 from aggregator.store.db import Database
@@ -29,12 +33,24 @@ from aggregator.templating import render
 log = logging.getLogger("aggregator.archive")
 
 
+EDITION_FILE = "edition.json"
+"""Beside each archive page: its lead story's title and story count, for the index."""
+
+
 @dataclass(slots=True)
 class ArchiveLink:
     title: str
     label: str
     url: str
     when: datetime
+    lead: str | None = None
+    """The edition's lead story's title (None for a page written before the index showed it)."""
+    stories: int | None = None
+
+
+def run_page(settings: Settings, run: DigestRun) -> Path:
+    """The file of the run's archive page in the published folder."""
+    return settings.public_dir / run.archive_path / "index.html"
 
 
 def write_run_page(
@@ -60,12 +76,26 @@ def write_run_page(
             brief_missing=brief_missing or on_demand(db, settings),
         )
         view = digest_view(settings, digest, stories, moment=run.scheduled_for)
-        slug = archive_slug(run)
+        path = run_page(settings, run)
     if view.lead is None:
         return False
     html = public_html(settings, view, max_html_bytes=None)  # every story the mail had no room for
-    path = settings.public_dir / "digests" / digest.name / slug / "index.html"
-    return write_if_changed(path, html.encode("utf-8"))
+    summary = {"lead": clipped_line(view.lead.title, TITLE_CHARS), "stories": 1 + len(view.more)}
+    written = write_if_changed(path, html.encode("utf-8"))
+    write_if_changed(path.with_name(EDITION_FILE), json.dumps(summary).encode("utf-8"))
+    return written
+
+
+def _summary(page: Path) -> tuple[str | None, int | None]:
+    """The lead title and story count written beside an archive page (None, None if unreadable)."""
+    try:
+        data = json.loads(page.with_name(EDITION_FILE).read_text(encoding="utf-8"))
+        lead, stories = data["lead"], data["stories"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+    if not isinstance(lead, str) or not isinstance(stories, int):
+        return None, None
+    return lead, stories
 
 
 def write_index(db: Database, settings: Settings) -> bool:
@@ -78,17 +108,18 @@ def write_index(db: Database, settings: Settings) -> bool:
         ).all()
         for run in runs:
             digest = settings.digest(run.digest_name)
-            if (
-                digest is None
-                or not (out / "digests" / run.digest_name / archive_slug(run)).is_dir()
-            ):
+            page = run_page(settings, run)
+            if digest is None or not page.is_file():
                 continue
+            lead, stories = _summary(page)
             links.append(
                 ArchiveLink(
                     title=digest.title or digest.name.title(),
                     label=period_label(run.scheduled_for, ZoneInfo(digest.timezone)),
                     url=archive_url(settings, run),
                     when=run.scheduled_for,
+                    lead=lead,
+                    stories=stories,
                 )
             )
     tags = sorted(p.stem for p in (out / "tags").glob("*.atom")) if (out / "tags").is_dir() else []

@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -27,6 +29,7 @@ from aggregator.store.models import (
     BriefRow,
     Delivery,
     DigestRun,
+    Edition,
     Item,
     PushSubscription,
     Source,
@@ -253,6 +256,143 @@ def run_states(
 
 
 @dataclass(frozen=True, slots=True)
+class EditionRow:
+    """One edition (a digest run) as ``digest list`` shows it: what went out, when, to whom."""
+
+    digest: str
+    run: int
+    scheduled_for: datetime
+    sent_at: datetime | None
+    """When mail actually went out: the run's last sent delivery (None: nothing sent)."""
+    sent: int
+    failed: int
+    bounced: int
+    skipped: int
+    lead: str | None
+    """The lead story's title in the edition most of its recipients got."""
+    archive: str | None
+    """The public archive page's URL, when it is published."""
+
+
+def main_editions(session: Session, run_ids: Sequence[int]) -> dict[int, int]:
+    """Per run, the edition most of its deliveries got (sent ones first; ties: the first)."""
+    sent = func.sum(case((Delivery.state == DeliveryState.SENT, 1), else_=0))
+    rows = session.execute(
+        select(Delivery.run_id, Delivery.edition_id, sent, func.count())
+        .where(Delivery.run_id.in_(run_ids), Delivery.edition_id.is_not(None))
+        .group_by(Delivery.run_id, Delivery.edition_id)
+    ).all()
+    best: dict[int, tuple[tuple[int, int, int], int]] = {}
+    for run_id, edition_id, n_sent, n_all in rows:
+        rank = (int(n_sent or 0), int(n_all), -edition_id)
+        if run_id not in best or rank > best[run_id][0]:
+            best[run_id] = (rank, edition_id)
+    return {run_id: edition_id for run_id, (_, edition_id) in best.items()}
+
+
+def _lead_titles(session: Session, edition_ids: Sequence[int]) -> dict[int, str]:
+    """Per edition, its lead story's title (its first item, the lead's primary item)."""
+    firsts = {
+        e_id: items[0]
+        for e_id, items in session.execute(
+            select(Edition.id, Edition.item_ids).where(Edition.id.in_(edition_ids))
+        )
+        if items
+    }
+    titles = {
+        i: title or (brief or {}).get("title") or "(untitled)"
+        for i, title, brief in session.execute(
+            select(Item.id, Item.title, BriefRow.data)
+            .outerjoin(BriefRow, BriefRow.item_id == Item.id)
+            .where(Item.id.in_(set(firsts.values())))
+        )
+    }
+    return {e_id: titles[i] for e_id, i in firsts.items() if i in titles}
+
+
+def list_editions(
+    session: Session, *, public_dir: Path, base_url: str, limit: int = 20
+) -> list[EditionRow]:
+    """The ``limit`` latest editions, newest first (by when they were mailed, else queued);
+    an archive link for those whose page is in ``public_dir``, under ``base_url``."""
+    last_sent = (
+        select(Delivery.run_id, func.max(Delivery.sent_at).label("at"))
+        .where(Delivery.state == DeliveryState.SENT)
+        .group_by(Delivery.run_id)
+        .subquery()
+    )
+    runs = session.execute(
+        select(DigestRun, last_sent.c.at)
+        .outerjoin(last_sent, last_sent.c.run_id == DigestRun.id)
+        .order_by(func.coalesce(last_sent.c.at, DigestRun.created_at).desc(), DigestRun.id.desc())
+        .limit(limit)
+    ).all()
+    ids = [run.id for run, _ in runs]
+    counts: dict[tuple[int, str], int] = {
+        (r, s): n
+        for r, s, n in session.execute(
+            select(Delivery.run_id, Delivery.state, func.count())
+            .where(Delivery.run_id.in_(ids))
+            .group_by(Delivery.run_id, Delivery.state)
+        ).all()
+    }
+    editions = main_editions(session, ids)
+    leads = _lead_titles(session, list(editions.values()))
+    rows = []
+    for run, at in runs:
+        published = (public_dir / run.archive_path / "index.html").is_file()
+        rows.append(
+            EditionRow(
+                digest=run.digest_name,
+                run=run.id,
+                scheduled_for=run.scheduled_for,
+                sent_at=at,
+                sent=counts.get((run.id, DeliveryState.SENT), 0),
+                failed=counts.get((run.id, DeliveryState.FAILED), 0),
+                bounced=counts.get((run.id, DeliveryState.BOUNCED), 0),
+                skipped=counts.get((run.id, DeliveryState.SKIPPED), 0),
+                lead=leads.get(editions.get(run.id, -1)),
+                archive=f"{base_url}/{run.archive_path}" if published else None,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class MailedEdition:
+    """The edition of a run most of its recipients got, split at the personal values."""
+
+    digest: str
+    subject: str
+    html_pieces: list[Any]
+    text_pieces: list[Any]
+    recipients: int
+    """How many deliveries of this edition were sent."""
+
+
+def mailed_edition(session: Session, run_id: int) -> MailedEdition | None:
+    """The run's main edition (see ``main_editions``), or None when it rendered none."""
+    edition_id = main_editions(session, [run_id]).get(run_id)
+    edition = session.get(Edition, edition_id) if edition_id is not None else None
+    if edition is None:
+        return None
+    sent = session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.edition_id == edition.id, Delivery.state == DeliveryState.SENT)
+    )
+    run = session.get(DigestRun, run_id)
+    assert run is not None
+    return MailedEdition(
+        digest=run.digest_name,
+        subject=edition.subject,
+        html_pieces=list(edition.html_pieces),
+        text_pieces=list(edition.text_pieces),
+        recipients=sent or 0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryRow:
     """One delivery of a run."""
 
@@ -344,6 +484,8 @@ class Overview:
     failed: int
     last_runs: dict[str, datetime]
     """Each digest's latest scheduled run."""
+    last_mailed: dict[str, datetime]
+    """When each digest last went out: its latest sent delivery."""
 
 
 def overview(session: Session) -> Overview:
@@ -374,6 +516,16 @@ def overview(session: Session) -> Overview:
                 )
             ).all()
         ),
+        last_mailed={
+            name: at
+            for name, at in session.execute(
+                select(DigestRun.digest_name, func.max(Delivery.sent_at))
+                .join(Delivery)
+                .where(Delivery.state == DeliveryState.SENT)
+                .group_by(DigestRun.digest_name)
+            )
+            if at is not None
+        },
     )
 
 

@@ -257,6 +257,17 @@ class DigestRun(Base):
 
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="run")
 
+    @property
+    def archive_path(self) -> str:
+        """Where the run's public page lives, relative to the published folder."""
+        return archive_path(self.digest_name, self.scheduled_for)
+
+
+def archive_path(digest_name: str, scheduled_for: datetime) -> str:
+    """A run's archive page folder, relative to the published folder and to the base URL:
+    ``digests/<name>/<YYYY-MM-DD-HHMM>/`` (its scheduled time, UTC)."""
+    return f"digests/{digest_name}/{scheduled_for:%Y-%m-%d-%H%M}/"
+
 
 class Edition(Base):
     """One rendered digest of a run, shared by every subscriber with the same window and filters.

@@ -6,6 +6,7 @@ Routes:
   GET/POST /preferences/<token>       digests, topics, sources, time zone, pause/resume, resubscribe
   GET/POST /unsubscribe/<token>       a button; also RFC 8058 one-click (no cookie, no CSRF field)
   GET/POST /websub/<token>            a WebSub hub's intent verification and pushes (web/websub.py)
+  GET      /digests/                   a redirect to the archive index (``/``)
   GET      /healthz, /metrics, /assets/style.css, and everything else from ``public/``
 """
 
@@ -29,7 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from aggregator.app import App
@@ -505,6 +506,10 @@ class _Site:
         body, content_type = await run_in_threadpool(render_metrics, self.db)
         return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
+    async def digests(self, request: Request) -> Response:
+        """The folder of archive pages has no page of its own: the archive index lists them."""
+        return RedirectResponse("/", status_code=301)
+
     async def stylesheet(self, request: Request) -> Response:
         headers = {"ETag": self.css_etag, "Cache-Control": "public, max-age=86400"}
         if self.css_etag in request.headers.get("if-none-match", ""):
@@ -541,6 +546,8 @@ def create_app(app: App, *, transport: Transport | None = None) -> Starlette:
         Route("/healthz", site.healthz, methods=["GET"]),
         Route("/metrics", site.metrics, methods=["GET"]),
         Route("/assets/style.css", site.stylesheet, methods=["GET"]),
+        Route("/digests", site.digests, methods=["GET", "HEAD"]),
+        Route("/digests/", site.digests, methods=["GET", "HEAD"]),
         *websub_routes(app),
         Mount(
             "/",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -11,12 +12,22 @@ from aggregator.store.db import Database
 from aggregator.store.listing import (
     find_item,
     item_brief,
+    list_editions,
     list_items,
     list_sources,
     list_subscribers,
+    mailed_edition,
     overview,
 )
-from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Source, Subscriber
+from aggregator.store.models import (
+    BriefRow,
+    Delivery,
+    DigestRun,
+    Edition,
+    Item,
+    Source,
+    Subscriber,
+)
 
 
 def _item(source: Source, n: int, title: str, text: str, day: int) -> Item:
@@ -121,3 +132,50 @@ def test_status_overview_and_subscriber_list(db: Database) -> None:
         assert shown is not None
         assert (shown.title, shown.source, shown.brief.bullets) == ("Briefed", "Fine", ["One."])
         assert item_brief(session, bare) is None
+
+
+def test_editions_newest_mailed_first_with_their_lead_and_archive(
+    db: Database, tmp_path: Path
+) -> None:
+    slot, mailed, later = (datetime(2024, 5, 1, h, tzinfo=UTC) for h in (7, 9, 11))
+    with db.session() as session:
+        source = Source(url="https://ok.test/feed", name="Fine")
+        lead, other = _item(source, 1, "The lead", "text", 1), _item(source, 2, "Other", "t", 1)
+        people = [Subscriber(email=f"p{n}@example.org", status="active") for n in range(4)]
+        first = DigestRun(digest_name="daily", scheduled_for=slot, cutoff=slot)
+        second = DigestRun(digest_name="weekly", scheduled_for=slot, cutoff=slot)
+        session.add_all([lead, other, *people, first, second])
+        session.flush()
+        main, few = (
+            Edition(run_id=first.id, key_hash=k, subject="s", item_ids=ids, html_pieces=["<p>", "recipient", "</p>"], text_pieces=["to ", "recipient"])
+            for k, ids in (("a", [lead.id, other.id]), ("b", [other.id]))
+        )  # fmt: skip
+        session.add_all([main, few])
+        session.flush()
+        session.add_all(
+            [
+                Delivery(run=first, subscriber_id=people[0].id, state="sent", sent_at=mailed, edition_id=main.id),
+                Delivery(run=first, subscriber_id=people[1].id, state="sent", sent_at=later, edition_id=main.id),
+                Delivery(run=first, subscriber_id=people[2].id, state="bounced", edition_id=few.id),
+                Delivery(run=first, subscriber_id=people[3].id, state="skipped"),
+                Delivery(run=second, subscriber_id=people[0].id, state="sent", sent_at=mailed),
+            ]
+        )  # fmt: skip
+        first_id, second_id = first.id, second.id
+    page = tmp_path / "digests" / "daily" / "2024-05-01-0700" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<!DOCTYPE html>")
+    with db.session() as session:
+        rows = list_editions(session, public_dir=tmp_path, base_url="https://news.test")
+        report = overview(session)
+        shown = mailed_edition(session, first_id)
+        nothing = mailed_edition(session, second_id)
+    assert [(r.run, r.sent_at) for r in rows] == [(first_id, later), (second_id, mailed)]
+    top = rows[0]
+    assert (top.sent, top.failed, top.bounced, top.skipped) == (2, 0, 1, 1)
+    assert top.lead == "The lead"
+    assert top.archive == "https://news.test/digests/daily/2024-05-01-0700/"
+    assert rows[1].archive is None and rows[1].lead is None
+    assert report.last_mailed == {"daily": later, "weekly": mailed}
+    assert shown is not None and shown.recipients == 2 and shown.html_pieces[0] == "<p>"
+    assert nothing is None

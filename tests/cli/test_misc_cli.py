@@ -147,7 +147,9 @@ def test_publish_writes_the_feeds_and_status_reports_them(polled: Installation) 
     assert lines[0] == "Sources 2: 2 ok"
     assert re.fullmatch(rf"  next check in {WHEN}", lines[1]), lines[1]
     assert f"Items 5, briefs {briefs}" in lines
-    assert re.search(r"^daily\s+0 7 \* \* \* \(UTC\)\s+never\s+now \(catch-up\)$", out, re.M)
+    assert re.search(
+        r"^daily\s+0 7 \* \* \* \(UTC\)\s+never\s+never\s+now \(catch-up\)$", out, re.M
+    )
     assert "Subscribers none" in lines
     assert "Outbox 0 pending, 0 failed or bounced" in lines
     assert re.fullmatch(

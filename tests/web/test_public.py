@@ -62,6 +62,15 @@ def test_folder_serves_its_index(public_site: Site) -> None:
     assert public_site.client().get("/digests/daily/2025-03-01/").body.startswith(b"<!DOCTYPE")
 
 
+def test_the_digests_folder_leads_to_the_archive_index(public_site: Site) -> None:
+    client = public_site.client()
+    for path in ("/digests/", "/digests"):
+        moved = client.get(path)
+        assert moved.status == 301, (path, moved.status)
+        assert moved.headers["Location"] == "/"
+    assert client.get("/digests/daily/2025-03-01/").status == 200  # the pages stay where they are
+
+
 def test_conditional_requests_get_304(public_site: Site) -> None:
     client = public_site.client()
     first = client.get("/feed.atom")
