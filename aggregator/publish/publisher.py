@@ -1,4 +1,8 @@
-"""Publish: read the newest stories from the store and write the combined and per-tag feeds."""
+"""Publish: read the newest stories from the store and write the combined and per-tag feeds.
+
+A tag's feed holds the newest stories of the sources carrying it (one bounded query per tag)
+and the combined feed's stories whose items carry it as a category.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from aggregator.briefs.pipeline import on_demand
 from aggregator.config import Settings
 from aggregator.publish.feeds import write_feeds, write_tag_feeds
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, brief_html, entry_id
-from aggregator.publish.tags import chosen_tags
+from aggregator.publish.tags import chosen_tags, tag_sources
 from aggregator.publish.websub import send_due_pings, topic_url
 from aggregator.store import pings
 from aggregator.store.db import Database
@@ -88,17 +92,19 @@ def publish(
     first (by ``brief_missing``, else in this process)."""
     out = settings.public_dir
     out.mkdir(parents=True, exist_ok=True)
+    limit = settings.publish.max_entries
+    briefs = brief_missing or on_demand(db, settings)
     with db.session() as session:
-        stories = newest_stories(
-            session,
-            settings.publish.max_entries,
-            brief_missing=brief_missing or on_demand(db, settings),
-        )
+        stories = newest_stories(session, limit, brief_missing=briefs)
         entries = [story_entry(s) for s in stories]
         tags = chosen_tags(session, settings.publish, entries)
+        candidates = {tag: list(entries) for tag in tags}
+        for tag, source_ids in tag_sources(session, tags).items():
+            own = newest_stories(session, limit, source_ids=source_ids, brief_missing=briefs)
+            candidates[tag] += (story_entry(s) for s in own)
     meta = feed_meta(settings)
     changed = write_feeds(out, meta, entries)
-    changed += write_tag_feeds(out, meta, entries, tags)
+    changed += write_tag_feeds(out, meta, candidates, limit=limit)
     result = PublishResult(entries=len(entries), changed=changed)
     if meta.hub_url:
         topics = [topic_url(meta.base_url, p.relative_to(out)) for p in changed]
