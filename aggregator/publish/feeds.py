@@ -23,9 +23,9 @@ from markupsafe import escape
 from aggregator.ingest.sanitize import strip_markup
 from aggregator.mail.text import encoded_url, one_line, xml_safe
 from aggregator.publish.atomic import write_if_changed
-from aggregator.publish.formats import FEED_SUFFIXES, FORMATS
+from aggregator.publish.formats import FEED_SUFFIXES, FORMATS, STYLESHEET
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, with_paragraph
-from aggregator.templating import environment
+from aggregator.templating import TEMPLATES_DIR, environment
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -86,6 +86,8 @@ class _FeedView:
     hub_url: str | None
     urls: dict[str, str]
     """Self URL per file suffix."""
+    stylesheet: str
+    """The stylesheet's address relative to the feed (the feed's folder may be below it)."""
     entries: list[_EntryView]
 
 
@@ -131,6 +133,12 @@ def write_tag_feeds(
         if path.suffix in FEED_SUFFIXES and path.stem not in groups:
             path.unlink()
     return changed
+
+
+def write_stylesheet(out_dir: Path) -> list[Path]:
+    """Write the stylesheet the Atom and RSS feeds name into ``out_dir``; return it if changed."""
+    path = out_dir / STYLESHEET
+    return [path] if write_if_changed(path, (TEMPLATES_DIR / STYLESHEET).read_bytes()) else []
 
 
 def tag_slug(tag: str) -> str:
@@ -208,6 +216,7 @@ def _feed_view(meta: FeedMeta, rel_stem: str, entries: list[_EntryView]) -> _Fee
         updated=_Time(updated),
         hub_url=encoded_url(meta.hub_url),
         urls={f.suffix: f"{base_url.rstrip('/')}/{rel_stem}.{f.suffix}" for f in FORMATS},
+        stylesheet="../" * rel_stem.count("/") + STYLESHEET,
         entries=entries,
     )
 

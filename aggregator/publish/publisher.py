@@ -13,7 +13,8 @@ from pathlib import Path
 
 from aggregator.briefs.pipeline import on_demand
 from aggregator.config import Settings
-from aggregator.publish.feeds import write_feeds, write_tag_feeds
+from aggregator.publish.feeds import write_feeds, write_stylesheet, write_tag_feeds
+from aggregator.publish.formats import FEED_SUFFIXES
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, brief_html, entry_id
 from aggregator.publish.tags import chosen_tags, tag_sources
 from aggregator.publish.websub import send_due_pings, topic_url
@@ -87,9 +88,10 @@ def story_entry(story: Story) -> FeedEntry:
 def publish(
     db: Database, settings: Settings, *, brief_missing: BriefMissing | None = None
 ) -> PublishResult:
-    """Write feed.atom/rss/json (and tag feeds) into the public folder; queue a hub ping for
-    each changed file and send the pings that are due. The stories' missing briefs are made
-    first (by ``brief_missing``, else in this process)."""
+    """Write feed.atom/rss/json, the tag feeds and the stylesheet that shows them in a browser
+    into the public folder; queue a hub ping for each changed feed and send the pings that are
+    due. The stories' missing briefs are made first (by ``brief_missing``, else in this
+    process)."""
     out = settings.public_dir
     out.mkdir(parents=True, exist_ok=True)
     limit = settings.publish.max_entries
@@ -103,11 +105,13 @@ def publish(
             own = newest_stories(session, limit, source_ids=source_ids, brief_missing=briefs)
             candidates[tag] += (story_entry(s) for s in own)
     meta = feed_meta(settings)
-    changed = write_feeds(out, meta, entries)
+    changed = write_stylesheet(out)
+    changed += write_feeds(out, meta, entries)
     changed += write_tag_feeds(out, meta, candidates, limit=limit)
     result = PublishResult(entries=len(entries), changed=changed)
     if meta.hub_url:
-        topics = [topic_url(meta.base_url, p.relative_to(out)) for p in changed]
+        feeds = [p for p in changed if p.suffix in FEED_SUFFIXES]
+        topics = [topic_url(meta.base_url, p.relative_to(out)) for p in feeds]
         with db.session() as session:
             pings.enqueue(session, meta.hub_url, topics, datetime.now(UTC))
         send_due_pings(db, settings)
