@@ -17,6 +17,7 @@ from lxml import etree
 
 from aggregator.config import from_mapping
 from aggregator.model.entry import Entry
+from aggregator.publish.archive import write_index
 from aggregator.publish.publisher import publish
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
@@ -143,6 +144,29 @@ def test_a_feed_opened_in_chromium_is_a_readable_page(
         finally:
             browser.close()
     assert not [e for e in errors if "feed.xsl" in e], errors  # the stylesheet was allowed
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium")
+def test_clicking_a_feed_on_the_archive_page_opens_the_feed_page(site: Site) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    write_index(site.app.db, site.app.settings)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{site.url}/")
+            for label, suffix in (("Atom", "atom"), ("RSS 2.0", "rss")):
+                page.get_by_role("link", name=label, exact=True).click()
+                page.wait_for_url(f"{site.url}/feed.{suffix}")
+                box = page.locator("section.subscribe code")
+                assert box.inner_text() == f"{site.url}/feed.{suffix}"
+                assert page.get_by_role("link", name="Ferry timetable changes").is_visible()
+                page.go_back()
+            page.get_by_role("link", name="sea", exact=True).click()
+            assert page.locator("h1").inner_text() == "Test Digest: sea"
+        finally:
+            browser.close()
 
 
 BROWSER_ACCEPT = (
