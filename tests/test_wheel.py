@@ -49,6 +49,7 @@ def test_the_wheel_runs_a_cycle_and_renders_from_a_fresh_venv(tmp_path: Path) ->
     wheel = build_wheel(tmp_path / "wheels")
     names = zipfile.ZipFile(wheel).namelist()
     assert "aggregator/templates/digest.html.j2" in names
+    assert "aggregator/templates/feed.xsl" in names  # feeds name it; the publisher copies it
     assert "aggregator/py.typed" in names
     assert "aggregator/glossary.toml" in names  # the shipped glossary
     python = fresh_venv(tmp_path / "venv")

@@ -12,7 +12,7 @@ import json
 import re
 import unicodedata
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -23,9 +23,10 @@ from markupsafe import escape
 from aggregator.ingest.sanitize import strip_markup
 from aggregator.mail.text import encoded_url, one_line, xml_safe
 from aggregator.publish.atomic import write_if_changed
-from aggregator.publish.formats import FEED_SUFFIXES, FORMATS
+from aggregator.publish.formats import FEED_SUFFIXES, FORMATS, STYLESHEET
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, with_paragraph
 from aggregator.templating import render
+from aggregator.templating import source as template_source
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -86,6 +87,8 @@ class _FeedView:
     hub_url: str | None
     urls: dict[str, str]
     """Self URL per file suffix."""
+    stylesheet: str
+    """The stylesheet's address relative to the feed (the feed's folder may be below it)."""
     entries: list[_EntryView]
 
 
@@ -109,27 +112,22 @@ def write_feeds(
 def write_tag_feeds(
     out_dir: Path,
     meta: FeedMeta,
-    entries: Sequence[FeedEntry],
-    tags: Collection[str],
+    candidates: Mapping[str, Sequence[FeedEntry]],
     *,
+    limit: int | None = None,
     templates_dir: Path | None = None,
 ) -> list[Path]:
-    """Write `tags/<slug>.atom|.rss|.json` for each of ``tags`` that an entry carries; return
-    the changed paths.
+    """Write `tags/<slug>.atom|.rss|.json` for each tag of ``candidates``: the newest ``limit``
+    of its candidate entries that carry the tag (none: an empty feed); return the changed paths.
 
-    Tags that differ only in case or separators share a feed. A tag in ``tags`` that no entry
-    carries keeps the feed it has (its subscribers keep a valid, if quiet, feed); the feeds of
-    tags not in ``tags`` are removed.
+    Tags that differ only in case or separators share a feed (named by the first of them); the
+    feeds of tags not in ``candidates`` are removed.
     """
-    wanted = {tag_slug(tag) for tag in tags}
-    groups: dict[str, tuple[str, list[_EntryView]]] = {}
-    for entry in _prepare(entries):
-        for tag in entry.tags:
-            if (slug := tag_slug(tag)) not in wanted:
-                continue
-            tagged = groups.setdefault(slug, (tag, []))[1]
-            if not tagged or tagged[-1] is not entry:  # "News" and "news" on one entry
-                tagged.append(entry)
+    groups: dict[str, tuple[str, list[FeedEntry]]] = {}
+    for tag, entries in candidates.items():
+        if name := _clean_tag(tag):
+            slug = tag_slug(name)
+            groups.setdefault(slug, (name, []))[1].extend(e for e in entries if _carries(e, slug))
     changed: list[Path] = []
     for slug, (tag, tagged) in sorted(groups.items()):
         tag_meta = replace(
@@ -138,11 +136,24 @@ def write_tag_feeds(
             id=uuid.uuid5(uuid.NAMESPACE_URL, f"{meta.id}\ntag\n{slug}").urn,
             description=f"Entries tagged \u201c{tag}\u201d from {meta.title}",
         )
-        changed += _write(out_dir, f"tags/{slug}", tag_meta, tagged, templates_dir)
+        changed += _write(
+            out_dir, f"tags/{slug}", tag_meta, _prepare(tagged)[:limit], templates_dir
+        )
     for path in (out_dir / "tags").glob("*") if (out_dir / "tags").is_dir() else ():
-        if path.suffix in FEED_SUFFIXES and path.stem not in wanted:
+        if path.suffix in FEED_SUFFIXES and path.stem not in groups:
             path.unlink()
     return changed
+
+
+def write_stylesheet(out_dir: Path, templates_dir: Path | None = None) -> list[Path]:
+    """Write the stylesheet the Atom and RSS feeds name into ``out_dir`` (the operator's, when
+    ``templates_dir`` has one); return it if changed."""
+    path = out_dir / STYLESHEET
+    return (
+        [path]
+        if write_if_changed(path, template_source(STYLESHEET, templates_dir).encode())
+        else []
+    )
 
 
 def tag_slug(tag: str) -> str:
@@ -225,6 +236,7 @@ def _feed_view(meta: FeedMeta, rel_stem: str, entries: list[_EntryView]) -> _Fee
         updated=_Time(updated),
         hub_url=encoded_url(meta.hub_url),
         urls={f.suffix: f"{base_url.rstrip('/')}/{rel_stem}.{f.suffix}" for f in FORMATS},
+        stylesheet="../" * rel_stem.count("/") + STYLESHEET,
         entries=entries,
     )
 
@@ -252,7 +264,7 @@ def _entry_view(entry: FeedEntry) -> _EntryView:
     for source in entry.sources:
         view = _source_view(source)
         sources.setdefault(view.id, view)
-    tags = dict.fromkeys(t for t in (one_line(strip_markup(tag)) for tag in entry.tags) if t)
+    tags = dict.fromkeys(t for t in map(_clean_tag, entry.tags) if t)
     content_html = xml_safe(entry.content_html).strip() or str(escape(summary))
     return _EntryView(
         id=one_line(entry.id),
@@ -267,6 +279,15 @@ def _entry_view(entry: FeedEntry) -> _EntryView:
         tags=list(tags),
         sources=list(sources.values()),
     )
+
+
+def _carries(entry: FeedEntry, slug: str) -> bool:
+    return any(tag_slug(clean) == slug for tag in entry.tags if (clean := _clean_tag(tag)))
+
+
+def _clean_tag(tag: str) -> str:
+    """A tag as the feeds show it: plain text on one line (empty: no tag)."""
+    return one_line(strip_markup(tag))
 
 
 def _source_view(source: FeedSource) -> _SourceView:

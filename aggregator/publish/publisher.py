@@ -1,4 +1,8 @@
-"""Publish: read the newest stories from the store and write the combined and per-tag feeds."""
+"""Publish: read the newest stories from the store and write the combined and per-tag feeds.
+
+A tag's feed holds the newest stories of the sources carrying it (one bounded query per tag)
+and the combined feed's stories whose items carry it as a category.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from pathlib import Path
 
 from aggregator.briefs.pipeline import on_demand
 from aggregator.config import Settings
-from aggregator.publish.feeds import write_feeds, write_tag_feeds
+from aggregator.publish.feeds import write_feeds, write_stylesheet, write_tag_feeds
+from aggregator.publish.formats import FEED_SUFFIXES
 from aggregator.publish.model import FeedEntry, FeedMeta, FeedSource, brief_html, entry_id
-from aggregator.publish.tags import chosen_tags
+from aggregator.publish.tags import chosen_tags, tag_sources
 from aggregator.publish.websub import send_due_pings, topic_url
 from aggregator.store import pings
 from aggregator.store.db import Database
@@ -83,26 +88,31 @@ def story_entry(story: Story) -> FeedEntry:
 def publish(
     db: Database, settings: Settings, *, brief_missing: BriefMissing | None = None
 ) -> PublishResult:
-    """Write feed.atom/rss/json (and tag feeds) into the public folder; queue a hub ping for
-    each changed file and send the pings that are due. The stories' missing briefs are made
-    first (by ``brief_missing``, else in this process)."""
+    """Write feed.atom/rss/json, the tag feeds and the stylesheet that shows them in a browser
+    into the public folder; queue a hub ping for each changed feed and send the pings that are
+    due. The stories' missing briefs are made first (by ``brief_missing``, else in this
+    process)."""
     out = settings.public_dir
     out.mkdir(parents=True, exist_ok=True)
+    limit = settings.publish.max_entries
+    briefs = brief_missing or on_demand(db, settings)
     with db.session() as session:
-        stories = newest_stories(
-            session,
-            settings.publish.max_entries,
-            brief_missing=brief_missing or on_demand(db, settings),
-        )
+        stories = newest_stories(session, limit, brief_missing=briefs)
         entries = [story_entry(s) for s in stories]
         tags = chosen_tags(session, settings.publish, entries)
+        candidates = {tag: list(entries) for tag in tags}
+        for tag, source_ids in tag_sources(session, tags).items():
+            own = newest_stories(session, limit, source_ids=source_ids, brief_missing=briefs)
+            candidates[tag] += (story_entry(s) for s in own)
     meta = feed_meta(settings)
     templates = settings.templates_dir
-    changed = write_feeds(out, meta, entries, templates_dir=templates)
-    changed += write_tag_feeds(out, meta, entries, tags, templates_dir=templates)
+    changed = write_stylesheet(out, templates)
+    changed += write_feeds(out, meta, entries, templates_dir=templates)
+    changed += write_tag_feeds(out, meta, candidates, limit=limit, templates_dir=templates)
     result = PublishResult(entries=len(entries), changed=changed)
     if meta.hub_url:
-        topics = [topic_url(meta.base_url, p.relative_to(out)) for p in changed]
+        feeds = [p for p in changed if p.suffix in FEED_SUFFIXES]
+        topics = [topic_url(meta.base_url, p.relative_to(out)) for p in feeds]
         with db.session() as session:
             pings.enqueue(session, meta.hub_url, topics, datetime.now(UTC))
         send_due_pings(db, settings)

@@ -10,7 +10,7 @@ file per category it invents.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +24,18 @@ def operator_tags(session: Session) -> list[str]:
     """The tags of every enabled source, lower-cased, in first-seen order."""
     rows = session.scalars(select(Source.tags).where(Source.enabled.is_(True)).order_by(Source.id))
     return list(dict.fromkeys(str(tag).lower() for tags in rows for tag in tags or []))
+
+
+def tag_sources(session: Session, tags: Collection[str]) -> dict[str, list[int]]:
+    """For each of ``tags`` that a source carries (enabled or not, as the combined feed keeps
+    a disabled source's stories), the ids of the sources carrying it."""
+    wanted = set(tags)
+    found: dict[str, list[int]] = {}
+    for source_id, source_tags in session.execute(select(Source.id, Source.tags)):
+        for tag in dict.fromkeys(str(tag).lower() for tag in source_tags or []):
+            if tag in wanted:
+                found.setdefault(tag, []).append(source_id)
+    return found
 
 
 def chosen_tags(

@@ -6,7 +6,7 @@ sources appears once everywhere and names every source.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from aggregator.model.brief import Brief
 from aggregator.model.dates import in_bounds
 from aggregator.store.chunks import scalars_in
+from aggregator.store.db import chunked
 from aggregator.store.models import BriefRow, Item, Source
 
 
@@ -242,47 +243,70 @@ UNDATED_PER_SOURCE = 2
 
 
 def newest_stories(
-    session: Session, limit: int, *, brief_missing: BriefMissing | None = None
+    session: Session,
+    limit: int,
+    *,
+    source_ids: Collection[int] | None = None,
+    brief_missing: BriefMissing | None = None,
 ) -> list[Story]:
-    """The newest ``limit`` stories by publication date, for the combined feed; with
+    """The newest ``limit`` stories by publication date, for the combined feed (or, with
+    ``source_ids``, the stories with an item from one of those sources); with
     ``brief_missing``, the primary items without a brief are briefed first.
 
     An undated item's date is when it was first seen, so a feed of undated pages would fill
     the feed: at most :data:`UNDATED_PER_SOURCE` undated stories of each source are taken
     while others can fill it; the ones left out fill what the rest leave short.
     """
-    keys: dict[str, None] = {}
-    undated: dict[int, set[str]] = {}
-    spare: dict[str, None] = {}  # undated stories over their source's cap, newest first
-    offset, page = 0, max(limit * 2, 50)
-    while len(keys) < limit:
-        batch = session.execute(
-            select(Item.story_key, Item.dated, Item.source_id)
-            .order_by(Item.published_at.desc(), Item.id.desc())
-            .offset(offset)
-            .limit(page)
-        ).all()
-        if not batch:
-            break
-        for key, dated, source_id in batch:
-            if not dated and key not in keys:
-                seen = undated.setdefault(source_id, set())
-                if len(seen) >= UNDATED_PER_SOURCE:
-                    if len(spare) < limit:
-                        spare[key] = None
-                    continue
-                seen.add(key)
-            keys[key] = None
-        offset += page
-    for key in spare:
-        if len(keys) >= limit:
-            break
-        keys.setdefault(key, None)
-    stories = load_stories(session, list(keys)[:limit])
+    if source_ids is None:
+        kept, spare = _newest_keys(session, limit, None)
+    else:
+        kept, spare = {}, {}
+        for chunk in chunked(sorted(source_ids)):  # a source's items all fall in one chunk
+            some, extra = _newest_keys(session, limit, Item.source_id.in_(chunk))
+            for found, into in ((some, kept), (extra, spare)):
+                for key, moment in found.items():
+                    into[key] = max(moment, into.get(key, moment))
+    keys = sorted(kept, key=kept.__getitem__, reverse=True)[:limit]
+    keys += [k for k in sorted(spare, key=spare.__getitem__, reverse=True) if k not in kept]
+    keys = keys[:limit]
+    stories = load_stories(session, keys)
     missing = [s.primary.id for s in stories if s.primary.brief is None]
     if missing and brief_missing is not None:
         brief_missing(missing)
         session.expire_all()
-        stories = load_stories(session, list(keys)[:limit])
+        stories = load_stories(session, keys)
     stories.sort(key=lambda s: s.published, reverse=True)
     return stories
+
+
+def _newest_keys(
+    session: Session, limit: int, where: ColumnElement[bool] | None
+) -> tuple[dict[str, datetime], dict[str, datetime]]:
+    """The keys of the newest ``limit`` stories of the items matching ``where``, newest first,
+    each with its newest item's date; and the undated ones the per-source cap left out."""
+    keys: dict[str, datetime] = {}
+    undated: dict[int, set[str]] = {}
+    spare: dict[str, datetime] = {}
+    offset, page = 0, max(limit * 2, 50)
+    query = select(Item.story_key, Item.dated, Item.source_id, Item.published_at)
+    if where is not None:
+        query = query.where(where)
+    while len(keys) < limit:
+        batch = session.execute(
+            query.order_by(Item.published_at.desc(), Item.id.desc()).offset(offset).limit(page)
+        ).all()
+        if not batch:
+            break
+        for key, dated, source_id, published_at in batch:
+            if key in keys:
+                continue
+            if not dated:
+                seen = undated.setdefault(source_id, set())
+                if len(seen) >= UNDATED_PER_SOURCE:
+                    if len(spare) < limit:
+                        spare.setdefault(key, published_at)
+                    continue
+                seen.add(key)
+            keys[key] = published_at
+        offset += page
+    return keys, spare

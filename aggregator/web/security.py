@@ -26,6 +26,10 @@ PUBLIC_CSP = (
 )
 """Published archive pages carry the digest's inline CSS (mail needs it), but never script.
 The static handler sets it on its own responses; everything else gets PAGE_CSP."""
+FEED_CSP = PUBLIC_CSP.replace("script-src 'none'", "script-src 'self'")
+"""Atom and RSS feeds: as PUBLIC_CSP, but a browser may load the site's XSL stylesheet (CSP
+counts XSLT as script). The stylesheet writes every feed value as text, and the folder serves
+nothing with a script's media type."""
 
 CSRF_COOKIE = "aggregator_csrf"
 CSRF_FIELD = "csrf_token"

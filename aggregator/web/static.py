@@ -6,6 +6,9 @@ dictionary look-up and no filesystem work. Whether a file changed is checked wit
 at most once per second per file, since the publisher may run in another process; a write by the
 publisher in this process (``atomic.generation``) is seen at once. ``index.html`` answers for
 folders, ``..`` and symlinks out of the folder are refused, and conditional requests get 304s.
+Atom and RSS feeds go to a browser (an Accept header of HTML naming no feed type) as
+``application/xml``, the one way Chromium applies their XSL stylesheet; readers get their own
+media types.
 """
 
 from __future__ import annotations
@@ -33,14 +36,19 @@ from starlette.types import Receive, Scope, Send
 from aggregator.publish import atomic
 from aggregator.publish.formats import FEED_SUFFIXES, FORMATS
 from aggregator.publish.websub import link_header, topic_url
-from aggregator.web.security import PUBLIC_CSP
+from aggregator.web.security import FEED_CSP, PUBLIC_CSP
 
 MEDIA_TYPES = {f".{f.suffix}": f.content_type for f in FORMATS} | {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",
+    ".xsl": "application/xslt+xml; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
 }
+STYLED_SUFFIXES = tuple(f".{f.suffix}" for f in FORMATS if f.styled)
+"""Feeds that name the XSL stylesheet: a browser is sent them as ``PAGE_MEDIA_TYPE``."""
+PAGE_MEDIA_TYPE = "application/xml; charset=utf-8"
+_STYLED_TYPES = tuple(f.media_type for f in FORMATS if f.styled)
 CACHE_CONTROL = "public, max-age=300"
 """Feeds change after each poll; five minutes keeps readers current while ETags make checks cheap."""
 RECHECK_SECONDS = 1.0
@@ -79,6 +87,8 @@ class _File:
     mtime: float
     variants: dict[str, _Variant]
     size: int
+    pages: dict[str, _Variant] | None = None
+    """A styled feed's encodings as sent to a browser (same bodies, ``PAGE_MEDIA_TYPE``)."""
     """Bytes held, every encoding counted."""
     checked: float = 0.0
     """When the file on disk was last compared (``time.monotonic``)."""
@@ -119,6 +129,14 @@ def _choose_encoding(accept_encoding: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=512)
+def _is_browser(accept: str) -> bool:
+    """Whether an Accept header is a browser's page request (HTML first, no feed type named),
+    rather than a feed reader's (readers name the feed types, or take anything)."""
+    accept = accept.lower()
+    return "text/html" in accept and not any(t in accept for t in _STYLED_TYPES)
+
+
+@lru_cache(maxsize=512)
 def _http_date(value: str) -> float | None:
     try:
         return parsedate_to_datetime(value).timestamp()
@@ -131,6 +149,28 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(
         tag.strip().removeprefix("W/") in (etag, "*") for tag in header.split(",") if tag.strip()
     )
+
+
+def _variants(
+    encoded: dict[str, bytes], media_type: str, etag: str, common: _Headers
+) -> dict[str, _Variant]:
+    """Each encoding worth sending (smaller than the file) with its 200 and 304 headers."""
+    body = encoded["identity"]
+    variants = {}
+    for encoding, data in encoded.items():
+        if len(data) >= len(body) and encoding != "identity":
+            continue
+        tag = etag if encoding == "identity" else f"W/{etag}"
+        not_modified = [*common, (b"etag", tag.encode())]
+        headers = [
+            *not_modified,
+            (b"content-type", media_type.encode()),
+            (b"content-length", str(len(data)).encode()),
+        ]
+        if encoding != "identity":
+            headers.append((b"content-encoding", encoding.encode()))
+        variants[encoding] = _Variant(data, headers, not_modified)
+    return variants
 
 
 class PublicFiles:
@@ -185,18 +225,21 @@ class PublicFiles:
 
     def _answer(self, held: _File, scope: Scope) -> tuple[int, _Headers, bytes]:
         """Pick the encoding, then answer 304 when the client's copy is current."""
-        accept, if_none_match, if_modified_since = "", None, None
+        accept, if_none_match, if_modified_since, wanted = "", None, None, ""
         for name, value in scope["headers"]:
             if name == b"accept-encoding":
                 accept = value.decode("latin-1")
+            elif name == b"accept":
+                wanted = value.decode("latin-1")
             elif name == b"if-none-match":
                 if_none_match = value.decode("latin-1")
             elif name == b"if-modified-since":
                 if_modified_since = value.decode("latin-1")
-        variant = held.variants["identity"]
+        variants = held.pages if held.pages and _is_browser(wanted) else held.variants
+        variant = variants["identity"]
         for encoding in _choose_encoding(accept) if accept else ():
-            if encoding in held.variants:
-                variant = held.variants[encoding]
+            if encoding in variants:
+                variant = variants[encoding]
                 break
         if if_none_match is not None:
             fresh = _etag_matches(if_none_match, held.etag)
@@ -275,10 +318,11 @@ class PublicFiles:
             return None
         etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
         media_type = _media_type(path)
+        styled = path.endswith(STYLED_SUFFIXES)
         common = [
             (b"cache-control", CACHE_CONTROL.encode()),
-            (b"content-security-policy", PUBLIC_CSP.encode()),
-            (b"vary", b"Accept-Encoding"),
+            (b"content-security-policy", (FEED_CSP if styled else PUBLIC_CSP).encode()),
+            (b"vary", b"Accept-Encoding, Accept" if styled else b"Accept-Encoding"),
             (b"last-modified", formatdate(status.st_mtime, usegmt=True).encode()),
         ]
         if self.hub_url and path.endswith(FEED_SUFFIXES):
@@ -289,22 +333,10 @@ class PublicFiles:
         if len(body) >= MIN_COMPRESS_BYTES and _compressible(media_type):
             encoded["gzip"] = gzip.compress(body, 9, mtime=0)
             encoded["br"] = brotli.compress(body, quality=BROTLI_QUALITY, mode=brotli.MODE_TEXT)
-        variants = {}
-        for encoding, data in encoded.items():
-            if len(data) >= len(body) and encoding != "identity":
-                continue
-            tag = etag if encoding == "identity" else f"W/{etag}"
-            not_modified = [*common, (b"etag", tag.encode())]
-            headers = [
-                *not_modified,
-                (b"content-type", media_type.encode()),
-                (b"content-length", str(len(data)).encode()),
-            ]
-            if encoding != "identity":
-                headers.append((b"content-encoding", encoding.encode()))
-            variants[encoding] = _Variant(data, headers, not_modified)
+        variants = _variants(encoded, media_type, etag, common)
+        pages = _variants(encoded, PAGE_MEDIA_TYPE, etag, common) if styled else None
         size = sum(len(v.body) for v in variants.values())
-        return _File(_identity(status), etag, status.st_mtime, variants, size)
+        return _File(_identity(status), etag, status.st_mtime, variants, size, pages)
 
     def _hold(self, key: str, held: _File) -> None:
         self._files[key] = held

@@ -386,7 +386,8 @@ def test_tag_feeds_stay_inside_tags_directory(tmp_path, meta):
         _entry(2, tags=["news", "News"]),
     ]
     every_tag = [tag for entry in entries for tag in entry.tags]
-    changed = write_tag_feeds(tmp_path, meta, entries, every_tag)
+    candidates = {tag: entries for tag in every_tag}
+    changed = write_tag_feeds(tmp_path, meta, candidates)
     tags_dir = (tmp_path / "tags").resolve()
     written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert sorted(changed) == written
@@ -398,7 +399,7 @@ def test_tag_feeds_stay_inside_tags_directory(tmp_path, meta):
     assert len(stems) == 9
     assert "machine-learning" in stems and "news" in stems
     assert tag_slug("C++") != tag_slug("C") == "c"
-    assert write_tag_feeds(tmp_path, meta, entries, every_tag) == []
+    assert write_tag_feeds(tmp_path, meta, candidates) == []
 
     ml = _strict(tmp_path / "tags" / "machine-learning.atom")
     assert ml.xpath("a:entry/a:title/text()", namespaces=NS) == ["Story 0", "Story 1"]
