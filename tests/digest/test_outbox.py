@@ -327,6 +327,52 @@ def test_subscriber_import_never_resets_unsubscribed(db: Database) -> None:
     assert statuses == {"left@example.com": "unsubscribed", "new@example.com": "active"}
 
 
+def test_an_empty_cell_in_an_import_keeps_the_subscribers_value(db: Database) -> None:
+    """An existing subscriber keeps what a row leaves empty (or a column the file lacks: their
+    source filter); a new one gets the defaults."""
+    from aggregator.store.subscribers import import_csv
+
+    with db.session() as session:
+        row, _ = upsert_subscriber(
+            session,
+            "berlin@example.com",
+            digests=["weekly"],
+            tags=["ai"],
+            sources=[7],
+            timezone="Europe/Berlin",
+        )
+    known = ["daily", "weekly"]
+    csv_text = (
+        "email,digests,tags,timezone\n"
+        "berlin@example.com,,,\n"
+        "new@example.com,,,\n"
+        "tagged@example.com,weekly,,Asia/Tokyo\n"
+    )
+    with db.session() as session:
+        report = import_csv(
+            session, csv_text, name="people.csv", known_digests=known, default_digests=known
+        )
+        assert (report.added, report.updated, report.errors) == (2, 1, [])
+    with db.session() as session:
+        import_csv(
+            session,
+            "tagged@example.com,,policy\n",
+            name="more.csv",
+            known_digests=known,
+            default_digests=known,
+        )
+    with db.session() as session:
+        rows = {
+            r.email: (r.digests, r.tags, r.sources, r.timezone)
+            for r in session.scalars(select(Subscriber))
+        }
+    assert rows == {
+        "berlin@example.com": (["weekly"], ["ai"], [7], "Europe/Berlin"),
+        "new@example.com": (["daily", "weekly"], [], [], "UTC"),
+        "tagged@example.com": (["weekly"], ["policy"], [], "Asia/Tokyo"),
+    }
+
+
 def test_dates_follow_the_subscribers_timezone(
     sqlite_db: Database, tmp_path: Path, smtp_server
 ) -> None:
