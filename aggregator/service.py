@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import exists
+from sqlalchemy import exists, func, select
 
 from aggregator.app import App
 from aggregator.briefs.llm import LLMSummarizer
@@ -45,6 +46,7 @@ from aggregator.digest.outbox import Outbox, SendReport
 from aggregator.inbound.listener import start_listener
 from aggregator.ingest.poll import Poller, PollReport, SourceOutcome
 from aggregator.ingest.websub import maintain_now as maintain_subscriptions
+from aggregator.logs import source_fields
 from aggregator.mail.transport import Transport
 from aggregator.metrics import record_poll
 from aggregator.model.status import POLL_FAILURES, PollResult
@@ -62,7 +64,7 @@ from aggregator.store.claims import (
 from aggregator.store.items import briefed, content_version
 from aggregator.store.llm_usage import record_llm_run
 from aggregator.store.locks import Leadership
-from aggregator.store.models import CLAIMED_TABLES, ITEMS, BriefRow, DigestRun, utcnow
+from aggregator.store.models import CLAIMED_TABLES, ITEMS, BriefRow, DigestRun, Source, utcnow
 from aggregator.templating import TemplateError
 
 log = logging.getLogger("aggregator.service")
@@ -325,6 +327,10 @@ class Pipeline:
         return sum(release_all(self.app.db, t, token=self.token) for t in CLAIMED_TABLES)
 
 
+class ListenError(RuntimeError):
+    """The web server cannot listen on its address; one line for the operator."""
+
+
 ROLES = ("all", "worker", "web")
 """``all``: scheduler and web server; ``worker``: polls, briefs and delivers (and leads when it
 holds the leader lock); ``web``: serves the pages and published files only."""
@@ -386,6 +392,10 @@ class Service:
 
     def poll_tick(self) -> None:
         report = self.pipeline.poll(due_only=True)
+        for o in report.outcomes:
+            if o.result in POLL_FAILURES:
+                fields = source_fields(o.source_id, o.label, o.url)
+                log.warning("poll failed: %s", o.error, extra=fields)
         if report.outcomes:
             log.info(
                 "poll: %d source(s), %d new item(s), %d changed, %d not modified, %d failed",
@@ -477,13 +487,18 @@ class Service:
             )
 
     def startup_line(self) -> str:
-        settings = self.settings
+        """What the service says when it starts: its role, where it serves, its database, how
+        many sources it polls (the enabled ones in the database), mail, the next digests."""
+        settings, db = self.settings, self.pipeline.app.db
+        with db.session() as session:
+            enabled = session.scalar(select(func.count()).select_from(Source).where(Source.enabled))
         parts = [f"role={self.role}"]
         if self.role != "worker":
             parts.append(f"serving http://{settings.web.host}:{settings.web.port}/")
         parts += [
-            f"database={self.pipeline.app.db.engine.url.render_as_string(hide_password=True)}",
-            f"sources={len(settings.sources)} in {settings.origin}",
+            f"database={db.engine.url.render_as_string(hide_password=True)}",
+            f"config={settings.origin}",
+            f"sources={enabled or 0} enabled",
             f"mail={settings.mail.transport}",
         ]
         if self.role != "web":
@@ -495,10 +510,11 @@ class Service:
     def run(self) -> None:
         """Start the jobs (unless web-only), serve the web app (unless worker-only) until
         SIGTERM/Ctrl-C, then stop within a bounded time, giving unfinished work back."""
+        listening = self._listen() if self.role != "worker" else None
         signals: list[int] = []  # what the handler saw: appending takes no lock (see below)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda number, _frame: signals.append(number))
-        log.warning("%s", self.startup_line())
+        log.info("%s", self.startup_line())
         if self.role != "web":
             self.schedule()
             self.scheduler.start()
@@ -511,7 +527,8 @@ class Service:
             if self.role == "worker":
                 _until(signals)
             elif not signals:
-                self._serve(signals)
+                assert listening is not None
+                self._serve(signals, listening)
         finally:
             log.warning("stopping: finishing the jobs under way (at most %.0f s)", STOP_SECONDS)
             self.pipeline.stop()
@@ -535,9 +552,23 @@ class Service:
         with self._idle:
             return self._idle.wait_for(lambda: self._running == 0, timeout=seconds)
 
-    def _serve(self, signals: list[int]) -> None:
-        """Serve the web app until a signal is noted in ``signals`` or uvicorn receives
-        SIGTERM/SIGINT."""
+    def _listen(self) -> socket.socket:
+        """The web server's socket, bound before anything starts; ListenError when the address
+        cannot be had (a port in use, a privileged port, an address not on this machine)."""
+        host, port = self.settings.web.host, self.settings.web.port
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+        except (OSError, OverflowError) as exc:
+            sock.close()
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ListenError(f"cannot listen on {host}:{port}: {reason.lower()}") from None
+        return sock
+
+    def _serve(self, signals: list[int], sock: socket.socket) -> None:
+        """Serve the web app on ``sock`` until a signal is noted in ``signals`` or uvicorn
+        receives SIGTERM/SIGINT."""
         import uvicorn
 
         from aggregator.web.app import create_app
@@ -562,4 +593,4 @@ class Service:
         threading.Thread(target=exit_on_stop, daemon=True).start()
         # uvicorn handles SIGTERM/SIGINT while it runs, then passes the signal on to the handler
         # installed above, which only notes it: the process finishes its jobs and exits 0.
-        server.run()
+        server.run(sockets=[sock])

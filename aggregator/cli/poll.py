@@ -86,8 +86,9 @@ def poll(ctx: click.Context, due: bool, briefs: bool, refs: tuple[str, ...]) -> 
         task = progress.add_task("poll", total=len(ids))
 
         def show(outcome: SourceOutcome) -> None:
+            # counted and redrawn first: the line printed next redraws the bar as it is now
+            progress.update(task, advance=1, refresh=True)
             progress.console.print(outcome_line(outcome), soft_wrap=True)
-            progress.advance(task)
 
         report = pipeline.poll(ids=ids, on_outcome=show)
     console.print(summary_line(report))
@@ -95,6 +96,5 @@ def poll(ctx: click.Context, due: bool, briefs: bool, refs: tuple[str, ...]) -> 
         started = time.monotonic()
         with console.status("briefing", spinner="dots"):
             made = pipeline.brief()
-        if made:
-            console.print(f"{made} brief(s) made in {time.monotonic() - started:.1f} s")
+        console.print(f"{made} brief(s) made in {time.monotonic() - started:.1f} s")
     pipeline.give_back()

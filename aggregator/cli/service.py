@@ -19,7 +19,7 @@ from aggregator.cli.sources import ago
 from aggregator.config import DigestSettings, Settings
 from aggregator.digest.compose import latest_fire_time, next_fire_time
 from aggregator.logs import SERVICE_LOGGERS
-from aggregator.service import ROLES, Pipeline, Service
+from aggregator.service import ROLES, ListenError, Pipeline, Service
 from aggregator.store.listing import ItemBrief, Overview, find_item, item_brief, overview
 from aggregator.store.llm_usage import last_llm_run
 
@@ -49,7 +49,11 @@ def run(ctx: click.Context, once: bool, role: str) -> None:
         if ctx.meta.get("log_level") == logging.WARNING:  # the default: say what the service does
             for name in SERVICE_LOGGERS:
                 logging.getLogger(name).setLevel(logging.INFO)
-        Service(pipeline, role=role).run()
+        try:
+            Service(pipeline, role=role).run()
+        except ListenError as exc:
+            pipeline.give_back()
+            fail(ctx, str(exc))
         return
     report = pipeline.run_once()
     for outcome in report.poll.outcomes:

@@ -23,7 +23,7 @@ from aggregator.store.sources import (
     delete_source,
     disable_source,
     enable_source,
-    enabled_sources,
+    exported_sources,
     normalise_source_url,
     remove_source,
 )
@@ -246,7 +246,8 @@ def disable(ctx: click.Context, ref: str) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def import_opml(ctx: click.Context, path: Path) -> None:
-    """Add every feed of an OPML file (folders become tags)."""
+    """Add every feed of an OPML file (folders become tags); one marked enabled="false" is
+    added disabled. Sources already here are left as they are."""
     try:
         outlines = read_opml(path.read_bytes())
     except OPMLError as exc:
@@ -262,7 +263,9 @@ def import_opml(ctx: click.Context, path: Path) -> None:
                     markup=False,
                 )
                 continue
-            _row, created = add_source(session, outline.url, name=outline.title, tags=outline.tags)
+            row, created = add_source(session, outline.url, name=outline.title, tags=outline.tags)
+            if created and not outline.enabled:
+                disable_source(row)  # a source already here keeps its state
             added += created
     console.print(f"imported {added} new source(s) of {len(outlines)} in {path.name}", markup=False)
 
@@ -271,11 +274,13 @@ def import_opml(ctx: click.Context, path: Path) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def export_opml(ctx: click.Context, path: Path) -> None:
-    """Write every enabled source to an OPML file (- for standard output)."""
+    """Write every source (but removed ones) to an OPML file (- for standard output), a
+    disabled one marked enabled="false", so importing the file restores them as they are."""
     app = get_app(ctx)
     with app.db.session() as session:
         outlines = [
-            Outline(url=s.url, title=s.label, tags=list(s.tags)) for s in enabled_sources(session)
+            Outline(url=s.url, title=s.label, tags=list(s.tags), enabled=s.enabled)
+            for s in exported_sources(session)
         ]
     data = write_opml(outlines, app.settings.general.name)
     if str(path) == "-":

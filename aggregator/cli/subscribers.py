@@ -142,7 +142,8 @@ def list_subscribers_cmd(ctx: click.Context, status: str | None, as_json: bool) 
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def import_file(ctx: click.Context, path: Path) -> None:
-    """Import a CSV of email[,digests][,tags][,timezone]; bad rows are reported and skipped."""
+    """Import a CSV of email[,digests][,tags][,timezone]; bad rows are reported and skipped,
+    and an empty cell keeps a subscriber's current value."""
     app = get_app(ctx)
     known = [d.name for d in app.settings.digests]
     try:

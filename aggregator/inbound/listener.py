@@ -128,7 +128,9 @@ class InboundHandler:
         spf = spf_result(data, peer, inbound.trusted_relays, inbound.relay_id)
         for source_id in dict.fromkeys(filter(None, map(self._lookup, recipients))):
             if self.per_source.hit(f"inbound-source:{source_id}"):
-                log.warning("inbound source=%d over its hourly rate: mail dropped", source_id)
+                log.warning(
+                    "inbound mail over its hourly rate: dropped", extra={"source_id": source_id}
+                )
                 continue
             with write_transaction(self.db) as connection, OrmSession(bind=connection) as orm:
                 stamp = first_seen_now(connection, utcnow)
@@ -137,11 +139,11 @@ class InboundHandler:
                 )
                 orm.commit()
             log.info(
-                "inbound source=%d mail %r stored (dkim=%s, spf=%s)",
-                source_id,
+                "inbound mail %r stored (dkim=%s, spf=%s)",
                 mail.subject,
                 verdict[0],
                 spf,
+                extra={"source_id": source_id},
             )
         return "250 OK"
 

@@ -22,10 +22,13 @@ class Outline:
     url: str
     title: str = ""
     tags: list[str] = field(default_factory=list)
+    enabled: bool = True
+    """False for a source that is not polled (written as ``enabled="false"``)."""
 
 
 def read_opml(data: bytes) -> list[Outline]:
-    """Feed outlines (``xmlUrl``) of an OPML document; folder names become tags."""
+    """Feed outlines (``xmlUrl``) of an OPML document; folder names become tags, and
+    ``enabled="false"`` marks a source that is not polled."""
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
@@ -49,7 +52,10 @@ def read_opml(data: bytes) -> list[Outline]:
                 tags = [f.lower() for f in folders] + [
                     c.strip("/") for c in categories if c.strip("/")
                 ]
-                found.append(Outline(url=url, title=title, tags=list(dict.fromkeys(tags))))
+                enabled = (child.get("enabled") or "").strip().lower() not in ("false", "0", "no")
+                found.append(
+                    Outline(url=url, title=title, tags=list(dict.fromkeys(tags)), enabled=enabled)
+                )
             else:
                 walk(child, [*folders, title] if title else folders)
 
@@ -81,7 +87,8 @@ def outline_problem(url: str, file_folders: Sequence[Path]) -> str | None:
 
 
 def write_opml(outlines: list[Outline], title: str) -> bytes:
-    """An OPML 2.0 document listing ``outlines``."""
+    """An OPML 2.0 document listing ``outlines``; a source not polled is marked
+    ``enabled="false"`` (OPML allows attributes of one's own; other readers ignore it)."""
     now = format_datetime(datetime.now(UTC), usegmt=True)
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -91,9 +98,11 @@ def write_opml(outlines: list[Outline], title: str) -> bytes:
     ]
     for o in outlines:
         category = f" category={quoteattr(','.join(o.tags))}" if o.tags else ""
+        disabled = "" if o.enabled else ' enabled="false"'
         lines.append(
             f'    <outline type="rss" text={quoteattr(o.title or o.url)} '
-            f"title={quoteattr(o.title or o.url)} xmlUrl={quoteattr(o.url)}{category}/>"
+            f"title={quoteattr(o.title or o.url)} xmlUrl={quoteattr(o.url)}{category}"
+            f"{disabled}/>"
         )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode("utf-8")

@@ -24,6 +24,7 @@ from aggregator.ingest.fetch import Fetcher, FetchError, FetchResult
 from aggregator.ingest.parse import parse_feed
 from aggregator.ingest.runner import ParserPool, StoreThread
 from aggregator.ingest.websub import discover
+from aggregator.logs import source_fields
 from aggregator.model.entry import FeedParseError, ParsedFeed
 from aggregator.model.status import PollResult, SourceStatus
 from aggregator.store.chunks import rows_in, scalars_in
@@ -70,6 +71,7 @@ class SourceOutcome:
     status: int | None = None
     moved_to: str | None = None
     elapsed: float = 0.0
+    url: str = ""
 
 
 @dataclass(slots=True)
@@ -165,7 +167,11 @@ class Poller:
         if busy:
             for source in self._load(busy).values():
                 outcome = SourceOutcome(
-                    source.id, source.label, PollResult.BUSY, error="another worker is polling it"
+                    source.id,
+                    source.label,
+                    PollResult.BUSY,
+                    error="another worker is polling it",
+                    url=source.url,
                 )
                 report.outcomes.append(outcome)
                 if on_outcome is not None:
@@ -344,7 +350,7 @@ class Poller:
                 self._failed, source_id, label, str(exc), exc.status, exc.retry_after
             )
         except Exception as exc:  # a bug must not stop the other sources
-            log.exception("source=%s internal error while fetching", label)
+            log.exception("internal error while fetching", extra=_fields(known))
             return await store.record(
                 self._failed, source_id, label, f"internal error: {exc!r}", None, None
             )
@@ -354,7 +360,12 @@ class Poller:
         if result.not_modified and not result.moved_to:
             unchanged.append((known, result))  # recorded in one batch at the end
             return SourceOutcome(
-                source_id, label, PollResult.NOT_MODIFIED, status=304, elapsed=result.elapsed
+                source_id,
+                label,
+                PollResult.NOT_MODIFIED,
+                status=304,
+                elapsed=result.elapsed,
+                url=known.url,
             )
         now = self.clock()
         try:
@@ -369,7 +380,7 @@ class Poller:
                 failed, source_id, label, str(exc), result.status, None, result
             )
         except Exception as exc:
-            log.exception("source=%s internal error while storing", label)
+            log.exception("internal error while storing", extra=_fields(known))
             error = f"internal error: {exc!r}"
         return await store.record(self._failed, source_id, label, error, None, None, result)
 
@@ -478,6 +489,7 @@ class Poller:
                 status=304,
                 moved_to=moved,
                 elapsed=result.elapsed,
+                url=source.url,
             )
         report.new_item_ids.extend(stored.new_ids)
         report.changed_item_ids.extend(stored.changed_ids)
@@ -491,6 +503,7 @@ class Poller:
             status=result.status,
             moved_to=moved,
             elapsed=result.elapsed,
+            url=source.url,
         )
 
     @staticmethod
@@ -511,13 +524,13 @@ class Poller:
         clash = session.scalar(select(Source.id).where(Source.url == result.moved_to))
         if clash is not None:
             log.warning(
-                "source=%s moved to %s, which is already source %s; URL kept",
-                source.label,
+                "moved to %s, which is already source %s; URL kept",
                 result.moved_to,
                 clash,
+                extra=_fields(source),
             )
             return None
-        log.info("source=%s moved permanently to %s", source.label, result.moved_to)
+        log.info("moved permanently to %s", result.moved_to, extra=_fields(source))
         session.execute(
             update(SOURCES).where(SOURCES.c.id == source.id).values(url=result.moved_to)
         )
@@ -558,14 +571,20 @@ class Poller:
         )
         retired = source.status == SourceStatus.RETIRED
         message = source.last_error
-        log.warning("source=%s poll failed: %s", label, message)
+        # what the caller shows (the command's line per source, the service's warning)
+        log.debug("poll failed: %s", message, extra=_fields(source))
         return SourceOutcome(
             source_id,
             label,
             PollResult.RETIRED if retired else PollResult.FAILED,
             error=message,
             status=status,
+            url=source.url,
         )
+
+
+def _fields(source: Source | PolledSource) -> dict[str, object]:
+    return source_fields(source.id, source.label, source.url)
 
 
 _RECENT_DATES = (

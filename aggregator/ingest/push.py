@@ -55,7 +55,10 @@ def receive(
             return PushAnswer(404, "subscription not verified yet")
         source_id, secret = row.source_id, row.secret
     if not signature_ok(secret, signature, body):
-        log.warning("websub source=%d push refused: X-Hub-Signature missing or wrong", source_id)
+        log.warning(
+            "websub push refused: X-Hub-Signature missing or wrong",
+            extra={"source_id": source_id},
+        )
         return PushAnswer(403, "X-Hub-Signature missing or wrong", source_id)
     now = utcnow()
     with db.engine.begin() as connection:
@@ -73,11 +76,16 @@ def receive(
     try:
         outcome = Poller(db, settings).store_pushed(source_id, body, content_type)
     except FeedParseError as exc:
-        log.warning("websub source=%d pushed a document that is not a feed: %s", source_id, exc)
+        log.warning(
+            "websub pushed a document that is not a feed: %s", exc, extra={"source_id": source_id}
+        )
         return PushAnswer(400, f"not a feed: {exc}", source_id)
     if outcome is None:
         return PushAnswer(503, "the source is being polled; push again shortly", source_id)
     log.info(
-        "websub source=%d push stored: %d new, %d changed", source_id, outcome.new, outcome.changed
+        "websub push stored: %d new, %d changed",
+        outcome.new,
+        outcome.changed,
+        extra={"source_id": source_id},
     )
     return PushAnswer(200, f"{outcome.new} new", source_id, new=outcome.new)

@@ -174,7 +174,9 @@ def plan(session: Session, settings: Settings, now: datetime) -> list[_Request]:
             _start(row, hub, topic)  # the old hub's pushes fail the new secret
             row.next_attempt_at = None
         elif row.state == PushState.ACTIVE and row.lease_until and row.lease_until <= now:
-            log.warning("websub source=%d lease at %s ran out; subscribing again", source_id, hub)
+            log.warning(
+                "websub lease at %s ran out; subscribing again", hub, extra={"source_id": source_id}
+            )
             _start(row, hub, topic)
             row.next_attempt_at = None
         elif row.state == PushState.ENDED and _due(row, now):
@@ -248,10 +250,13 @@ async def maintain(db: Database, settings: Settings, *, now: datetime | None = N
             if error is None:
                 accepted += 1
                 log.info(
-                    "websub source=%d %s requested at %s", row.source_id, request.mode, row.hub_url
+                    "websub %s requested at %s",
+                    request.mode,
+                    row.hub_url,
+                    extra={"source_id": row.source_id},
                 )
             else:
-                log.warning("websub source=%d %s", row.source_id, error)
+                log.warning("websub %s", error, extra={"source_id": row.source_id})
     return accepted
 
 
@@ -293,7 +298,7 @@ def verify_intent(
             row.state, row.last_error = PushState.ENDED, f"hub denied the subscription: {reason}"
             row.next_attempt_at = now + _backoff(settings, max(row.attempts, 1))
             _push_ends(session, row.source_id)
-            log.warning("websub source=%d %s", row.source_id, row.last_error)
+            log.warning("websub %s", row.last_error, extra={"source_id": row.source_id})
             return ""
         if not challenge or row.requested_at is None:
             return None
@@ -305,7 +310,11 @@ def verify_intent(
             source = session.get(Source, row.source_id)
             if source is not None:
                 source.push_until = row.lease_until
-            log.info("websub source=%d verified, lease until %s", row.source_id, row.lease_until)
+            log.info(
+                "websub verified, lease until %s",
+                row.lease_until,
+                extra={"source_id": row.source_id},
+            )
             return challenge
         if mode == "unsubscribe" and row.state == PushState.UNSUBSCRIBING:
             row.state, row.requested_at, row.next_attempt_at = PushState.ENDED, None, None

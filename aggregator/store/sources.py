@@ -74,9 +74,11 @@ def find_source(session: Session, ref: str) -> Source | None:
     )
 
 
-def enabled_sources(session: Session) -> list[Source]:
-    """Every enabled source, by id (what ``sources export`` writes)."""
-    return list(session.scalars(select(Source).where(Source.enabled).order_by(Source.id)))
+def exported_sources(session: Session) -> list[Source]:
+    """Every source but the removed ones, enabled or not, by id (what ``sources export``
+    writes)."""
+    query = select(Source).where(Source.origin != SourceOrigin.REMOVED).order_by(Source.id)
+    return list(session.scalars(query))
 
 
 def enable_source(row: Source) -> None:

@@ -77,28 +77,35 @@ def upsert_subscriber(
     session: Session,
     email: str,
     *,
-    digests: Sequence[str],
-    tags: Sequence[str] = (),
-    sources: Sequence[int] = (),
-    timezone: str = "UTC",
+    digests: Sequence[str] | None,
+    tags: Sequence[str] | None = (),
+    sources: Sequence[int] | None = (),
+    timezone: str | None = "UTC",
 ) -> tuple[Subscriber, str]:
     """Add or update one subscriber, active; returns (row, "added" | "updated" | "kept").
 
-    An unsubscribed or suspended subscriber keeps that status ("kept"): an operator's list must
-    never re-subscribe someone who left.
+    A value given as None is left as it is for a subscriber already here (a new one gets the
+    default: no digests, tags or sources, UTC). An unsubscribed or suspended subscriber keeps
+    that status ("kept"): an operator's list must never re-subscribe someone who left.
     """
     row = session.scalar(select(Subscriber).where(Subscriber.email == email))
     if row is not None and row.status in STICKY:
         return row, "kept"
     outcome = "updated"
     if row is None:
-        row = Subscriber(email=email, created_at=utcnow())
+        row = Subscriber(
+            email=email, created_at=utcnow(), digests=[], tags=[], sources=[], timezone="UTC"
+        )
         session.add(row)
         outcome = "added"
-    row.digests = list(digests)
-    row.tags = [t.lower() for t in tags]
-    row.sources = list(sources)
-    row.timezone = timezone
+    if digests is not None:
+        row.digests = list(digests)
+    if tags is not None:
+        row.tags = [t.lower() for t in tags]
+    if sources is not None:
+        row.sources = list(sources)
+    if timezone is not None:
+        row.timezone = timezone
     if row.status != SubscriberStatus.ACTIVE:
         row.status = SubscriberStatus.ACTIVE
         row.confirmed_at = row.confirmed_at or utcnow()
@@ -129,7 +136,9 @@ def import_csv(
 ) -> ImportReport:
     """Import ``email[,digests][,tags][,timezone]`` rows (a header row is optional).
 
-    ``digests`` and ``tags`` are space- or semicolon-separated. Each line is one row, read on
+    ``digests`` and ``tags`` are space- or semicolon-separated. An empty cell (or a column the
+    file lacks) keeps a subscriber's current value, and gives a new one the default (every
+    digest in ``default_digests``, no tags, UTC); a subscriber's source filter is kept. Each line is one row, read on
     its own: a bad row (an unterminated quote, an overlong line, a bad address) is reported by
     its line number and skipped, and never swallows the next row.
     """
@@ -149,16 +158,17 @@ def import_csv(
         values = dict(zip(columns, (v.strip() for v in row), strict=False))
         try:
             email = normalise_email(values.get("email", ""))
-            digests = check_digests(
-                _split(values.get("digests", "")) or list(default_digests), known_digests
-            )
-            timezone = check_timezone(values.get("timezone") or "UTC")
+            new = find_subscriber(session, email) is None
+            digests = _split(values.get("digests", "")) or (list(default_digests) if new else [])
+            tags = _split(values.get("tags", ""))
+            timezone = values.get("timezone") or None
             _row, outcome = upsert_subscriber(
                 session,
                 email,
-                digests=digests,
-                tags=_split(values.get("tags", "")),
-                timezone=timezone,
+                digests=check_digests(digests, known_digests) if digests else None,
+                tags=tags if tags or new else None,
+                sources=[] if new else None,
+                timezone=check_timezone(timezone) if timezone else None,
             )
         except SubscriberError as exc:
             report.errors.append(f"{name}: line {line}: {exc}")

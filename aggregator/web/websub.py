@@ -84,4 +84,4 @@ async def _poll_now(app: App, source_id: int) -> None:
     try:
         await Poller(app.db, app.settings).poll([source_id])
     except Exception:
-        log.exception("websub source=%d poll after a thin ping failed", source_id)
+        log.exception("websub poll after a thin ping failed", extra={"source_id": source_id})

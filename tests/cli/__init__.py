@@ -5,7 +5,9 @@ Helpers shared by the test modules live here; the fixtures are in conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -108,3 +110,25 @@ def one_line_error(result: subprocess.CompletedProcess, code: int = 1) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+def run_cli_tty(config: Path, *args: str, timeout: float = 60) -> str:
+    """``aggregator --config CONFIG ARGS...`` on a pseudo-terminal (what a person sees: rich's
+    live progress bar and colours); everything it wrote, escape sequences and all."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "--config", str(config), *args],
+        cwd=config.parent,
+        env={**ENV, "TERM": "xterm-256color"},
+        stdin=child,
+        stdout=child,
+        stderr=child,
+    )
+    os.close(child)
+    out = bytearray()
+    with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+        while chunk := os.read(main, 65536):
+            out += chunk
+    os.close(main)
+    proc.wait(timeout=timeout)
+    return out.decode(errors="replace")

@@ -244,6 +244,7 @@ def test_opml_import_export_round_trip(tmp_path: Path, make_config, open_db) -> 
         "https://importai.example.org/feed": ("Import AI", []),
     }
 
+    ok(run_cli(config, "sources", "disable", "Import AI"))  # exported too, as disabled
     exported = tmp_path / "out.opml"
     assert ok(run_cli(config, "sources", "export", str(exported))).strip() == (
         f"exported 3 source(s) to {exported}"
@@ -251,12 +252,28 @@ def test_opml_import_export_round_trip(tmp_path: Path, make_config, open_db) -> 
     tree = etree.parse(str(exported))
     assert tree.getroot().get("version") == "2.0"
     assert sorted(tree.xpath("//outline/@xmlUrl")) == sorted(imported)
+    assert tree.xpath("//outline[@enabled='false']/@xmlUrl") == [
+        "https://importai.example.org/feed"
+    ]
 
-    # into a second installation: the same sources, names and tags come back
+    # into a second installation: the same sources, names, tags and states come back
     other = make_config(folder="other")
     ok(run_cli(other, "sources", "import", str(exported)))
-    again = {url: (row.name, row.tags) for url, row in _sources(open_db(other)).items()}
+    rows = _sources(open_db(other))
+    again = {url: (row.name, row.tags) for url, row in rows.items()}
     assert again == imported
+    assert {url: row.enabled for url, row in rows.items()} == {
+        "https://af.example.org/feed.xml": True,
+        "https://safety.example.org/rss": True,
+        "https://importai.example.org/feed": False,
+    }
+    # and back into the first: nothing changes, nothing is added twice
+    assert ok(run_cli(config, "sources", "import", str(exported))).strip() == (
+        "imported 0 new source(s) of 3 in out.opml"
+    )
+    assert {url: row.enabled for url, row in _sources(open_db(config)).items()} == {
+        url: row.enabled for url, row in rows.items()
+    }
 
 
 def test_malformed_opml_is_one_line_error(tmp_path: Path, make_config, open_db) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import lxml.html
+import pytest
 from sqlalchemy import select
 
 from aggregator.briefs.pipeline import make_briefs
@@ -327,6 +328,52 @@ def test_subscriber_import_never_resets_unsubscribed(db: Database) -> None:
     assert statuses == {"left@example.com": "unsubscribed", "new@example.com": "active"}
 
 
+def test_an_empty_cell_in_an_import_keeps_the_subscribers_value(db: Database) -> None:
+    """An existing subscriber keeps what a row leaves empty (or a column the file lacks: their
+    source filter); a new one gets the defaults."""
+    from aggregator.store.subscribers import import_csv
+
+    with db.session() as session:
+        row, _ = upsert_subscriber(
+            session,
+            "berlin@example.com",
+            digests=["weekly"],
+            tags=["ai"],
+            sources=[7],
+            timezone="Europe/Berlin",
+        )
+    known = ["daily", "weekly"]
+    csv_text = (
+        "email,digests,tags,timezone\n"
+        "berlin@example.com,,,\n"
+        "new@example.com,,,\n"
+        "tagged@example.com,weekly,,Asia/Tokyo\n"
+    )
+    with db.session() as session:
+        report = import_csv(
+            session, csv_text, name="people.csv", known_digests=known, default_digests=known
+        )
+        assert (report.added, report.updated, report.errors) == (2, 1, [])
+    with db.session() as session:
+        import_csv(
+            session,
+            "tagged@example.com,,policy\n",
+            name="more.csv",
+            known_digests=known,
+            default_digests=known,
+        )
+    with db.session() as session:
+        rows = {
+            r.email: (r.digests, r.tags, r.sources, r.timezone)
+            for r in session.scalars(select(Subscriber))
+        }
+    assert rows == {
+        "berlin@example.com": (["weekly"], ["ai"], [7], "Europe/Berlin"),
+        "new@example.com": (["daily", "weekly"], [], [], "UTC"),
+        "tagged@example.com": (["weekly"], ["policy"], [], "Asia/Tokyo"),
+    }
+
+
 def test_dates_follow_the_subscribers_timezone(
     sqlite_db: Database, tmp_path: Path, smtp_server
 ) -> None:
@@ -344,6 +391,39 @@ def test_dates_follow_the_subscribers_timezone(
     texts = {m.rcpt_tos[0]: parsed(m).get_body(("plain",)).get_content() for m in server.messages}
     assert "Tuesday 3 November 2026" in texts["tokyo@example.com"]
     assert "Monday 2 November 2026" in texts["london@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "zone", "heading"),
+    [
+        # west of UTC: Monday 02:00 UTC is still Sunday evening in New York and Los Angeles
+        (datetime(2026, 12, 7, 2, 0, tzinfo=UTC), "America/New_York", "Sunday 6 December 2026"),
+        (datetime(2026, 12, 7, 2, 0, tzinfo=UTC), "America/Los_Angeles", "Sunday 6 December 2026"),
+        (datetime(2026, 12, 7, 2, 0, tzinfo=UTC), "UTC", "Monday 7 December 2026"),
+        # east of UTC: Sunday 23:30 UTC is already Monday morning in Berlin and Tokyo
+        (datetime(2026, 12, 6, 23, 30, tzinfo=UTC), "Europe/Berlin", "Monday 7 December 2026"),
+        (datetime(2026, 12, 6, 23, 30, tzinfo=UTC), "Asia/Tokyo", "Monday 7 December 2026"),
+        (datetime(2026, 12, 6, 23, 30, tzinfo=UTC), "UTC", "Sunday 6 December 2026"),
+    ],
+)
+def test_an_edition_is_headed_with_the_day_it_is_sent_where_the_subscriber_is(
+    sqlite_db: Database, tmp_path: Path, smtp_server, sent: datetime, zone: str, heading: str
+) -> None:
+    """The run was scheduled a week before it is sent (a weekly caught up late): the heading is
+    the day of sending in the subscriber's timezone, never the run's scheduled day."""
+    settings = make_settings(tmp_path)
+    server = smtp_server(security="none")
+    add_stories(sqlite_db, settings, sent - timedelta(hours=3), ["Story"])
+    subscribe(sqlite_db, "reader@example.com", timezone=zone)
+    outbox = outbox_for(sqlite_db, settings, server, Clock(sent))
+    outbox.start_run("daily", sent - timedelta(days=7))
+    assert outbox.deliver().sent == 1
+    [message] = server.messages
+    text = parsed(message).get_body(("plain",)).get_content()
+    html = parsed(message).get_body(("html",)).get_content()
+    assert f"Daily digest — {heading}" in text
+    assert heading in html
+    assert "November" not in text + html  # the run's scheduled day, a week back
 
 
 def test_a_greylisted_subscriber_never_gets_the_same_story_twice(

@@ -15,7 +15,7 @@ from aggregator.store.sources import (
     delete_source,
     disable_source,
     enable_source,
-    enabled_sources,
+    exported_sources,
     find_source,
     remove_source,
 )
@@ -49,7 +49,7 @@ def test_a_source_is_removed_disabled_enabled_and_deleted(db: Database) -> None:
         remove_source(row)
     assert _states(db) == [("Blog", "removed"), ("Other", "new")]
     with db.session() as session:
-        assert [s.name for s in enabled_sources(session)] == ["Other"]
+        assert [s.name for s in exported_sources(session)] == ["Other"]
         row, created = add_source(session, URL)  # its URL brings it back, with its items
         assert created and (row.origin, row.enabled, row.disabled_by) == ("cli", True, None)
 

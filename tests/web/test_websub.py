@@ -4,6 +4,7 @@ loopback hub, signed pushes stored through the poll's path, thin pings, leases a
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -160,15 +161,19 @@ def test_signed_push_is_stored_at_once_once_and_sanitized(pushed: Pushed) -> Non
 
 @pytest.mark.parametrize("sign, secret", [(None, None), ("sha256", "not-the-secret")])
 def test_unsigned_or_wrongly_signed_push_stores_nothing(
-    pushed: Pushed, sign: str | None, secret: str | None
+    pushed: Pushed, sign: str | None, secret: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     pushed.subscribed()
-    status, _ = pushed.hub.publish(
-        pushed.topic, atom(pushed.topic, None, ["evil"]), sign=sign, secret=secret
-    )
+    with caplog.at_level(logging.WARNING, logger="aggregator"):
+        status, _ = pushed.hub.publish(
+            pushed.topic, atom(pushed.topic, None, ["evil"]), sign=sign, secret=secret
+        )
     assert status == 403
     assert pushed.titles() == ["Entry a"]
     assert pushed.subscription().pushes == 0
+    [refused] = [r for r in caplog.records if "push refused" in r.getMessage()]
+    assert refused.getMessage() == "websub push refused: X-Hub-Signature missing or wrong"
+    assert refused.__dict__["source_id"] == pushed.source_id  # a field, not in the message
 
 
 def test_push_with_a_signature_over_another_body_is_refused(pushed: Pushed) -> None:
