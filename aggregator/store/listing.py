@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -18,6 +18,7 @@ from aggregator.model.status import (
     NOTHING_NEW,
     UNDELIVERED,
     UNFINISHED,
+    DeliveryFault,
     DeliveryState,
     SourceHealth,
     SourceOrigin,
@@ -31,6 +32,7 @@ from aggregator.store.models import (
     PushSubscription,
     Source,
     Subscriber,
+    utcnow,
 )
 
 SOURCE_HEALTH = case(
@@ -325,6 +327,52 @@ def list_subscribers(session: Session, status: str | None = None) -> list[Subscr
     ]
 
 
+RECENT_FAULTS = timedelta(hours=24)
+"""How far back ``status`` and ``/metrics`` look for sends the relay refused or failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RelayFaults:
+    """Mail not yet delivered whose last try in the last day failed for the relay's fault."""
+
+    refused: int
+    """The relay refused the sender or the message."""
+    unavailable: int
+    """The relay could not be reached or used."""
+    last_refusal: str | None
+    """The relay's reply to the latest refused one ("relay refused the sender: 550 ...")."""
+    last_refusal_at: datetime | None
+
+
+def relay_faults(session: Session, now: datetime | None = None) -> RelayFaults:
+    """Deliveries still to send or given up whose last try, in the last day, failed because of
+    the relay, by fault; and the latest refusal's reply."""
+    recent = (
+        Delivery.state.in_((DeliveryState.RENDERED, DeliveryState.FAILED)),
+        Delivery.last_attempt_at >= (now or utcnow()) - RECENT_FAULTS,
+    )
+    counts: dict[str | None, int] = {
+        fault: n
+        for fault, n in session.execute(
+            select(Delivery.fault, func.count())
+            .where(Delivery.fault.is_not(None), *recent)
+            .group_by(Delivery.fault)
+        )
+    }
+    last = session.execute(
+        select(Delivery.last_error, Delivery.last_attempt_at)
+        .where(Delivery.fault == DeliveryFault.REFUSED, *recent)
+        .order_by(Delivery.last_attempt_at.desc(), Delivery.id.desc())
+        .limit(1)
+    ).first()
+    return RelayFaults(
+        refused=counts.get(DeliveryFault.REFUSED, 0),
+        unavailable=counts.get(DeliveryFault.UNAVAILABLE, 0),
+        last_refusal=last[0] if last else None,
+        last_refusal_at=last[1] if last else None,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Overview:
     """What ``status`` reports from the store."""
@@ -344,9 +392,11 @@ class Overview:
     failed: int
     last_runs: dict[str, datetime]
     """Each digest's latest scheduled run."""
+    relay: RelayFaults
+    """Recent sends the relay refused or failed."""
 
 
-def overview(session: Session) -> Overview:
+def overview(session: Session, now: datetime | None = None) -> Overview:
     """Counts of sources by state, items, briefs, subscribers and the outbox; last runs."""
 
     def count(query) -> int:  # noqa: ANN001 - a select of one count
@@ -374,6 +424,7 @@ def overview(session: Session) -> Overview:
                 )
             ).all()
         ),
+        relay=relay_faults(session, now),
     )
 
 
