@@ -241,6 +241,7 @@ def server_config(asgi: Any, web: WebSettings, **options: Any) -> uvicorn.Config
         host=web.host,
         port=web.port,
         http=guarded_protocol(guard),
+        ws="none",  # no page upgrades to a WebSocket; an upgrade would slip past the guard
         timeout_keep_alive=web.keep_alive_seconds,
         backlog=backlog(web),
         **options,
