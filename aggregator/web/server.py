@@ -10,6 +10,7 @@ out of file descriptors; then polling, mail and the database fail too. Here:
   with a 503;
 - a request (head and body) must arrive within ``web.request_timeout_seconds`` of the
   connection opening or of the previous response, else the connection is closed;
+- a request head is at most 64 KB (``MAX_HEAD_BYTES``), with h11 or httptools;
 - the listen backlog is an eighth of the reserve: asyncio and uvloop accept a backlog's worth of
   connections before any of them is counted, and that burst must fit in the reserve.
 """
@@ -44,8 +45,14 @@ log = logging.getLogger("aggregator.web")
 MAX_SOFT_LIMIT = 1 << 20
 """The soft open-file limit asked for when the hard limit is unlimited."""
 MIN_BACKLOG, MAX_BACKLOG = 16, 2048
+MAX_HEAD_BYTES = 64 * 1024
+"""A request head (request line and headers) may be at most this long, with either parser."""
 REPORT_SECONDS = 60.0
 """Closed and refused connections are logged at most once a minute, as counts."""
+TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\n"
+    b"content-length: 0\r\n\r\n"
+)
 REFUSED = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"retry-after: 5\r\nconnection: close\r\ncontent-length: 21\r\n\r\nToo many connections\n"
@@ -185,10 +192,25 @@ def _guarded_httptools(base: type) -> type:
         """uvicorn's httptools protocol under a :class:`ConnectionGuard`."""
 
         guard: ClassVar[ConnectionGuard]
+        _head_bytes = 0
+        _head_done = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             self.guard.opened(self)
+
+        def data_received(self, data: bytes) -> None:
+            if not self._head_done:  # httptools itself sets no bound on a head
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEAD_BYTES:
+                    self.transport.write(TOO_LARGE)
+                    self.transport.close()
+                    return
+            super().data_received(data)
+
+        def on_headers_complete(self) -> None:
+            self._head_done = True
+            super().on_headers_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self.guard.disarm(self)
@@ -203,6 +225,7 @@ def _guarded_httptools(base: type) -> type:
             super().on_message_complete()
 
         def on_response_complete(self) -> None:
+            self._head_done, self._head_bytes = False, 0
             super().on_response_complete()
             if not self.pipeline and (self.cycle is None or self.cycle.response_complete):
                 self.guard.arm(self)
@@ -241,7 +264,8 @@ def server_config(asgi: Any, web: WebSettings, **options: Any) -> uvicorn.Config
         host=web.host,
         port=web.port,
         http=guarded_protocol(guard),
-        ws="none",  # no page upgrades to a WebSocket; an upgrade would slip past the guard
+        ws="none",
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,  # no page upgrades to a WebSocket; an upgrade would slip past the guard
         timeout_keep_alive=web.keep_alive_seconds,
         backlog=backlog(web),
         **options,

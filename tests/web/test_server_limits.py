@@ -106,6 +106,23 @@ def test_a_request_that_arrives_too_slowly_is_cut_off(serve: Any) -> None:
     trickler.close()
 
 
+def test_an_endless_request_head_is_cut_off_at_its_size_limit(serve: Any) -> None:
+    port, _app = serve(request_timeout_seconds=60)
+    with _connect(port) as sock:
+        try:
+            for _ in range(200):  # 200 KB of headers, fast
+                sock.sendall(b"X-Big: " + b"a" * 1000 + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        sock.settimeout(5)
+        try:
+            reply = sock.recv(4096)
+        except ConnectionResetError:
+            reply = b""
+    assert not reply.startswith(b"HTTP/1.1 200")
+    assert _get(port).startswith(b"HTTP/1.1 200")
+
+
 def test_a_kept_alive_connection_gets_a_fresh_deadline_for_each_request(serve: Any) -> None:
     port, _app = serve(request_timeout_seconds=1, keep_alive_seconds=5)
     with _connect(port, HEAD + b"\r\n") as sock:
