@@ -471,6 +471,14 @@ class WebSettings(_Section):
     subscribe_per_ip_per_hour: int = Field(20, ge=1, le=1_000_000)
     trusted_proxies: list[str] = []
     """Reverse proxies (IPs or networks) whose X-Forwarded-For/-Proto are believed; default none."""
+    max_connections: int = Field(1000, ge=1, le=1_000_000)
+    """Connections the web server holds open at once (fewer when the open-file limit is low)."""
+    reserved_descriptors: int = Field(256, ge=64, le=1_000_000)
+    """Open files kept free of web connections, for polling, mail and the database."""
+    request_timeout_seconds: float = Field(10, gt=0, le=600)
+    """A request (head and body) must arrive within this long, or its connection is closed."""
+    keep_alive_seconds: int = Field(5, ge=1, le=600)
+    """An idle connection between two requests is closed after this long."""
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -20,9 +20,9 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from aggregator.model.status import DeliveryState, SourceHealth, SubscriberStatus
+from aggregator.model.status import DeliveryFault, DeliveryState, SourceHealth, SubscriberStatus
 from aggregator.store.db import Database
-from aggregator.store.listing import SOURCE_HEALTH
+from aggregator.store.listing import SOURCE_HEALTH, relay_faults
 from aggregator.store.llm_usage import last_llm_run
 from aggregator.store.models import BriefRow, Delivery, DigestRun, Item, Subscriber
 
@@ -101,6 +101,16 @@ class StoreCollector(Collector):
             }
             for name, (help_text, query) in totals.items():
                 yield GaugeMetricFamily(name, help_text, value=session.scalar(query) or 0)
+            relay = relay_faults(session)
+        faults = GaugeMetricFamily(
+            "aggregator_delivery_transport_failures",
+            "Mails not yet delivered whose last try in the last day failed because of the relay: "
+            "refused (the sender or the message, at MAIL FROM or DATA) or unavailable.",
+            labels=["fault"],
+        )
+        faults.add_metric([DeliveryFault.REFUSED], relay.refused)
+        faults.add_metric([DeliveryFault.UNAVAILABLE], relay.unavailable)
+        yield faults
         yield from (sources, subscribers, deliveries)
         yield from _llm_gauges(last_llm_run(self.db))
 

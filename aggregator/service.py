@@ -66,6 +66,7 @@ from aggregator.store.llm_usage import record_llm_run
 from aggregator.store.locks import Leadership
 from aggregator.store.models import CLAIMED_TABLES, ITEMS, BriefRow, DigestRun, Source, utcnow
 from aggregator.templating import TemplateError
+from aggregator.web.server import raise_open_files_limit
 
 log = logging.getLogger("aggregator.service")
 
@@ -515,6 +516,7 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda number, _frame: signals.append(number))
         log.info("%s", self.startup_line())
+        raise_open_files_limit()  # before the first poll, mail or web connection
         if self.role != "web":
             self.schedule()
             self.scheduler.start()
@@ -573,12 +575,12 @@ class Service:
 
         from aggregator.web.app import create_app
         from aggregator.web.security import proxy_options
+        from aggregator.web.server import server_config
 
         web = self.settings.web
-        config = uvicorn.Config(
+        config = server_config(
             create_app(self.pipeline.app, transport=self.pipeline.outbox.transport),
-            host=web.host,
-            port=web.port,
+            web,
             log_level="warning",
             access_log=False,
             lifespan="off",

@@ -171,7 +171,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     app = get_app(ctx)
     now = datetime.now(UTC)
     with app.db.session() as session:
-        report = overview(session)
+        report = overview(session, now)
     digests = digests_due(app.settings, report.last_runs, now, report.last_mailed)
     feed = app.settings.public_dir / "feed.atom"
     published = datetime.fromtimestamp(feed.stat().st_mtime, UTC) if feed.exists() else None
@@ -212,7 +212,14 @@ def status_json(
             for d in digests
         ],
         "subscribers": report.subscribers,
-        "outbox": {"pending": report.pending, "failed_or_bounced": report.failed},
+        "outbox": {
+            "pending": report.pending,
+            "failed_or_bounced": report.failed,
+            "relay_refused": report.relay.refused,
+            "relay_unavailable": report.relay.unavailable,
+            "last_refusal": report.relay.last_refusal,
+            "last_refusal_at": report.relay.last_refusal_at,
+        },
         "feed": {"path": str(feed), "published": published},
     }
 
@@ -284,6 +291,24 @@ def print_status(
         + (", ".join(f"{n} {k}" for k, n in report.subscribers.items()) or "none")
     )
     console.print(f"[bold]Outbox[/] {report.pending} pending, {report.failed} failed or bounced")
+    relay = report.relay
+    if relay.refused:
+        console.print(
+            styled(
+                "  [red]{n} mail(s) refused by the relay[/] in the last day (nobody bounced; "
+                "mend the relay or mail.from_address), last {ago}: {reply}",
+                n=relay.refused,
+                ago=ago(relay.last_refusal_at, now) if relay.last_refusal_at else "",
+                reply=relay.last_refusal or "",
+            )
+        )
+    if relay.unavailable:
+        console.print(
+            styled(
+                "  [red]{n} mail(s) not sent: the relay could not be used[/] in the last day",
+                n=relay.unavailable,
+            )
+        )
     if published:
         console.print(
             styled("[bold]Feed[/] {feed} published {ago}", feed=feed, ago=ago(published, now))

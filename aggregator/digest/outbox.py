@@ -73,6 +73,7 @@ from aggregator.mail.verp import bounce_address
 from aggregator.model.status import (
     NOTHING_NEW,
     UNFINISHED,
+    DeliveryFault,
     DeliveryState,
     RunStatus,
     SubscriberStatus,
@@ -104,7 +105,9 @@ _MARK_SENT = (
     .values(
         state=DeliveryState.SENT,
         sent_at=bindparam("now"),
+        last_attempt_at=bindparam("now"),
         last_error=None,
+        fault=None,
         attempts=Delivery.attempts + 1,
         claimed_by=None,
         claimed_until=None,
@@ -602,6 +605,8 @@ back what this worker still holds)."""
         now = self.clock()
         row.attempts += 1
         row.last_error = str(outcome)[:1000]
+        row.last_attempt_at = now
+        row.fault = _fault(outcome)
         if isinstance(outcome, PermanentFailure):
             row.state = DeliveryState.BOUNCED
             report.bounced += 1
@@ -659,6 +664,15 @@ back what this worker still holds)."""
             known = ", ".join(d.name for d in self.settings.digests) or "none"
             raise ValueError(f"no digest named {name!r} in {self.settings.origin} (known: {known})")
         return digest
+
+
+def _fault(outcome: DeliveryError) -> DeliveryFault | None:
+    """Whose fault a failed send was, when it was the relay's."""
+    if isinstance(outcome, TransportUnavailable):
+        return DeliveryFault.UNAVAILABLE
+    if isinstance(outcome, MessageRefused) and outcome.by_relay:
+        return DeliveryFault.REFUSED
+    return None
 
 
 HAD = (DeliveryState.SENT, DeliveryState.RENDERED)

@@ -58,6 +58,19 @@ class MessageRefused(TemporaryFailure):
     sender address is unusable: a relay or configuration fault, never the recipient's. Retried
     with backoff like any temporary failure, and nobody's bounce."""
 
+    @property
+    def by_relay(self) -> bool:
+        """The relay said no (rather than our own check of the sender or the message)."""
+        return self.code is not None and self.stage in _REFUSED_WHAT
+
+    def __str__(self) -> str:
+        if not self.by_relay:
+            return super().__str__()
+        return f"relay refused {_REFUSED_WHAT[self.stage]}: {self.code} {self.text}"
+
+
+_REFUSED_WHAT = {"MAIL FROM": "the sender", "DATA": "the message"}
+
 
 class TransportUnavailable(TemporaryFailure):
     """The server could not be used at all (connect, TLS or login failed): no recipient's fault."""

@@ -55,6 +55,15 @@ class DeliveryState(StrEnum):
     """Nothing new, or the subscriber left before it was rendered."""
 
 
+class DeliveryFault(StrEnum):
+    """Why a send failed when it was not the recipient's fault."""
+
+    REFUSED = "refused"
+    """The relay refused the sender (5xx at MAIL FROM) or the message (5xx at DATA)."""
+    UNAVAILABLE = "unavailable"
+    """The relay could not be used at all (connect, TLS or login failed)."""
+
+
 NOTHING_NEW = "nothing new"
 """Why a delivery was skipped when its window held no story: such an edition was not "had",
 and the delivery is queued again when news comes while its run is open."""

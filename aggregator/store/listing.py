@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from aggregator.model.status import (
     NOTHING_NEW,
     UNDELIVERED,
     UNFINISHED,
+    DeliveryFault,
     DeliveryState,
     SourceHealth,
     SourceOrigin,
@@ -34,6 +35,7 @@ from aggregator.store.models import (
     PushSubscription,
     Source,
     Subscriber,
+    utcnow,
 )
 
 SOURCE_HEALTH = case(
@@ -465,6 +467,52 @@ def list_subscribers(session: Session, status: str | None = None) -> list[Subscr
     ]
 
 
+RECENT_FAULTS = timedelta(hours=24)
+"""How far back ``status`` and ``/metrics`` look for sends the relay refused or failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RelayFaults:
+    """Mail not yet delivered whose last try in the last day failed for the relay's fault."""
+
+    refused: int
+    """The relay refused the sender or the message."""
+    unavailable: int
+    """The relay could not be reached or used."""
+    last_refusal: str | None
+    """The relay's reply to the latest refused one ("relay refused the sender: 550 ...")."""
+    last_refusal_at: datetime | None
+
+
+def relay_faults(session: Session, now: datetime | None = None) -> RelayFaults:
+    """Deliveries still to send or given up whose last try, in the last day, failed because of
+    the relay, by fault; and the latest refusal's reply."""
+    recent = (
+        Delivery.state.in_((DeliveryState.RENDERED, DeliveryState.FAILED)),
+        Delivery.last_attempt_at >= (now or utcnow()) - RECENT_FAULTS,
+    )
+    counts: dict[str | None, int] = {
+        fault: n
+        for fault, n in session.execute(
+            select(Delivery.fault, func.count())
+            .where(Delivery.fault.is_not(None), *recent)
+            .group_by(Delivery.fault)
+        )
+    }
+    last = session.execute(
+        select(Delivery.last_error, Delivery.last_attempt_at)
+        .where(Delivery.fault == DeliveryFault.REFUSED, *recent)
+        .order_by(Delivery.last_attempt_at.desc(), Delivery.id.desc())
+        .limit(1)
+    ).first()
+    return RelayFaults(
+        refused=counts.get(DeliveryFault.REFUSED, 0),
+        unavailable=counts.get(DeliveryFault.UNAVAILABLE, 0),
+        last_refusal=last[0] if last else None,
+        last_refusal_at=last[1] if last else None,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Overview:
     """What ``status`` reports from the store."""
@@ -486,9 +534,11 @@ class Overview:
     """Each digest's latest scheduled run."""
     last_mailed: dict[str, datetime]
     """When each digest last went out: its latest sent delivery."""
+    relay: RelayFaults
+    """Recent sends the relay refused or failed."""
 
 
-def overview(session: Session) -> Overview:
+def overview(session: Session, now: datetime | None = None) -> Overview:
     """Counts of sources by state, items, briefs, subscribers and the outbox; last runs."""
 
     def count(query) -> int:  # noqa: ANN001 - a select of one count
@@ -526,6 +576,7 @@ def overview(session: Session) -> Overview:
             )
             if at is not None
         },
+        relay=relay_faults(session, now),
     )
 
 

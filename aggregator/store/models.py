@@ -313,6 +313,10 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None]
+    """When a send was last tried (sent or failed)."""
+    fault: Mapped[str | None] = mapped_column(String(16))
+    """Whose fault the last failure was when not the recipient's (a ``DeliveryFault``)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(40))

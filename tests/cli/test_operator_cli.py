@@ -235,7 +235,14 @@ def test_lists_and_status_print_json(installed: Installation) -> None:
     report = json.loads(ok(status))
     assert report["sources"]["total"] == 2 and report["sources"]["states"] == {"ok": 2}
     assert report["items"] == 4 and report["subscribers"] == {"active": 1}
-    assert report["outbox"] == {"pending": 0, "failed_or_bounced": 0}
+    assert report["outbox"] == {
+        "pending": 0,
+        "failed_or_bounced": 0,
+        "relay_refused": 0,
+        "relay_unavailable": 0,
+        "last_refusal": None,
+        "last_refusal_at": None,
+    }
     assert [d["name"] for d in report["digests"]] == ["daily"]
     assert report["feed"]["published"] is not None
     # the table shows the whole date of the run

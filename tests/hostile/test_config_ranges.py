@@ -18,6 +18,10 @@ NUMBERS = [
     ("web", "confirm_max_age_hours"),
     ("web", "confirmation_window_minutes"),
     ("web", "subscribe_per_ip_per_hour"),
+    ("web", "max_connections"),
+    ("web", "reserved_descriptors"),
+    ("web", "request_timeout_seconds"),
+    ("web", "keep_alive_seconds"),
     ("mail", "bounce_threshold"),
     ("mail", "max_attempts"),
     ("mail.smtp", "timeout_seconds"),
@@ -28,6 +32,7 @@ NUMBERS = [
 ]
 INTEGERS = {"max_body_bytes", "subscribe_per_ip_per_hour", "bounce_threshold", "max_attempts"}
 INTEGERS |= {"teaser_words", "max_calls_per_run"}
+INTEGERS |= {"max_connections", "reserved_descriptors", "keep_alive_seconds"}
 
 
 _problems = _errors
