@@ -36,6 +36,7 @@ from aggregator.stories.grouping import (
     Index,
     Member,
     Signature,
+    Stories,
     opening_order,
     signature,
 )
@@ -153,45 +154,33 @@ def _shifted(moment: datetime, by: timedelta) -> datetime:
 def _regroup(known: list[_Row], pending: list[_Row]) -> list[list[_Row]]:
     """The window's groups once the pending items are placed.
 
-    Stored stories stay whole, except those a changed item belonged to: their stored members are connected again by link
-    and text alone. Each pending item is then connected to everything it matches.
+    Stored stories stay whole, except those a changed item belonged to: their stored members are
+    placed again by link and text alone. Each pending item is then placed (``Stories.place``).
     """
     rows = {r.member.id: r for r in (*known, *pending)}
-    parent = {i: i for i in rows}
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(a: int, b: int) -> None:
-        a, b = root(a), root(b)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-
     reopened = _reopened(pending)
     index = Index()
+    stories = Stories(index)
     first_of_story: dict[str, int] = {}
     by_link: dict[str, int] = {}
     for row in sorted(known, key=lambda r: opening_order(r.member)):
+        stories.add(row.member)
         index.add(row.member)
         by_link.setdefault(row.member.link_key, row.member.id)
         if row.story_key not in reopened:
-            union(first_of_story.setdefault(row.story_key, row.member.id), row.member.id)
+            stories.union(first_of_story.setdefault(row.story_key, row.member.id), row.member.id)
     again = [r for r in known if r.story_key in reopened]
     for row in sorted(again, key=lambda r: opening_order(r.member)):
-        union(by_link[row.member.link_key], row.member.id)
-        for other in index.matches(row.member):
-            union(row.member.id, other)
+        stories.union(by_link[row.member.link_key], row.member.id)
+        stories.place(row.member)
     for row in sorted(pending, key=lambda r: opening_order(r.member)):
-        union(by_link.setdefault(row.member.link_key, row.member.id), row.member.id)
-        for other in index.matches(row.member):
-            union(row.member.id, other)
+        stories.add(row.member)
+        stories.union(by_link.setdefault(row.member.link_key, row.member.id), row.member.id)
+        stories.place(row.member)
         index.add(row.member)
     groups: dict[int, list[_Row]] = defaultdict(list)
     for row in rows.values():
-        groups[root(row.member.id)].append(row)
+        groups[stories.root(row.member.id)].append(row)
     return [sorted(g, key=lambda r: opening_order(r.member)) for g in groups.values()]
 
 

@@ -11,8 +11,9 @@ item and compared without reading the item's text again:
   people, places, bodies and figures an event is made of, in any script that has case;
 * ``title``: the title's words of three letters or more, and its numbers.
 
-:func:`same_event` decides from two signatures alone (no corpus statistics), so the stories
-that single-link grouping forms do not depend on the order items arrive in.
+:func:`same_event` decides from two signatures and the window's word weights; :class:`Stories`
+places items one at a time (in order of publication) into stories, with a story-level check
+when an item is linked to several.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ SIMILAR = 0.30
 """Weighted cosine of two reports of one event, at least."""
 SIMILAR_ONE_SOURCE = 0.5
 """The same from one feed, which writes about one topic in many pieces."""
+MERGE_SIMILAR = 0.35
+"""Cosine of an item to a second story it is linked to (to its centroid: its members'
+normalized word vectors summed) at which the item merges that story into its own."""
 
 _WORD = re.compile(r"\w+(?:[.,'’\-]\w+)*")
 
@@ -98,11 +102,23 @@ def _normal_head(text: str, chars: int) -> str:
     return _normal(text).strip()[:chars]
 
 
+def _unaccented(word: str) -> str:
+    """``word`` without the combining marks written over ASCII letters."""
+    kept: list[str] = []
+    for char in unicodedata.normalize("NFD", word):
+        if not (kept and unicodedata.combining(char) and kept[-1].isascii()):
+            kept.append(char)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
 def _word(token: str) -> str:
-    """A token as compared: case folded, without a possessive, numbers without separators."""
+    """A token as compared: case folded, without a possessive, numbers without separators,
+    Latin letters without their accents (Orbán and Orban, Gisèle and Gisele)."""
     word = _WORDS.get(token)
     if word is None:
         word = token.casefold()
+        if not word.isascii():
+            word = _unaccented(word)
         if word.endswith(("'s", "’s")):
             word = word[:-2]
         if _DIGIT.search(word):
@@ -275,6 +291,53 @@ class _Vector:
                 dot += mine * value
         return dot / (self.norm * math.sqrt(norm)) if dot else 0.0
 
+    def cosine_to(self, other: dict[int, float]) -> float:
+        """The cosine of this vector and ``other`` (already weighted)."""
+        norm = math.sqrt(sum(v * v for v in other.values()))
+        if not self.norm or not norm:
+            return 0.0
+        dot = sum(value * other.get(term, 0.0) for term, value in self.weights.items())
+        return dot / (self.norm * norm)
+
+
+NONE, SIMILAR_TEXT, COPY = 0, 1, 2
+"""How two items are linked (:func:`link`): not, by similar words, or as copies (or by one
+canonical link)."""
+
+
+def link(
+    a: Signature,
+    b: Signature,
+    weight: Weights,
+    *,
+    one_source: bool = False,
+    vector: _Vector | None = None,
+) -> int:
+    """How two items (already within ``WINDOW`` of each other) that report the same event are
+    linked: ``COPY`` (their texts are copies) or ``SIMILAR_TEXT`` (they share names and their
+    words' cosine is ``SIMILAR``); ``NONE`` when they do not report one event.
+
+    ``one_source``: both come from one feed, where one text under two titles is a template
+    (a series' boilerplate) and one title over two texts is a series, not one report.
+    ``vector``: ``a``'s weighted words, when the caller compares ``a`` with many items.
+    """
+    if _numbers_conflict(a, b):
+        return NONE
+    shared_shingles = len(set(a.sketch) & set(b.sketch))
+    if shared_shingles >= NEAR_DUPLICATE * min(len(a.sketch), len(b.sketch)) and (
+        resemblance(a, b) >= NEAR_DUPLICATE
+    ):
+        if one_source and a.headline != b.headline:
+            return NONE
+        if min(a.shingles, b.shingles) >= MIN_SHINGLES:
+            return COPY
+    elif one_source and a.headline == b.headline:
+        return NONE  # a series title over different texts ("Week in Review")
+    if len(a.names & b.names) < SHARED_NAMES:
+        return NONE
+    cosine = (vector or _Vector(a, weight)).cosine(b, weight)
+    return SIMILAR_TEXT if cosine >= (SIMILAR_ONE_SOURCE if one_source else SIMILAR) else NONE
+
 
 def same_event(
     a: Signature,
@@ -284,28 +347,8 @@ def same_event(
     one_source: bool = False,
     vector: _Vector | None = None,
 ) -> bool:
-    """Whether two items (already within ``WINDOW`` of each other) report the same event.
-
-    ``one_source``: both come from one feed, where one text under two titles is a template
-    (a series' boilerplate) and one title over two texts is a series, not one report.
-    ``vector``: ``a``'s weighted words, when the caller compares ``a`` with many items.
-    """
-    if _numbers_conflict(a, b):
-        return False
-    shared_shingles = len(set(a.sketch) & set(b.sketch))
-    if shared_shingles >= NEAR_DUPLICATE * min(len(a.sketch), len(b.sketch)) and (
-        resemblance(a, b) >= NEAR_DUPLICATE
-    ):
-        if one_source and a.headline != b.headline:
-            return False
-        if min(a.shingles, b.shingles) >= MIN_SHINGLES:
-            return True
-    elif one_source and a.headline == b.headline:
-        return False  # a series title over different texts ("Week in Review")
-    if len(a.names & b.names) < SHARED_NAMES:
-        return False
-    cosine = (vector or _Vector(a, weight)).cosine(b, weight)
-    return cosine >= (SIMILAR_ONE_SOURCE if one_source else SIMILAR)
+    """Whether two items report the same event (any :func:`link`)."""
+    return link(a, b, weight, one_source=one_source, vector=vector) != NONE
 
 
 COMMON = 20
@@ -374,18 +417,19 @@ class Index:
         """The inverse document frequency of a word hash among the members."""
         return math.log((len(self.members) + 2) / (len(self._postings.get(term, ())) + 1))
 
-    def _weights(self) -> Weights:
+    def weights(self) -> Weights:
         """:meth:`weight`, remembering each word's while the members stay as they are."""
         return _Weights(self._postings, len(self.members) + 2).__getitem__
 
-    def matches(self, member: Member) -> list[int]:
-        """The members (not ``member`` itself) that report the same event, within the window."""
+    def links(self, member: Member) -> dict[int, int]:
+        """The members (not ``member`` itself) within the window linked to ``member``, with how
+        (:func:`link`; one canonical link counts as a copy)."""
         common = max(COMMON, len(self.members) // 20)
         postings = self._postings
         found_by = [postings.get(term, ()) for term in self._terms(member.signature)]
         hits = Counter(chain.from_iterable(ids for ids in found_by if len(ids) <= common))
-        found = []
-        weight = self._weights()
+        found: dict[int, int] = {}
+        weight = self.weights()
         vector = None  # built for the first candidate that needs it
         for other_id, count in hits.items():
             if count < 2 or other_id == member.id:
@@ -394,45 +438,106 @@ class Index:
             if abs(other.published - member.published) > WINDOW:
                 continue
             if other.link_key == member.link_key:
-                found.append(other_id)
+                found[other_id] = COPY
                 continue
             if vector is None:
                 vector = _Vector(member.signature, weight)
-            if same_event(
+            how = link(
                 member.signature,
                 other.signature,
                 weight,
                 one_source=other.source == member.source,
                 vector=vector,
-            ):
-                found.append(other_id)
-        return sorted(found)
+            )
+            if how:
+                found[other_id] = how
+        return found
 
 
-def components(members: Sequence[Member]) -> list[list[Member]]:
-    """Single-link groups of ``members`` (a shared link or :func:`same_event` connects two),
-    each in opening order."""
-    index = Index()
-    parent: dict[int, int] = {}
+class Stories:
+    """Stories being formed one item at a time: single link, with a story-level check when an
+    item is linked to several stories.
 
-    def root(i: int) -> int:
+    The item joins the one whose centroid its words are most similar to, and merges another
+    into it only when it is a copy of (or shares a link with) one of that story's members, or
+    its cosine to that story's centroid is ``MERGE_SIMILAR``: one item's passing resemblance
+    to a second story does not chain the two."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self._parent: dict[int, int] = {}
+        self._members: dict[int, list[Member]] = {}
+
+    def add(self, member: Member) -> None:
+        """``member`` as a story of its own (not yet in the index)."""
+        self._parent[member.id] = member.id
+        self._members[member.id] = [member]
+
+    def root(self, i: int) -> int:
+        parent = self._parent
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
+    def union(self, a: int, b: int) -> None:
+        a, b = self.root(a), self.root(b)
+        if a != b:
+            a, b = min(a, b), max(a, b)
+            self._parent[b] = a
+            self._members[a].extend(self._members.pop(b))
+
+    def place(self, member: Member) -> None:
+        """Join ``member`` to the stories it is linked to (see the class)."""
+        own = self.root(member.id)
+        how: dict[int, int] = {}
+        for other, kind in self.index.links(member).items():
+            story = self.root(other)
+            if story != own:
+                how[story] = max(how.get(story, NONE), kind)
+        if not how:
+            return
+        alone = len(self._members[own]) == 1
+        if alone and len(how) == 1:
+            self.union(member.id, next(iter(how)))
+            return
+        weight = self.index.weights()
+        vector = _Vector(member.signature, weight)
+        score = {s: vector.cosine_to(_centroid(self._members[s], weight)) for s in how}
+        if alone:
+            best = max(how, key=lambda s: (score[s], -s))
+            self.union(member.id, best)
+            del how[best]
+        for story, kind in sorted(how.items()):
+            if kind == COPY or score[story] >= MERGE_SIMILAR:
+                self.union(member.id, story)
+
+
+def _centroid(members: Sequence[Member], weight: Weights) -> dict[int, float]:
+    """The sum of the members' normalized weighted word vectors."""
+    centroid: dict[int, float] = defaultdict(float)
+    for member in members:
+        vector = _Vector(member.signature, weight)
+        if vector.norm:
+            for term, value in vector.weights.items():
+                centroid[term] += value / vector.norm
+    return centroid
+
+
+def components(members: Sequence[Member]) -> list[list[Member]]:
+    """The stories of ``members`` placed in the order given (:class:`Stories`), each in
+    opening order."""
+    index = Index()
+    stories = Stories(index)
     by_link: dict[str, int] = {}
     for member in members:
-        parent[member.id] = member.id
-        first = by_link.setdefault(member.link_key, member.id)
-        for other in [first, *index.matches(member)]:
-            a, b = root(member.id), root(other)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+        stories.add(member)
+        stories.union(by_link.setdefault(member.link_key, member.id), member.id)
+        stories.place(member)
         index.add(member)
     groups: dict[int, list[Member]] = defaultdict(list)
     for member in members:
-        groups[root(member.id)].append(member)
+        groups[stories.root(member.id)].append(member)
     return [sorted(g, key=opening_order) for g in groups.values()]
 
 

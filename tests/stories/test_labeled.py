@@ -2,9 +2,11 @@
 
 news-tuning.json is a real news week (13 world-news feeds of the shared corpus, 15–18 February
 2026), labeled by event before any rule was written, and tuned on; news-held-out.json (the same
-feeds, earlier days) was labeled at the same time and not tuned on. The goal for a news day is
-recall ≥ 0.80 at precision ≥ 0.95; these tests hold the figures reached (see DOCNOTES), so a
-change that loses precision, merges a hard negative or splits a twin fails.
+feeds, earlier days) was labeled at the same time and not tuned on; news-held-out-other-feeds.json
+(eleven other feeds, 16–17 February 2026) was labeled after the rules were tuned and only
+measured. The goal for a news day is recall ≥ 0.80 at precision ≥ 0.95; these tests hold the
+figures reached (docs/stories.md), so a change that loses precision, merges a hard negative or
+splits a twin fails.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ def test_news_week_tuning_set() -> None:
     result = figures(labeled, grouped(labeled))
     assert result.hard_merges == []
     assert result.precision >= 0.95, result.wrong
-    assert result.recall >= 0.70, result.missed  # short of the 0.80 goal: see DOCNOTES
+    assert result.recall >= 0.75, result.missed  # short of the 0.80 goal: see docs/stories.md
 
 
 def test_news_held_out_set_keeps_precision() -> None:
@@ -27,6 +29,30 @@ def test_news_held_out_set_keeps_precision() -> None:
     result = figures(labeled, grouped(labeled))
     assert result.hard_merges == []
     assert result.precision >= 0.95, result.wrong
+
+
+def test_news_held_out_other_feeds() -> None:
+    labeled = load("news-held-out-other-feeds.json")
+    result = figures(labeled, grouped(labeled))
+    assert result.hard_merges == []
+    assert result.precision >= 0.90, result.wrong  # one pair short of 0.95: see docs/stories.md
+    assert result.recall >= 0.30, result.missed
+
+
+def test_an_item_linked_to_two_stories_merges_only_the_one_it_resembles() -> None:
+    labeled = load("news-tuning.json")
+    story = grouped(labeled)
+    rubio_in_budapest = {"n201", "n246", "n315"}  # n315 spells Orbán, the others Orban
+    assert {story[i] for i in rubio_in_budapest} == {story["n201"]}
+    assert story["n174"] != story["n201"]  # the opposition's campaign, linked to n315 alone
+
+
+def test_accents_over_latin_letters_do_not_part_two_spellings() -> None:
+    plain = signature("Rubio boosts Orban in Budapest", "Viktor Orban met Rubio in Budapest.")
+    accented = signature("Rubio boosts Orbán in Budapest", "Viktor Orbán met Rubio in Budapest.")
+    assert plain.names == accented.names and plain.terms == accented.terms
+    # a mark over a letter of another script is part of the letter: Сергей is not Сергеи
+    assert signature("", "Говорит Сергей.").names != signature("", "Говорит Сергеи.").names
 
 
 def test_generated_cases() -> None:
