@@ -1,0 +1,43 @@
+"""A subscriber's digest language (empty: the sources' own), and each brief's translations.
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-07 11:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0016"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("subscribers") as batch:
+        batch.add_column(
+            sa.Column("language", sa.String(16), nullable=False, server_default=sa.text("''"))
+        )
+    op.create_table(
+        "brief_translations",
+        sa.Column(
+            "item_id",
+            sa.Integer(),
+            sa.ForeignKey("items.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("language", sa.String(16), primary_key=True),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=True),
+        sa.Column("translator", sa.String(100), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("brief_translations")
+    with op.batch_alter_table("subscribers") as batch:
+        batch.drop_column("language")
