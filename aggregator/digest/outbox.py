@@ -421,7 +421,7 @@ back what this worker still holds)."""
             timezone=subscriber.timezone,
             archive_url=archive_url(self.settings, run),
             language=language,
-            translated=self._translations(chosen, language, llm) if language else None,
+            translated=story_translations(self.db, chosen, language, llm) if language else None,
         )
         rendered = prepare(view)
         edition = {
@@ -439,31 +439,6 @@ back what this worker still holds)."""
             return connection.scalar(
                 select(Edition.id).where(Edition.run_id == run.id, Edition.key_hash == key_hash)
             )
-
-    def _translations(
-        self, stories: Sequence[Story], language: str, llm: LLMSummarizer | None
-    ) -> dict[int, Brief]:
-        """The briefs of ``stories`` in ``language`` that the cache or the model has, by primary
-        item id; a source the model does not serve gets only what the cache holds."""
-        served: list[TranslationJob] = []
-        others: list[TranslationJob] = []
-        for story in stories:
-            item, row = story.primary, story.primary.brief
-            if row is None or same_language(story.brief.language, language):
-                continue
-            source = item.source
-            job = TranslationJob(
-                item.id,
-                item.title or story.brief.title,
-                story.brief,
-                row.content_hash,
-                source_label(source.name, source.feed_title, source.url),
-            )
-            uses_llm = llm is not None and llm.serves(source.tags or (), source.llm)
-            (served if uses_llm else others).append(job)
-        return translate_briefs(self.db, llm, served, language) | translate_briefs(
-            self.db, None, others, language
-        )
 
     # --- 3. send --------------------------------------------------------------------------
 
@@ -691,6 +666,33 @@ back what this worker still holds)."""
             known = ", ".join(d.name for d in self.settings.digests) or "none"
             raise ValueError(f"no digest named {name!r} in {self.settings.origin} (known: {known})")
         return digest
+
+
+def story_translations(
+    db: Database, stories: Sequence[Story], language: str, llm: LLMSummarizer | None
+) -> dict[int, Brief]:
+    """The briefs of ``stories`` in ``language`` that the cache or the model has, by primary
+    item id; a source the model does not serve (and every source, without a model) gets only
+    what the cache holds."""
+    served: list[TranslationJob] = []
+    others: list[TranslationJob] = []
+    for story in stories:
+        item, row = story.primary, story.primary.brief
+        if row is None or same_language(story.brief.language, language):
+            continue
+        source = item.source
+        job = TranslationJob(
+            item.id,
+            item.title or story.brief.title,
+            story.brief,
+            row.content_hash,
+            source_label(source.name, source.feed_title, source.url),
+        )
+        uses_llm = llm is not None and llm.serves(source.tags or (), source.llm)
+        (served if uses_llm else others).append(job)
+    return translate_briefs(db, llm, served, language) | translate_briefs(
+        db, None, others, language
+    )
 
 
 HAD = (DeliveryState.SENT, DeliveryState.RENDERED)

@@ -132,12 +132,12 @@ def parts(mail: email.message.EmailMessage) -> tuple[str, lxml.html.HtmlElement]
 
 
 def test_a_french_reader_gets_the_digest_in_french_end_to_end(
-    sqlite_db: Database, tmp_path: Path, smtp_server, model: LLMServer
+    db: Database, tmp_path: Path, smtp_server, model: LLMServer
 ) -> None:
     settings = make_settings(tmp_path, model.base_url)
-    add_stories(sqlite_db, settings)
+    add_stories(db, settings)
     mails = deliver(
-        sqlite_db,
+        db,
         settings,
         smtp_server,
         {
@@ -182,7 +182,7 @@ def test_a_french_reader_gets_the_digest_in_french_end_to_end(
     ]
     assert len(asked) == 2
     assert "French" in asked[0].body["messages"][0]["content"]
-    with sqlite_db.session() as session:
+    with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Edition)) == 3
         rows = session.scalars(select(BriefTranslation)).all()
         assert {(r.language, r.translator) for r in rows} == {("fr", "llm:tiny:t1")}
