@@ -210,7 +210,15 @@ def test_a_refused_translation_falls_back_to_the_original_and_is_not_asked_again
     settings = make_settings(tmp_path, model.base_url)
     add_stories(sqlite_db, settings)
     model.reply_content('{"title": "Ville", "bullets": []}')  # the first story: wrong shape
-    mails = deliver(sqlite_db, settings, smtp_server, {"fr@example.org": {"language": "fr"}})
+    people = {
+        "fr@example.org": {"language": "fr"},
+        "fr2@example.org": {"language": "fr", "timezone": "Europe/Paris"},  # another edition
+    }
+    mails = deliver(sqlite_db, settings, smtp_server, people)
+    asked = [
+        r for r in model.requests if r.body["messages"][0]["content"].startswith(TRANSLATION_PROMPT)
+    ]
+    assert len(asked) == 2  # the refused one was not asked again for the second edition
     text, doc = parts(mails["fr@example.org"])
     notice = "Certains résumés de ce digest sont dans la langue originale de leurs sources."
     assert " ".join(text.split()).count(notice) == 1 and doc.text_content().count(notice) == 1
