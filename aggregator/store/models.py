@@ -249,7 +249,7 @@ class Subscriber(Base):
     sources: Mapped[list[Any]] = mapped_column(default=list)
     """Source ids; empty means every source."""
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    language: Mapped[str] = mapped_column(String(16), default="", server_default=text("''"))
+    language: Mapped[str] = mapped_column(String(16), server_default=text("''"))
     """The digest's language (a BCP 47 tag such as "fr" or "pt-BR"); empty: the sources' own."""
     hard_bounces: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

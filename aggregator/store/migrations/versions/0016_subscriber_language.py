@@ -1,5 +1,9 @@
 """A subscriber's digest language (empty: the sources' own), and each brief's translations.
 
+The column is added in place (``ALTER TABLE ... ADD COLUMN``), never by a batch rebuild: on
+SQLite a rebuild would drop the table's AUTOINCREMENT (migration 0005) and cascade its
+``DROP TABLE`` into every delivery.
+
 Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-07 11:40:00
@@ -17,10 +21,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("subscribers") as batch:
-        batch.add_column(
-            sa.Column("language", sa.String(16), nullable=False, server_default=sa.text("''"))
-        )
+    op.add_column(
+        "subscribers",
+        sa.Column("language", sa.String(16), nullable=False, server_default=sa.text("''")),
+    )
     op.create_table(
         "brief_translations",
         sa.Column(
@@ -39,5 +43,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("brief_translations")
-    with op.batch_alter_table("subscribers") as batch:
-        batch.drop_column("language")
+    op.drop_column("subscribers", "language")
