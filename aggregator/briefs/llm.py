@@ -377,6 +377,20 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def reply_object(content: object) -> dict[str, Any]:
+    """The JSON object a model replied with (a code fence around it is allowed), or
+    InvalidBrief saying why there is none."""
+    if not isinstance(content, str):
+        raise InvalidBrief("message content is not a string")
+    try:
+        data = json.loads(_FENCE_RE.sub("", content.strip()))
+    except ValueError:
+        raise InvalidBrief("reply is not JSON (cut off, or not an object)") from None
+    if not isinstance(data, dict):
+        raise InvalidBrief("reply is not a JSON object")
+    return data
+
+
 def parse_reply(
     content: object,
     item_text: str,
@@ -391,14 +405,7 @@ def parse_reply(
 
     Each dropped bullet, paragraph sentence and term is logged with the item and the reason.
     """
-    if not isinstance(content, str):
-        raise InvalidBrief("message content is not a string")
-    try:
-        data = json.loads(_FENCE_RE.sub("", content.strip()))
-    except ValueError:
-        raise InvalidBrief("reply is not JSON (cut off, or not an object)") from None
-    if not isinstance(data, dict):
-        raise InvalidBrief("reply is not a JSON object")
+    data = reply_object(content)
     raw = data.get("bullets")
     if not isinstance(raw, list) or not raw:
         raise InvalidBrief("bullets must be a non-empty list of sentences")

@@ -25,7 +25,7 @@ from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
 
 from aggregator.briefs.faithful import check_translation
-from aggregator.briefs.llm import _FENCE_RE, LANGUAGE_CHECK_WORDS, InvalidBrief, LLMSummarizer
+from aggregator.briefs.llm import LANGUAGE_CHECK_WORDS, InvalidBrief, LLMSummarizer, reply_object
 from aggregator.briefs.text import detect_language
 from aggregator.model.brief import Brief, Term
 from aggregator.store.chunks import rows_in
@@ -93,12 +93,7 @@ def prompt_messages(job: TranslationJob, language: str) -> list[dict[str, str]]:
 def parse_translation(content: str, job: TranslationJob, language: str) -> Brief:
     """The translated brief, every string checked against the one it translates; InvalidBrief
     saying why when any is missing or fails."""
-    try:
-        data = json.loads(_FENCE_RE.sub("", content.strip()))
-    except ValueError:
-        raise InvalidBrief("reply is not JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidBrief("reply is not a JSON object")
+    data = reply_object(content)
     source = job.brief.language
     bullets = _strings(data.get("bullets"), len(job.brief.bullets), "bullets")
     raw_terms = data.get("terms") or []
