@@ -111,6 +111,18 @@ def test_digest_preview_leads_with_the_top_story(
     assert one_line_error(unknown) == "error: no subscriber 'nobody@example.com'"
     assert not (tmp_path / "digest-preview.html").exists()
 
+    # as a French reader gets it, with no model: the mail's words in French, the briefs as
+    # written, said once
+    ok(run_cli(config, "subscribers", "add", "fr@example.com", "--language", "fr"))
+    french = run_cli(
+        config, "digest", "preview", "--subscriber", "fr@example.com", "--output", "fr.html"
+    )
+    ok(french)
+    page = lxml.html.fromstring((tmp_path / "fr.html").read_bytes())
+    text = page.text_content()
+    assert page.get("lang") == "fr" and "À la une" in text and "Important item" in text
+    assert text.count("Ce digest est dans la langue originale de ses sources.") == 1
+
 
 def test_bounce_is_listed_and_requeue_retries_it(
     tmp_path: Path, feed_server: FeedServer, smtp_server, make_config, open_db
