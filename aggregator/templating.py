@@ -1,7 +1,15 @@
-"""One Jinja2 environment for every template under templates/, and the operator's overrides."""
+"""One Jinja2 environment for every template under templates/, one per reader language, and
+the operator's overrides.
+
+The mail's own words (headings, links, the footer) are gettext messages: the templates mark them
+with ``_()`` / ``ngettext()`` (``jinja2.ext.i18n``) and the catalogues under ``locale/`` (Babel's
+``.po``, compiled to ``.mo``) translate them. A language without a catalogue reads the English
+messages.
+"""
 
 from __future__ import annotations
 
+import gettext
 import traceback
 from collections.abc import Mapping
 from functools import cache
@@ -9,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from babel import Locale, UnknownLocaleError
+from babel.support import Translations
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 """The top-level ``templates/`` folder: a link to it in the source tree, a copy in the wheel."""
+LOCALE_DIR = Path(__file__).parent / "locale"
+"""``<language>/LC_MESSAGES/messages.mo``: the shipped message catalogues."""
 
 _UNESCAPED_SUFFIXES = (".txt.j2", ".txt", ".css")
 """Plain text, and CSS included into a ``<style>`` element (where HTML escaping would break it)."""
@@ -23,32 +35,65 @@ def _autoescape(name: str | None) -> bool:
     return name is None or not name.endswith(_UNESCAPED_SUFFIXES)
 
 
+def locale_for(language: str) -> Locale | None:
+    """Babel's locale for a BCP 47 tag ("fr", "pt-BR"), or None (no language, or unknown)."""
+    if not language:
+        return None
+    try:
+        return Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return None
+
+
 @cache
-def environment(overrides: Path | None = None) -> jinja2.Environment:
-    """The shared environment: strict undefined, autoescape by file name. A file in
-    ``overrides`` (``general.templates_dir``) replaces the shipped one of the same name."""
+def translations(language: str = "") -> gettext.NullTranslations:
+    """The catalogue of ``language`` (its region's, else its primary language's), or none: the
+    English messages as written."""
+    locale = locale_for(language)
+    if locale is None:
+        return gettext.NullTranslations()
+    wanted = [str(locale), locale.language]
+    return Translations.load(str(LOCALE_DIR), wanted, domain="messages")
+
+
+def has_catalogue(language: str) -> bool:
+    """True when a shipped catalogue translates the mail's words into ``language``."""
+    return isinstance(translations(language), Translations)
+
+
+@cache
+def environment(overrides: Path | None = None, language: str = "") -> jinja2.Environment:
+    """The shared environment for ``language`` (the mail's words from its catalogue): strict
+    undefined, autoescape by file name. A file in ``overrides`` (``general.templates_dir``)
+    replaces the shipped one of the same name."""
     loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(TEMPLATES_DIR))
     if overrides is not None:
         loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(overrides)), loader])
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=loader,
         autoescape=_autoescape,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 class TemplateError(Exception):
     """A template could not be rendered; the message names its file and line, on one line."""
 
 
-def render(name: str, context: Mapping[str, Any], overrides: Path | None = None) -> str:
-    """Render the template ``name`` (the operator's in ``overrides``, else the shipped one);
-    TemplateError when it fails (an operator's template may name a value that does not exist)."""
+def render(
+    name: str, context: Mapping[str, Any], overrides: Path | None = None, language: str = ""
+) -> str:
+    """Render the template ``name`` (the operator's in ``overrides``, else the shipped one) with
+    the mail's words in ``language``; TemplateError when it fails (an operator's template may
+    name a value that does not exist)."""
     try:
-        return environment(overrides).get_template(name).render(context)
+        return environment(overrides, language).get_template(name).render(context)
     except jinja2.TemplateError as exc:
         message = " ".join(str(exc.message or exc).split())
         raise TemplateError(f"template {_where(exc, name)}: {message}") from exc

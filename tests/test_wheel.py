@@ -3,6 +3,8 @@ runs a cycle, renders a digest and serves its templates."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import subprocess
 import sys
@@ -52,6 +54,8 @@ def test_the_wheel_runs_a_cycle_and_renders_from_a_fresh_venv(tmp_path: Path) ->
     assert "aggregator/templates/feed.xsl" in names  # feeds name it; the publisher copies it
     assert "aggregator/py.typed" in names
     assert "aggregator/glossary.toml" in names  # the shipped glossary
+    assert "aggregator/locale/fr/LC_MESSAGES/messages.mo" in names  # the mail's words in French
+    assert "aggregator/locale/fr/LC_MESSAGES/messages.po" in names
     python = fresh_venv(tmp_path / "venv")
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
@@ -96,8 +100,16 @@ def test_the_wheel_runs_a_cycle_and_renders_from_a_fresh_venv(tmp_path: Path) ->
     )
     assert int(terms.stdout) >= 200, terms.stderr
     run("subscribers", "add", "reader@example.org")
+    run("subscribers", "add", "lecteur@example.org", "--language", "fr")
     run("run", "--once")
-    assert list((work / "outbox" / "new").iterdir())
+    mails = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in (work / "outbox" / "new").iterdir()
+    ]
+    assert len(mails) == 2
+    [french] = [m for m in mails if m["To"] == "lecteur@example.org"]
+    text = french.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Se désabonner" in text  # the mail's words from the wheel's catalogue
     assert (work / "public" / "feed.atom").is_file()
     run("digest", "preview", "--output", "preview.html")
     assert "<html" in (work / "preview.html").read_text()

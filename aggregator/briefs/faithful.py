@@ -357,3 +357,149 @@ class Support:
             lemma not in held and token not in self.stop and len(token) > 1
             for token, lemma in zip(said, said_lemmas, strict=True)
         )
+
+
+# --- a translation against its original --------------------------------------------------------
+
+NOUN_CAPITALISING = frozenset({"de", "lb"})
+"""Languages that capitalise every noun: a capital there does not mark a name."""
+UNSPACED = frozenset({"ja", "zh", "th", "ko", "lo", "km", "my"})
+"""Languages written without spaces between words: their words cannot be counted or matched."""
+LENGTH_RATIO = (0.4, 2.5)
+"""A translation has between these many times its original's words (originals of 8 words and
+more): a much shorter one lost a clause, a much longer one added one."""
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|[\"“«(]\s*)$")
+
+
+def _fold(word: str) -> str:
+    """A word compared across languages: case and accents do not count ("Zürich" is "zurich")."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold().replace("’", "'"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _folded_words(text: str) -> set[str]:
+    """The text's words, folded, with elisions split off ("l'Allemagne" holds "allemagne")."""
+    return set(re.findall(r"\w+", _fold(normalise(text))))
+
+
+@lru_cache(maxsize=16)
+def _calendar_positions(language: str) -> dict[str, tuple[str, int]]:
+    """Month and day names (wide and abbreviated) of the language and English, by position:
+    ("m", 5) is May, mai or Mai; ("d", 1) is Tuesday, mardi or Dienstag."""
+    positions: dict[str, tuple[str, int]] = {}
+    for code in (language, "en"):
+        try:
+            locale = Locale.parse(code.replace("-", "_"))
+        except (UnknownLocaleError, ValueError):
+            continue
+        for width in ("wide", "abbreviated"):
+            for kind, names in (
+                ("m", get_month_names(width, locale=locale)),
+                ("d", get_day_names(width, locale=locale)),
+            ):
+                for n, name in names.items():
+                    folded = _fold(normalise(name))
+                    if len(folded) >= 3 and " " not in folded:
+                        positions.setdefault(folded, (kind, n))
+    return positions
+
+
+@lru_cache(maxsize=16)
+def _place_words(language: str) -> dict[str, frozenset[str]]:
+    """Each word of a country or language name in English or ``language``, mapped to the words
+    of its names in both: "Germany" may stand as "Allemagne" in French."""
+    names: dict[str, set[str]] = {}
+    try:
+        locales = [Locale.parse("en"), Locale.parse(language.replace("-", "_"))]
+    except (UnknownLocaleError, ValueError):
+        return {}
+    for table in ("territories", "languages"):
+        for code in getattr(locales[0], table):
+            spelled = {
+                w for loc in locales for w in _folded_words(getattr(loc, table).get(code, ""))
+            }
+            for word in spelled:
+                names.setdefault(word, set()).update(spelled)
+    return {word: frozenset(others) for word, others in names.items()}
+
+
+def _names(text: str, stop: frozenset[str]) -> list[str]:
+    """Capitalised words that are not function words and do not open a sentence."""
+    out = []
+    normal = unicodedata.normalize("NFKC", text)
+    for match in _WORD_RE.finditer(normal):
+        word = match.group()
+        if not word[:1].isupper() or _SENTENCE_START.search(normal[: match.start()]):
+            continue
+        if word.casefold().replace("’", "'") not in stop:
+            out.append(word)
+    return out
+
+
+def _dates(text: str, language: str) -> list[tuple[str, int]]:
+    positions = _calendar_positions(language)
+    return sorted(p for w in normalise(text).split() if (p := positions.get(_fold(w))))
+
+
+def check_translation(
+    original: str, translated: str, source_language: str, target_language: str
+) -> str | None:
+    """None when a translation keeps its original's facts, else why not, in a few words.
+
+    A translation is checked against the text it translates, not the item (the original was
+    checked against the item before): the **numbers** (digits, and words in the languages
+    text2num reads) are the same both ways; every **name** of the original (a capitalised word
+    that is not a function word and does not open a sentence) is in the translation, as written
+    or, for a country or a language, as the target language names it (Babel's names); the
+    translation adds no name the original lacks (not judged for languages that capitalise every
+    noun); its **month and day names** are the original's, by calendar position ("Tuesday" is
+    "mardi"); a **negation** is kept or left out in both (for languages with a known closed class
+    of negators); and its length is within :data:`LENGTH_RATIO` of the original's. Wording and
+    word order cannot be compared across languages: that a verb was rendered faithfully is not
+    judged. Languages written without spaces get the number and date checks only.
+    """
+    target, source = target_language.split("-")[0], source_language.split("-")[0]
+    if not translated.strip():
+        return "the translation is empty"
+    for number in sorted(_numbers(original, source) - _numbers(translated, target)):
+        return f"number {number} was lost"
+    for number in sorted(_numbers(translated, target) - _numbers(original, source)):
+        return f"number {number} is not in the original"
+    if _dates(original, source) != _dates(translated, target):
+        return "its month or day names are not the original's"
+    if target in UNSPACED or source in UNSPACED:
+        return None
+    said = _folded_words(translated)
+    places = _place_words(target)
+    original_stop = stopwords(source) | stopwords("en")
+    for name in _names(original, original_stop):
+        folded = _fold(name)
+        if (
+            folded in said
+            or folded in _calendar_positions(source)
+            or places.get(folded, set()) & said
+        ):
+            continue
+        return f"name {name!r} was lost"
+    if target not in NOUN_CAPITALISING:
+        written = _folded_words(original)
+        places_back = _place_words(source)
+        for name in _names(translated, stopwords(target) | stopwords("en")):
+            folded = _fold(name)
+            if (
+                folded in written
+                or folded in _calendar_positions(target)
+                or (places.get(folded, set()) | places_back.get(folded, set())) & written
+            ):
+                continue
+            return f"name {name!r} is not in the original"
+    negators = (NEGATORS.get(source), NEGATORS.get(target))
+    if negators[0] and negators[1]:
+        was = any(t in negators[0] for t in _tokens(original, source))
+        now = any(t in negators[1] for t in _tokens(translated, target))
+        if was != now:
+            return "it adds a negation" if now else "it drops the negation"
+    words, new_words = len(original.split()), len(translated.split())
+    if words >= 8 and not LENGTH_RATIO[0] <= new_words / words <= LENGTH_RATIO[1]:
+        return f"{new_words} words for the original's {words}"
+    return None

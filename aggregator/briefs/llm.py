@@ -26,11 +26,11 @@ import re
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aggregator.briefs.faithful import Support
 from aggregator.briefs.standalone import has_url, is_question, unbalanced_quotes
@@ -45,6 +45,7 @@ from aggregator.model.brief import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIN_BULLETS = 2
 """Fewer supported bullets than this (of a reply that offered more) is too thin to show."""
@@ -243,6 +244,38 @@ class LLMSummarizer:
         """The model's brief of clean item text, or None (logged) when it cannot be used."""
         label = item_label or title[:60]
         messages = prompt_messages(title, text, language, glossary_terms, self.max_input_chars)
+
+        def parse(reply: str) -> Brief:
+            return parse_reply(
+                reply,
+                text,
+                has_title=bool(title.strip()),
+                title=title,
+                language=language,
+                item_label=label,
+            )
+
+        brief = self.ask(messages, parse, f"brief {label}", "using extractive")
+        if brief is None:
+            return None
+        brief.terms = merge_terms(glossary_terms, brief.terms)
+        brief.language, brief.reading_minutes, brief.summarizer = (
+            language,
+            reading_minutes,
+            self.name,
+        )
+        return brief
+
+    def ask(
+        self,
+        messages: list[dict[str, str]],
+        parse: Callable[[str], T],
+        what: str,
+        instead: str,
+    ) -> T | None:
+        """One call within the caps and budgets, its reply read by ``parse`` (which raises
+        InvalidBrief for an unusable one); None, logged as ``what`` failed and what is done
+        ``instead``, on any failure. The Call of :meth:`call_for` says whether it was answered."""
         cost = estimate_tokens(messages) + self.reply_tokens
         call = _CALL.get() or Call()
         source = call.source
@@ -252,29 +285,15 @@ class LLMSummarizer:
         try:
             reply, used = self._post(messages, cost)
             call.answered = True
-            brief = parse_reply(
-                reply,
-                text,
-                has_title=bool(title.strip()),
-                title=title,
-                language=language,
-                item_label=label,
-            )
+            result = parse(reply)
         except (OSError, http.client.HTTPException, InvalidBrief) as exc:  # timeouts are OSError
             self._record(ok=False)
-            log.warning("brief %s: LLM %s failed (%s); using extractive", label, self.model,
-                        _reason(exc))  # fmt: skip
+            log.warning("%s: LLM %s failed (%s); %s", what, self.model, _reason(exc), instead)
             return None
         finally:
             self._charge(cost, used, source)
         self._record(ok=True)
-        brief.terms = merge_terms(glossary_terms, brief.terms)
-        brief.language, brief.reading_minutes, brief.summarizer = (
-            language,
-            reading_minutes,
-            self.name,
-        )
-        return brief
+        return result
 
     def _post(self, messages: list[dict[str, str]], estimate: int) -> tuple[str, int]:
         """The reply's content and the tokens the call used (its ``usage``, else ``estimate``
@@ -358,6 +377,20 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def reply_object(content: object) -> dict[str, Any]:
+    """The JSON object a model replied with (a code fence around it is allowed), or
+    InvalidBrief saying why there is none."""
+    if not isinstance(content, str):
+        raise InvalidBrief("message content is not a string")
+    try:
+        data = json.loads(_FENCE_RE.sub("", content.strip()))
+    except ValueError:
+        raise InvalidBrief("reply is not JSON (cut off, or not an object)") from None
+    if not isinstance(data, dict):
+        raise InvalidBrief("reply is not a JSON object")
+    return data
+
+
 def parse_reply(
     content: object,
     item_text: str,
@@ -372,14 +405,7 @@ def parse_reply(
 
     Each dropped bullet, paragraph sentence and term is logged with the item and the reason.
     """
-    if not isinstance(content, str):
-        raise InvalidBrief("message content is not a string")
-    try:
-        data = json.loads(_FENCE_RE.sub("", content.strip()))
-    except ValueError:
-        raise InvalidBrief("reply is not JSON (cut off, or not an object)") from None
-    if not isinstance(data, dict):
-        raise InvalidBrief("reply is not a JSON object")
+    data = reply_object(content)
     raw = data.get("bullets")
     if not isinstance(raw, list) or not raw:
         raise InvalidBrief("bullets must be a non-empty list of sentences")

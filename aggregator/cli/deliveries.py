@@ -14,7 +14,7 @@ from aggregator.briefs.pipeline import on_demand
 from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import add_row, date, json_option, print_json, table
 from aggregator.digest.compose import choose_stories, digest_view, latest_fire_time, public_html
-from aggregator.digest.outbox import window_starts
+from aggregator.digest.outbox import story_translations, window_starts
 from aggregator.digest.render import filled, personal_values
 from aggregator.model.status import NOTHING_NEW, DeliveryState, SubscriberStatus
 from aggregator.service import Pipeline
@@ -228,11 +228,12 @@ def preview(
         tags: Sequence[str] = ()
         sources: Sequence[int] = ()
         timezone: str | None = None
+        language = ""
         if subscriber:
             row = find_subscriber(session, subscriber)
             if row is None:
                 fail(ctx, f"no subscriber {subscriber!r}")
-            tags, sources, timezone = row.tags, row.sources, row.timezone
+            tags, sources, timezone, language = row.tags, row.sources, row.timezone, row.language
             since = window_starts(session, [(chosen.name, row.id)]).get((chosen.name, row.id))
         stories = choose_stories(
             session,
@@ -246,7 +247,15 @@ def preview(
         if as_json:
             print_json({"stories": story_rows(session, stories)})
             return
-        view = digest_view(settings, chosen, stories, moment=now, timezone=timezone)
+        view = digest_view(
+            settings,
+            chosen,
+            stories,
+            moment=now,
+            timezone=timezone,
+            language=language,
+            translated=story_translations(app.db, stories, language, None) if language else None,
+        )
     html = public_html(settings, view, as_mailed=True)
     output.write_text(html, encoding="utf-8")
     console.print(

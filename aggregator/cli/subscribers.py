@@ -14,6 +14,7 @@ from aggregator.store.models import Subscriber
 from aggregator.store.subscribers import (
     SubscriberError,
     check_digests,
+    check_language,
     check_timezone,
     find_subscriber,
     forget_subscriber,
@@ -40,8 +41,15 @@ def subscribers() -> None:
     "--source", "sources", multiple=True, help="only this source (id, name or URL); repeat"
 )
 @click.option("--timezone", default="UTC", show_default=True)
+@click.option(
+    "--language",
+    default="",
+    help="the digest's language, e.g. fr or pt-BR (default: the sources' own)",
+)
 @click.pass_context
-def add(ctx: click.Context, email: str, digests, tags, sources, timezone: str) -> None:  # noqa: ANN001
+def add(
+    ctx: click.Context, email: str, digests, tags, sources, timezone: str, language: str
+) -> None:  # noqa: ANN001
     """Add (or update) an active subscriber. An unsubscribed or suspended one stays so."""
     app = get_app(ctx)
     known = [d.name for d in app.settings.digests]
@@ -49,10 +57,17 @@ def add(ctx: click.Context, email: str, digests, tags, sources, timezone: str) -
         address = normalise_email(email)
         chosen = check_digests(list(digests) or known, known)
         check_timezone(timezone)
+        language = check_language(language)
         with app.db.session() as session:
             source_ids = [source_or_exit(ctx, session, ref).id for ref in sources]
             row, outcome = upsert_subscriber(
-                session, address, digests=chosen, tags=tags, sources=source_ids, timezone=timezone
+                session,
+                address,
+                digests=chosen,
+                tags=tags,
+                sources=source_ids,
+                timezone=timezone,
+                language=language,
             )
             message = (
                 f"{outcome} {row.email} ({row.status}; digests: {', '.join(row.digests) or '-'})"
@@ -122,7 +137,7 @@ def list_subscribers_cmd(ctx: click.Context, status: str | None, as_json: bool) 
     if as_json:
         print_json(rows)
         return
-    grid = table(("id", "email", "status", "digests", "tags", "tz", "bounces", "note"))
+    grid = table(("id", "email", "status", "digests", "tags", "tz", "lang", "bounces", "note"))
     for s in rows:
         add_row(
             grid,
@@ -132,6 +147,7 @@ def list_subscribers_cmd(ctx: click.Context, status: str | None, as_json: bool) 
             " ".join(s.digests),
             " ".join(s.tags) or "-",
             s.timezone,
+            s.language or "-",
             str(s.bounces),
             s.note or "",
         )
@@ -142,8 +158,8 @@ def list_subscribers_cmd(ctx: click.Context, status: str | None, as_json: bool) 
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def import_file(ctx: click.Context, path: Path) -> None:
-    """Import a CSV of email[,digests][,tags][,timezone]; bad rows are reported and skipped,
-    and an empty cell keeps a subscriber's current value."""
+    """Import a CSV of email[,digests][,tags][,timezone][,language]; bad rows are reported and
+    skipped, and an empty cell keeps a subscriber's current value."""
     app = get_app(ctx)
     known = [d.name for d in app.settings.digests]
     try:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
+from babel.dates import format_date
 from sqlalchemy.orm import Session
 
 from aggregator.config import DigestSettings, Settings
@@ -26,6 +27,7 @@ from aggregator.store.stories import (
     story_heads_between,
 )
 from aggregator.stories.publishers import Publisher, load_publishers, publishers_of
+from aggregator.templating import locale_for, translations
 
 _LOOKBACK = (timedelta(hours=3), timedelta(days=2), timedelta(days=9), timedelta(days=35))
 FRESHNESS_HOURS = 24.0
@@ -46,6 +48,15 @@ _SITE_PAGE_RE = re.compile(
     r"|categories|colophon|now|uses|support|donate)$",
     re.IGNORECASE,
 )
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name the catalogue's extractor looks for
+    """Mark a message for the catalogue; it is translated where it is shown."""
+    return message
+
+
+DEFAULT_TITLES = (N_("Daily digest"), N_("Weekly digest"), N_("Monthly digest"))
+"""Titles a digest named daily, weekly or monthly gets when it has none: the catalogues have them."""
 _OPENING_QUOTE = "\"'“”‘’«»„‚‹›「『-–—"
 _WORD = re.compile(r"\w+")
 
@@ -224,11 +235,15 @@ def lead_brief(brief: Brief) -> Brief:
 
 
 def story_view(
-    story: Story, zone: ZoneInfo, publishers: Mapping[int, Publisher] | None = None
+    story: Story,
+    zone: ZoneInfo,
+    publishers: Mapping[int, Publisher] | None = None,
+    translation: Brief | None = None,
 ) -> StoryView:
     """One story as the templates read it: named by its publishers, each once; a story from
-    several publishers lists each one's article (its "Covered by" line)."""
-    item, brief = story.primary, story.brief
+    several publishers lists each one's article (its "Covered by" line). With ``translation``
+    (the brief in the reader's language, its ``title`` the story's), that is shown instead."""
+    item, brief = story.primary, translation or story.brief
     owners = publishers if publishers is not None else publishers_of(story.sources)
     names: dict[str, SourceRef] = {}
     coverage: dict[str, SourceRef] = {}
@@ -237,8 +252,9 @@ def story_view(
         names.setdefault(owner.key, SourceRef(name=owner.name, url=owner.url))
         if member.url:
             coverage.setdefault(owner.key, SourceRef(name=owner.name, url=member.url))
+    title = (translation.title if translation else "") or item.title or brief.title
     return StoryView(
-        title=item.title or brief.title or "(untitled)",
+        title=title or "(untitled)",
         url=item.url,
         sources=list(names.values()),
         brief=brief,
@@ -247,9 +263,18 @@ def story_view(
     )
 
 
-def period_label(moment: datetime, zone: ZoneInfo) -> str:
+def period_label(moment: datetime, zone: ZoneInfo, language: str = "") -> str:
+    """``"Tuesday 14 May 2024"`` (``"mardi 14 mai 2024"`` in French)."""
     local = moment.astimezone(zone)
-    return f"{local:%A} {local.day} {local:%B %Y}"
+    locale = locale_for(language)
+    if locale is None:
+        return f"{local:%A} {local.day} {local:%B %Y}"
+    return format_date(local, "EEEE d MMMM y", locale=locale)
+
+
+def same_language(a: str, b: str) -> bool:
+    """True when two language tags name one language ("pt-BR" and "pt" do)."""
+    return a.split("-")[0].casefold() == b.split("-")[0].casefold()
 
 
 def digest_view(
@@ -260,25 +285,41 @@ def digest_view(
     moment: datetime,
     timezone: str | None = None,
     archive_url: str | None = None,
+    language: str = "",
+    translated: Mapping[int, Brief] | None = None,
 ) -> DigestView:
     """The view of one edition: the first story leads, the rest are "More briefs".
 
-    Dates are shown in ``timezone`` (the subscriber's), else in the digest's own.
+    Dates are shown in ``timezone`` (the subscriber's), else in the digest's own. With
+    ``language`` (the reader's), a story shows its brief from ``translated`` (by primary item id)
+    when there is one, and counts as untranslated when its brief is in another language.
     """
     zone = ZoneInfo(timezone or digest.timezone)
     owners = publishers_of(s for story in stories for s in story.sources)
-    views = [story_view(s, zone, owners) for s in stories]
+    translated = translated or {}
+    views = [story_view(s, zone, owners, translated.get(s.primary.id)) for s in stories]
+    untranslated = (
+        sum(
+            s.primary.id not in translated and not same_language(s.brief.language, language)
+            for s in stories
+        )
+        if language
+        else 0
+    )
     if views:
         views[0].brief = lead_brief(views[0].brief)
+    title = digest.title or f"{digest.name.title()} digest"
     return DigestView(
         name=digest.name,
-        title=digest.title or f"{digest.name.title()} digest",
-        period_label=period_label(moment, zone),
+        title=translations(language).gettext(title),
+        period_label=period_label(moment, zone, language),
         site_name=settings.general.name,
         lead=views[0] if views else None,
         more=views[1:],
         archive_url=archive_url,
         site_url=settings.general.base_url + "/",
+        language=language,
+        untranslated=untranslated,
     )
 
 
@@ -303,7 +344,7 @@ def subject_line(digest: DigestSettings, view: DigestView, count: int) -> str:
         title=view.title,
         date=view.period_label,
         count=count,
-        lead=view.lead.title if view.lead else "nothing new",
+        lead=view.lead.title if view.lead else translations(view.language).gettext("nothing new"),
     )
 
 

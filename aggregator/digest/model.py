@@ -56,3 +56,9 @@ class DigestView:
     unsubscribe_url: str = ""
     preferences_url: str = ""
     recipient: str = ""
+    language: str = ""
+    """The reader's language (a BCP 47 tag): the mail's own words come from its catalogue; empty:
+    English words, and every brief in its source's language."""
+    untranslated: int = 0
+    """Stories whose brief is not in ``language`` (no model, or its translation failed): the
+    digest says once, at the top, that they are in their sources' language."""

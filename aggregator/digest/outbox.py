@@ -44,12 +44,15 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from aggregator.briefs.pipeline import on_demand
+from aggregator.briefs.llm import LLMSummarizer
+from aggregator.briefs.pipeline import llm_for, on_demand
+from aggregator.briefs.translate import TranslationJob, translate_briefs
 from aggregator.config import DigestSettings, Settings
 from aggregator.digest.compose import (
     choose_stories,
     digest_view,
     previous_fire_time,
+    same_language,
     subject_line,
 )
 from aggregator.digest.render import personal_values, prepare
@@ -70,6 +73,7 @@ from aggregator.mail.transport import (
     transport_for,
 )
 from aggregator.mail.verp import bounce_address
+from aggregator.model.brief import Brief
 from aggregator.model.status import (
     NOTHING_NEW,
     UNFINISHED,
@@ -88,9 +92,10 @@ from aggregator.store.models import (
     Edition,
     Item,
     Subscriber,
+    source_label,
     utcnow,
 )
-from aggregator.store.stories import BriefMissing
+from aggregator.store.stories import BriefMissing, Story
 from aggregator.store.subscribers import record_hard_bounce
 
 log = logging.getLogger("aggregator.outbox")
@@ -294,6 +299,7 @@ back what this worker still holds)."""
         """
         done = 0
         editions: dict[tuple, int | None] = {}
+        llm = llm_for(self.settings)  # translations for readers of another language, this run
         while not self.stopping.is_set():
             ids = claim(
                 self.db,
@@ -306,7 +312,7 @@ back what this worker still holds)."""
             )
             if not ids:
                 break
-            outcomes = self._render_batch(ids, editions)
+            outcomes = self._render_batch(ids, editions, llm)
             with self.db.engine.begin() as connection:
                 held = release(connection, DELIVERIES, ids, token=self.token, what="delivery")
                 rows = [{"_id": i} | values for i, values in outcomes.items() if i in held]
@@ -316,7 +322,7 @@ back what this worker still holds)."""
         return done
 
     def _render_batch(
-        self, ids: Sequence[int], editions: dict[tuple, int | None]
+        self, ids: Sequence[int], editions: dict[tuple, int | None], llm: LLMSummarizer | None
     ) -> dict[int, dict]:
         """What each claimed delivery becomes: rendered (with its edition), skipped or failed.
 
@@ -336,7 +342,7 @@ back what this worker still holds)."""
             starts = window_starts(session, {(r.run.digest_name, r.subscriber_id) for r in rows})
             for row in rows:
                 try:
-                    outcomes[row.id] = self._render_one(session, row, editions, starts, now)
+                    outcomes[row.id] = self._render_one(session, row, editions, starts, now, llm)
                 except Exception as exc:  # one bad row must not stop the run
                     log.exception("delivery=%d could not be rendered", row.id)
                     outcomes[row.id] = _rendered(
@@ -351,6 +357,7 @@ back what this worker still holds)."""
         editions: dict[tuple, int | None],
         starts: dict[tuple[str, int], datetime],
         now: datetime,
+        llm: LLMSummarizer | None = None,
     ) -> dict:
         subscriber, run = row.subscriber, row.run
         if subscriber.status != SubscriberStatus.ACTIVE:
@@ -368,9 +375,9 @@ back what this worker still holds)."""
             tuple(sorted(subscriber.tags)),
             tuple(sorted(subscriber.sources)),
             subscriber.timezone,
-        )
+        ) + ((subscriber.language,) if subscriber.language else ())
         if key not in editions:
-            editions[key] = self._edition(session, digest, run, (since, now), subscriber, key)
+            editions[key] = self._edition(session, digest, run, (since, now), subscriber, key, llm)
         window = {"since": since, "window_end": now}
         if editions[key] is None:
             return _rendered(DeliveryState.SKIPPED, NOTHING_NEW, **window)
@@ -392,8 +399,10 @@ back what this worker still holds)."""
         window: tuple[datetime, datetime],
         subscriber: Subscriber,
         key: tuple,
+        llm: LLMSummarizer | None = None,
     ) -> int | None:
-        """The id of the stored edition for one group of subscribers (None: nothing to send)."""
+        """The id of the stored edition for one group of subscribers (None: nothing to send):
+        one per window, filters, time zone and language."""
         key_hash = hashlib.sha1(repr(key).encode()).hexdigest()
         existing = session.scalar(
             select(Edition.id).where(Edition.run_id == run.id, Edition.key_hash == key_hash)
@@ -411,6 +420,7 @@ back what this worker still holds)."""
         )
         if not chosen and not digest.send_empty:
             return None
+        language = subscriber.language
         view = digest_view(
             self.settings,
             digest,
@@ -418,6 +428,8 @@ back what this worker still holds)."""
             moment=window[1],  # headed with the day it is sent, in the subscriber's zone
             timezone=subscriber.timezone,
             archive_url=archive_url(self.settings, run),
+            language=language,
+            translated=story_translations(self.db, chosen, language, llm) if language else None,
         )
         rendered = prepare(view, templates_dir=self.settings.templates_dir)
         edition = {
@@ -673,6 +685,33 @@ def _fault(outcome: DeliveryError) -> DeliveryFault | None:
     if isinstance(outcome, MessageRefused) and outcome.by_relay:
         return DeliveryFault.REFUSED
     return None
+
+
+def story_translations(
+    db: Database, stories: Sequence[Story], language: str, llm: LLMSummarizer | None
+) -> dict[int, Brief]:
+    """The briefs of ``stories`` in ``language`` that the cache or the model has, by primary
+    item id; a source the model does not serve (and every source, without a model) gets only
+    what the cache holds."""
+    served: list[TranslationJob] = []
+    others: list[TranslationJob] = []
+    for story in stories:
+        item, row = story.primary, story.primary.brief
+        if row is None or same_language(story.brief.language, language):
+            continue
+        source = item.source
+        job = TranslationJob(
+            item.id,
+            item.title or story.brief.title,
+            story.brief,
+            row.content_hash,
+            source_label(source.name, source.feed_title, source.url),
+        )
+        uses_llm = llm is not None and llm.serves(source.tags or (), source.llm)
+        (served if uses_llm else others).append(job)
+    return translate_briefs(db, llm, served, language) | translate_briefs(
+        db, None, others, language
+    )
 
 
 HAD = (DeliveryState.SENT, DeliveryState.RENDERED)

@@ -10,16 +10,18 @@ from __future__ import annotations
 import html
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 import css_inline
+from babel.dates import format_date
 
 from aggregator.digest.model import DigestView, SourceRef, StoryView
 from aggregator.mail.text import checked_url, clipped_line
 from aggregator.model.brief import MAX_BULLETS, MAX_TERMS, Brief, Term
+from aggregator.templating import locale_for, translations
 from aggregator.templating import render as render_template
 
 MAX_HTML_BYTES = 102_000
@@ -43,9 +45,18 @@ _LANGUAGE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
 _INLINER = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
 
 
-def date_label(value: datetime | None) -> str:
-    """``"14 May 2024"``, or ``""`` when the date is unknown."""
-    return f"{value.day} {value:%b %Y}" if value else ""
+def date_label(value: datetime | None, language: str = "") -> str:
+    """``"14 May 2024"`` (``"14 mai 2024"`` in French), or ``""`` when the date is unknown."""
+    if value is None:
+        return ""
+    locale = locale_for(language)
+    if locale is None:
+        return f"{value.day} {value:%b %Y}"
+    return format_date(value, "d MMM y", locale=locale)
+
+
+def _date_labeller(language: str) -> Callable[[datetime | None], str]:
+    return lambda value: date_label(value, language)
 
 
 def _clean_brief(brief: Brief) -> Brief:
@@ -190,7 +201,10 @@ def _subject(view: DigestView, lead: StoryView | None, story_count: int) -> str:
     if lead is None:
         return clipped_line(f"{title} — {view.period_label}", SUBJECT_CHARS)
     head = f"{title}: "
-    tail = f" (+{story_count - 1} more)" if story_count > 1 else ""
+    more = translations(view.language).ngettext(
+        "(+%(num)d more)", "(+%(num)d more)", story_count - 1
+    )
+    tail = " " + more % {"num": story_count - 1} if story_count > 1 else ""
     return head + clipped_line(lead.title, SUBJECT_CHARS - len(head) - len(tail)) + tail
 
 
@@ -206,6 +220,7 @@ def prepare(
     lead = _clean_story(view.lead) if view.lead else None
     more = [_clean_story(s) for s in view.more]
     ph = _Placeholders.new()
+    language = view.language if _LANGUAGE.fullmatch(view.language) else ""
     context = {
         "title": clipped_line(view.title, LABEL_CHARS),
         "period_label": clipped_line(view.period_label, LABEL_CHARS),
@@ -214,14 +229,17 @@ def prepare(
         "archive_url": checked_url(view.archive_url),
         "subscribe_url": checked_url(view.subscribe_url),
         "lead": lead,
-        "date_label": date_label,
+        "date_label": _date_labeller(view.language),
         "links": ph,
+        "language": language,
+        "untranslated": view.untranslated,
+        "stories": len(more) + (lead is not None),
     }
 
     def render(shown: int) -> tuple[str, str]:
         ctx = context | {"more": more[:shown], "hidden": len(more) - shown}
-        html_doc = _INLINER.inline(render_template("digest.html.j2", ctx, templates_dir))
-        return html_doc, render_template("digest.txt.j2", ctx, templates_dir)
+        html_doc = _INLINER.inline(render_template("digest.html.j2", ctx, templates_dir, language))
+        return html_doc, render_template("digest.txt.j2", ctx, templates_dir, language)
 
     def fits(html_doc: str) -> bool:
         if max_html_bytes is None:

@@ -440,6 +440,7 @@ class SubscriberRow:
     tags: list[str]
     sources: list[int]
     timezone: str
+    language: str
     bounces: int
     note: str | None
     created: datetime
@@ -459,6 +460,7 @@ def list_subscribers(session: Session, status: str | None = None) -> list[Subscr
             tags=list(s.tags),
             sources=list(s.sources),
             timezone=s.timezone,
+            language=s.language,
             bounces=s.hard_bounces,
             note=s.status_reason,
             created=s.created_at,

@@ -215,6 +215,23 @@ class BriefRow(Base):
     item: Mapped[Item] = relationship(back_populates="brief")
 
 
+class BriefTranslation(Base):
+    """An item's brief in one reader language, keyed by what it was made from (the brief, the
+    model and prompt, the language); ``data`` is None when the model answered without a usable
+    translation (that content is not sent to that model again)."""
+
+    __tablename__ = "brief_translations"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any] | None]
+    translator: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Subscriber(Base):
     """A person who receives digests."""
 
@@ -232,6 +249,8 @@ class Subscriber(Base):
     sources: Mapped[list[Any]] = mapped_column(default=list)
     """Source ids; empty means every source."""
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    language: Mapped[str] = mapped_column(String(16), server_default=text("''"))
+    """The digest's language (a BCP 47 tag such as "fr" or "pt-BR"); empty: the sources' own."""
     hard_bounces: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
+from babel import Locale, UnknownLocaleError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -64,6 +65,36 @@ def check_timezone(name: str) -> str:
     return name
 
 
+MAX_LANGUAGE_CHARS = 16
+_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_]([A-Za-z]{4}))?(?:[-_]([A-Za-z]{2}|[0-9]{3}))?")
+
+
+def check_language(value: str) -> str:
+    """A digest language as a short BCP 47 tag ("fr", "de", "pt-BR", "zh-Hant"), normalised;
+    "" (the sources' own language) for an empty value; SubscriberError otherwise.
+
+    The language must be one Babel knows: a tag nobody speaks is refused, not stored.
+    """
+    value = value.strip()
+    if not value:
+        return ""
+    match = _LANGUAGE_TAG.fullmatch(value) if len(value) <= MAX_LANGUAGE_CHARS else None
+    if match is None:
+        raise SubscriberError(
+            f"not a language tag (like fr, de or pt-BR): {value[:MAX_LANGUAGE_CHARS]!r}"
+        )
+    language, script, region = match.groups()
+    try:
+        Locale.parse(language.lower())
+    except (UnknownLocaleError, ValueError):
+        raise SubscriberError(f"unknown language {value!r}") from None
+    return "-".join(
+        part
+        for part in (language.lower(), script and script.title(), region and region.upper())
+        if part
+    )
+
+
 def check_digests(names: Sequence[str], known: Sequence[str]) -> list[str]:
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -81,6 +112,7 @@ def upsert_subscriber(
     tags: Sequence[str] | None = (),
     sources: Sequence[int] | None = (),
     timezone: str | None = "UTC",
+    language: str | None = "",
 ) -> tuple[Subscriber, str]:
     """Add or update one subscriber, active; returns (row, "added" | "updated" | "kept").
 
@@ -106,6 +138,8 @@ def upsert_subscriber(
         row.sources = list(sources)
     if timezone is not None:
         row.timezone = timezone
+    if language is not None:
+        row.language = language
     if row.status != SubscriberStatus.ACTIVE:
         row.status = SubscriberStatus.ACTIVE
         row.confirmed_at = row.confirmed_at or utcnow()
@@ -134,7 +168,7 @@ def import_csv(
     known_digests: Sequence[str],
     default_digests: Sequence[str],
 ) -> ImportReport:
-    """Import ``email[,digests][,tags][,timezone]`` rows (a header row is optional).
+    """Import ``email[,digests][,tags][,timezone][,language]`` rows (a header row is optional).
 
     ``digests`` and ``tags`` are space- or semicolon-separated. An empty cell (or a column the
     file lacks) keeps a subscriber's current value, and gives a new one the default (every
@@ -143,7 +177,7 @@ def import_csv(
     its line number and skipped, and never swallows the next row.
     """
     report = ImportReport()
-    columns = ["email", "digests", "tags", "timezone"]
+    columns = ["email", "digests", "tags", "timezone", "language"]
     for line, raw in enumerate(_LINE_BREAK.split(text), start=1):
         try:
             row = _csv_row(raw)
@@ -162,6 +196,7 @@ def import_csv(
             digests = _split(values.get("digests", "")) or (list(default_digests) if new else [])
             tags = _split(values.get("tags", ""))
             timezone = values.get("timezone") or None
+            language = values.get("language", "")
             _row, outcome = upsert_subscriber(
                 session,
                 email,
@@ -169,6 +204,7 @@ def import_csv(
                 tags=tags if tags or new else None,
                 sources=[] if new else None,
                 timezone=check_timezone(timezone) if timezone else None,
+                language=check_language(language) if language or new else None,
             )
         except SubscriberError as exc:
             report.errors.append(f"{name}: line {line}: {exc}")
@@ -303,15 +339,24 @@ def confirm(db: Database, subscriber_id: int, *, now: datetime) -> tuple[Recipie
 
 
 def update_preferences(
-    db: Database, subscriber_id: int, choices: Choices, *, timezone: str, paused: bool
+    db: Database,
+    subscriber_id: int,
+    choices: Choices,
+    *,
+    timezone: str,
+    paused: bool,
+    language: str | None = None,
 ) -> tuple[Recipient | None, Outcome]:
-    """New choices, time zone and pause state for an active or paused subscriber."""
+    """New choices, time zone, pause state and (unless None) language for an active or paused
+    subscriber."""
 
     def change(row: Subscriber) -> Outcome:
         if row.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED):
             return "refused"
         row.digests, row.tags, row.sources = choices.digests, choices.tags, choices.sources
         row.timezone = timezone
+        if language is not None:
+            row.language = language
         row.status = SubscriberStatus.PAUSED if paused else SubscriberStatus.ACTIVE
         row.status_reason = "paused by subscriber" if paused else None
         return "done"

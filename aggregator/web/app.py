@@ -400,13 +400,19 @@ class _Site:
             try:
                 choices = subs.parse_choices(form, catalogue)
                 timezone = subs.parse_timezone(form.get("timezone"))
+                language = subs.parse_language(form.get("language"))
             except FormError as exc:
                 error = str(exc)
             else:
                 paused = form.get("delivery") == "paused"
                 await run_in_threadpool(
                     lambda: lifecycle.update_preferences(
-                        self.db, row.id, choices, timezone=timezone, paused=paused
+                        self.db,
+                        row.id,
+                        choices,
+                        timezone=timezone,
+                        paused=paused,
+                        language=language,
                     )
                 )
                 fresh = await run_in_threadpool(lifecycle.get, self.db, row.id)
@@ -430,6 +436,7 @@ class _Site:
             subscriber=row,
             chosen=lifecycle.Choices(list(row.digests), list(row.tags), list(row.sources)),
             timezones=subs.timezones(),
+            languages=subs.language_names(),
             saved=saved,
             error=error,
             action=request.url.path,

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Protocol, TypeVar
 
+from babel import Locale
+
 from aggregator.config import Settings
 from aggregator.store import subscribers as store_subscribers
 from aggregator.store.db import Database
@@ -106,6 +108,34 @@ def parse_choices(form: FormData, catalogue: Catalogue) -> Choices:
     tags = _pick(form, "tag", {t: t for t in catalogue.tags}, "topics")
     sources = _pick(form, "source", {str(i): i for i, _ in catalogue.sources}, "sources")
     return Choices(digests, tags, sources)
+
+
+def parse_language(value: object) -> str | None:
+    """The digest language typed on the form ("" for the sources' own; None when the form has no
+    such field: unchanged), else FormError."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FormError("Choose a language from the list, or leave it empty.")
+    try:
+        return store_subscribers.check_language(value)
+    except store_subscribers.SubscriberError:
+        raise FormError(
+            "Enter a language code such as fr, de or pt-BR, or leave it empty."
+        ) from None
+
+
+LANGUAGE_SUGGESTIONS = ("en", "fr", "de", "es", "it", "pt", "pt-BR", "nl", "pl", "sv", "ja", "zh")
+"""Offered on the preferences page; any other language tag may be typed."""
+
+
+@cache
+def language_names() -> list[tuple[str, str]]:
+    """(tag, the language's own name) of each suggested language."""
+    return [
+        (tag, Locale.parse(tag.replace("-", "_")).get_display_name() or tag)
+        for tag in LANGUAGE_SUGGESTIONS
+    ]
 
 
 def parse_timezone(value: object) -> str:

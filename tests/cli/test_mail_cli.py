@@ -111,6 +111,18 @@ def test_digest_preview_leads_with_the_top_story(
     assert one_line_error(unknown) == "error: no subscriber 'nobody@example.com'"
     assert not (tmp_path / "digest-preview.html").exists()
 
+    # as a French reader gets it, with no model: the mail's words in French, the briefs as
+    # written, said once
+    ok(run_cli(config, "subscribers", "add", "fr@example.com", "--language", "fr"))
+    french = run_cli(
+        config, "digest", "preview", "--subscriber", "fr@example.com", "--output", "fr.html"
+    )
+    ok(french)
+    page = lxml.html.fromstring((tmp_path / "fr.html").read_bytes())
+    text = page.text_content()
+    assert page.get("lang") == "fr" and "À la une" in text and "Important item" in text
+    assert text.count("Ce digest est dans la langue originale de ses sources.") == 1
+
 
 def test_bounce_is_listed_and_requeue_retries_it(
     tmp_path: Path, feed_server: FeedServer, smtp_server, make_config, open_db
@@ -153,3 +165,37 @@ def test_bounce_is_listed_and_requeue_retries_it(
     with open_db(config).session() as session:
         bounced = session.scalar(select(Subscriber).where(Subscriber.email == "bad@example.com"))
         assert (bounced.hard_bounces, bounced.status) == (2, "active")  # threshold is 3
+
+
+def test_subscribers_choose_a_digest_language_on_add_and_import(
+    tmp_path: Path, make_config, open_db
+) -> None:
+    config = make_config()
+    added, hostile, unknown = run_cli_all(
+        config,
+        ("subscribers", "add", "fr@example.com", "--language", "FR"),
+        ("subscribers", "add", "x@example.com", "--language", "fr\nBcc: evil@example.com"),
+        ("subscribers", "add", "y@example.com", "--language", "qq"),
+    )
+    assert ok(added).startswith("added fr@example.com")
+    assert one_line_error(hostile).startswith("error: 'x@example.com': not a language tag")
+    assert one_line_error(unknown) == "error: 'y@example.com': unknown language 'qq'"
+    (tmp_path / "langs.csv").write_text(
+        "email,digests,tags,timezone,language\n"
+        "br@example.com,daily,,UTC,pt-br\n"
+        "plain@example.com,daily,,UTC,\n"
+        "bad@example.com,daily,,UTC,<script>alert(1)</script>\n"
+    )
+    result = run_cli(config, "subscribers", "import", "langs.csv")
+    assert (
+        ok(result).strip().endswith("2 added, 0 updated, 0 kept unsubscribed/suspended, 1 skipped")
+    )
+    assert result.stderr.strip().startswith("langs.csv: line 4: not a language tag")
+    rows = _subscribers(open_db(config))
+    assert {e: r.language for e, r in rows.items()} == {
+        "fr@example.com": "fr",
+        "br@example.com": "pt-BR",
+        "plain@example.com": "",
+    }
+    listed = ok(run_cli(config, "subscribers", "list"))
+    assert "pt-BR" in listed

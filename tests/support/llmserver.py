@@ -8,11 +8,13 @@ It answers each POST with the next scripted reply and records what it was sent:
         server.reply_content("{}", delay=2.0)   # slower than the client's timeout
         ... LLMSummarizer(base_url=server.base_url, ...) ...
         server.requests[0].headers["Authorization"]
+        server.translate_with(FRENCH)           # answer translation prompts by a word table
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -51,12 +53,52 @@ def completion(content: str, model: str = "test-model") -> bytes:
     ).encode()
 
 
+TRANSLATION_PROMPT = "You translate news briefs"
+"""How a translation request opens its system message (aggregator/briefs/translate.py)."""
+
+
+def word_translation(text: str, words: dict[str, str]) -> str:
+    """``text`` with each word the table has replaced (a capital kept): a deterministic stand-in
+    for a model's translation that keeps names and numbers as they are."""
+
+    def one(match: re.Match[str]) -> str:
+        word = match.group()
+        new = words.get(word.casefold())
+        if new is None:
+            return word
+        return new[:1].upper() + new[1:] if word[:1].isupper() else new
+
+    return re.sub(r"[^\W\d_]+(?:'[^\W\d_]+)?", one, text)
+
+
+def translated_reply(request_body: dict, words: dict[str, str]) -> str | None:
+    """The reply to a translation request: the brief it carries, every string translated by
+    ``words``; None for any other request."""
+    messages = request_body.get("messages") or [{}]
+    if not str(messages[0].get("content", "")).startswith(TRANSLATION_PROMPT):
+        return None
+    user = str(messages[-1].get("content", ""))
+    brief = json.loads(user[user.index("{") :])
+
+    def walk(value: object) -> object:
+        if isinstance(value, str):
+            return word_translation(value, words)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        return value
+
+    return json.dumps(walk(brief), ensure_ascii=False)
+
+
 class LLMServer:
     """Serves scripted replies on 127.0.0.1 at an ephemeral port; use as a context manager."""
 
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.requests: list[Recorded] = []
+        self.translation_words: dict[str, str] | None = None
         self._stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -76,6 +118,11 @@ class LLMServer:
     def reply_content(self, content: str, delay: float = 0.0) -> None:
         """Answer the next call with a well-formed completion carrying ``content``."""
         self.reply(200, completion(content), delay)
+
+    def translate_with(self, words: dict[str, str]) -> None:
+        """Answer every translation request (when no scripted reply is queued) with the brief
+        it carries translated word by word by ``words`` (lower-case keys)."""
+        self.translation_words = words
 
     def __enter__(self) -> LLMServer:
         self._thread.start()
@@ -101,6 +148,10 @@ class LLMServer:
                     reply = Reply(404, b'{"error": "not found"}')
                 elif server.replies:
                     reply = server.replies.popleft()
+                elif server.translation_words is not None and (
+                    content := translated_reply(body, server.translation_words)
+                ):
+                    reply = Reply(200, completion(content))
                 else:
                     reply = Reply(503, b'{"error": "no scripted reply"}')
                 if reply.delay and server._stopping.wait(reply.delay):

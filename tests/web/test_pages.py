@@ -183,3 +183,34 @@ def test_unsubscribe_link_never_expires_and_confirm_after_unsubscribe_is_refused
     reply = client.post(confirm, form={"csrf_token": token})
     assert reply.status == 409 and "no longer valid" in reply.text
     assert subscriber(site, "order@example.org").status == "unsubscribed"
+
+
+def test_preferences_choose_a_digest_language_and_refuse_a_hostile_one(site: Site) -> None:
+    client = site.client()
+    assert subscribe(client, "lang@example.org") == 200
+    confirm = mail_link(site, "lang@example.org", "confirm")
+    page = client.get(confirm)
+    done = client.post(confirm, form={"csrf_token": page.csrf()})
+    prefs_path = re.search(r'href="(/preferences/[^"]+)"', done.text).group(1)
+    prefs = client.get(prefs_path)
+    assert 'name="language"' in prefs.text and 'value="pt-BR"' in prefs.text  # suggested
+    form = {
+        "csrf_token": prefs.csrf(),
+        "action": "save",
+        "delivery": "active",
+        "digest": ["daily"],
+        "timezone": "UTC",
+        "language": " pt-br ",
+    }
+    saved = client.post(prefs_path, form=form)
+    assert saved.status == 200 and "Saved." in saved.text
+    assert subscriber(site, "lang@example.org").language == "pt-BR"
+    for hostile in ("fr\r\nBcc: x@evil.example", "<script>", "x" * 500, "qq"):
+        refused = client.post(
+            prefs_path, form={**form, "language": hostile, "csrf_token": saved.csrf()}
+        )
+        assert refused.status == 400 and "language code" in refused.text
+        assert "<script>" not in refused.text
+    assert subscriber(site, "lang@example.org").language == "pt-BR"
+    cleared = client.post(prefs_path, form={**form, "language": "", "csrf_token": saved.csrf()})
+    assert cleared.status == 200 and subscriber(site, "lang@example.org").language == ""
