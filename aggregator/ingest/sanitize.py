@@ -54,6 +54,17 @@ _ANY_INVALID = re.compile(_INVALID_CHAR)
 """For finding one: searching for a run (``+``) is 2.5 times slower in ``re``."""
 _INVALID_CHARS = re.compile(f"{_INVALID_CHAR}+")
 _C1 = re.compile("[\x80-\x9f]")
+_HINTLESS = frozenset({"common", "start_punctuation", "end_punctuation"})
+"""ftfy's categories that its mojibake patterns only count beside a character of another."""
+_MOJIBAKE_HINT = re.compile(
+    "["
+    + "".join(v for k, v in ftfy.badness.MOJIBAKE_CATEGORIES.items() if k not in _HINTLESS)
+    + "ŒœØÙÂÃÎÐ√≈ā"  # the patterns' own letters
+    + "]"
+)
+"""A character that every stretch of text ftfy calls mojibake holds: text without one (most
+text, curly quotes and dashes included) is not scanned by ftfy, whose scan would otherwise be
+half of a feed's parsing time."""
 _CP1252_C1 = {
     code: bytes([code]).decode("cp1252", errors="ignore") or None for code in range(0x80, 0xA0)
 }
@@ -133,12 +144,16 @@ def strip_invalid_chars(text: str) -> str:
     (as HTML5 does for &#128;..&#159;), so "don\x92t" becomes "don’t"; then mojibake (UTF-8
     read as windows-1252 or Latin-1: "donâ€™t", "Ã©") is repaired by ftfy.
     """
-    if text.isascii() and text.isprintable():  # most titles, links and ids: nothing to scan
-        return text
+    if text.isascii():  # most titles, links, ids and English text: no mojibake can be there
+        if text.isprintable() or _ANY_INVALID.search(text) is None:
+            return text
+        return _INVALID_CHARS.sub("", text)
     if _ANY_INVALID.search(text) is not None:
         if _C1.search(text):
             text = text.translate(_CP1252_C1)
         text = _INVALID_CHARS.sub("", text)
+    if _MOJIBAKE_HINT.search(text) is None:
+        return text
     return ftfy.fix_encoding(text) if ftfy.badness.is_bad(text) else text
 
 
