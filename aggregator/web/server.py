@@ -264,8 +264,8 @@ def server_config(asgi: Any, web: WebSettings, **options: Any) -> uvicorn.Config
         host=web.host,
         port=web.port,
         http=guarded_protocol(guard),
-        ws="none",
-        h11_max_incomplete_event_size=MAX_HEAD_BYTES,  # no page upgrades to a WebSocket; an upgrade would slip past the guard
+        ws="none",  # no page upgrades to a WebSocket; an upgrade would slip past the guard
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         timeout_keep_alive=web.keep_alive_seconds,
         backlog=backlog(web),
         **options,

@@ -47,7 +47,7 @@ MEDIA_TYPES = {f".{f.suffix}": f.content_type for f in FORMATS} | {
 }
 STYLED_SUFFIXES = tuple(f".{f.suffix}" for f in FORMATS if f.styled)
 """Feeds that name the XSL stylesheet: a browser is sent them as ``PAGE_MEDIA_TYPE``."""
-PAGE_MEDIA_TYPE = "application/xml; charset=utf-8"
+PAGE_MEDIA_TYPE = MEDIA_TYPES[".xml"]
 _STYLED_TYPES = tuple(f.media_type for f in FORMATS if f.styled)
 CACHE_CONTROL = "public, max-age=300"
 """Feeds change after each poll; five minutes keeps readers current while ETags make checks cheap."""
@@ -87,9 +87,9 @@ class _File:
     mtime: float
     variants: dict[str, _Variant]
     size: int
+    """Bytes held, every encoding counted."""
     pages: dict[str, _Variant] | None = None
     """A styled feed's encodings as sent to a browser (same bodies, ``PAGE_MEDIA_TYPE``)."""
-    """Bytes held, every encoding counted."""
     checked: float = 0.0
     """When the file on disk was last compared (``time.monotonic``)."""
     generation: int = -1
