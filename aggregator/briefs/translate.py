@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
 
 from aggregator.briefs.faithful import check_translation
@@ -31,6 +30,7 @@ from aggregator.model.brief import Brief, Term
 from aggregator.store.chunks import rows_in
 from aggregator.store.db import Database
 from aggregator.store.models import BriefTranslation
+from aggregator.templating import locale_for
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,8 @@ def translation_key(job: TranslationJob, translator: str, language: str) -> str:
 
 def language_name(language: str) -> str:
     """The language's English name for the prompt ("French" for fr), else the tag itself."""
-    try:
-        return Locale.parse(language.replace("-", "_")).get_display_name("en") or language
-    except (UnknownLocaleError, ValueError):
-        return language
+    locale = locale_for(language)
+    return (locale.get_display_name("en") if locale else None) or language
 
 
 def prompt_messages(job: TranslationJob, language: str) -> list[dict[str, str]]:
