@@ -13,7 +13,13 @@ import click
 from aggregator.briefs.pipeline import on_demand
 from aggregator.cli.main import console, fail, get_app
 from aggregator.cli.output import add_row, date, json_option, print_json, table
-from aggregator.digest.compose import choose_stories, digest_view, latest_fire_time, public_html
+from aggregator.digest.compose import (
+    choose_stories,
+    digest_view,
+    latest_fire_time,
+    public_html,
+    sign_up_url,
+)
 from aggregator.digest.outbox import story_translations, window_starts
 from aggregator.digest.render import filled, personal_values
 from aggregator.model.status import NOTHING_NEW, DeliveryState, SubscriberStatus
@@ -164,7 +170,7 @@ def show(ctx: click.Context, run_id: int, as_text: bool, open_browser: bool) -> 
         edition = mailed_edition(session, run_id)
     if edition is None:
         fail(ctx, f"run {run_id} mailed nothing: none of its deliveries got an edition")
-    sign_up = f"{app.settings.general.base_url}/subscribe"
+    sign_up = sign_up_url(app.settings)
     n = edition.recipients
     html_values, text_values = personal_values(
         unsubscribe_url=sign_up,

@@ -323,6 +323,12 @@ def digest_view(
     )
 
 
+def sign_up_url(settings: Settings) -> str:
+    """The web app's sign-up page: where a copy of an edition that is not a subscriber's own
+    sends its personal links."""
+    return f"{settings.general.base_url}/subscribe"
+
+
 def public_html(
     settings: Settings,
     view: DigestView,
@@ -332,7 +338,7 @@ def public_html(
 ) -> str:
     """The edition as a page anyone may see: its footer says how to subscribe. ``as_mailed``
     (a preview) keeps the subscriber's footer, its personal links leading to the sign-up page."""
-    sign_up = f"{settings.general.base_url}/subscribe"
+    sign_up = sign_up_url(settings)
     view.unsubscribe_url = view.preferences_url = sign_up
     view.subscribe_url = None if as_mailed else sign_up
     return render_html(view, max_html_bytes=max_html_bytes, templates_dir=settings.templates_dir)
