@@ -229,7 +229,7 @@ def prepare(
         "archive_url": checked_url(view.archive_url),
         "subscribe_url": checked_url(view.subscribe_url),
         "lead": lead,
-        "date_label": _date_labeller(view.language),
+        "date_label": _date_labeller(language),
         "links": ph,
         "language": language,
         "untranslated": view.untranslated,
