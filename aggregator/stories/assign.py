@@ -19,6 +19,7 @@ What a batch writes:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -162,20 +163,18 @@ def _regroup(known: list[_Row], pending: list[_Row]) -> list[list[_Row]]:
     index = Index()
     stories = Stories(index)
     first_of_story: dict[str, int] = {}
-    by_link: dict[str, int] = {}
     for row in sorted(known, key=lambda r: opening_order(r.member)):
         stories.add(row.member)
         index.add(row.member)
-        by_link.setdefault(row.member.link_key, row.member.id)
+        stories.join_by_link(row.member)
         if row.story_key not in reopened:
             stories.union(first_of_story.setdefault(row.story_key, row.member.id), row.member.id)
     again = [r for r in known if r.story_key in reopened]
     for row in sorted(again, key=lambda r: opening_order(r.member)):
-        stories.union(by_link[row.member.link_key], row.member.id)
         stories.place(row.member)
     for row in sorted(pending, key=lambda r: opening_order(r.member)):
         stories.add(row.member)
-        stories.union(by_link.setdefault(row.member.link_key, row.member.id), row.member.id)
+        stories.join_by_link(row.member)
         stories.place(row.member)
         index.add(row.member)
     groups: dict[int, list[_Row]] = defaultdict(list)
@@ -189,20 +188,36 @@ def _reopened(pending: list[_Row]) -> set[str]:
     return {r.story_key for r in pending if r.changed}
 
 
-def _story_key(group: list[_Row], reopened: set[str]) -> str:
-    """A group keeps the key of the earliest-opened stored story in it that stayed whole; a
-    group of new items (and parts of reopened stories) takes its opening item's link key."""
+def _kept_key(group: list[_Row], reopened: set[str]) -> str | None:
+    """The key of the earliest-opened stored story in ``group`` that stayed whole, if any."""
     for row in group:  # in opening order
         if not row.pending and row.story_key not in reopened:
             return row.story_key
-    return group[0].member.link_key
+    return None
+
+
+def _story_keys(groups: list[list[_Row]], reopened: set[str]) -> list[str]:
+    """Each group's key: a stored story's that stayed whole (:func:`_kept_key`), or else its
+    opening item's link key, made its own when another group of the window holds that key
+    (one feed's entries under one link can be different stories)."""
+    kept = [_kept_key(group, reopened) for group in groups]
+    taken = {key for key in kept if key is not None}
+    keys = []
+    for group, key in zip(groups, kept, strict=True):
+        if key is None:
+            opener = group[0].member
+            key = opener.link_key
+            if key in taken:
+                key = hashlib.sha1(f"{key}:{opener.id}".encode()).hexdigest()
+            taken.add(key)
+        keys.append(key)
+    return keys
 
 
 def _write(connection: Connection, groups: list[list[_Row]], pending: list[_Row]) -> None:
     reopened = _reopened(pending)
     grouped, moved, renamed = [], [], {}
-    for group in groups:
-        key = _story_key(group, reopened)
+    for group, key in zip(groups, _story_keys(groups, reopened), strict=True):
         for row in group:
             if row.pending:
                 grouped.append(

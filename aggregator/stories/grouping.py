@@ -9,7 +9,9 @@ item and compared without reading the item's text again:
 * ``names``: the words written with a capital letter where a sentence does not start (in the
   text's opening, and in the title unless every word of it is capitalized), and numbers: the
   people, places, bodies and figures an event is made of, in any script that has case;
-* ``title``: the title's words of three letters or more, and its numbers.
+* ``title``: the title's words of three letters or more, and its numbers;
+* ``series``: a hash of the title's lead (what comes before a separator, as in "Docker
+  Compose: Volumes"), which one feed's series share.
 
 :func:`same_event` decides from two signatures and the window's word weights; :class:`Stories`
 places items one at a time (in order of publication) into stories, with a story-level check
@@ -181,6 +183,8 @@ class Signature:
     """Word hashes of the title (counted twice) and the text's opening, with their counts."""
     headline: int = 0
     """A hash of the title's words."""
+    series: int = 0
+    """A hash of the title's lead (:func:`_title_lead`; 0: the title has none)."""
 
     def encode(self) -> bytes:
         """A compact binary form, for the store."""
@@ -188,7 +192,7 @@ class Signature:
         parts = (self.sketch, sorted(self.names), sorted(self.title_numbers), [t for t, _ in terms])
         head = struct.pack("<II4H", self.headline, self.shingles, *(len(p) for p in parts))
         body = b"".join(struct.pack(f"<{len(p)}I", *p) for p in parts)
-        return head + body + bytes(c for _, c in terms)
+        return head + body + bytes(c for _, c in terms) + struct.pack("<I", self.series)
 
     @classmethod
     def decode(cls, data: bytes) -> Signature:
@@ -201,14 +205,33 @@ class Signature:
             parts.append(values[start : start + size])
             start += size
         sketch, names, numbers, terms = parts
+        series = counts[len(terms) :]  # absent from signatures stored before it was kept
         return cls(
             tuple(sketch),
             shingles,
             frozenset(names),
             frozenset(numbers),
-            dict(zip(terms, counts, strict=True)),
+            dict(zip(terms, counts[: len(terms)], strict=True)),
             headline,
+            struct.unpack("<I", series)[0] if len(series) == 4 else 0,
         )
+
+
+_LEAD_SEPARATOR = re.compile(r"\s*(?::|\s[|–—-])\s")
+"""Where a title's lead ends: a colon, or a bar or dash between spaces."""
+LEAD_WORDS = 5
+"""A title's lead is at most this many words."""
+
+
+def _title_lead(title: str) -> int:
+    """A hash of the words a title opens with before its first separator ("Docker Compose:
+    Volumes"), when there are at most ``LEAD_WORDS`` of them and words after it; else 0."""
+    head = _LEAD_SEPARATOR.split(title, maxsplit=1)
+    if len(head) == 2 and _WORD.search(head[1]):
+        lead = [_word(t) for t in _WORD.findall(head[0])]
+        if 0 < len(lead) <= LEAD_WORDS:
+            return _hash(" ".join(lead)) or 1
+    return 0
 
 
 def signature(title: str, text: str) -> Signature:
@@ -243,6 +266,7 @@ def signature(title: str, text: str) -> Signature:
         title_numbers=frozenset(_hashes(list(numbers))),
         terms={t: min(c, 255) for t, c in terms.items()},  # stored in a byte each
         headline=_hash(" ".join(map(_word, title_tokens))),
+        series=_title_lead(title),
     )
 
 
@@ -258,6 +282,17 @@ def resemblance(a: Signature, b: Signature) -> float:
 def _numbers_conflict(a: Signature, b: Signature) -> bool:
     """Both titles carry numbers and none in common: issue 580 and 581, version 1.2 and 1.3."""
     return bool(a.title_numbers and b.title_numbers and not a.title_numbers & b.title_numbers)
+
+
+def _one_series(a: Signature, b: Signature) -> bool:
+    """Two titles of one feed that read as one series' parts: they open alike ("Docker
+    Compose: Volumes", "Docker Compose: Services") or each carries a number the other does not
+    ("Reflections, Part 1" and "Part 2"; "Vol. 21, No. 4" and "No. 5")."""
+    if a.headline == b.headline:
+        return False
+    if a.series and a.series == b.series:
+        return True
+    return bool(a.title_numbers - b.title_numbers and b.title_numbers - a.title_numbers)
 
 
 Weights = Callable[[int], float]
@@ -333,6 +368,8 @@ def link(
             return COPY
     elif one_source and a.headline == b.headline:
         return NONE  # a series title over different texts ("Week in Review")
+    if one_source and _one_series(a, b):
+        return NONE
     if len(a.names & b.names) < SHARED_NAMES:
         return NONE
     cosine = (vector or _Vector(a, weight)).cosine(b, weight)
@@ -423,7 +460,8 @@ class Index:
 
     def links(self, member: Member) -> dict[int, int]:
         """The members (not ``member`` itself) within the window linked to ``member``, with how
-        (:func:`link`; one canonical link counts as a copy)."""
+        (:func:`link`; one canonical link from two feeds counts as a copy: one feed's entries
+        under one link are a page's anchors or its comments, compared by their text)."""
         common = max(COMMON, len(self.members) // 20)
         postings = self._postings
         found_by = [postings.get(term, ()) for term in self._terms(member.signature)]
@@ -437,7 +475,7 @@ class Index:
             other = self.members[other_id]
             if abs(other.published - member.published) > WINDOW:
                 continue
-            if other.link_key == member.link_key:
+            if other.link_key == member.link_key and other.source != member.source:
                 found[other_id] = COPY
                 continue
             if vector is None:
@@ -467,11 +505,19 @@ class Stories:
         self.index = index
         self._parent: dict[int, int] = {}
         self._members: dict[int, list[Member]] = {}
+        self._by_link: dict[str, Member] = {}
 
     def add(self, member: Member) -> None:
         """``member`` as a story of its own (not yet in the index)."""
         self._parent[member.id] = member.id
         self._members[member.id] = [member]
+
+    def join_by_link(self, member: Member) -> None:
+        """Join ``member`` to the first member placed with its canonical link from another
+        feed (see :meth:`Index.links`)."""
+        first = self._by_link.setdefault(member.link_key, member)
+        if first.source != member.source:
+            self.union(first.id, member.id)
 
     def root(self, i: int) -> int:
         parent = self._parent
@@ -529,10 +575,9 @@ def components(members: Sequence[Member]) -> list[list[Member]]:
     opening order."""
     index = Index()
     stories = Stories(index)
-    by_link: dict[str, int] = {}
     for member in members:
         stories.add(member)
-        stories.union(by_link.setdefault(member.link_key, member.id), member.id)
+        stories.join_by_link(member)
         stories.place(member)
         index.add(member)
     groups: dict[int, list[Member]] = defaultdict(list)

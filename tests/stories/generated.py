@@ -195,7 +195,11 @@ def generated() -> Labeled:
             "2026-03-08T09:00:00+00:00",
         ),
     ]
+    items += _series()
     hard = [
+        ["c1", "c2", "c3"],
+        ["y1", "y2"],
+        ["a1", "a2", "a3"],
         ["s1", "s2"],
         ["r1", "r2", "r3"],
         ["t1", "t2"],
@@ -204,3 +208,55 @@ def generated() -> Labeled:
         [f"atom{n}" for n in range(len(posts))],
     ]
     return Labeled(items, hard, twins)
+
+
+LESSONS = {
+    "Volumes": "Docker Compose keeps MySQL data of our Laravel app in named volumes. We "
+    "define the volume in docker-compose.yml, then Nginx, PHP and MySQL restart without "
+    "losing rows.",
+    "Services": "Laravel needs Redis and a queue worker, so docker-compose.yml gains two "
+    "services beside Nginx, PHP and MySQL. Docker Compose starts them in order.",
+    "Networks": "Nginx, PHP and MySQL of the Laravel app sit on a private network in "
+    "docker-compose.yml; Docker Compose names each container so they find each other.",
+}
+REFLECTIONS = (
+    "Looking back at a year of making YouTube videos about retro computers and the Commodore "
+    "64: what went well, what went badly, and the numbers behind the channel. {part}"
+)
+ANCHORS = (
+    "A tool I keep coming back to when building small web projects with HTMX, Alpine.js and "
+    "plain CSS on a static site. {what}"
+)
+
+
+def _series() -> list[dict]:
+    """One feed's series: a course's lessons under one lead, numbered parts, and a link page
+    whose entries are anchors of one page (different items, never one story)."""
+    day = "2026-03-10T{}:00+00:00"
+    course, channel, page = (
+        "https://course.example",
+        "https://channel.example",
+        "https://links.example",
+    )
+    items = [
+        _item(f"c{n}", None, course, f"Docker Compose: {title}", text, day.format(f"08:0{n}"))
+        for n, (title, text) in enumerate(LESSONS.items(), start=1)
+    ]
+    items += [
+        _item(
+            f"y{n}",
+            None,
+            channel,
+            f"YouTube 2022 Reflections, Part {n}: {topic}",
+            REFLECTIONS.format(part=part),
+            day.format(f"1{n}:00"),
+        )
+        for n, (topic, part) in enumerate(
+            [("Silliness", "Part one is about the fun."), ("Media Analysis", "Part two: views.")],
+            start=1,
+        )
+    ]
+    for n, name in enumerate(["HTMX", "Alpine.js", "CSS Bed"], start=1):
+        item = _item(f"a{n}", None, page, name, ANCHORS.format(what=name), day.format("20:00"))
+        items.append(item | {"link": f"{page}/awesome#{name.lower().replace(' ', '-')}"})
+    return items

@@ -12,6 +12,9 @@ from aggregator.store.items import canonical_link, sha1
 from aggregator.stories.grouping import Member, components, signature
 
 DATA = Path(__file__).parent / "data"
+TUNING_HARD_MERGES = {("n200", "n361")}
+"""The hard-negative pair the tuning week's grouping merges: a report of the neighbours'
+condemnation of the West Bank measures, and an explainer on what they mean for Jordan."""
 
 
 @dataclass(slots=True)
@@ -85,7 +88,7 @@ def figures(labeled: Labeled, story_of: dict[str, object]) -> Figures:
         (a, b)
         for group in labeled.hard_negatives
         for a, b in combinations(group, 2)
-        if story_of[a] == story_of[b] and event[a] != event[b]
+        if story_of[a] == story_of[b] and (event[a] is None or event[a] != event[b])
     ]
     twins = [
         (a, b)
