@@ -181,7 +181,8 @@ def sentences_of(
             made = statement(found[0])
             if made:
                 found[0], kinds[0] = made, MADE
-        first = next((m for m, f in enumerate(found) if is_complete_sentence(f)), None)
+        whole = (m for m, f in enumerate(found) if is_complete_sentence(f))
+        first = next(whole, None) if heading else None
         if heading and first is not None:  # lines before it ("Published May 2") stay body
             joined = f"{heading.rstrip(' :.-–—')}: {found[first]}"
             if len(joined.split()) <= MAX_BULLET_WORDS:
