@@ -11,7 +11,9 @@ or comment cue of this script's own list, independent of the summarizer's); titl
 with mojibake (ftfy's test); for items of 250+ words, "More briefs" paragraphs of 4-10 sentences;
 for items over 800 words, the share of bullets taken from the first quarter of the text; terms
 per brief, the share of briefs with a term, and that share among technical items (those that
-name two or more glossary terms). ``--dump`` writes every brief as JSON lines, for reading.
+name two or more glossary terms). Then the structure counts (:class:`Structure`): paragraphs that
+open on the news, briefs with list items made sentences, listicle bullets that are points, and
+briefs that say why or what next when the item does. ``--dump`` writes every brief as JSON lines.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from aggregator.briefs.standalone import (  # noqa: E402
     unbalanced_quotes,
 )
 from aggregator.briefs.summarize import make_brief  # noqa: E402
-from aggregator.briefs.text import split_sentences, to_paragraphs  # noqa: E402
+from aggregator.briefs.text import HEADING, split_sentences, to_blocks, to_paragraphs  # noqa: E402
+from aggregator.briefs.units import is_listicle, says_next, says_why  # noqa: E402
 from aggregator.ingest.parse import parse_feed  # noqa: E402
 from aggregator.model.brief import Brief  # noqa: E402
 from aggregator.model.entry import FeedParseError  # noqa: E402
@@ -151,6 +154,47 @@ class Tally:
         ]
 
 
+@dataclass
+class Structure:
+    """Counts of what the brief takes from the item's structure (separate from :class:`Tally`)."""
+
+    counts: dict[str, list[int]] = field(default_factory=dict)
+
+    def _count(self, name: str, hit: bool) -> None:
+        row = self.counts.setdefault(name, [0, 0])
+        row[0] += hit
+        row[1] += 1
+
+    def add(self, title: str, text: str, brief: Brief) -> None:
+        """Count one item's brief."""
+        blocks = to_blocks(text)
+        clean = "\n".join(t for _k, t in blocks)
+        if len(clean.split()) >= PARAGRAPH_ITEM_WORDS and brief.paragraph:
+            lead = split_sentences(" ".join(clean.split("\n")[:3]), brief.language)[:3]
+            self._count("paragraphs opening on one of the first 3 sentences", any(
+                brief.paragraph.startswith(s) for s in lead
+            ))  # fmt: skip
+        made = [b for b in brief.bullets if b not in clean]
+        self._count(
+            "briefs with a bullet not verbatim in the text (list items made sentences)", bool(made)
+        )
+        if is_listicle(title, blocks):
+            heads = [t.rstrip(" :.?") for k, t in blocks if k == HEADING]
+            for b in brief.bullets:
+                self._count("listicle bullets opening with a heading", any(
+                    h and h in b[: len(h) + 8] for h in heads
+                ))  # fmt: skip
+        sents = split_sentences(clean.replace("\n", " "), brief.language) if clean else []
+        lang, late = brief.language, sents[len(sents) // 3 :]
+        if any(says_next(s, lang) for s in late) or any(says_why(s, lang) for s in sents[1:]):
+            self._count("briefs saying why or what next, of items that do", any(
+                says_next(b, lang) or says_why(b, lang) for b in brief.bullets
+            ))  # fmt: skip
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [(k, f"{100 * n / d:.1f}% ({n}/{d})") for k, (n, d) in self.counts.items()]
+
+
 def corpus_entries(folder: Path) -> list[tuple[str, str]]:
     """(title, text) of every entry of every feed file in ``folder``, as the pipeline sees it."""
     out = []
@@ -174,6 +218,7 @@ def main() -> None:
     glossary = load_glossary(args.glossary) if args.glossary.is_file() else {}
     entries = corpus_entries(args.folder)
     tally = Tally()
+    shape = Structure()
     dump = args.dump.open("w", encoding="utf-8") if args.dump else None
     names = (
         re.compile(
@@ -191,6 +236,7 @@ def main() -> None:
         tally.seconds += time.perf_counter() - start
         named = {m.lower() for m in names.findall(f"{title} {text}")} if names else set()
         tally.add(title, text, brief, technical=len(named) >= 2)
+        shape.add(title, text, brief)
         if dump:
             row = {"item_title": title, **brief.to_dict()}
             dump.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -198,7 +244,7 @@ def main() -> None:
         dump.close()
     print(f"{tally.items} items from {args.folder} ({len(glossary)} glossary terms)")
     print("| measure | value |\n|---|---|")
-    for name, value in tally.rows():
+    for name, value in tally.rows() + shape.rows():
         print(f"| {name} | {value} |")
     if tally.empty_examples:
         print("empty briefs:", "; ".join(repr(t[:60]) for t in tally.empty_examples[:10]))

@@ -31,17 +31,22 @@ from aggregator.briefs.text import (
     words,
 )
 from aggregator.briefs.units import (
+    BODY,
+    MADE,
+    POINT,
     Sentence,
     Unit,
     candidate_units,
     fallback_units,
     is_listicle,
+    says_next,
+    says_why,
     sentences_of,
     structure,
 )
 from aggregator.model.brief import MAX_BULLET_WORDS, Brief
 
-BRIEF_VERSION = 3
+BRIEF_VERSION = 4
 """Bump when a change to the summarizer should invalidate cached briefs."""
 PARAGRAPH_WORDS = 220
 """A "More briefs" paragraph is at most this long, and of 4-10 sentences where the text has them."""
@@ -50,6 +55,15 @@ MAX_SENTENCES = 400
 MAX_EXTRACT_BULLETS = 8
 FALLBACK_WORDS = 80
 """An item this long without one proper sentence is briefed from its plainer statements."""
+MADE_WEIGHT = 0.8
+"""A list item made a sentence scores this share of a prose sentence's score."""
+CUE_SHARE = 0.5
+"""A sentence saying why or what next replaces the weakest bullet when it scores at least this
+share of that bullet's score."""
+CUE_ROOM = 5
+"""A brief shorter than this takes a why or what-next sentence as an extra bullet."""
+NEXT_FROM = 1 / 3
+"""What comes next is looked for after this share of the text (the future in a lead is the news)."""
 
 Vector = dict[str, float]
 
@@ -187,7 +201,9 @@ def pick_units(
         taken[units[best].zone] += 1
     # Too few distinct units: fill up with the best of the near-duplicates.
     for j in spare:
-        if len(chosen) < k and not any(_overlap(units[j], units[c]) for c in chosen):
+        if len(chosen) < k and not any(
+            _overlap(units[j], units[c]) or units[j].text == units[c].text for c in chosen
+        ):
             chosen.append(j)
     return [units[j] for j in chosen]
 
@@ -270,9 +286,12 @@ def make_brief(
                           reading_minutes=minutes, item_label=item_label)  # fmt: skip
         if brief is not None:
             return brief
-    sentences = sentences_of(blocks, language, MAX_SENTENCES, is_listicle(title, blocks))
+    listicle = is_listicle(title, blocks)
+    sentences = sentences_of(blocks, language, MAX_SENTENCES, listicle, title)
     sections = bool(structure(blocks))
-    bullets, paragraph = _extract(title, sentences, len(clean.split()), language, weights, sections)
+    bullets, paragraph = _extract(
+        title, sentences, len(clean.split()), language, weights, sections, listicle
+    )
     terms = find_terms(title, [s.text for s in sentences], clean, glossary, language)
     return Brief(bullets, terms, paragraph, minutes, language, "extractive")
 
@@ -284,6 +303,7 @@ def _extract(
     language: str,
     weights: Weights,
     sections: bool,
+    listicle: bool = False,
 ) -> tuple[list[str], str]:
     """Bullets in document order and the "More briefs" paragraph."""
     units = candidate_units(sentences, language)
@@ -299,10 +319,80 @@ def _extract(
     k = bullet_count(n_words, len(units))
     if sections:  # a listicle yields its items, a guide its sections
         k = min(len(units), max(k, min(MAX_EXTRACT_BULLETS, len({u.zone for u in units}))))
-    scored = score_units(units, title, language, weights, sections)
-    ranked = pick_units(units, k, title, language, weights, sections, scored)
+    scores, vecs = score_units(units, title, language, weights, sections)
+    scores = [x * MADE_WEIGHT if u.kind == MADE else x for x, u in zip(scores, units, strict=True)]
+    scored = (scores, vecs)
+    points = [j for j, u in enumerate(units) if u.kind == POINT]
+    if listicle and points:  # its points, one slot kept for the best of its intro and close
+        others = [j for j, u in enumerate(units) if u.kind not in (POINT, BODY)]
+        n_points = min(len(points), k - 1 if others else k)
+        ranked = _pick_among(units, points, n_points, title, language, weights, scored)
+        ranked += _pick_among(units, others, k - len(ranked), title, language, weights, scored)
+    else:
+        ranked = pick_units(units, k, title, language, weights, sections, scored)
+        ranked = _why_and_next(ranked, units, scored, language, weights)
     more = pick_units(units, PARAGRAPH_SENTENCES[1], title, language, weights, sections, scored)
     return [u.text for u in sorted(ranked, key=_first)], _paragraph(more)
+
+
+def _pick_among(
+    units: Sequence[Unit],
+    keep: Sequence[int],
+    k: int,
+    title: str,
+    language: str,
+    weights: Weights,
+    scored: tuple[list[float], list[Vector]],
+) -> list[Unit]:
+    """:func:`pick_units` over the ``keep`` units only, with their scores (a listicle's points,
+    then its intro and close: the body under a point is never a bullet)."""
+    scores, vecs = scored
+    subset = ([scores[j] for j in keep], [vecs[j] for j in keep])
+    return pick_units([units[j] for j in keep], k, title, language, weights, False, subset)
+
+
+def _why_and_next(
+    chosen: list[Unit],
+    units: Sequence[Unit],
+    scored: tuple[list[float], list[Vector]],
+    language: str,
+    weights: Weights,
+) -> list[Unit]:
+    """The picks, with a sentence saying what comes next (the future, after the text's first
+    third) and one saying why (a conjunction of cause or consequence) when none of them does and
+    the text has one that scores at least ``CUE_SHARE`` of the weakest pick. It is added to a
+    brief of fewer than ``CUE_ROOM`` bullets, and otherwise takes the weakest pick's place
+    (never the best's, nor the other cue's)."""
+    scores, vecs = scored
+    index = {(u.first, u.last): j for j, u in enumerate(units)}
+    picked = [index[(u.first, u.last)] for u in chosen]
+    start = NEXT_FROM * (units[-1].last + 1)
+    cues = (
+        lambda u: says_next(u.text, language) and u.first >= start,
+        lambda u: says_why(u.text, language) and u.first > 0,
+    )
+    fixed = set(picked[:1])
+    for says in cues:
+        if not picked or any(says(units[j]) for j in picked):
+            continue
+        keep = picked
+        if len(picked) >= CUE_ROOM:
+            weakest = min((j for j in picked if j not in fixed), key=lambda j: scores[j])
+            keep = [j for j in picked if j != weakest]
+        floor = CUE_SHARE * min(scores[j] for j in picked)
+        found = [
+            j
+            for j, u in enumerate(units)
+            if says(u)
+            and scores[j] >= floor
+            and not any(_overlap(u, units[c]) for c in keep)
+            and not any(_cos(vecs[j], vecs[c]) > weights.redundancy for c in keep)
+        ]
+        if found:
+            best = max(found, key=lambda j: scores[j])
+            picked = [*keep, best]
+            fixed.add(best)
+    return [units[j] for j in picked]
 
 
 def _paragraph(ranked: Sequence[Unit]) -> str:

@@ -5,6 +5,8 @@ sentence before it when the two fit in one bullet, and is not a candidate otherw
 asides, sentences with a web address or an unbalanced quotation mark are never candidates. Each
 candidate carries its zone: the section under one heading, one item of a list, or (for a long
 article without structure) one quarter of the text, so the picks can cover the whole article.
+A list item without a full stop that states something (a release's highlight, a feature) is made
+a sentence by its own words only: capitalised and closed with a full stop.
 """
 
 from __future__ import annotations
@@ -21,11 +23,25 @@ from aggregator.model.brief import MAX_BULLET_WORDS
 LONG_WORDS = 600
 """Above this many words an article without headings or lists is cut into quarters."""
 MIN_ITEMS = 3
+POINT_WORDS = 6
+"""A listicle's heading of this many words, not title-cased, says its point alone ("Milan is a
+fashion capital of the world"); another ("Understand the problem", "The Birth of UNIX with Brian
+Kernighan") opens its section's first sentence."""
+STATEMENT_WORDS = 4
+"""A list item without a full stop needs this many words to be a statement."""
+POINT, MADE, BODY = "point", "made", "body"
+"""Kinds of sentence: a listicle's point (its heading, alone or opening its section's first
+sentence), a list item made a sentence, the body of a listicle's point; "" for prose."""
 SPLIT_CHARS = 40_000
 """At most this much text (about 6,500 words) is split into sentences, from both ends."""
 
 _NUMBERED_RE = re.compile(r"^\s*#?\s*\d{1,2}\s*[.):–—-]\s*")
 _NUMBER_RE = re.compile(r"\b\d{1,2}\b")
+_TIMESTAMP_RE = re.compile(r"\b\d{1,2}:\d{2}\b")
+_LABEL_RE = re.compile(r"^(?P<label>[^:]{1,40}):\s*(?P<value>.*)$")
+_KEY_RE = re.compile(r"^[a-z_][\w-]*$")
+"""A configuration key ("name: Check out repo" in a YAML listing) is not a statement's label."""
+_SENTENCE_STOP = (".", "!", "?", "…", '."', ".”")
 _PAREN_URL_RE = re.compile(r"\s*[(<\[]\s*(?:https?://|www\.)[^\s)>\]]*\s*[)>\]]")
 _ASIDE_RE = re.compile(
     r"^(?:(?:edit|update|note|disclaimer|disclosure|p\.?s\.?|tl;?dr)\b\s*:"
@@ -34,11 +50,52 @@ _ASIDE_RE = re.compile(
 )
 
 
+# What comes next: the future, by each language's grammar. English, German: the future's
+# auxiliaries (German's with an infinitive closing the clause, not a passive's participle);
+# French, Spanish: the future's endings, and aller/ir + infinitive.
+_NEXT = {
+    "en": r"\b(?:will|shall|won['’]t)\b(?=\s+\w)|\w['’]ll\b"
+    r"|\b(?:am|is|are)\s+(?:going|set|due|about|scheduled|expected|planned)\s+to\b",
+    "fr": r"\b\w+(?:er|ir|ur|rr|dr|vr)(?:ai|as|a|ons|ez|ont)\b"
+    r"|\b(?:vais|vas|va|allons|allez|vont)\s+\w+(?:er|ir|re)\b",
+    "de": r"\b(?:wird|werden|wirst|werdet)\b[^.!?]*\b(?!ge)\w+en\W*$",
+    "es": r"\b\w+(?:ré|rás|rá|réis|rán)\b|\b(?:voy|vas|va|vamos|vais|van)\s+a\s+\w+(?:ar|er|ir)\b",
+}
+# Why it matters: each language's conjunctions of cause, purpose and consequence.
+_WHY = {
+    "en": r"\b(?:because|so that|in order to|which means|(?:this|that|it) means|means that"
+    r"|as a result|the reason)\b",
+    "fr": r"\b(?:parce qu|car\b|afin (?:de|d['’]|que|qu)|pour que|ce qui (?:signifie|veut dire)"
+    r"|cela (?:signifie|veut dire)|en raison d|grâce à)",
+    "de": r"\b(?:weil|damit|denn|sodass|so dass|was bedeutet|das bedeutet|deshalb|daher|aufgrund"
+    r"|dadurch)\b",
+    "es": r"\b(?:porque|para que|ya que|puesto que|lo que significa|esto significa|debido a"
+    r"|gracias a|por eso|por lo que)\b",
+}
+_NEXT_RE = {lang: re.compile(p, re.IGNORECASE) for lang, p in _NEXT.items()}
+_WHY_RE = {lang: re.compile(p, re.IGNORECASE) for lang, p in _WHY.items()}
+
+
+def says_next(sentence: str, language: str) -> bool:
+    """True when the sentence speaks of the future (see ``_NEXT``; English, French, German,
+    Spanish)."""
+    found = _NEXT_RE.get(language)
+    return found is not None and found.search(sentence) is not None
+
+
+def says_why(sentence: str, language: str) -> bool:
+    """True when the sentence gives a cause, purpose or consequence (see ``_WHY``)."""
+    found = _WHY_RE.get(language)
+    return found is not None and found.search(sentence) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Sentence:
     text: str
     block: int
     zone: int
+    kind: str = ""
+    """POINT, MADE, BODY or "" (see above)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +106,8 @@ class Unit:
     first: int
     last: int
     zone: int = 0
+    kind: str = ""
+    """The kind of its first sentence."""
 
 
 def structure(blocks: Sequence[tuple[str, str]]) -> str:
@@ -61,7 +120,7 @@ def structure(blocks: Sequence[tuple[str, str]]) -> str:
 def is_listicle(title: str, blocks: Sequence[tuple[str, str]]) -> bool:
     """True when the item's headings are its points: most are numbered, or the title holds a
     number within one of how many headings there are ("8 tips …" over eight headings)."""
-    heads = [text for kind, text in blocks if kind == HEADING]
+    heads = [text for kind, text in blocks if kind == HEADING and text.lower() != title.lower()]
     if len(heads) < MIN_ITEMS:
         return False
     if sum(_NUMBERED_RE.match(h) is not None for h in heads) * 2 > len(heads):
@@ -70,11 +129,18 @@ def is_listicle(title: str, blocks: Sequence[tuple[str, str]]) -> bool:
 
 
 def sentences_of(
-    blocks: Sequence[tuple[str, str]], language: str, cap: int, listicle: bool = False
+    blocks: Sequence[tuple[str, str]],
+    language: str,
+    cap: int,
+    listicle: bool = False,
+    title: str = "",
 ) -> list[Sentence]:
-    """The item's sentences with their block and zone; headings are dropped, except a
-    ``listicle``'s: each is a sentence of its own when it is one, and otherwise opens the first
-    sentence of its section ("Back up first: the upgrade rewrites …") when the two fit a bullet.
+    """The item's sentences with their block, zone and kind; headings are dropped, except a
+    ``listicle``'s: each is a point, a sentence of its own when it is one or is a
+    :func:`statement` of ``POINT_WORDS`` words (not the ``title`` again), and otherwise opens the first whole
+    sentence of its section ("Back up first: the upgrade rewrites …") when the two fit a bullet;
+    the rest of its section is body.
+    A list item that is one statement without a full stop is made a sentence (:func:`statement`).
 
     A text of more than ``cap`` sentences (or ``SPLIT_CHARS`` characters) is read at its two
     ends: its first two thirds of the allowance and its last third, so a long piece's
@@ -82,7 +148,7 @@ def sentences_of(
     """
     cut = structure(blocks)
     keep = _ends(blocks)
-    zone, prev_kind, heading = 0, "", ""
+    zone, prev_kind, heading, in_point = 0, "", "", False
     out: list[Sentence] = []
     for b, (kind, text) in enumerate(blocks):
         if (
@@ -94,25 +160,68 @@ def sentences_of(
             zone += 1
         prev_kind = kind
         if kind == HEADING:
-            heading = _NUMBERED_RE.sub("", text) if listicle else ""
+            heading = _NUMBERED_RE.sub("", text) if listicle and text != title else ""
+            if heading.endswith("?"):  # a question is not a point: its section is prose
+                heading = ""
+            in_point = bool(heading)
             if len(heading.split()) <= 2 and _NUMBER_RE.search(heading):
                 heading = ""  # a bare label ("Tip 4", "Étape 2") says nothing
-            if heading and is_complete_sentence(heading):
-                out.append(Sentence(heading, b, zone))
+            alone = heading if is_complete_sentence(heading) else None
+            if heading and alone is None and len(heading.split()) >= POINT_WORDS:
+                alone = statement(heading)
+            if alone:
+                out.append(Sentence(alone, b, zone, POINT))
                 heading = ""
             continue
         if b not in keep:
             continue
         found = split_sentences(text[:SPLIT_CHARS], language)
-        if heading and found:
-            joined = f"{heading.rstrip(' :.-–—')}: {found[0]}"
+        kinds = [BODY if in_point else ""] * len(found)
+        if kind == ITEM and len(found) == 1 and not is_complete_sentence(found[0]):
+            made = statement(found[0])
+            if made:
+                found[0], kinds[0] = made, MADE
+        whole = (m for m, f in enumerate(found) if is_complete_sentence(f))
+        first = next(whole, None) if heading else None
+        if heading and first is not None:  # lines before it ("Published May 2") stay body
+            joined = f"{heading.rstrip(' :.-–—')}: {found[first]}"
             if len(joined.split()) <= MAX_BULLET_WORDS:
-                found[0] = joined
-        heading = ""
-        out += [Sentence(s, b, zone) for s in found]
+                found[first], kinds[first] = joined, POINT
+            heading = ""
+        out += [Sentence(s, b, zone, k) for s, k in zip(found, kinds, strict=True)]
     if len(out) > cap:
         out = out[: cap - cap // 3] + out[len(out) - cap // 3 :]
     return out if cut else in_quarters(out)
+
+
+def statement(text: str) -> str | None:
+    """A list item or heading without a full stop made a sentence by its own words (capitalised,
+    closed with a full stop) when it states something: ``STATEMENT_WORDS`` words or more, not a
+    title-cased name or label ("Victor Feldman – Vibes", "OS: Arch Linux"), no timestamp, no lead-in ending with a colon; None otherwise."""
+    text = text.strip().lstrip("-*•·▪►–—✓✔✅➜→ ")
+    label = _LABEL_RE.match(text)
+    n = len(text.split())
+    if (
+        not STATEMENT_WORDS <= n <= MAX_BULLET_WORDS
+        or text.endswith((":", "?"))
+        or _TIMESTAMP_RE.search(text)
+        or label is not None
+        and (len(label.group("value").split()) < 3 or _KEY_RE.match(label.group("label")))
+    ):
+        return None
+    later = [w for w in text.split()[1:] if w[:1].isalpha()]
+    if sum(w[:1].isupper() for w in later) * 3 > len(later):
+        return None
+    text = as_sentence(text)
+    return text if _acceptable(text, "") else None
+
+
+def as_sentence(text: str) -> str:
+    """Capitalised, and closed with a full stop unless it ends with a sentence's mark."""
+    text = text[:1].upper() + text[1:]
+    if not text.endswith(_SENTENCE_STOP):
+        text = text.rstrip(",;:—–- ") + "."
+    return text
 
 
 def _ends(blocks: Sequence[tuple[str, str]]) -> range | set[int]:
@@ -135,7 +244,7 @@ def in_quarters(sentences: Sequence[Sentence]) -> list[Sentence]:
     if sum(len(s.text.split()) for s in sentences) <= LONG_WORDS:
         return list(sentences)
     n = len(sentences)
-    return [Sentence(s.text, s.block, 4 * i // n) for i, s in enumerate(sentences)]
+    return [Sentence(s.text, s.block, 4 * i // n, s.kind) for i, s in enumerate(sentences)]
 
 
 def candidate_units(sentences: Sequence[Sentence], language: str) -> list[Unit]:
@@ -147,7 +256,7 @@ def candidate_units(sentences: Sequence[Sentence], language: str) -> list[Unit]:
         if not ok[i]:
             continue
         if not context_opener(clean[i], language):
-            units.append(Unit(clean[i], i, i, s.zone))
+            units.append(Unit(clean[i], i, i, s.zone, s.kind))
             continue
         j = i - 1
         if j < 0 or sentences[j].block != s.block or not ok[j]:
@@ -156,7 +265,7 @@ def candidate_units(sentences: Sequence[Sentence], language: str) -> list[Unit]:
             continue
         joined = f"{clean[j]} {clean[i]}"
         if len(joined.split()) <= MAX_BULLET_WORDS:
-            units.append(Unit(joined, j, i, s.zone))
+            units.append(Unit(joined, j, i, s.zone, sentences[j].kind))
     return units
 
 
@@ -178,10 +287,8 @@ def fallback_units(sentences: Sequence[Sentence], language: str) -> list[Unit]:
         text = _PAREN_URL_RE.sub("", s.text).strip()
         if not 4 <= len(text.split()) <= MAX_BULLET_WORDS:
             continue
-        text = text[:1].upper() + text[1:]
-        if not text.endswith((".", "!", "?", "…", '."', ".”")):
-            text = text.rstrip(",;:—–- ") + "."
+        text = as_sentence(text)
         if stands_alone(text, "") and not (_ASIDE_RE.match(text) or is_boilerplate(text)):
-            units.append(Unit(text, i, i, s.zone))
+            units.append(Unit(text, i, i, s.zone, s.kind))
     alone = [u for u in units if not context_opener(u.text, language)]
     return alone or units

@@ -38,6 +38,18 @@ def real_items() -> list[tuple[str, str]]:
     return [item for feed in FEEDS for item in items(feed)[:12]]
 
 
+def position(bullet: str, text: str) -> int:
+    """Where the bullet is in the text: as it is, or as the list item it was made from (the
+    item's own words, capitalised and closed with a full stop); -1 when it is not there."""
+    if bullet in text:
+        return text.index(bullet)
+    core = bullet.removesuffix(".")
+    for found in (core, core[:1].lower() + core[1:]):
+        if found in text:
+            return text.index(found)
+    return -1
+
+
 @cache
 def brief_of(title: str, html: str) -> Brief:
     return make_brief(title, html)
@@ -53,8 +65,9 @@ def test_bullets_are_whole_sentences_of_the_text_in_document_order() -> None:
         for bullet in brief.bullets:
             assert is_complete_sentence(bullet), bullet
             assert stands_alone(bullet), bullet
-            assert bullet in text, f"{title}: bullet not in the text: {bullet!r}"
-            positions.append(text.index(bullet))
+            at = position(bullet, text)
+            assert at >= 0, f"{title}: bullet not in the text: {bullet!r}"
+            positions.append(at)
         assert positions == sorted(positions), title
         checked += len(brief.bullets)
     assert checked > 200
@@ -139,7 +152,7 @@ def test_non_english_item() -> None:
     title, html = next(i for i in items("1cd3201079a0015b.xml") if i[0].startswith("64'er Magazin"))
     brief = make_brief(title, html)
     assert brief.language == "de"
-    assert brief.bullets and all(b in plain(html) for b in brief.bullets)
+    assert brief.bullets and all(position(b, plain(html)) >= 0 for b in brief.bullets)
     portuguese = next(
         make_brief(t, h) for t, h in items("6d28cf55da15a12d.xml") if "Diário de Campo" in t
     )
