@@ -19,10 +19,12 @@ What a batch writes:
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,39 +91,70 @@ class _Row:
     pending: bool
     changed: bool = False
     """A pending item whose content changed: its story is formed again."""
+    stored: bytes | None = None
+    """The signature as stored (None: made here, so written with the item)."""
 
 
 def group_pending(db: Database, *, batch: int = BATCH) -> int:
     """Group every item awaiting grouping, a batch at a time; returns how many were grouped."""
     grouped = 0
+    decoded: dict[bytes, Signature] = {}
     while True:
-        with write_transaction(db) as connection:
+        with write_transaction(db) as connection, _no_collection():
             if not db.is_sqlite:
                 connection.execute(_LOCK, {"name": ":stories"})
             rows = connection.execute(_PENDING, {"limit": batch}).all()
             if not rows:
                 return grouped
-            _group_batch(connection, rows)
+            decoded = _group_batch(connection, rows, decoded)
         grouped += len(rows)
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cyclic garbage collection during one batch: a batch makes only short-lived objects,
+    and each collection would walk every object of the process (a poll's, too)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _row(r: Any, sig: Signature, *, pending: bool) -> _Row:
     """A database row of the window as grouping reads it."""
     member = Member(r.id, r.published_at, r.link_key or r.story_key, sig, r.source_id)
-    return _Row(member, r.story_key, pending, pending and r.changed_at is not None)
+    changed = pending and r.changed_at is not None
+    return _Row(member, r.story_key, pending, changed, r.story_signature)
 
 
-def _group_batch(connection: Connection, pending_rows: Sequence) -> None:
+def _group_batch(
+    connection: Connection, pending_rows: Sequence, decoded: dict[bytes, Signature]
+) -> dict[bytes, Signature]:
+    """Group one batch; returns its window's signatures by their stored form, for the next.
+
+    ``decoded``: the previous batch's, so a signature read again is not decoded again, and
+    equal ones (twin feeds' copies) are one object, compared once per search."""
+    window: dict[bytes, Signature] = {}
+
+    def decode(data: bytes) -> Signature:
+        sig = window.get(data) or decoded.get(data) or Signature.decode(data)
+        window[data] = sig
+        return sig
+
     texts = _texts(connection, [r.id for r in pending_rows if r.story_signature is None])
-    pending = [_row(r, _signature(r, texts), pending=True) for r in pending_rows]
+    pending = [_row(r, _signature(r, texts, decode), pending=True) for r in pending_rows]
     lo = _shifted(min(r.member.published for r in pending), -WINDOW)
     hi = _shifted(max(r.member.published for r in pending), WINDOW)
     known = [
-        _row(r, Signature.decode(r.story_signature), pending=False)
+        _row(r, decode(r.story_signature), pending=False)
         for r in connection.execute(_WINDOW, {"lo": lo, "hi": hi})
     ]
     groups = _regroup(known, pending)
     _write(connection, groups, pending)
+    return window
 
 
 def _texts(connection: Connection, ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -133,10 +166,12 @@ def _texts(connection: Connection, ids: list[int]) -> dict[int, tuple[str, str]]
     return {r.id: (r.title or "", r.content_text or "") for r in connection.execute(rows)}
 
 
-def _signature(row: Any, texts: dict[int, tuple[str, str]]) -> Signature:
+def _signature(
+    row: Any, texts: dict[int, tuple[str, str]], decode: Callable[[bytes], Signature]
+) -> Signature:
     """A pending item's signature: the parser's, or made from its text when it has none."""
     if row.story_signature is not None:
-        return Signature.decode(row.story_signature)
+        return decode(row.story_signature)
     return signature(*texts[row.id])
 
 
@@ -220,9 +255,8 @@ def _write(connection: Connection, groups: list[list[_Row]], pending: list[_Row]
     for group, key in zip(groups, _story_keys(groups, reopened), strict=True):
         for row in group:
             if row.pending:
-                grouped.append(
-                    {"_id": row.member.id, "_key": key, "_signature": row.member.signature.encode()}
-                )
+                stored = row.stored or row.member.signature.encode()
+                grouped.append({"_id": row.member.id, "_key": key, "_signature": stored})
             elif row.story_key not in reopened:
                 if row.story_key != key:
                     renamed[row.story_key] = key

@@ -310,12 +310,14 @@ class _Vector:
     __slots__ = ("norm", "weights")
 
     def __init__(self, sig: Signature, weight: Weights):
+        _fill(weight, sig.terms)
         self.weights = {t: c * weight(t) for t, c in sig.terms.items()}
         self.norm = math.sqrt(sum(v * v for v in self.weights.values()))
 
     def cosine(self, other: Signature, weight: Weights) -> float:
         if not self.norm or not other.terms:
             return 0.0
+        _fill(weight, other.terms)
         dot = 0.0
         norm = 0.0
         for term, count in other.terms.items():
@@ -419,6 +421,20 @@ class _Weights(dict[int, float]):
         value = self[term] = math.log(self.total / (len(self.postings.get(term, ())) + 1))
         return value
 
+    def fill(self, terms: dict[int, int]) -> None:
+        """Compute the weights of ``terms`` not yet looked up, in one pass."""
+        missing = terms.keys() - self.keys()
+        if missing:
+            get, total, log = self.postings.get, self.total, math.log
+            self.update({t: log(total / (len(get(t, ())) + 1)) for t in missing})
+
+
+def _fill(weight: Weights, terms: dict[int, int]) -> None:
+    """Compute ``terms``' weights at once when ``weight`` is an index's (:meth:`Index.weights`)."""
+    table = getattr(weight, "__self__", None)
+    if type(table) is _Weights:
+        table.fill(terms)
+
 
 class Index:
     """The members of a window, found by the title words, names and shingles they share."""
@@ -426,6 +442,8 @@ class Index:
     def __init__(self) -> None:
         self.members: dict[int, Member] = {}
         self._postings: dict[int, list[int]] = defaultdict(list)
+        self._weights: _Weights | None = None
+        """The weights of the members as they are (made again once they change)."""
 
     def __len__(self) -> int:
         return len(self.members)
@@ -436,6 +454,7 @@ class Index:
 
     def add(self, member: Member) -> None:
         self.discard(member.id)
+        self._weights = None
         self.members[member.id] = member
         for term in self._terms(member.signature):
             self._postings[term].append(member.id)
@@ -444,6 +463,7 @@ class Index:
         member = self.members.pop(member_id, None)
         if member is None:
             return
+        self._weights = None
         for term in self._terms(member.signature):
             ids = self._postings[term]
             ids.remove(member_id)
@@ -456,7 +476,9 @@ class Index:
 
     def weights(self) -> Weights:
         """:meth:`weight`, remembering each word's while the members stay as they are."""
-        return _Weights(self._postings, len(self.members) + 2).__getitem__
+        if self._weights is None:
+            self._weights = _Weights(self._postings, len(self.members) + 2)
+        return self._weights.__getitem__
 
     def links(self, member: Member) -> dict[int, int]:
         """The members (not ``member`` itself) within the window linked to ``member``, with how
@@ -469,26 +491,25 @@ class Index:
         found: dict[int, int] = {}
         weight = self.weights()
         vector = None  # built for the first candidate that needs it
-        for other_id, count in hits.items():
-            if count < 2 or other_id == member.id:
-                continue
-            other = self.members[other_id]
-            if abs(other.published - member.published) > WINDOW:
+        known: dict[tuple[int, bool], int] = {}  # link of an equal signature (a twin's copy)
+        members, published = self.members, member.published
+        for other in [members[i] for i, count in hits.items() if count > 1 and i != member.id]:
+            if abs(other.published - published) > WINDOW:
                 continue
             if other.link_key == member.link_key and other.source != member.source:
-                found[other_id] = COPY
+                found[other.id] = COPY
                 continue
-            if vector is None:
-                vector = _Vector(member.signature, weight)
-            how = link(
-                member.signature,
-                other.signature,
-                weight,
-                one_source=other.source == member.source,
-                vector=vector,
-            )
+            one_source = other.source == member.source
+            how = known.get((id(other.signature), one_source))
+            if how is None:
+                if vector is None:
+                    vector = _Vector(member.signature, weight)
+                how = link(
+                    member.signature, other.signature, weight, one_source=one_source, vector=vector
+                )
+                known[id(other.signature), one_source] = how
             if how:
-                found[other_id] = how
+                found[other.id] = how
         return found
 
 
