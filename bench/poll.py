@@ -50,9 +50,11 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TypeVar
@@ -60,6 +62,7 @@ from typing import TypeVar
 import aiohttp
 import psutil
 from lxml import etree
+from sqlalchemy import func, select, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -70,7 +73,10 @@ import _floor  # noqa: E402
 from aggregator.config import Settings, from_mapping  # noqa: E402
 from aggregator.ingest.poll import Poller  # noqa: E402
 from aggregator.store.db import Database  # noqa: E402
+from aggregator.store.models import ITEMS  # noqa: E402
 from aggregator.store.sources import add_source  # noqa: E402
+from aggregator.stories import assign  # noqa: E402
+from aggregator.stories.assign import group_pending  # noqa: E402
 from tests.conftest import CORPUS  # noqa: E402
 
 DEFAULT_CORPUS = CORPUS / "real-feeds"
@@ -303,12 +309,77 @@ def phase_poll(urls: list[str], concurrency: int, db_path: Path, repeat: int) ->
     }
 
 
+SPREAD = timedelta(days=40 * 366)
+"""How far apart ``--spread`` moves each corpus copy's dates: more than the corpus spans."""
+
+
+def _spread(db_path: Path) -> None:
+    """Move the items of corpus copy i (``/feeds/<i>/`` in its source's URL) i × SPREAD later."""
+    with sqlite3.connect(db_path) as connection:
+        rows = connection.execute(
+            "SELECT i.id, i.published_at, s.url FROM items i JOIN sources s ON s.id = i.source_id"
+            " WHERE i.published_at IS NOT NULL"
+        ).fetchall()
+        moved = []
+        for item_id, published, url in rows:
+            copy = int(url.split("/feeds/")[1].split("/")[0]) if url.count("/") > 4 else 0
+            moment = datetime.fromisoformat(published) + copy * SPREAD
+            moved.append((moment.isoformat(" ", "microseconds"), item_id))
+        connection.executemany("UPDATE items SET published_at = ? WHERE id = ?", moved)
+
+
+def phase_grouping(db_path: Path, *, spread: bool) -> dict:
+    """``group_pending`` alone on a cold poll's database with every item awaiting grouping
+    again: its CPU and wall seconds; then, grouping again, its peak of Python memory
+    (tracemalloc) and the most items one batch held (its window and itself). ``spread``: each
+    corpus copy's items moved ``SPREAD`` apart, so N copies store N times the items of one in
+    windows as dense as one copy's."""
+    if spread:
+        _spread(db_path)
+    db = Database(f"sqlite:///{db_path}")
+    held: list[int] = []
+    regroup = assign._regroup  # noqa: SLF001 (counted, not changed)
+
+    def counted(known: list, pending: list) -> list:
+        held.append(len(known) + len(pending))
+        return regroup(known, pending)
+
+    def pending_again() -> None:
+        with db.engine.begin() as connection:
+            connection.execute(update(ITEMS).values(story_pending=True, story_key=ITEMS.c.link_key))
+
+    pending_again()
+    cpu, started = time.process_time(), time.perf_counter()
+    grouped = group_pending(db)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - started
+    pending_again()
+    assign._regroup = counted  # noqa: SLF001
+    tracemalloc.start()
+    group_pending(db)
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    assign._regroup = regroup  # noqa: SLF001
+    with db.engine.connect() as connection:
+        items = connection.execute(select(func.count()).select_from(ITEMS)).scalar_one()
+    db.dispose()
+    return {
+        "grouped": grouped,
+        "items": items,
+        "cpu_s": cpu,
+        "seconds": wall,
+        "peak_mb": peak,
+        "batch_held": max(held, default=0),
+    }
+
+
 def run_child(args: argparse.Namespace) -> None:
     urls = json.loads(Path(args.urls).read_text())
     if args.phase == "lower":
         result = phase_lower(urls, args.concurrency, args.repeat)
     elif args.phase == "floor":
         result = phase_floor(urls, args.concurrency, Path(args.db))
+    elif args.phase in ("grouping", "grouping-spread"):
+        result = phase_grouping(Path(args.db), spread=args.phase == "grouping-spread")
     else:
         result = phase_poll(urls, args.concurrency, Path(args.db), args.repeat)
     print(json.dumps(result))
@@ -421,6 +492,10 @@ def measure(copies: int, args: argparse.Namespace) -> dict:
                 db = Path(tmp) / f"cold{turn}.db"
                 cold.append((_child("cold", urls_file, db, args), db))
             best_cold, db = min(cold, key=lambda run: run[0]["seconds"])
+            grouping = {}
+            for phase in ("grouping", "grouping-spread") if copies > 1 else ("grouping",):
+                shutil.copy(db, Path(tmp) / "grouping.db")
+                grouping[phase] = _child(phase, urls_file, Path(tmp) / "grouping.db", args)
             return {
                 "feeds": len(urls),
                 "lower": lower,
@@ -429,6 +504,7 @@ def measure(copies: int, args: argparse.Namespace) -> dict:
                 "cold": best_cold,
                 "cold_runs": [run["seconds"] for run, _ in cold],
                 "warm": _child("warm", urls_file, db, args),
+                "grouping": grouping,
             }
     finally:
         assert server.stdin is not None
@@ -534,6 +610,17 @@ def verdict(runs: list[dict]) -> list[str]:
             f"in {r['cold']['grouping_s']:.2f} s, {share:.1%} of the poll (goal 10%) "
             + ("met" if share <= 0.10 else "NOT met")
         )
+    for r in runs:  # group_pending alone on a copy of that database, all items pending again
+        for phase, g in r["grouping"].items():
+            spread = (
+                " (copies moved apart: windows as dense as one copy's)" if "spread" in phase else ""
+            )
+            lines.append(
+                f"group_pending alone, {r['feeds']} feeds{spread}: {g['grouped']} items in "
+                f"{g['cpu_s']:.2f} s CPU ({g['seconds']:.2f} s wall); peak Python memory "
+                f"{g['peak_mb']:.1f} MB (tracemalloc), at most {g['batch_held']:,} items in a batch's "
+                f"window, {g['items']:,} stored"
+            )
     return lines
 
 
@@ -549,7 +636,9 @@ def main() -> None:
         "--no-newsboat", dest="newsboat", action="store_false", help="skip newsboat"
     )
     parser.add_argument(
-        "--phase", choices=("lower", "floor", "cold", "warm"), help=argparse.SUPPRESS
+        "--phase",
+        choices=("lower", "floor", "cold", "warm", "grouping", "grouping-spread"),
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--urls", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)

@@ -310,14 +310,12 @@ class _Vector:
     __slots__ = ("norm", "weights")
 
     def __init__(self, sig: Signature, weight: Weights):
-        _fill(weight, sig.terms)
         self.weights = {t: c * weight(t) for t, c in sig.terms.items()}
         self.norm = math.sqrt(sum(v * v for v in self.weights.values()))
 
     def cosine(self, other: Signature, weight: Weights) -> float:
         if not self.norm or not other.terms:
             return 0.0
-        _fill(weight, other.terms)
         dot = 0.0
         norm = 0.0
         for term, count in other.terms.items():
@@ -421,20 +419,6 @@ class _Weights(dict[int, float]):
         value = self[term] = math.log(self.total / (len(self.postings.get(term, ())) + 1))
         return value
 
-    def fill(self, terms: dict[int, int]) -> None:
-        """Compute the weights of ``terms`` not yet looked up, in one pass."""
-        missing = terms.keys() - self.keys()
-        if missing:
-            get, total, log = self.postings.get, self.total, math.log
-            self.update({t: log(total / (len(get(t, ())) + 1)) for t in missing})
-
-
-def _fill(weight: Weights, terms: dict[int, int]) -> None:
-    """Compute ``terms``' weights at once when ``weight`` is an index's (:meth:`Index.weights`)."""
-    table = getattr(weight, "__self__", None)
-    if type(table) is _Weights:
-        table.fill(terms)
-
 
 class Index:
     """The members of a window, found by the title words, names and shingles they share."""
@@ -492,10 +476,9 @@ class Index:
         weight = self.weights()
         vector = None  # built for the first candidate that needs it
         known: dict[tuple[int, bool], int] = {}  # link of an equal signature (a twin's copy)
-        members, published = self.members, member.published
-        for other in [members[i] for i, count in hits.items() if count > 1 and i != member.id]:
-            if abs(other.published - published) > WINDOW:
-                continue
+        members, (lo, hi) = self.members, _around(member.published)
+        near = [members[i] for i, count in hits.items() if count > 1 and i != member.id]
+        for other in [m for m in near if lo <= m.published <= hi]:
             if other.link_key == member.link_key and other.source != member.source:
                 found[other.id] = COPY
                 continue
@@ -511,6 +494,19 @@ class Index:
             if how:
                 found[other.id] = how
         return found
+
+
+def _around(moment: datetime) -> tuple[datetime, datetime]:
+    """The first and last moments within ``WINDOW`` of ``moment``, held at the calendar's ends."""
+    ends = moment.min.replace(tzinfo=moment.tzinfo), moment.max.replace(tzinfo=moment.tzinfo)
+    try:
+        low = moment - WINDOW
+    except OverflowError:
+        low = ends[0]
+    try:
+        return low, moment + WINDOW
+    except OverflowError:
+        return low, ends[1]
 
 
 class Stories:
