@@ -377,8 +377,8 @@ def _defined_terms(
             continue
         if any(_same(term, t.term) or acronym and _same(acronym, t.term) for *_, t in ranked):
             continue  # "MCP" after "Model Context Protocol (MCP)"
-        if _ordinary_word(term, haystack):
-            continue
+        if not definition.startswith(f"{term} ") and _ordinary_word(term, haystack):
+            continue  # "Sure, a desktop app, …" (a copula's subject may be "Auditing")
         count = sum(_count(name, haystack) for name in (term, acronym) if name)
         if count >= 2 or any(_count(name, needed) for name in (term, acronym) if name):
             seen.add(key)
