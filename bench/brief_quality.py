@@ -10,10 +10,11 @@ no bullet; briefs made only of boilerplate (every bullet carries a sponsor, call
 or comment cue of this script's own list, independent of the summarizer's); titles and briefs
 with mojibake (ftfy's test); for items of 250+ words, "More briefs" paragraphs of 4-10 sentences;
 for items over 800 words, the share of bullets taken from the first quarter of the text; terms
-per brief, the share of briefs with a term, and that share among technical items (those that
-name two or more glossary terms). Then the structure counts (:class:`Structure`): paragraphs that
-open on the news, briefs with list items made sentences, listicle bullets that are points, and
-briefs that say why or what next when the item does. ``--dump`` writes every brief as JSON lines.
+per brief, the share of briefs with a term, and that share among technical items, judged by
+their vocabulary without the glossary or the terms code (:func:`technical`); the most repeated
+terms. Then the structure counts (:class:`Structure`): paragraphs that open on the news, briefs
+with list items made sentences, listicle bullets that are points, and briefs that say why or what
+next when the item does. ``--dump`` writes every brief as JSON lines, for reading.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import re
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +57,21 @@ LONG_WORDS = 800
 EMPTY_WORDS = 80
 PARAGRAPH_ITEM_WORDS = 250
 # What a reader calls boilerplate in a bullet (English, this script's own list).
+# Technical vocabulary, in any language: acronyms (API, GPU), names with a capital or digit inside
+# (JavaScript, IPv6, x86), dotted or underscored identifiers (node.js, snake_case), C++ and C#.
+TECH_TOKEN = re.compile(
+    r"(?<![\w/])(?:[A-Z]{2,6}s?|[A-Za-z]+\d+[A-Za-z\d]*|\d+[A-Za-z]+\w*|[a-z]+[A-Z]\w*"
+    r"|[A-Z][a-z]+[A-Z]\w*|[A-Za-z]\w*(?:\.[A-Za-z]\w*)+|\w+_\w+|[A-Za-z]\+\+|[A-Za-z]#)(?!\w)"
+)
+
+
+def technical(text: str) -> bool:
+    """An item about a technical subject: 3+ distinct technical tokens, 1% of its words or more."""
+    words = text.split()
+    tokens = set(TECH_TOKEN.findall(text))
+    return len(tokens) >= 3 and len(tokens) >= 0.01 * len(words)
+
+
 BOILERPLATE_CUE = re.compile(
     r"\b(?:use (?:my |our )?code|promo|sponsor|sign up|subscribe|check out|patreon|affiliate"
     r"|image source|photo:|credit:|let (?:me|us) know in the comments|click (?:here|the link)"
@@ -85,10 +102,11 @@ class Tally:
     long_paragraph_ok: int = 0
     technical: int = 0
     technical_with_terms: int = 0
+    shown_terms: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     empty_examples: list[str] = field(default_factory=list)
 
-    def add(self, title: str, text: str, brief: Brief, technical: bool = False) -> None:
+    def add(self, title: str, text: str, brief: Brief) -> None:
         """Count one item's brief."""
         self.items += 1
         shown = [title, *brief.bullets, brief.paragraph]
@@ -121,8 +139,10 @@ class Tally:
             self.long_paragraph_ok += 4 <= n <= 10
         self.terms += len(brief.terms)
         self.with_terms += bool(brief.terms)
-        self.technical += technical
-        self.technical_with_terms += technical and bool(brief.terms)
+        is_technical = technical(clean)
+        self.technical += is_technical
+        self.technical_with_terms += is_technical and bool(brief.terms)
+        self.shown_terms.update(t.term for t in brief.terms)
 
     def rows(self) -> list[tuple[str, str]]:
         """(measure, value) pairs as printed in the README."""
@@ -149,6 +169,10 @@ class Tally:
             ("terms per brief", f"{self.terms / self.items:.2f}" if self.items else "n/a"),
             ("briefs with a term", pct(self.with_terms, self.items)),
             ("technical items with a term", pct(self.technical_with_terms, self.technical)),
+            (
+                "most repeated terms (of terms)",
+                ", ".join(f"{t} {n}" for t, n in self.shown_terms.most_common(3)) or "n/a",
+            ),
             ("bullets per brief", f"{self.bullets / self.items:.2f}" if self.items else "n/a"),
             ("briefs/s (this process)", f"{self.items / self.seconds:.0f}" if self.seconds else ""),
         ]
@@ -220,22 +244,11 @@ def main() -> None:
     tally = Tally()
     shape = Structure()
     dump = args.dump.open("w", encoding="utf-8") if args.dump else None
-    names = (
-        re.compile(
-            r"\b(?:"
-            + "|".join(re.escape(t) for t in sorted(glossary, key=len, reverse=True))
-            + r")\b",
-            re.IGNORECASE,
-        )
-        if glossary
-        else None
-    )
     for title, text in entries:
         start = time.perf_counter()
         brief = make_brief(title, text, glossary=glossary)
         tally.seconds += time.perf_counter() - start
-        named = {m.lower() for m in names.findall(f"{title} {text}")} if names else set()
-        tally.add(title, text, brief, technical=len(named) >= 2)
+        tally.add(title, text, brief)
         shape.add(title, text, brief)
         if dump:
             row = {"item_title": title, **brief.to_dict()}

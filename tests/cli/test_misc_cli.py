@@ -198,10 +198,8 @@ def test_brief_refresh_uses_the_configured_llm(tmp_path: Path, feed_server: Feed
         assert len(llm.requests) == asked + 1
     lines = [line.strip() for line in out.splitlines()]
     assert [f"• {b['text']}" for b in LLM_BRIEF["bullets"]] == lines[5:7], out  # type: ignore[index]
-    assert (
-        "Reward hacking: A failure mode in which an agent exploits flaws in its reward signal."
-        in lines
-    )
+    # the term once: the shipped glossary's definition comes before the model's own
+    assert sum(line.lower().startswith("reward hacking:") for line in lines) == 1, out
     assert "extractive" not in lines[2]
 
 
