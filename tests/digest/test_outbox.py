@@ -85,7 +85,7 @@ def add_stories(
                 title=title,
                 url=f"https://{tag}.example/{i}-{when:%H%M%S}",
                 content_html=STORY.replace("toolkit", f"toolkit ({title})")
-                + "<p>RLHF helped too.</p>",
+                + "<p>RLHF helped too. The team says RLHF made the difference.</p>",
                 content_text="",
                 published=when,
             )
