@@ -46,7 +46,7 @@ from aggregator.briefs.units import (
 )
 from aggregator.model.brief import MAX_BULLET_WORDS, Brief
 
-BRIEF_VERSION = 4
+BRIEF_VERSION = 5
 """Bump when a change to the summarizer should invalidate cached briefs."""
 PARAGRAPH_WORDS = 220
 """A "More briefs" paragraph is at most this long, and of 4-10 sentences where the text has them."""
