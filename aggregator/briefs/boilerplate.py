@@ -109,6 +109,25 @@ _ANOTHER_CALL_RE = re.compile(
     r"(?:[,;—–]\s*|\b(?:and|et|und|y)\s+)(?:" + _CALLS + ")", re.IGNORECASE
 )
 # Per language: headings of sections that are not the story.
+# Per language: a polite request for something of the writer's ("Please consider joining our
+# Patreon", "Bitte unterstützt unseren Blog"): the politeness marker, then a first-person word.
+_PLEASE_RE = re.compile(
+    r"^[\W\d]*(?:please|kindly|bitte|por favor|merci de|veuillez|s['’]il vous plaît)\b[^.!?]*?"
+    r"\b(?:our|my|us|me|notre|nos|mon|ma|mes|nous|unser\w*|mein\w*|uns|nuestr[oa]s?|mis?)\b",
+    re.IGNORECASE,
+)
+# Per language: the reader and the writers as "we" (closed classes of pronouns).
+_READER_RE = re.compile(
+    r"\b(?:you\w*|vous|votre|vos|tu|te|toi|ton|tes|du|dich|dir|dein\w*|euch|euer|tú|ti|tus"
+    r"|usted\w*|vosotr[oa]s)\b",
+    re.IGNORECASE,
+)
+_WRITERS_RE = re.compile(
+    r"\b(?:we|our|us|nous|notre|nos|wir|uns|unser\w*|nosotr[oa]s|nuestr[oa]s?)\b", re.IGNORECASE
+)
+_SENTENCE_GAP_RE = re.compile(r"(?<=[.!?])\s+")
+APPEAL_WORDS = 80
+"""A block this short holding a call to action, in which "we" speak to "you", is an appeal."""
 _SECTION_CUES = {
     "en": r"sponsors?|sponsored by|links?|other links|affiliate links|credits|comments?|related"
     r"(?: posts| articles| stories)?|support (?:me|us)|share this|follow (?:me|us)|about the author",
@@ -175,7 +194,19 @@ def _is_call(text: str, n_words: int) -> bool:
             or n_words <= _CALL_SENTENCE_WORDS
             and _ANOTHER_CALL_RE.search(text, opening.end()) is not None
         )
-    return _CALL_AFTER_IF_RE.match(text) is not None
+    return _CALL_AFTER_IF_RE.match(text) is not None or _PLEASE_RE.match(text) is not None
+
+
+def is_appeal(block: str) -> bool:
+    """True for a short block around a call to action in which the writers ("we", "our") speak
+    to the reader ("you"): "We need you now. Please consider joining our Patreon. You'll get
+    access to our podcast." Every sentence of it goes with the call."""
+    if len(block.split()) > APPEAL_WORDS:
+        return False
+    parts = _SENTENCE_GAP_RE.split(block.strip())
+    if len(parts) < 2 or not any(_is_call(p, len(p.split())) for p in parts):
+        return False
+    return any(_READER_RE.search(p) and _WRITERS_RE.search(p) for p in parts)
 
 
 def _sponsored(text: str) -> bool:

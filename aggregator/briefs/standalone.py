@@ -22,12 +22,16 @@ _CONTEXT_OPENER_RE = re.compile(
           |nevertheless|nonetheless|accordingly|conversely|indeed|finally|lastly|again
           |anyway|plus|after\ all|even\ so|as\ such|as\ a\ result|in\ addition|in\ turn
           |on\ the\ other\ hand|on\ top\ of\ that|in\ other\ words|for\ example|for\ instance
-          |in\ fact|that\ said|having\ said\ that|by\ contrast|in\ contrast|at\ the\ same\ time)\b
-      | (?:next|second|secondly|third|thirdly|later|afterwards|subsequently)(?=,)
+          |in\ fact|that\ said|having\ said\ that|by\ contrast|in\ contrast|at\ the\ same\ time
+          |now\ that|one\ more|none\ of\ the)\b
+      | (?:first(?:\ of\ all)?|next|second|secondly|third|thirdly|later|afterwards|subsequently)(?=,)
+      | (?:first|next|then|finally)\s+(?-i:I|we)\b
       | (?:here|there)\b(?!['’]s\b|\s+(?:is|are|was|were|will|would|has|have|had|may|might
             |could|can|should|must|seem|seems|appear|appears|used)\b)
       | (?:from|after|before|because\ of|despite|with|without|beyond|besides|unlike|like)
-          \s+(?:this|that|these|those|there|it|them)\b
+          \s+(?:all\ (?:of\ )?)?(?:this|that|these|those|there|it|them)\b
+      | (?:because|since|when|once|if|although|while|as)\s+(?:this|these|those)\b(?!\s+(?:year
+            |week|month|morning|evening|weekend|season|summer|winter|spring|fall|autumn)s?\b)
       | (?:in|at|on|for|by|to)\s+(?:this|that|these|those|which|such)\b(?!\s+(?:year|week|month|
             time|article|post|video|episode|paper|guide|tutorial)\b)
       | (?:the\ )?(?:former|latter|above|aforementioned|same)\b
@@ -41,22 +45,44 @@ _CONTEXT_OPENER_RE = re.compile(
 _OTHER_OPENERS = {
     "fr": r"(?:il|elle|ils|elles|cela|ceci|ça|celui|celle|ceux|celles|cette|ces|ce|lui|leur|leurs"
     r"|mais|donc|ainsi|pourtant|cependant|toutefois|néanmoins|en effet|par ailleurs|de plus|enfin"
-    r"|aussi|puis|alors|sinon|par exemple|en revanche|au contraire)\b",
+    r"|aussi|puis|alors|sinon|par exemple|en revanche|au contraire|maintenant que|aucune? des)\b",
     "de": r"(?:er|sie|es|dies|diese|dieser|dieses|diesen|diesem|das (?:ist|war|sind|heißt|bedeutet)"
     r"|dabei|daher|deshalb|deswegen|dadurch|damit|dazu|darum|aber|doch|jedoch|außerdem|trotzdem"
-    r"|allerdings|zudem|also|dann|sein|seine|ihr|ihre|beide|zum beispiel)\b",
+    r"|allerdings|zudem|also|dann|sein|seine|ihr|ihre|beide|zum beispiel|jetzt, wo|nun, da"
+    r"|keine[rs]? der)\b",
     "es": r"(?:él|ella|ellos|ellas|esto|eso|este|esta|estos|estas|ese|esa|esos|esas|pero|sin embargo"
     r"|además|por eso|por lo tanto|así|también|aunque|entonces|luego|su|sus|por ejemplo|en cambio"
-    r"|ambos)\b",
+    r"|ambos|ahora que|ningun[oa] de)\b",
 }
 _OTHER_OPENER_RE = {
     lang: re.compile(r"^[\"'“‘«„(¿¡]*" + pattern, re.IGNORECASE)
     for lang, pattern in _OTHER_OPENERS.items()
 }
+# "Mostly, though, it's …", "At a high level, these allowed …", "En 2014, il …": a connective or a
+# pronoun subject right after a short opening phrase (English, French, Spanish; German puts the
+# verb there, and its connectives are caught as "X jedoch").
+_AFTER_LEAD_RE = re.compile(
+    r"^[^,;:.!?]{1,40},\s+(?:though|however|too|also|instead|therefore|thus|then|it|they|these"
+    r"|those|this|he|she|il|elle|ils|elles|cela|ceci|ça|cependant|pourtant|toutefois|él|ella"
+    r"|ellos|ellas|esto|eso|sin embargo)\b(?!['’]s\s+(?:time|been)\b)"
+    r"|^\S+(?:\s+\S+){0,2}\s+(?:jedoch|allerdings|aber|indes)\b",
+    re.IGNORECASE,
+)
+# A sentence wholly in quotation marks: a quote whose speaker the bullet does not name.
+_QUOTE_ONLY_RE = re.compile(r"^[“\"«„][^“”\"«»„]+[”\"»“][.!…]?$")
+# "The equation above", "(see below)", "ci-dessus", "siehe oben": points at what is not shown.
+_ELSEWHERE_RE = re.compile(
+    r"\b(?:above|below)(?=\s*[,.;:)!?]|\s*$)|\bsee\ (?:above|below)\b|\bas\ follows\b"
+    r"|\bthe\ following\W*$|\bhere\ (?:are|is)\b[^.!?]*[.:]$|\bci-(?:dessus|dessous)\b"
+    r"|\bvoici\b[^.!?]*[.:]$|\bsiehe\ (?:oben|unten)\b|\b(?:obige|untenstehende)[nmrs]?\b"
+    r"|\b(?:véase|ver)\ (?:arriba|abajo)\b|\ba\ continuación\W*$",
+    re.IGNORECASE | re.VERBOSE,
+)
 # "To the first point, …", "The second step …": a list the reader was not shown.
 _ORDINAL_RE = re.compile(
     r"^(?:to\ |on\ |for\ )?the\ (?:first|second|third|fourth|last|final|next|other)\ (?:point|one"
-    r"|step|option|reason|thing|part|issue|question|problem|example)s?\b",
+    r"|step|option|reason|thing|part|issue|question|problem|example)s?\b"
+    r"|^the\ (?:first|second|third|fourth|last|final|other)(?=,|\s+(?:is|was|one)\b)",
     re.IGNORECASE,
 )
 # ", Sheehan says." / "said Sheehan.": a speaker named by one name only, not introduced here.
@@ -64,6 +90,28 @@ _LONE_SPEAKER_RE = re.compile(
     r"(?:,\s+(?P<a>[A-Z][\w'’-]+)\s+(?:says|said|adds|added|explains|explained|notes|noted|writes"
     r"|wrote|argues|argued)|\b(?:says|said|adds|added|explains|explained|notes|noted)\s+"
     r"(?P<b>[A-Z][\w'’-]+))\W*$"
+)
+# "Equation 1 gives …", "Abbildung 2 zeigt …": a numbered part of the document (a figure, table,
+# equation) the brief does not show. One closed class of nouns per language, applied together.
+_DOC_PART_RE = re.compile(
+    r"^[\"'“‘«„(]*(?:(?:the|le|la|l['’]|les|der|die|das|el|los|las)\s*)?(?:figure|fig\.|table|equation|eq\.|listing|appendix|chart|graph|tableau"
+    r"|équation|annexe|graphique|abbildung|abb\.|tabelle|gleichung|grafik|anhang|figura|tabla"
+    r"|ecuación|gráfico|apéndice)\s*\(?\d",
+    re.IGNORECASE,
+)
+# "The contents will be split …": a definite article, one noun and a verb, nothing that says
+# which (no "of …", no modifier): the thing was introduced before. Articles and auxiliaries of
+# English, French, German and Spanish (closed classes).
+_BARE_DEFINITE_RE = re.compile(
+    r"^(?:(?:the)\s+(?-i:[a-z])[\w-]*\s+(?:is|are|was|were|will|would|can|could|has|have|had|does"
+    r"|did|should|must|may|might|(?-i:[a-z])\w+(?<!ss)s|(?-i:[a-z])\w+ed)"
+    r"|(?:le|la|les)\s+(?-i:[a-zà-ÿ])[\w-]*\s+(?:est|sont|était|étaient|sera|seront|a|ont|peut"
+    r"|peuvent|va|vont)"
+    r"|(?:der|die|das)\s+[A-ZÄÖÜ][\w-]*\s+(?:ist|sind|war|waren|wird|werden|hat|haben|kann"
+    r"|können)"
+    r"|(?:el|la|los|las)\s+(?-i:[a-zá-úñ])[\w-]*\s+(?:es|son|era|eran|fue|será|serán|está|están|ha"
+    r"|han|puede|pueden))\b",
+    re.IGNORECASE,
 )
 _URL_RE = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|org|net|io|dev|ai)/\S*", re.I)
 _QUOTE_PAIRS = (("“", "”"), ("«", "»"), ("„", "“"))
@@ -76,10 +124,35 @@ def context_opener(sentence: str, language: str = "en") -> bool:
         return bool(
             _CONTEXT_OPENER_RE.match(sentence)
             or _ORDINAL_RE.match(sentence)
+            or _DOC_PART_RE.match(sentence)
+            or _AFTER_LEAD_RE.match(sentence)
+            or _QUOTE_ONLY_RE.match(sentence)
             or unnamed_speaker(sentence)
         )
     other = _OTHER_OPENER_RE.get(language)
-    return other is not None and other.match(sentence) is not None
+    return bool(
+        other is not None
+        and other.match(sentence)
+        or language
+        and (
+            _DOC_PART_RE.match(sentence)
+            or _AFTER_LEAD_RE.match(sentence)
+            or _QUOTE_ONLY_RE.match(sentence)
+        )
+    )
+
+
+def points_elsewhere(sentence: str) -> bool:
+    """True when the sentence points at something the brief cannot show: "the equation above",
+    "here are some suggestions." (a list follows), "ci-dessus", "siehe oben"."""
+    return _ELSEWHERE_RE.search(sentence) is not None
+
+
+def bare_definite(sentence: str) -> bool:
+    """True for "The contents will …": a definite subject of one noun and nothing saying which,
+    so it names something introduced before (English, French, German, Spanish)."""
+    found = _BARE_DEFINITE_RE.match(sentence)
+    return found is not None and found.group(0).split()[0][:1].isupper()
 
 
 def unnamed_speaker(sentence: str) -> bool:
@@ -93,12 +166,17 @@ def unnamed_speaker(sentence: str) -> bool:
 
 def is_question(sentence: str) -> bool:
     """True when the sentence (or one of the sentences of a merged bullet) asks a question."""
-    return bool(re.search(r"[?？¿][\"'”’»)\]]*(?:\s|$)", sentence))
+    return bool(re.search(r"[?？][!?？！\"'”’»)\]]*(?:\s|$)|¿", sentence))
 
 
 def has_url(sentence: str) -> bool:
     """True when the text carries a web address."""
     return _URL_RE.search(sentence) is not None
+
+
+def unbalanced_brackets(sentence: str) -> bool:
+    """True when a parenthesis or square bracket is left open or closed ("[This review was …")."""
+    return sentence.count("(") != sentence.count(")") or sentence.count("[") != sentence.count("]")
 
 
 def unbalanced_quotes(sentence: str) -> bool:
@@ -117,4 +195,6 @@ def stands_alone(sentence: str, language: str = "en") -> bool:
         or is_question(sentence)
         or has_url(sentence)
         or unbalanced_quotes(sentence)
+        or unbalanced_brackets(sentence)
+        or points_elsewhere(sentence)
     )

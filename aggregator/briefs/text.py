@@ -22,6 +22,7 @@ import pysbd
 from lxml import etree
 
 from aggregator.briefs.boilerplate import (
+    is_appeal,
     is_boilerplate,
     is_boilerplate_element,
     is_boilerplate_heading,
@@ -122,7 +123,13 @@ def to_blocks(text: str) -> list[tuple[str, str]]:
             block = " ".join(html.unescape(block).split())
         if kind == HEADING:
             skipping = is_boilerplate_heading(block)
-        if skipping or not block or is_boilerplate(block) or looks_like_code(block):
+        if (
+            skipping
+            or not block
+            or is_boilerplate(block)
+            or is_appeal(block)
+            or looks_like_code(block)
+        ):
             continue
         if i + 1 < len(raw) and is_url_only(raw[i + 1]):
             continue  # a link's label ("Check out our store!" above its address)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aggregator.briefs.boilerplate import is_boilerplate
-from aggregator.briefs.standalone import context_opener, stands_alone
+from aggregator.briefs.standalone import bare_definite, context_opener, stands_alone
 from aggregator.briefs.text import HEADING, ITEM, is_complete_sentence, split_sentences
 from aggregator.model.brief import MAX_BULLET_WORDS
 
@@ -45,7 +45,7 @@ _SENTENCE_STOP = (".", "!", "?", "…", '."', ".”")
 _PAREN_URL_RE = re.compile(r"\s*[(<\[]\s*(?:https?://|www\.)[^\s)>\]]*\s*[)>\]]")
 _ASIDE_RE = re.compile(
     r"^(?:(?:edit|update|note|disclaimer|disclosure|p\.?s\.?|tl;?dr)\b\s*:"
-    r"|\(.*\)[.!]?$|i\s+(?:think|guess|mean|hope|digress|know,|admit|suppose|wonder)\b)",
+    r"|\(.*\)[.!]?$|\[.*\][.!]?$|i\s+(?:think|guess|mean|hope|digress|know,|admit|suppose|wonder)\b)",
     re.IGNORECASE,
 )
 
@@ -255,11 +255,18 @@ def candidate_units(sentences: Sequence[Sentence], language: str) -> list[Unit]:
     for i, s in enumerate(sentences):
         if not ok[i]:
             continue
-        if not context_opener(clean[i], language):
-            units.append(Unit(clean[i], i, i, s.zone, s.kind))
-            continue
         j = i - 1
-        if j < 0 or sentences[j].block != s.block or not ok[j]:
+        same_block = j >= 0 and sentences[j].block == s.block and ok[j]
+        if not context_opener(clean[i], language):
+            # "The contents will …" after its antecedent: shown with it when the two fit
+            lead = same_block and bare_definite(clean[i]) and not context_opener(clean[j], language)
+            joined = f"{clean[j]} {clean[i]}" if lead else ""
+            if lead and len(joined.split()) <= MAX_BULLET_WORDS:
+                units.append(Unit(joined, j, i, s.zone, sentences[j].kind))
+            else:
+                units.append(Unit(clean[i], i, i, s.zone, s.kind))
+            continue
+        if not same_block:
             continue
         if context_opener(clean[j], language):
             continue

@@ -93,3 +93,29 @@ def test_a_link_label_above_its_address_is_not_a_bullet() -> None:
     brief = make_brief("I fixed the launcher", text)
     assert brief.bullets
     assert not any("Bambu" in b or "Patreon" in b for b in brief.bullets)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "We need you now more than ever. Please consider joining our Patreon. You'll get access to "
+        "our podcast, printables and more. Our site runs on the support of our Patrons.",
+        "Nous avons besoin de vous. Merci de soutenir notre site sur Patreon. Sans vous, nous ne "
+        "pourrions pas continuer.",
+        "Wir brauchen euch. Bitte unterstützt unseren Blog. Ohne euch könnten wir nicht weitermachen.",
+        "Te necesitamos. Por favor, apoya nuestro sitio. Sin ti, nosotros no podríamos seguir.",
+    ],
+)
+def test_an_appeal_block_is_dropped_whole(block: str) -> None:
+    story = (
+        "<p>The trend of getting away from doomscrolling continued this year across many blogs.</p>"
+    )
+    assert to_paragraphs(f"{story}<p>{block}</p>") == [to_paragraphs(story)[0]]
+
+
+def test_a_paragraph_that_merely_addresses_the_reader_is_kept() -> None:
+    text = (
+        "<p>You can run the script every night. We keep the last 30 backups and delete the rest, "
+        "so our disk never fills up.</p>"
+    )
+    assert len(to_paragraphs(text)) == 1

@@ -196,3 +196,59 @@ def test_a_bullet_with_a_pronoun_is_shown_after_what_it_refers_to() -> None:
     brief = make_brief("Lyon ferme son centre aux voitures", html)
     assert brief.language == "fr"
     assert not any(context_opener(b, "fr") for b in brief.bullets)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "language"),
+    [
+        ("One more easy one while I was here: comments use the REM keyword.", "en"),
+        ("None of the above, my good sir! It'll be Logo.", "en"),
+        ("Now that we've discussed the cases, let's pick the variables.", "en"),
+        ("Equation 1 gives the spectral decomposition of the kernel.", "en"),
+        ("Mostly, though, it's a lot of strobes and a short catwalk.", "en"),
+        ("At a high level, these allowed us to run commands at a breakpoint.", "en"),
+        ("Next I'll declare a few other variables for the script.", "en"),
+        ("“To be alone in the landscape was a release.”", "en"),
+        ("Maintenant que le budget est voté, la ville peut commencer.", "fr"),
+        ("En 2014, il a quitté la direction du groupe.", "fr"),
+        ("Abbildung 2 zeigt den Verlauf der Kurve.", "de"),
+        ("Die Lage ist jedoch weiterhin ernst.", "de"),
+        ("Ahora que el plan está aprobado, empiezan las obras.", "es"),
+        ("La tabla 1 resume los resultados.", "es"),
+    ],
+)
+def test_openers_that_lean_on_what_is_not_shown(sentence: str, language: str) -> None:
+    assert context_opener(sentence, language) or not stands_alone(sentence, language)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "In 2014, Apple launched the watch in six countries.",
+        "Cover tender seedlings with fleece on nights below freezing.",
+        "The Jekyll server compiles your files once, when it starts.",
+        "Next year the city will open two new lines.",
+    ],
+)
+def test_leads_and_places_that_stand_alone(sentence: str) -> None:
+    assert stands_alone(sentence)
+
+
+def test_questions_brackets_and_pointers_are_not_bullets() -> None:
+    assert is_question("Shouldn't we all be doing something about this?!")
+    assert is_question("Y tú, ¿qué piensas del plan, entonces.")
+    assert not stands_alone("[I watch a lot of YouTube. It's the first thing I select.")
+    assert not stands_alone("In the semantics of regular expressions above, a symbol is trivial.")
+    assert not stands_alone("If you lean towards a fermented preserve, here are some more ideas.")
+    assert stands_alone("Temperatures stayed above 30 degrees for a week in July.")
+
+
+def test_a_bare_definite_subject_is_shown_after_its_antecedent() -> None:
+    html = (
+        "<p>The city council met on Tuesday to discuss the harbour budget for next year.</p>"
+        "<p>File includes use the same syntax as macro calls, but hold the path of a file. "
+        "The contents will be split into lines, and injected wherever the tag is.</p>"
+        "<p>Engineers from three firms presented plans for new cranes at the harbour.</p>"
+    )
+    bullets = make_brief("Harbour budget and file includes", html).bullets
+    assert not any(b.startswith("The contents") for b in bullets), bullets
