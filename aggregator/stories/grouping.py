@@ -304,13 +304,22 @@ def similarity(a: Signature, b: Signature, weight: Weights) -> float:
     return _Vector(a, weight).cosine(b, weight)
 
 
+def _weighted(sig: Signature, weight: Weights) -> list[float]:
+    """Each of the signature's word counts times its word's weight (an index's weights read
+    without a call per word)."""
+    if isinstance(weight, _Weights):
+        total, logs = weight.log_total, weight.log_counts
+        return [c * (total - logs[t]) for t, c in sig.terms.items()]
+    return [c * weight(t) for t, c in sig.terms.items()]
+
+
 class _Vector:
     """An item's weighted word vector, built once for the many items it is compared with."""
 
     __slots__ = ("norm", "weights")
 
     def __init__(self, sig: Signature, weight: Weights):
-        self.weights = {t: c * weight(t) for t, c in sig.terms.items()}
+        self.weights = dict(zip(sig.terms, _weighted(sig, weight), strict=True))
         self.norm = math.sqrt(sum(v * v for v in self.weights.values()))
 
     def cosine(self, other: Signature, weight: Weights) -> float:
@@ -318,8 +327,7 @@ class _Vector:
             return 0.0
         dot = 0.0
         norm = 0.0
-        for term, count in other.terms.items():
-            value = count * weight(term)
+        for term, value in zip(other.terms, _weighted(other, weight), strict=True):
             norm += value * value
             mine = self.weights.get(term)
             if mine is not None:
@@ -406,18 +414,32 @@ class Member:
     source: int = 0
 
 
-class _Weights(dict[int, float]):
-    """Word hashes' inverse document frequencies, each computed on its first look-up."""
+class _LogCounts(dict[int, float]):
+    """``log(1 + n)`` of how many members carry each word hash, each computed on its first
+    look-up and forgotten when that count changes."""
 
-    __slots__ = ("postings", "total")
+    __slots__ = ("postings",)
 
-    def __init__(self, postings: dict[int, list[int]], total: int):
+    def __init__(self, postings: dict[int, list[int]]):
         super().__init__()
-        self.postings, self.total = postings, total
+        self.postings = postings
 
     def __missing__(self, term: int) -> float:
-        value = self[term] = math.log(self.total / (len(self.postings.get(term, ())) + 1))
+        value = self[term] = math.log(len(self.postings.get(term, ())) + 1)
         return value
+
+
+class _Weights:
+    """Word hashes' inverse document frequencies among an index's members as they are:
+    ``log(members + 2) - log(1 + members carrying the word)``."""
+
+    __slots__ = ("log_counts", "log_total")
+
+    def __init__(self, log_counts: _LogCounts, members: int):
+        self.log_counts, self.log_total = log_counts, math.log(members + 2)
+
+    def __call__(self, term: int) -> float:
+        return self.log_total - self.log_counts[term]
 
 
 class Index:
@@ -426,8 +448,7 @@ class Index:
     def __init__(self) -> None:
         self.members: dict[int, Member] = {}
         self._postings: dict[int, list[int]] = defaultdict(list)
-        self._weights: _Weights | None = None
-        """The weights of the members as they are (made again once they change)."""
+        self._log_counts = _LogCounts(self._postings)
 
     def __len__(self) -> int:
         return len(self.members)
@@ -438,31 +459,27 @@ class Index:
 
     def add(self, member: Member) -> None:
         self.discard(member.id)
-        self._weights = None
         self.members[member.id] = member
+        forget = self._log_counts.pop
         for term in self._terms(member.signature):
             self._postings[term].append(member.id)
+            forget(term, None)
 
     def discard(self, member_id: int) -> None:
         member = self.members.pop(member_id, None)
         if member is None:
             return
-        self._weights = None
+        forget = self._log_counts.pop
         for term in self._terms(member.signature):
+            forget(term, None)
             ids = self._postings[term]
             ids.remove(member_id)
             if not ids:
                 del self._postings[term]
 
-    def weight(self, term: int) -> float:
-        """The inverse document frequency of a word hash among the members."""
-        return math.log((len(self.members) + 2) / (len(self._postings.get(term, ())) + 1))
-
     def weights(self) -> Weights:
-        """:meth:`weight`, remembering each word's while the members stay as they are."""
-        if self._weights is None:
-            self._weights = _Weights(self._postings, len(self.members) + 2)
-        return self._weights.__getitem__
+        """The inverse document frequency of a word hash among the members as they are."""
+        return _Weights(self._log_counts, len(self.members))
 
     def links(self, member: Member) -> dict[int, int]:
         """The members (not ``member`` itself) within the window linked to ``member``, with how
