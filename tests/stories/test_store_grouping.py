@@ -8,6 +8,7 @@ import threading
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from aggregator.ingest.parse import parse_and_sign
@@ -185,6 +186,17 @@ def test_an_opener_that_changes_leaves_the_others_together(db: Database) -> None
     assert keys[ids[1]] == keys[ids[2]] != keys[ids[0]]
 
 
+def _entry(item: dict) -> Entry:
+    """A labeled item as its feed's entry."""
+    return Entry(
+        key=item["id"],
+        title=item["title"],
+        url=item["link"],
+        content_text=item["text"],
+        published=datetime.fromisoformat(item["published"]),
+    )
+
+
 def _store_labeled(db: Database, name: str) -> dict[int, str]:
     """Store a labeled set's items (one source per feed); returns item id → labeled id."""
     labeled = load(name)
@@ -194,16 +206,7 @@ def _store_labeled(db: Database, name: str) -> dict[int, str]:
     labels: dict[int, str] = {}
     for feed, items in by_feed.items():
         source = _source(db, feed)
-        entries = [
-            Entry(
-                key=item["id"],
-                title=item["title"],
-                url=item["link"],
-                content_text=item["text"],
-                published=datetime.fromisoformat(item["published"]),
-            )
-            for item in items
-        ]
+        entries = [_entry(item) for item in items]
         for item, item_id in zip(items, _store(db, source, entries), strict=True):
             labels[item_id] = item["id"]
     return labels
@@ -337,3 +340,36 @@ def test_one_feeds_entries_under_one_link_are_compared_by_their_text(db: Databas
     keys = _keys(db)
     assert keys[ids[0]] != keys[ids[1]]
     assert keys[copy] in {keys[ids[0]], keys[ids[1]]}
+
+
+@pytest.mark.parametrize("hours", [0.5, 2.0])
+def test_items_grouped_as_polls_bring_them_reach_the_stories_of_one_grouping(
+    sqlite_db: Database, hours: float
+) -> None:
+    """Each feed polled every ``hours`` (each at its own offset), the items it published since
+    its last poll stored and grouped at once: a poll's items come a little out of order of
+    publication across feeds, and the stories are those of grouping the whole week at once."""
+    labeled = load("news-tuning.json")
+    feeds = sorted({item["source"] for item in labeled.items})
+    sources = {feed: _source(sqlite_db, feed) for feed in feeds}
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    period = timedelta(hours=hours)
+
+    def polled(item: dict) -> datetime:
+        """The first poll of its feed after the item was published."""
+        offset = period * (feeds.index(item["source"]) / len(feeds))
+        published = datetime.fromisoformat(item["published"])
+        return start + offset + period * ((published - start - offset) // period + 1)
+
+    polls: dict[datetime, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for item in labeled.items:
+        polls[polled(item)][item["source"]].append(item)
+    labels: dict[int, str] = {}
+    for moment in sorted(polls):
+        for feed, items in polls[moment].items():
+            ids = _store(sqlite_db, sources[feed], [_entry(item) for item in items], moment)
+            labels.update(zip(ids, [item["id"] for item in items], strict=True))
+        group_pending(sqlite_db)
+    story_of = {labels[i]: key for i, key in _keys(sqlite_db).items()}
+    assert len(polls) > 50  # many polls, each grouped on its own
+    assert _stories(story_of) == _stories(grouped(labeled))
