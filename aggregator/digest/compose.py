@@ -163,7 +163,7 @@ def choose_stories(
     """An edition's stories: first seen in (since, until], filtered, ranked best first, capped.
 
     Ranking reads narrow rows; only the stories shown are loaded as full objects. With
-    ``brief_missing``, the chosen stories without a brief are briefed (ranking does not wait
+    ``brief_missing``, the chosen stories' items without a brief are briefed (ranking does not wait
     for briefs: it reads the items' text).
     """
     owners = {sid: p.key for sid, p in load_publishers(session).items()}
@@ -171,7 +171,7 @@ def choose_stories(
         session, since=since, until=until, source_ids=source_ids, tags=tags, publishers=owners
     )
     chosen = rank(found, until, digest.max_items, per_publisher=digest.per_publisher)
-    missing = [head.primary_id for head in chosen if not head.briefed]
+    missing = [item_id for head in chosen for item_id in head.unbriefed]
     if missing and brief_missing is not None:
         brief_missing(missing)
         session.expire_all()

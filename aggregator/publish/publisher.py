@@ -68,11 +68,14 @@ def coverage(story: Story) -> list[tuple[str, str]]:
 
 
 def story_entry(story: Story) -> FeedEntry:
-    """A feed entry for one story; its id depends only on the primary item's source and key."""
+    """A feed entry for one story, shown from its primary item; its id depends only on the
+    source and key of the story's first item of its highest-priority source, so it stays while
+    the primary changes as briefs are made."""
     item = story.primary
     brief = story.brief
+    first = min(story.items, key=lambda i: (-i.source.priority, i.first_seen_at, i.id))
     return FeedEntry(
-        id=entry_id(item.source.config_url or item.source.url, item.key_hash),
+        id=entry_id(first.source.config_url or first.source.url, first.key_hash),
         title=item.title or "(untitled)",
         link=item.url,
         published=story.published,

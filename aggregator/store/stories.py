@@ -38,7 +38,7 @@ def _latest(
 
 @dataclass(slots=True)
 class Story:
-    """One story; ``items[0]`` is the primary item (from the highest-priority source)."""
+    """One story; ``items[0]`` is the primary item (:func:`primary_rank`)."""
 
     key: str
     items: list[Item]
@@ -109,10 +109,9 @@ class StoryHead:
     """Bullets in the primary item's brief (0 before it has one)."""
     dated: bool = True
     """False when no item of the story carried a date (``published`` is when it was first seen)."""
-    primary_id: int = 0
-    """The primary item (from the highest-priority source)."""
-    briefed: bool = True
-    """Whether the primary item has a brief yet."""
+    unbriefed: tuple[int, ...] = ()
+    """The story's items without a brief yet: made before it is shown, so that its primary is
+    chosen among all of its members' briefs."""
     text_chars: int = 0
     """Length of the primary item's plain text (what its brief will be made from)."""
     publisher_count: int = 1
@@ -126,14 +125,37 @@ class StoryHead:
     else the feed's plain text, else its HTML."""
 
 
+SUBSTANTIAL_CHARS = 300
+"""Characters of a brief's paragraph (three sentences or so) at which a member's brief carries
+its story: among members whose briefs have them, the first report leads; a member whose brief
+says less gives way to one that says this much."""
+
+
+def primary_rank(
+    priority: int, paragraph_chars: int, first_seen_at: datetime, item_id: int
+) -> tuple[int, int, datetime, int]:
+    """The order of a story's members, its primary first: from the highest-priority source, then
+    the one whose brief carries the story (``SUBSTANTIAL_CHARS``: a wire copy whose one sentence
+    restates its title gives way to a report that says more), then the first seen."""
+    return (-priority, -min(paragraph_chars, SUBSTANTIAL_CHARS), first_seen_at, item_id)
+
+
+def _paragraph_chars(item: Item) -> int:
+    return len(item.brief.data.get("paragraph") or "") if item.brief is not None else 0
+
+
 def group_stories(items: Iterable[Item]) -> list[Story]:
-    """Group items by story key; the primary item comes from the highest-priority source."""
+    """Group items by story key, each story's members in :func:`primary_rank` order."""
     groups: dict[str, list[Item]] = {}
     for item in items:
         groups.setdefault(item.story_key, []).append(item)
     stories = []
     for key, members in groups.items():
-        members.sort(key=lambda i: (-i.source.priority, i.first_seen_at, i.id))
+        members.sort(
+            key=lambda i: primary_rank(
+                i.source.priority, _paragraph_chars(i), i.first_seen_at, i.id
+            )
+        )
         sources = list({i.source_id: i.source for i in members}.values())
         stories.append(Story(key=key, items=members, sources=sources))
     return stories
@@ -157,6 +179,16 @@ def _bullet_count(session: Session) -> ColumnElement[int]:
     else:
         length = func.json_array_length(BriefRow.data, "$.bullets", type_=Integer)
     return func.coalesce(length, 0)
+
+
+def _paragraph_length(session: Session) -> ColumnElement[int]:
+    """SQL for the length of the paragraph in a brief's stored JSON (0 without a brief)."""
+    paragraph: ColumnElement[str]
+    if session.get_bind().dialect.name == "postgresql":
+        paragraph = BriefRow.data.op("->>")("paragraph")
+    else:
+        paragraph = func.json_extract(BriefRow.data, "$.paragraph")
+    return func.coalesce(func.length(paragraph), 0)
 
 
 def _text_length() -> ColumnElement[int]:
@@ -198,6 +230,7 @@ def story_heads_between(
         select(
             *columns,
             _bullet_count(session).label("bullets"),
+            _paragraph_length(session).label("paragraph_chars"),
             BriefRow.item_id.is_not(None).label("briefed"),
             func.length(Item.content_text).label("text_chars"),
             _text_length().label("body_chars"),
@@ -219,7 +252,12 @@ def story_heads_between(
             story_tags.update(t.lower() for row in rows for t in row.tags)
             if not wanted_tags & story_tags:
                 continue
-        primary = min(rows, key=lambda r: (-sources[r.source_id].priority, r.first_seen_at, r.id))
+        primary = min(
+            rows,
+            key=lambda r: primary_rank(
+                sources[r.source_id].priority, r.paragraph_chars or 0, r.first_seen_at, r.id
+            ),
+        )
         owners = {(publishers or {}).get(i, f"source:{i}") for i in ids}
         yield StoryHead(
             key=key,
@@ -228,8 +266,7 @@ def story_heads_between(
             source_count=len(ids),
             bullet_count=primary.bullets,
             dated=any(row.dated and in_bounds(row.published_at) for row in rows),
-            primary_id=primary.id,
-            briefed=bool(primary.briefed),
+            unbriefed=tuple(row.id for row in rows if not row.briefed),
             text_chars=primary.text_chars or 0,
             publisher_count=len(owners),
             publisher=(publishers or {}).get(primary.source_id, f"source:{primary.source_id}"),
@@ -251,7 +288,7 @@ def newest_stories(
 ) -> list[Story]:
     """The newest ``limit`` stories by publication date, for the combined feed (or, with
     ``source_ids``, the stories with an item from one of those sources); with
-    ``brief_missing``, the primary items without a brief are briefed first.
+    ``brief_missing``, the stories' items without a brief are briefed first.
 
     An undated item's date is when it was first seen, so a feed of undated pages would fill
     the feed: at most :data:`UNDATED_PER_SOURCE` undated stories of each source are taken
@@ -270,7 +307,7 @@ def newest_stories(
     keys += [k for k in sorted(spare, key=spare.__getitem__, reverse=True) if k not in kept]
     keys = keys[:limit]
     stories = load_stories(session, keys)
-    missing = [s.primary.id for s in stories if s.primary.brief is None]
+    missing = [i.id for s in stories for i in s.items if i.brief is None]
     if missing and brief_missing is not None:
         brief_missing(missing)
         session.expire_all()

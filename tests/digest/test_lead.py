@@ -6,16 +6,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from aggregator.briefs.pipeline import make_briefs
 from aggregator.config import from_mapping
 from aggregator.digest.compose import choose_stories, lead_brief, states_news, story_view
 from aggregator.model.brief import Brief
 from aggregator.model.entry import Entry
+from aggregator.publish.model import entry_id
+from aggregator.publish.publisher import story_entry
 from aggregator.store.db import Database
 from aggregator.store.items import store_entries
-from aggregator.store.models import Item, Source
+from aggregator.store.models import BriefRow, Item, Source
+from aggregator.stories.assign import group_pending
 
 NOW = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 SECTIONS = {
@@ -87,3 +90,46 @@ def test_a_lead_opens_on_a_statement_of_the_news_not_a_quote_or_an_exclamation()
     assert not states_news("\u2014 and then it broke.") and not states_news("Big news.")
     only_quotes = Brief(bullets=[quote, shout])
     assert lead_brief(only_quotes).bullets == [quote, shout]  # nothing better: left as it is
+
+
+def test_a_story_is_shown_from_the_member_whose_brief_says_most(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """Three outlets report one event (one link's copies, so one story); the first seen only
+    restates its title, another says what happened: the edition shows that one's brief,
+    briefing every member of the chosen story first; the feed entry keeps the first's id."""
+    settings = from_mapping(
+        {"digests": [{"name": "daily", "schedule": "0 7 * * *", "max_items": 5}]},
+        root=tmp_path,
+        origin="test",
+    )
+    title = "Council approves the new tram depot"
+    texts = {
+        "wire": f"<p>{title}.</p>",
+        "paper": LONG,
+        "radio": "<p>The council voted on the depot on Monday.</p>",
+    }
+    with sqlite_db.session() as session:
+        for n, (name, html) in enumerate(texts.items()):
+            source = Source(url=f"https://{name}.example/feed", name=name, priority=3)
+            session.add(source)
+            session.flush()
+            entry = Entry(key=name, title=title, url="https://t.example/depot",
+                          content_html=html, published=NOW - timedelta(hours=3 - n))  # fmt: skip
+            store_entries(session, source, [entry], NOW - timedelta(hours=3 - n))
+    group_pending(sqlite_db)
+    with sqlite_db.session() as session:
+        [story] = choose_stories(
+            session,
+            settings.digests[0],
+            since=None,
+            until=NOW,
+            brief_missing=lambda ids: make_briefs(sqlite_db, settings, ids),
+        )
+        assert session.scalar(select(func.count()).select_from(BriefRow)) == 3
+        entry = story_entry(story)
+        first = min(story.items, key=lambda i: i.first_seen_at)
+    assert story.primary.source.name == "paper"
+    assert story.brief.bullets[0] == SECTIONS["Vote"]
+    assert first.source.name == "wire"
+    assert entry.id == entry_id("https://wire.example/feed", first.key_hash)
