@@ -43,6 +43,7 @@ from aggregator.stories.grouping import (
     opening_order,
     signature,
 )
+from aggregator.stories.publishers import load_publishers
 
 log = logging.getLogger("aggregator.stories")
 BATCH = 500
@@ -99,6 +100,7 @@ def group_pending(db: Database, *, batch: int = BATCH) -> int:
     """Group every item awaiting grouping, a batch at a time; returns how many were grouped."""
     grouped = 0
     decoded: dict[bytes, Signature] = {}
+    sites: dict[int, int] | None = None
     while True:
         with write_transaction(db) as connection, _no_collection():
             if not db.is_sqlite:
@@ -106,7 +108,8 @@ def group_pending(db: Database, *, batch: int = BATCH) -> int:
             rows = connection.execute(_PENDING, {"limit": batch}).all()
             if not rows:
                 return grouped
-            decoded = _group_batch(connection, rows, decoded)
+            sites = sites if sites is not None else _sites(connection)
+            decoded = _group_batch(connection, rows, sites, decoded)
         grouped += len(rows)
 
 
@@ -123,15 +126,29 @@ def _no_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _row(r: Any, sig: Signature, *, pending: bool) -> _Row:
+def _sites(connection: Connection) -> dict[int, int]:
+    """Each source's publisher, numbered: its feeds are compared as one feed is (read once per
+    grouping; a source added meanwhile is its own until the next)."""
+    numbers: dict[str, int] = {}
+    return {
+        source_id: numbers.setdefault(publisher.key, len(numbers))
+        for source_id, publisher in load_publishers(connection).items()
+    }
+
+
+def _row(r: Any, sig: Signature, sites: dict[int, int], *, pending: bool) -> _Row:
     """A database row of the window as grouping reads it."""
-    member = Member(r.id, r.published_at, r.link_key or r.story_key, sig, r.source_id)
+    site = sites.get(r.source_id, -1)
+    member = Member(r.id, r.published_at, r.link_key or r.story_key, sig, r.source_id, site)
     changed = pending and r.changed_at is not None
     return _Row(member, r.story_key, pending, changed, r.story_signature)
 
 
 def _group_batch(
-    connection: Connection, pending_rows: Sequence, decoded: dict[bytes, Signature]
+    connection: Connection,
+    pending_rows: Sequence,
+    sites: dict[int, int],
+    decoded: dict[bytes, Signature],
 ) -> dict[bytes, Signature]:
     """Group one batch; returns its window's signatures by their stored form, for the next.
 
@@ -145,11 +162,11 @@ def _group_batch(
         return sig
 
     texts = _texts(connection, [r.id for r in pending_rows if r.story_signature is None])
-    pending = [_row(r, _signature(r, texts, decode), pending=True) for r in pending_rows]
+    pending = [_row(r, _signature(r, texts, decode), sites, pending=True) for r in pending_rows]
     lo = _shifted(min(r.member.published for r in pending), -WINDOW)
     hi = _shifted(max(r.member.published for r in pending), WINDOW)
     known = [
-        _row(r, decode(r.story_signature), pending=False)
+        _row(r, decode(r.story_signature), sites, pending=False)
         for r in connection.execute(_WINDOW, {"lo": lo, "hi": hi})
     ]
     groups = _regroup(known, pending)
@@ -209,8 +226,8 @@ def _regroup(known: list[_Row], pending: list[_Row]) -> list[list[_Row]]:
         stories.place(row.member)
     for row in sorted(pending, key=lambda r: opening_order(r.member)):
         stories.add(row.member)
-        stories.join_by_link(row.member)
-        stories.place(row.member)
+        if not stories.join_by_link(row.member):
+            stories.place(row.member)
         index.add(row.member)
     groups: dict[int, list[_Row]] = defaultdict(list)
     for row in rows.values():

@@ -412,6 +412,9 @@ class Member:
     link_key: str
     signature: Signature
     source: int = 0
+    site: int = -1
+    """The publisher of the member's feed: one site's feeds (a blog's Atom and JSON Feed, a
+    paper's front page and its world news) are compared as one feed is (-1: none shared)."""
 
 
 class _LogCounts(dict[int, float]):
@@ -499,7 +502,7 @@ class Index:
             if other.link_key == member.link_key and other.source != member.source:
                 found[other.id] = COPY
                 continue
-            one_source = other.source == member.source
+            one_source = other.source == member.source or other.site == member.site >= 0
             how = known.get((id(other.signature), one_source))
             if how is None:
                 if vector is None:
@@ -546,12 +549,16 @@ class Stories:
         self._parent[member.id] = member.id
         self._members[member.id] = [member]
 
-    def join_by_link(self, member: Member) -> None:
+    def join_by_link(self, member: Member) -> bool:
         """Join ``member`` to the first member placed with its canonical link from another
-        feed (see :meth:`Index.links`)."""
+        feed (see :meth:`Index.links`); True when it is that member's twin (its signature
+        the same: one text under one link), which links to nothing its first copy does not,
+        so it needs no :meth:`place`."""
         first = self._by_link.setdefault(member.link_key, member)
-        if first.source != member.source:
-            self.union(first.id, member.id)
+        if first.source == member.source:
+            return False
+        self.union(first.id, member.id)
+        return first.signature is member.signature or first.signature == member.signature
 
     def root(self, i: int) -> int:
         parent = self._parent
@@ -611,8 +618,8 @@ def components(members: Sequence[Member]) -> list[list[Member]]:
     stories = Stories(index)
     for member in members:
         stories.add(member)
-        stories.join_by_link(member)
-        stories.place(member)
+        if not stories.join_by_link(member):
+            stories.place(member)
         index.add(member)
     groups: dict[int, list[Member]] = defaultdict(list)
     for member in members:

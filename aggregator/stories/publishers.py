@@ -17,7 +17,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import tldextract
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from aggregator.store.models import Source
@@ -125,7 +125,7 @@ def publishers_of(sources: Iterable[SourceLike]) -> dict[int, Publisher]:
     return found
 
 
-def load_publishers(session: Session) -> dict[int, Publisher]:
+def load_publishers(session: Session | Connection) -> dict[int, Publisher]:
     """Every source's publisher, named over all the sources of its site."""
     columns = (Source.id, Source.url, Source.site_url, Source.publisher, Source.name)
     return publishers_of(session.execute(select(*columns, Source.feed_title)).all())

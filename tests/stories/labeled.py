@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aggregator.store.items import canonical_link, sha1
 from aggregator.stories.grouping import Member, components, signature
+from aggregator.stories.publishers import domain_of
 
 DATA = Path(__file__).parent / "data"
 TUNING_HARD_MERGES = {("n200", "n361")}
@@ -36,7 +37,10 @@ def link_key(item: dict) -> str:
 
 
 def members(labeled: Labeled) -> list[Member]:
+    """The items as grouping sees them; a feed's site is its URL's domain, as the store names a
+    source's publisher when its feed gives no home page."""
     sources: dict[str, int] = {}
+    sites: dict[str, int] = {}
     return [
         Member(
             id=number,
@@ -44,6 +48,7 @@ def members(labeled: Labeled) -> list[Member]:
             link_key=link_key(item),
             signature=signature(item["title"], item["text"]),
             source=sources.setdefault(item["source"], len(sources)),
+            site=sites.setdefault(domain_of(item["source"]) or item["source"], len(sites)),
         )
         for number, item in enumerate(labeled.items)
     ]

@@ -11,11 +11,13 @@ splits a twin fails.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
-from aggregator.stories.grouping import Signature, same_event, signature
+from aggregator.stories.grouping import Member, Signature, components, same_event, signature
 from tests.stories.generated import generated
-from tests.stories.labeled import TUNING_HARD_MERGES, figures, grouped, load
+from tests.stories.labeled import DATA, TUNING_HARD_MERGES, figures, grouped, link_key, load
 
 
 def test_news_week_tuning_set() -> None:
@@ -87,3 +89,36 @@ def test_a_feeds_series_parts_are_never_one_story() -> None:
     part_1 = signature("Reflections, Part 1", lesson)
     part_2 = signature("Reflections, Part 2", lesson + " More.")
     assert not same_event(part_1, part_2, lambda t: 1.0, one_source=True)
+
+
+def test_one_sites_twin_feeds_are_compared_as_its_one_feed() -> None:
+    """A blog's Atom and JSON Feed carry two posts on one subject a day apart: the copies join
+    by link, and the two posts stay two stories, as they do within one feed (compared as two
+    sites' reports, their words would make them one). Other blogs' posts, weeks earlier, give
+    the words their weights."""
+    everything = json.loads((DATA / "blog-posts.json").read_text())
+    posts = [p for p in everything if "Minitest" in p["title"]]
+    others = [p for p in everything if p not in posts]
+    assert len(posts) == 2
+    day = datetime(2025, 10, 14, tzinfo=UTC)
+    members = [
+        Member(
+            n,
+            day - timedelta(days=30 + n),
+            link_key(p),
+            signature(p["title"], p["text"]),
+            source=2 + n,
+            site=2 + n,
+        )  # fmt: skip
+        for n, p in enumerate(others)
+    ]
+    for n, (post, feed) in enumerate((p, f) for p in posts for f in (0, 1)):
+        signed = signature(post["title"], post["text"])
+        members.append(Member(100 + n, day + timedelta(hours=n), link_key(post), signed, feed, 1))
+    twins = {frozenset({100, 101}), frozenset({102, 103})}
+    stories = {frozenset(m.id for m in g) for g in components(members)}
+    assert twins <= stories
+    as_sites = [replace(m, site=m.source) for m in members]  # as two publishers' feeds
+    assert frozenset({100, 101, 102, 103}) in {
+        frozenset(m.id for m in g) for g in components(as_sites)
+    }
