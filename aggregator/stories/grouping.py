@@ -29,7 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import chain
+from itertools import chain, repeat
 from typing import TypeVar
 
 SKETCH = 48
@@ -276,10 +276,8 @@ def signature(title: str, text: str) -> Signature:
     numbers = set(map(_word, filter(_DIGIT.search, title_tokens)))
     names.update(numbers)
     names.update(map(_word, filter(_DIGIT.search, lead_tokens)))
-    terms: Counter[int] = Counter()
-    for term in _terms(title_tokens):
-        if term >= 0:
-            terms[term] += TITLE_WEIGHT
+    counted = [t for t in _terms(title_tokens) if t >= 0]
+    terms = Counter(chain.from_iterable(repeat(counted, TITLE_WEIGHT)))
     terms.update(filter((-1).__ne__, _terms(lead_tokens)))
     return Signature(
         sketch=_smallest(shingles),
