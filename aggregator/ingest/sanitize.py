@@ -60,10 +60,11 @@ _ASCII = "".join(map(chr, range(128)))
 
 
 def _mojibake_screen(badness: re.Pattern[str]) -> re.Pattern[str]:
-    """A pattern found in all text where ``badness`` (ftfy's alternation of one-character items)
-    is: where an alternative matches, its part from the first item that no ASCII character fits
-    matches too (the context before, ``^``, ``\\s?``, ``[a-z]``, is dropped). The screen is these
-    parts behind one class of their first characters, which ``re`` scans for fast."""
+    """A pattern that finds something in every text ``badness`` (ftfy's alternation of
+    one-character items) does: where an alternative matches, so does its part from the first
+    item that no ASCII character fits, at that item's character (the context before it, ``^``,
+    ``\\s?``, ``[a-z]``, dropped). Those parts follow one class of their first items, for ``re``
+    to scan for in C; each part checks its own first item behind it."""
     firsts, rests = [], []
     items: list[str] = []
     for token in [*_BADNESS_TOKEN.findall(badness.pattern), "|"]:
