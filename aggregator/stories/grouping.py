@@ -29,7 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import chain, repeat
+from itertools import chain, filterfalse, repeat
 from typing import TypeVar
 
 SKETCH = 48
@@ -158,6 +158,11 @@ def _has_digit(token: str) -> bool:
     return _DIGIT.search(token) is not None
 
 
+def _with_digits(tokens: list[str]) -> Iterable[str]:
+    """The tokens that hold a digit, searched for only in those not all letters."""
+    return filter(_DIGIT.search, filterfalse(str.isalpha, tokens))
+
+
 _WORDS_AND_GAPS = re.compile(f"({_WORD.pattern})")
 """Splits a text into what precedes its first word, that word, what comes between it and the
 next (only non-word characters can), the next word, and so on."""
@@ -177,8 +182,8 @@ def _tokens_and_capitalized(text: str) -> tuple[list[str], list[str]]:
 
 
 def _smallest(hashes: set[int]) -> tuple[int, ...]:
-    """``tuple(sorted(hashes)[:SKETCH])``, sorting only the hashes under a bound that about
-    ``2 * SKETCH`` of them are under (they are uniform in 32 bits) when ``SKETCH`` are."""
+    """``tuple(sorted(hashes)[:SKETCH])``. Hashes are uniform in 32 bits, so about ``2 * SKETCH``
+    of them lie under the bound used; when ``SKETCH`` do, only those are sorted."""
     if len(hashes) > 2 * SKETCH:
         low = sorted(filter(((2 * SKETCH << 32) // len(hashes)).__gt__, hashes))
         if len(low) >= SKETCH:
@@ -273,9 +278,9 @@ def signature(title: str, text: str) -> Signature:
         written = {_word(t) for t in lead_tokens if t[0].isupper()}
         capitalized = [t for t in capitalized if _word(t) in written]
     names.update(map(_word, capitalized))
-    numbers = set(map(_word, filter(_DIGIT.search, title_tokens)))
+    numbers = set(map(_word, _with_digits(title_tokens)))
     names.update(numbers)
-    names.update(map(_word, filter(_DIGIT.search, lead_tokens)))
+    names.update(map(_word, _with_digits(lead_tokens)))
     counted = [t for t in _terms(title_tokens) if t >= 0]
     terms = Counter(chain.from_iterable(repeat(counted, TITLE_WEIGHT)))
     terms.update(filter((-1).__ne__, _terms(lead_tokens)))
