@@ -54,17 +54,46 @@ _ANY_INVALID = re.compile(_INVALID_CHAR)
 """For finding one: searching for a run (``+``) is 2.5 times slower in ``re``."""
 _INVALID_CHARS = re.compile(f"{_INVALID_CHAR}+")
 _C1 = re.compile("[\x80-\x9f]")
-_HINTLESS = frozenset({"common", "start_punctuation", "end_punctuation"})
-"""ftfy's categories that its mojibake patterns only count beside a character of another."""
-_MOJIBAKE_HINT = re.compile(
-    "["
-    + "".join(v for k, v in ftfy.badness.MOJIBAKE_CATEGORIES.items() if k not in _HINTLESS)
-    + "ŒœØÙÂÃÎÐ√≈ā"  # the patterns' own letters
-    + "]"
-)
-"""A character that every stretch of text ftfy calls mojibake holds: text without one (most
-text, curly quotes and dashes included) is not scanned by ftfy, whose scan would otherwise be
-half of a feed's parsing time."""
+_BADNESS_TOKEN = re.compile(r"\[(?:\\.|[^\]\\])*\]|\\.|#[^\n]*|\s+|.", re.DOTALL)
+"""A token of ftfy's verbose pattern: a class, an escape, a comment, blanks or one character."""
+_ASCII = "".join(map(chr, range(128)))
+
+
+def _mojibake_screen(badness: re.Pattern[str]) -> re.Pattern[str]:
+    """A pattern that finds something in every text ``badness`` (ftfy's alternation of
+    one-character items) does: where an alternative matches, so does its part from the first
+    item that no ASCII character fits, at that item's character (the context before it, ``^``,
+    ``\\s?``, ``[a-z]``, dropped). Those parts follow one class of their first items, for ``re``
+    to scan for in C; each part checks its own first item behind it."""
+    firsts, rests = [], []
+    items: list[str] = []
+    for token in [*_BADNESS_TOKEN.findall(badness.pattern), "|"]:
+        if token == "|":
+            while items and (
+                items[0] == "^" or items[0].endswith("?") or re.search(items[0], _ASCII)
+            ):
+                items.pop(0)
+            if not items:
+                raise ValueError(f"no character class without ASCII in {badness.pattern!r}")
+            first = items[0]
+            if first.startswith(("[-", "[^")) or first.endswith("-]"):  # not to be joined
+                raise ValueError(f"class {first!r} in {badness.pattern!r}")
+            firsts.append(first[1:-1] if first.startswith("[") else re.escape(first))
+            rests.append(f"(?<={first}){''.join(items[1:])}")
+            items = []
+        elif token == "?":
+            items[-1] += token
+        elif token in ("(", ")", "*", "+", "{", "}", "$"):
+            raise ValueError(f"{token!r} in {badness.pattern!r}: not a flat alternation")
+        elif not token.isspace() and not token.startswith("#"):
+            items.append(token)
+    return re.compile(f"[{''.join(firsts)}](?:{'|'.join(rests)})", badness.flags & ~re.VERBOSE)
+
+
+_MOJIBAKE_SCREEN = _mojibake_screen(ftfy.badness.BADNESS_RE)
+"""What ftfy's mojibake patterns start with past their ASCII context: text without it (most
+text, accented letters, curly quotes and dashes included) is not scanned by ftfy, whose scan
+would otherwise be half of a feed's parsing time."""
 _CP1252_C1 = {
     code: bytes([code]).decode("cp1252", errors="ignore") or None for code in range(0x80, 0xA0)
 }
@@ -152,7 +181,7 @@ def strip_invalid_chars(text: str) -> str:
         if _C1.search(text):
             text = text.translate(_CP1252_C1)
         text = _INVALID_CHARS.sub("", text)
-    if _MOJIBAKE_HINT.search(text) is None:
+    if _MOJIBAKE_SCREEN.search(text) is None:
         return text
     return ftfy.fix_encoding(text) if ftfy.badness.is_bad(text) else text
 

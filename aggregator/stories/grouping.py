@@ -26,10 +26,11 @@ import struct
 import unicodedata
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import chain
+from itertools import chain, filterfalse, repeat
+from typing import TypeVar
 
 SKETCH = 48
 """Hashes kept per bottom-k sketch."""
@@ -62,6 +63,9 @@ _WORD = re.compile(r"\w+(?:[.,'’\-]\w+)*")
 _DIGIT = re.compile(r"\d")
 
 
+_V = TypeVar("_V")
+
+
 def _hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
@@ -69,26 +73,31 @@ def _hash(text: str) -> int:
 _MEMO_SIZE = 200_000
 """Words whose hashes and forms are remembered, at most (then forgotten at once): news repeats
 its words, so most of a signature's words are looked up rather than hashed."""
-_HASHES: dict[str, int] = {}
-_WORDS: dict[str, str] = {}
-_TERMS: dict[str, int] = {}
 
 
-def _remembered(memo: dict, key: str, value: object) -> None:
-    if len(memo) >= _MEMO_SIZE:
-        memo.clear()
-    memo[key] = value
+class _Memo(dict[str, _V]):
+    """Values made by ``make`` once per key: a hit is one lookup in C (``map(memo.__getitem__,
+    keys)``), only a miss calls Python."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[str], _V]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: str) -> _V:
+        if len(self) >= _MEMO_SIZE:
+            self.clear()
+        value = self[key] = self.make(key)
+        return value
 
 
-def _hashes(words: list[str]) -> list[int]:
+_HASHES = _Memo(_hash)
+
+
+def _hashes(words: Iterable[str]) -> list[int]:
     """:func:`_hash` of each word, through the memo."""
-    found = list(map(_HASHES.get, words))
-    if None in found:
-        for i, value in enumerate(found):
-            if value is None:
-                found[i] = value = _hash(words[i])
-                _remembered(_HASHES, words[i], value)
-    return found  # type: ignore[return-value]
+    return list(map(_HASHES.__getitem__, words))
 
 
 def _normal(text: str) -> str:
@@ -113,55 +122,73 @@ def _unaccented(word: str) -> str:
     return unicodedata.normalize("NFC", "".join(kept))
 
 
-def _word(token: str) -> str:
+def _word_of(token: str) -> str:
     """A token as compared: case folded, without a possessive, numbers without separators,
     Latin letters without their accents (Orbán and Orban, Gisèle and Gisele)."""
-    word = _WORDS.get(token)
-    if word is None:
-        word = token.casefold()
-        if not word.isascii():
-            word = _unaccented(word)
-        if word.endswith(("'s", "’s")):
-            word = word[:-2]
-        if _DIGIT.search(word):
-            word = word.replace(",", "").replace("'", "").replace("’", "")
-        _remembered(_WORDS, token, word)
+    word = token.casefold()
+    if not word.isascii():
+        word = _unaccented(word)
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    if _DIGIT.search(word):
+        word = word.replace(",", "").replace("'", "").replace("’", "")
     return word
 
 
+_WORDS = _Memo(_word_of)
+_word = _WORDS.__getitem__
+""":func:`_word_of`, through the memo."""
+
+
+def _term(token: str) -> int:
+    """The hash a token counts under among an item's words (-1: too short to count)."""
+    long = len(token) >= 2 or _has_digit(token)
+    return _hash(_word(token)[:STEM]) if long else -1
+
+
+_TERMS = _Memo(_term)
+
+
 def _terms(tokens: list[str]) -> list[int]:
-    """The hash each token counts under among an item's words (-1: too short to count)."""
-    found = list(map(_TERMS.get, tokens))
-    if None in found:
-        for i, value in enumerate(found):
-            if value is None:
-                token = tokens[i]
-                long = len(token) >= 2 or _has_digit(token)
-                found[i] = value = _hash(_word(token)[:STEM]) if long else -1
-                _remembered(_TERMS, token, value)
-    return found  # type: ignore[return-value]
+    """:func:`_term` of each token, through the memo."""
+    return list(map(_TERMS.__getitem__, tokens))
 
 
 def _has_digit(token: str) -> bool:
     return _DIGIT.search(token) is not None
 
 
-_GAP_AND_WORD = re.compile(r"(\W*)(" + _WORD.pattern + ")")
-"""A word and what precedes it since the previous word (only non-word characters can)."""
+def _with_digits(tokens: list[str]) -> Iterable[str]:
+    """The tokens that hold a digit, searched for only in those not all letters."""
+    return filter(_DIGIT.search, filterfalse(str.isalpha, tokens))
+
+
+_WORDS_AND_GAPS = re.compile(f"({_WORD.pattern})")
+"""Splits a text into what precedes its first word, that word, what comes between it and the
+next (only non-word characters can), the next word, and so on."""
 _BREAKS = frozenset(".!?…:;\n|")
 
 
 def _tokens_and_capitalized(text: str) -> tuple[list[str], list[str]]:
     """The text's tokens, and those written with a capital that do not start a sentence, a
     line or the text."""
-    tokens, found = [], []
-    first = True
-    for gap, token in _GAP_AND_WORD.findall(text):
-        tokens.append(token)
-        if not first and token[0].isupper() and len(token) > 1 and _BREAKS.isdisjoint(gap):
-            found.append(token)
-        first = False
-    return tokens, found
+    parts = _WORDS_AND_GAPS.split(text)
+    found = [
+        t
+        for g, t in zip(parts[2::2], parts[3::2], strict=False)
+        if t[0].isupper() and len(t) > 1 and _BREAKS.isdisjoint(g)
+    ]
+    return parts[1::2], found
+
+
+def _smallest(hashes: set[int]) -> tuple[int, ...]:
+    """``tuple(sorted(hashes)[:SKETCH])``. Hashes are uniform in 32 bits, so about ``2 * SKETCH``
+    of them lie under the bound used; when ``SKETCH`` do, only those are sorted."""
+    if len(hashes) > 2 * SKETCH:
+        low = sorted(filter(((2 * SKETCH << 32) // len(hashes)).__gt__, hashes))
+        if len(low) >= SKETCH:
+            return tuple(low[:SKETCH])
+    return tuple(sorted(hashes)[:SKETCH])
 
 
 def _title_cased(words: list[str]) -> bool:
@@ -251,20 +278,18 @@ def signature(title: str, text: str) -> Signature:
         written = {_word(t) for t in lead_tokens if t[0].isupper()}
         capitalized = [t for t in capitalized if _word(t) in written]
     names.update(map(_word, capitalized))
-    numbers = {_word(t) for t in title_tokens if _has_digit(t)}
+    numbers = set(map(_word, _with_digits(title_tokens)))
     names.update(numbers)
-    names.update(_word(t) for t in lead_tokens if _has_digit(t))
-    terms: Counter[int] = Counter()
-    for term in _terms(title_tokens):
-        if term >= 0:
-            terms[term] += TITLE_WEIGHT
-    terms.update(t for t in _terms(lead_tokens) if t >= 0)
+    names.update(map(_word, _with_digits(lead_tokens)))
+    counted = [t for t in _terms(title_tokens) if t >= 0]
+    terms = Counter(chain.from_iterable(repeat(counted, TITLE_WEIGHT)))
+    terms.update(filter((-1).__ne__, _terms(lead_tokens)))
     return Signature(
-        sketch=tuple(sorted(shingles)[:SKETCH]),
+        sketch=_smallest(shingles),
         shingles=len(shingles),
-        names=frozenset(_hashes(list(names))),
-        title_numbers=frozenset(_hashes(list(numbers))),
-        terms={t: min(c, 255) for t, c in terms.items()},  # stored in a byte each
+        names=frozenset(_hashes(names)),
+        title_numbers=frozenset(_hashes(numbers)),
+        terms={t: c if c < 255 else 255 for t, c in terms.items()},  # stored in a byte each
         headline=_hash(" ".join(map(_word, title_tokens))),
         series=_title_lead(title),
     )

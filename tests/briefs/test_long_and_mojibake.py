@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from aggregator.briefs.summarize import make_brief
 from aggregator.briefs.units import SPLIT_CHARS, sentences_of
 from aggregator.ingest.parse import parse_feed
-from aggregator.ingest.sanitize import _MOJIBAKE_HINT, strip_invalid_chars
+from aggregator.ingest.sanitize import strip_invalid_chars
 
 
 def test_the_end_of_a_long_article_is_split_and_can_be_a_bullet() -> None:
@@ -46,27 +41,3 @@ def test_parsed_entries_have_mojibake_repaired_in_title_text_and_html() -> None:
     assert entry.title == "That’s new"
     assert "don’t" in entry.content_html and "Café" in entry.content_html
     assert entry.content_text == "We don’t ship to Café owners."
-
-
-def _mojibake_alphabet() -> list[str]:
-    """Every character ftfy's mojibake patterns name, and some plain ones around them."""
-    from ftfy.badness import BADNESS_RE, MOJIBAKE_CATEGORIES
-
-    every = re.compile("[" + "".join(MOJIBAKE_CATEGORIES.values()) + "]")
-    named = {chr(c) for c in range(0x80, 0x3000) if every.match(chr(c))}
-    named |= {c for c in BADNESS_RE.pattern if ord(c) > 0x7F}
-    return sorted(named) + list("aZe .,?!\n1")
-
-
-@settings(max_examples=3000, deadline=None)
-@given(st.text(alphabet=st.sampled_from(_mojibake_alphabet()), max_size=12))
-def test_the_cheap_screen_never_hides_what_ftfy_calls_mojibake(text: str) -> None:
-    from ftfy.badness import is_bad
-
-    if is_bad(text):
-        assert _MOJIBAKE_HINT.search(text) is not None, repr(text)
-
-
-def test_the_screen_skips_curly_quotes_and_dashes() -> None:
-    assert _MOJIBAKE_HINT.search("“quoted” — it’s ‘fine’ … ok") is None
-    assert _MOJIBAKE_HINT.search("donâ€™t") is not None
