@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aggregator.briefs.boilerplate import is_boilerplate
-from aggregator.briefs.standalone import bare_definite, context_opener, stands_alone
+from aggregator.briefs.standalone import (
+    bare_definite,
+    leans_back,
+    stands_alone,
+    unnamed_speaker,
+    unresolved_demonstrative,
+)
 from aggregator.briefs.text import HEADING, ITEM, is_complete_sentence, split_sentences
 from aggregator.model.brief import MAX_BULLET_WORDS
 
@@ -248,30 +254,34 @@ def in_quarters(sentences: Sequence[Sentence]) -> list[Sentence]:
 
 
 def candidate_units(sentences: Sequence[Sentence], language: str) -> list[Unit]:
-    """Bullets a reader can take out of context, each a sentence or a sentence with its lead-in."""
+    """Bullets a reader can take out of context, each a sentence or a sentence with its lead-in
+    (never one whose demonstrative's noun or speaker the lead-in does not name either)."""
     clean = [_PAREN_URL_RE.sub("", s.text) for s in sentences]
     ok = [_acceptable(c, language) for c in clean]
+    back = [leans_back(c, language, first=i == 0) for i, c in enumerate(clean)]
     units = []
     for i, s in enumerate(sentences):
         if not ok[i]:
             continue
         j = i - 1
         same_block = j >= 0 and sentences[j].block == s.block and ok[j]
-        if not context_opener(clean[i], language):
+        if not back[i]:
             # "The contents will …" after its antecedent: shown with it when the two fit
-            lead = same_block and bare_definite(clean[i]) and not context_opener(clean[j], language)
+            lead = same_block and bare_definite(clean[i]) and not back[j]
             joined = f"{clean[j]} {clean[i]}" if lead else ""
             if lead and len(joined.split()) <= MAX_BULLET_WORDS:
                 units.append(Unit(joined, j, i, s.zone, sentences[j].kind))
             else:
                 units.append(Unit(clean[i], i, i, s.zone, s.kind))
             continue
-        if not same_block:
-            continue
-        if context_opener(clean[j], language):
+        if not same_block or back[j]:
             continue
         joined = f"{clean[j]} {clean[i]}"
-        if len(joined.split()) <= MAX_BULLET_WORDS:
+        if (
+            len(joined.split()) <= MAX_BULLET_WORDS
+            and unresolved_demonstrative(joined, language, len(clean[j])) is None
+            and not (language == "en" and unnamed_speaker(joined))
+        ):
             units.append(Unit(joined, j, i, s.zone, sentences[j].kind))
     return units
 
@@ -297,5 +307,5 @@ def fallback_units(sentences: Sequence[Sentence], language: str) -> list[Unit]:
         text = as_sentence(text)
         if stands_alone(text, "") and not (_ASIDE_RE.match(text) or is_boilerplate(text)):
             units.append(Unit(text, i, i, s.zone, s.kind))
-    alone = [u for u in units if not context_opener(u.text, language)]
+    alone = [u for u in units if not leans_back(u.text, language)]
     return alone or units

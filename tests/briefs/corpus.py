@@ -9,6 +9,9 @@ from pathlib import Path
 import lxml.html
 import pytest
 
+from aggregator.briefs.standalone import leans_back, stands_alone
+from aggregator.briefs.text import HEADING, split_sentences, to_blocks
+
 _CANDIDATES = [
     os.environ.get("AGGREGATOR_SHARED", ""),
     str(Path(__file__).resolve().parents[3] / "shared"),
@@ -37,6 +40,16 @@ def items(feed_file: str) -> list[tuple[str, str]]:
         html = (e.get("content") or [{}])[0].get("value") or e.get("summary") or ""
         out.append((e.get("title", ""), html))
     return out
+
+
+def alone(bullet: str, language: str, html: str) -> bool:
+    """The bullet stands alone, or it is the item's opening sentence, which may name things with
+    a demonstrative ("This recipe is my entry …"): nothing comes before it."""
+    if stands_alone(bullet, language):
+        return True
+    prose = [text for kind, text in to_blocks(html) if kind != HEADING]
+    first = split_sentences(prose[0], language)[:1] if prose else []
+    return first == [bullet] and not leans_back(bullet, language, first=True)
 
 
 def plain(html: str) -> str:

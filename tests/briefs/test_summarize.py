@@ -7,11 +7,10 @@ from functools import cache
 
 import pytest
 
-from aggregator.briefs.standalone import stands_alone
 from aggregator.briefs.summarize import PARAGRAPH_WORDS, brief_key, make_brief
 from aggregator.briefs.text import is_complete_sentence, split_sentences
 from aggregator.model.brief import Brief
-from tests.briefs.corpus import items, plain
+from tests.briefs.corpus import alone, items, plain
 
 # Feeds chosen for their trouble: share prompts and cookie text, "The post … appeared first on",
 # "[…]" teasers, code blocks, figure captions, "Continue reading", German and Portuguese posts.
@@ -64,7 +63,7 @@ def test_bullets_are_whole_sentences_of_the_text_in_document_order() -> None:
         positions = []
         for bullet in brief.bullets:
             assert is_complete_sentence(bullet), bullet
-            assert stands_alone(bullet), bullet
+            assert alone(bullet, brief.language, html), bullet
             at = position(bullet, text)
             assert at >= 0, f"{title}: bullet not in the text: {bullet!r}"
             positions.append(at)
