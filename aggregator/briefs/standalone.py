@@ -23,7 +23,7 @@ _CONTEXT_OPENER_RE = re.compile(
           |anyway|plus|after\ all|even\ so|as\ such|as\ a\ result|in\ addition|in\ turn
           |on\ the\ other\ hand|on\ top\ of\ that|in\ other\ words|for\ example|for\ instance
           |in\ fact|that\ said|having\ said\ that|by\ contrast|in\ contrast|at\ the\ same\ time
-          |now\ that|one\ more|none\ of\ the)\b
+          |now\ that|one\ more|none\ of\ the|other\ times|at\ other\ times)\b
       | (?:first(?:\ of\ all)?|next|second|secondly|third|thirdly|later|afterwards|subsequently)(?=,)
       | (?:first|next|then|finally)\s+(?-i:I|we)\b
       | (?:here|there)\b(?!['’]s\b|\s+(?:is|are|was|were|will|would|has|have|had|may|might
@@ -153,6 +153,10 @@ _DEMONSTRATIVE_START_RE = {
     "es": re.compile(r"^[\"'“‘«¿¡(]*(?:este|esta|estos|estas|esto)\b", re.IGNORECASE),
 }
 _NEVER = re.compile(r"(?!)")
+SUBJECT_WORDS = 6
+"""A demonstrative this far into a sentence is in its subject (later ones often point inside)."""
+CLAUSE_WORDS = 4
+"""A pronoun this close to the subordinator opening a sentence names no one the clause did."""
 
 
 def _closed(words: str) -> frozenset[str]:
@@ -197,12 +201,14 @@ _PRONOUN_SPEAKER_RE = re.compile(
 # the clause that opens the sentence, before the name it would point at (English, French, German).
 _CLAUSE_PRONOUN = {
     "en": r"(?:when|while|whilst|although|though|if|as|because|since|after|before|once|unless"
-    r"|until|whereas)\b[^,;:]*?\b(?:it|its|he|him|his|she|her|they|them|their)\b[^,;:]*,"
+    r"|until|whereas)(?:\s+[^\s,;:.!?]+){0,"
+    + str(CLAUSE_WORDS)
+    + r"}?\s+(?:it|its|he|him|his|she|her|they|them|their)\b[^,;:.!?]*,"
     r"|(?:I|we|you)\s+(?:\w+\s+){0,2}?(?:it|they|them|him|her|this(?=\s+(?:from|to|with|in|on|at"
     r"|for|by|as|about|because|when|after|before|into)\b|\W))\b",
     "fr": r"(?:quand|lorsqu['’]?|lorsque|si|bien\s+qu['’]?|puisqu['’]?|puisque|parce\s+qu['’]?|comme"
-    r"|après\s+qu['’]?|avant\s+qu['’]?)\s*(?:il|elle|ils|elles)\b[^,;:]*,",
-    "de": r"(?:als|wenn|weil|obwohl|da|nachdem|bevor|sobald|während)\s+(?:er|sie|ihn|ihm)\b[^,;:]*,",
+    r"|après\s+qu['’]?|avant\s+qu['’]?)\s*(?:il|elle|ils|elles)\b[^,;:.!?]*,",
+    "de": r"(?:als|wenn|weil|obwohl|da|nachdem|bevor|sobald|während)\s+(?:er|sie|ihn|ihm)\b[^,;:.!?]*,",
 }
 _CLAUSE_PRONOUN_RE = {
     lang: re.compile(r"^[\"'“‘«„(]*" + p, re.IGNORECASE) for lang, p in _CLAUSE_PRONOUN.items()
@@ -253,13 +259,18 @@ def refers_back(sentence: str, language: str = "en") -> bool:
 
 
 def unresolved_demonstrative(sentence: str, language: str, start: int = 0) -> str | None:
-    """The first demonstrative noun phrase from ``start`` ("this method") whose noun is not
-    named earlier in the sentence, nor one of time or of the item itself; None when none is."""
+    """The first demonstrative noun phrase in the subject of the sentence that opens at
+    ``start`` (its first ``SUBJECT_WORDS`` words: "The idea of this method …") whose noun is not
+    named earlier, nor one of time or of the item itself; None when none is."""
     found = _DEMONSTRATIVE_RE.get(language)
     if found is None:
         return None
     lowered = sentence.casefold()
-    for m in found.finditer(sentence, start):
+    subject = re.match(r"\s*(?:\S+\s+){0," + str(SUBJECT_WORDS) + "}", sentence[start:])
+    end = start + (subject.end() if subject else 0)
+    for m in found.finditer(sentence, start, end + 40):
+        if m.start() >= end:
+            break
         noun = m.group("noun").casefold()
         if not _is_noun(m, language) or noun in _SELF_OR_TIME or noun.rstrip("s") in _SELF_OR_TIME:
             continue

@@ -54,6 +54,10 @@ _ASIDE_RE = re.compile(
     r"|\(.*\)[.!]?$|\[.*\][.!]?$|i\s+(?:think|guess|mean|hope|digress|know,|admit|suppose|wonder)\b)",
     re.IGNORECASE,
 )
+# Not a statement: a list run into the sentence ("two things: - a dataset"), a reference entry
+# ("… - PNAS (2025) - Xu et al.", "(Bricken et al.)"), or a gap where the feed lost a formula
+# or a code span ("the official implementation uses .", "with , and").
+_NOT_A_STATEMENT_RE = re.compile(r":\s+[-–•*]\s|\bet al\.?\)?\W*$|\(\d{4}\)\W*$|\w\s+[.,](?:\s|$)")
 
 
 # What comes next: the future, by each language's grammar. English, German: the future's
@@ -292,6 +296,7 @@ def _acceptable(sentence: str, language: str) -> bool:
         and is_complete_sentence(sentence)
         and stands_alone(sentence, "")  # the opener is judged by the caller
         and not _ASIDE_RE.match(sentence)
+        and not _NOT_A_STATEMENT_RE.search(sentence)
     )
 
 
