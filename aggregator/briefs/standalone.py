@@ -23,7 +23,8 @@ _CONTEXT_OPENER_RE = re.compile(
           |anyway|plus|after\ all|even\ so|as\ such|as\ a\ result|in\ addition|in\ turn
           |on\ the\ other\ hand|on\ top\ of\ that|in\ other\ words|for\ example|for\ instance
           |in\ fact|that\ said|having\ said\ that|by\ contrast|in\ contrast|at\ the\ same\ time
-          |now\ that|one\ more|none\ of\ the|other\ times|at\ other\ times)\b
+          |now\ that|one\ more|none\ of\ the|other\ times|at\ other\ times
+          |not\ (?:because|until|till|that|since|when|so\ much|even))\b
       | (?:first(?:\ of\ all)?|next|second|secondly|third|thirdly|later|afterwards|subsequently)(?=,)
       | (?:first|next|then|finally)\s+(?-i:I|we)\b
       | (?:here|there)\b(?!['’]s\b|\s+(?:is|are|was|were|will|would|has|have|had|may|might
@@ -45,14 +46,15 @@ _CONTEXT_OPENER_RE = re.compile(
 _OTHER_OPENERS = {
     "fr": r"(?:il|elle|ils|elles|cela|ceci|ça|celui|celle|ceux|celles|cette|ces|ce|lui|leur|leurs"
     r"|mais|donc|ainsi|pourtant|cependant|toutefois|néanmoins|en effet|par ailleurs|de plus|enfin"
-    r"|aussi|puis|alors|sinon|par exemple|en revanche|au contraire|maintenant que|aucune? des)\b",
+    r"|aussi|puis|alors|sinon|par exemple|en revanche|au contraire|maintenant que|aucune? des"
+    r"|pas parce qu|pas avant|non pas)\b",
     "de": r"(?:er|sie|es|dies|diese|dieser|dieses|diesen|diesem|das (?:ist|war|sind|heißt|bedeutet)"
     r"|dabei|daher|deshalb|deswegen|dadurch|damit|dazu|darum|aber|doch|jedoch|außerdem|trotzdem"
     r"|allerdings|zudem|also|dann|sein|seine|ihr|ihre|beide|zum beispiel|jetzt, wo|nun, da"
-    r"|keine[rs]? der)\b",
+    r"|keine[rs]? der|nicht weil|erst als)\b",
     "es": r"(?:él|ella|ellos|ellas|esto|eso|este|esta|estos|estas|ese|esa|esos|esas|pero|sin embargo"
     r"|además|por eso|por lo tanto|así|también|aunque|entonces|luego|su|sus|por ejemplo|en cambio"
-    r"|ambos|ahora que|ningun[oa] de)\b",
+    r"|ambos|ahora que|ningun[oa] de|no porque|no hasta)\b",
 }
 _OTHER_OPENER_RE = {
     lang: re.compile(r"^[\"'“‘«„(¿¡]*" + pattern, re.IGNORECASE)
@@ -173,10 +175,10 @@ _NOT_A_NOUN = _closed(
 )
 _ITEM_NOUNS = _closed(
     "post blogpost article video episode paper guide tutorial blog newsletter talk podcast essay"
-    " piece series review edition issue course book report study survey"
-    " billet épisode vidéo numéro édition lettre chronique tutoriel livre"
-    " artikel beitrag folge ausgabe anleitung buch"
-    " artículo vídeo episodio edición boletín guía entrada libro"
+    " piece series review edition issue course book report study survey interview thread text"
+    " billet épisode vidéo numéro édition lettre chronique tutoriel livre conférence entretien texte"
+    " artikel beitrag folge ausgabe anleitung buch vortrag eintrag"
+    " artículo vídeo episodio edición boletín guía entrada libro charla entrevista texto"
 )
 """Nouns a text names itself with ("this post", "ce billet", "dieser Beitrag", "este artículo")."""
 _SELF_OR_TIME = _ITEM_NOUNS | _closed(
@@ -197,6 +199,18 @@ _PRONOUN_SPEAKER_RE = re.compile(
     r"(?:er|sie)\W*$",
     re.IGNORECASE,
 )
+# "Seeing this in action, …", "I learned this from …": a demonstrative standing for a thing,
+# not naming one (followed by a preposition or a stop), in the sentence's first three words.
+_PRONOUN_DEMONSTRATIVE = {
+    "en": r"\b(?:this|these|those)(?=\s+(?:from|to|with|in|on|at|for|by|as|about|into|over|off|out"
+    r"|up|down)\b|\s*[,.;:!?)]|$)",
+    "fr": r"\b(?:ceci|cela|ça)\b",
+    "de": r"\b(?:dies)\b(?!e)",
+    "es": r"\b(?:esto|eso|aquello)\b",
+}
+_PRONOUN_DEMONSTRATIVE_RE = {
+    lang: re.compile(p, re.IGNORECASE) for lang, p in _PRONOUN_DEMONSTRATIVE.items()
+}
 # "When Paul left him, …", "While I enjoy the control it gives, …": a third person's pronoun in
 # the clause that opens the sentence, before the name it would point at (English, French, German).
 _CLAUSE_PRONOUN = {
@@ -237,6 +251,7 @@ def context_opener(sentence: str, language: str = "en") -> bool:
     return bool(
         other is not None
         and other.match(sentence)
+        and not _names_time_or_item(sentence, language)
         or language
         and (
             _DOC_PART_RE.match(sentence)
@@ -254,6 +269,10 @@ def refers_back(sentence: str, language: str = "en") -> bool:
         return False
     clause = _CLAUSE_PRONOUN_RE.get(language)
     if _PRONOUN_SPEAKER_RE.search(sentence) or clause is not None and clause.match(sentence):
+        return True
+    opening = re.match(r"\s*(?:\S+\s+){0,2}", sentence)
+    found = _PRONOUN_DEMONSTRATIVE_RE.get(language, _NEVER).search(sentence)
+    if found and opening and found.start() <= opening.end():
         return True
     return unresolved_demonstrative(sentence, language) is not None
 
@@ -286,6 +305,14 @@ def _is_noun(m: re.Match[str], language: str) -> bool:
         return False
     verb = noun.endswith("s") and not noun.endswith("ss") and m.group(0)[:4].casefold() == "this"
     return not (language == "en" and verb)
+
+
+def _names_time_or_item(sentence: str, language: str) -> bool:
+    """True for an opening demonstrative of time or of the item ("Cette semaine", "Dieser
+    Beitrag", "Este artículo"): it points at no earlier sentence."""
+    found = _DEMONSTRATIVE_RE.get(language)
+    m = found.match(sentence.lstrip("\"'“‘«„(¿¡")) if found is not None else None
+    return m is not None and m.group("noun").casefold() in _SELF_OR_TIME
 
 
 def names_the_item(sentence: str, language: str) -> bool:
