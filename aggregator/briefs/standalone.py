@@ -24,7 +24,8 @@ _CONTEXT_OPENER_RE = re.compile(
           |on\ the\ other\ hand|on\ top\ of\ that|in\ other\ words|for\ example|for\ instance
           |in\ fact|that\ said|having\ said\ that|by\ contrast|in\ contrast|at\ the\ same\ time
           |now\ that|one\ more|none\ of\ the|other\ times|at\ other\ times
-          |not\ (?:because|until|till|that|since|when|so\ much|even))\b
+          |not\ (?:because|until|till|that|since|when|so\ much|even)
+          |(?:since|until|till|by|back|from)\ then)\b
       | (?:first(?:\ of\ all)?|next|second|secondly|third|thirdly|later|afterwards|subsequently)(?=,)
       | (?:first|next|then|finally)\s+(?-i:I|we)\b
       | (?:here|there)\b(?!['’]s\b|\s+(?:is|are|was|were|will|would|has|have|had|may|might
@@ -47,14 +48,14 @@ _OTHER_OPENERS = {
     "fr": r"(?:il|elle|ils|elles|cela|ceci|ça|celui|celle|ceux|celles|cette|ces|ce|lui|leur|leurs"
     r"|mais|donc|ainsi|pourtant|cependant|toutefois|néanmoins|en effet|par ailleurs|de plus|enfin"
     r"|aussi|puis|alors|sinon|par exemple|en revanche|au contraire|maintenant que|aucune? des"
-    r"|pas parce qu|pas avant|non pas)\b",
+    r"|pas parce qu|pas avant|non pas|depuis lors|depuis,)\b",
     "de": r"(?:er|sie|es|dies|diese|dieser|dieses|diesen|diesem|das (?:ist|war|sind|heißt|bedeutet)"
     r"|dabei|daher|deshalb|deswegen|dadurch|damit|dazu|darum|aber|doch|jedoch|außerdem|trotzdem"
     r"|allerdings|zudem|also|dann|sein|seine|ihr|ihre|beide|zum beispiel|jetzt, wo|nun, da"
-    r"|keine[rs]? der|nicht weil|erst als)\b",
+    r"|keine[rs]? der|nicht weil|erst als|seitdem|seither|damals)\b",
     "es": r"(?:él|ella|ellos|ellas|esto|eso|este|esta|estos|estas|ese|esa|esos|esas|pero|sin embargo"
     r"|además|por eso|por lo tanto|así|también|aunque|entonces|luego|su|sus|por ejemplo|en cambio"
-    r"|ambos|ahora que|ningun[oa] de|no porque|no hasta)\b",
+    r"|ambos|ahora que|ningun[oa] de|no porque|no hasta|desde entonces)\b",
 }
 _OTHER_OPENER_RE = {
     lang: re.compile(r"^[\"'“‘«„(¿¡]*" + pattern, re.IGNORECASE)
@@ -77,7 +78,8 @@ _ELSEWHERE_RE = re.compile(
     r"\b(?:above|below)(?=\s*[,.;:)!?]|\s*$)|\bsee\ (?:above|below)\b|\bas\ follows\b"
     r"|\bthe\ following\W*$|\bhere\ (?:are|is)\b[^.!?]*[.:]$|\bci-(?:dessus|dessous)\b"
     r"|\bvoici\b[^.!?]*[.:]$|\bsiehe\ (?:oben|unten)\b|\b(?:obige|untenstehende)[nmrs]?\b"
-    r"|\b(?:véase|ver)\ (?:arriba|abajo)\b|\ba\ continuación\W*$",
+    r"|\b(?:véase|ver)\ (?:arriba|abajo)\b|\ba\ continuación\W*$"
+    r"|\((?:see|cf\.|voir|siehe|vgl\.|véase|ver)\ [^)]*\)",
     re.IGNORECASE | re.VERBOSE,
 )
 # "To the first point, …", "The second step …": a list the reader was not shown.
@@ -199,11 +201,13 @@ _PRONOUN_SPEAKER_RE = re.compile(
     r"(?:er|sie)\W*$",
     re.IGNORECASE,
 )
-# "Seeing this in action, …", "I learned this from …": a demonstrative standing for a thing,
-# not naming one (followed by a preposition or a stop), in the sentence's first three words.
+# "Seeing this in action, …", "What this means …", "the final one of these will": a
+# demonstrative standing for a thing, not naming one (followed by a preposition, a verb or a
+# stop), in the subject of the sentence.
 _PRONOUN_DEMONSTRATIVE = {
     "en": r"\b(?:this|these|those)(?=\s+(?:from|to|with|in|on|at|for|by|as|about|into|over|off|out"
-    r"|up|down)\b|\s*[,.;:!?)]|$)",
+    r"|up|down|is|was|are|were|will|would|can|could|has|have|had|does|did|should|must|may|might"
+    r"|means|meant|makes|made|shows|showed|gives|gave|allows|lets|helps)\b|\s*[,.;:!?)]|$)",
     "fr": r"\b(?:ceci|cela|ça)\b",
     "de": r"\b(?:dies)\b(?!e)",
     "es": r"\b(?:esto|eso|aquello)\b",
@@ -270,7 +274,7 @@ def refers_back(sentence: str, language: str = "en") -> bool:
     clause = _CLAUSE_PRONOUN_RE.get(language)
     if _PRONOUN_SPEAKER_RE.search(sentence) or clause is not None and clause.match(sentence):
         return True
-    opening = re.match(r"\s*(?:\S+\s+){0,2}", sentence)
+    opening = re.match(r"\s*(?:\S+\s+){0," + str(SUBJECT_WORDS - 1) + "}", sentence)
     found = _PRONOUN_DEMONSTRATIVE_RE.get(language, _NEVER).search(sentence)
     if found and opening and found.start() <= opening.end():
         return True

@@ -54,9 +54,22 @@ _ASIDE_RE = re.compile(
     r"|\(.*\)[.!]?$|\[.*\][.!]?$|i\s+(?:think|guess|mean|hope|digress|know,|admit|suppose|wonder)\b)",
     re.IGNORECASE,
 )
+_PARENS_RE = re.compile(r"\([^)]*\)")
+_CONNECTORS = frozenset({
+    "and", "or", "of", "the", "with", "a", "an", "&", "y", "e", "o", "et", "ou", "de", "du",
+    "des", "la", "le", "les", "und", "oder", "der", "die", "das", "von", "van", "del", "los", "las",
+})  # fmt: skip
+"""Words that join names in a list of them ("Leslie, Fran and the Vienna Philharmonic")."""
 # Not a statement: a list run into the sentence ("two things: - a dataset"), a reference entry
 # ("… - PNAS (2025) - Xu et al.", "(Bricken et al.)"), or a gap where the feed lost a formula
 # or a code span ("the official implementation uses .", "with , and").
+# A note without its subject ("Need to be able to back up …", "Can be used to …", "Not sure
+# how …"): English auxiliaries opening a sentence that is not a question.
+_SUBJECTLESS_RE = re.compile(
+    r"^(?:need|needs|can|could|should|must|might|is|are|was|were|has|have|had|not sure|unsure)"
+    r"\s+(?:be\s|to\s|(?-i:[a-z]))",
+    re.IGNORECASE,
+)
 _NOT_A_STATEMENT_RE = re.compile(r":\s+[-–•*]\s|\bet al\.?\)?\W*$|\(\d{4}\)\W*$|\w\s+[.,](?:\s|$)")
 
 
@@ -297,6 +310,19 @@ def _acceptable(sentence: str, language: str) -> bool:
         and stands_alone(sentence, "")  # the opener is judged by the caller
         and not _ASIDE_RE.match(sentence)
         and not _NOT_A_STATEMENT_RE.search(sentence)
+        and not is_name_list(sentence)
+        and not (language == "en" and _SUBJECTLESS_RE.match(sentence))
+    )
+
+
+def is_name_list(sentence: str) -> bool:
+    """True for names and their roles without a verb ("Daniel Barenboim (conductor), Samuel
+    Magad (violin), Chicago Symphony Orchestra."): outside parentheses, every word after the
+    first is capitalised, a number or one that joins names."""
+    later = [w for w in re.findall(r"[^\W_][\w'’-]*", _PARENS_RE.sub(" ", sentence))[1:]]
+    named = [w for w in later if w[:1].isupper()]
+    return len(named) >= 2 and all(
+        w[:1].isupper() or w[:1].isdigit() or w.casefold() in _CONNECTORS for w in later
     )
 
 
