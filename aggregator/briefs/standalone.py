@@ -126,7 +126,8 @@ _EXPLETIVE = {
     r"(?!(?:used|able|going|meant|designed|built|made|set|about|due|ready|supposed|known|based"
     r"|written|called|said|a|an|the|my|our|your|his|her|its|their|this|that|one|some|no)\b)"
     r"[a-z]+(?<!ed)(?:\s+(?:in|for|on|at|with|by)(?:\s+[^\s,.;:]+){1,3}|\s+\w+ing)?"
-    r"\s+(?:to|that|whether|how)\b"
+    r"\s+(?:to(?!\s+(?:me|us|you|him|her|them|it|the|a|an|my|our|your|his|its|their)\b)|that"
+    r"|whether|how)\b"
     r"|(?:in|on|at|during|after|before|since|only|not\s+until|then|now|here|there|because)\b"
     r"[^.!?]*?\b(?:that|when)\b)"
     r"|it\s+(?:seems|seemed|appears|appeared|turns\s+out|turned\s+out)\s+(?:that|as\s+if|like)\b",
