@@ -79,7 +79,9 @@ _ELSEWHERE_RE = re.compile(
     r"|\bthe\ following\W*$|\bhere\ (?:are|is)\b[^.!?]*[.:]$|\bci-(?:dessus|dessous)\b"
     r"|\bvoici\b[^.!?]*[.:]$|\bsiehe\ (?:oben|unten)\b|\b(?:obige|untenstehende)[nmrs]?\b"
     r"|\b(?:véase|ver)\ (?:arriba|abajo)\b|\ba\ continuación\W*$"
-    r"|\((?:see|cf\.|voir|siehe|vgl\.|véase|ver)\ [^)]*\)",
+    r"|\((?:see|cf\.|voir|siehe|vgl\.|véase|ver)\ [^)]*\)"
+    r"|\bhere['’]s\ (?:a|an|the|my|our|some)\ \w+(?:\ \w+)?[.:]$"
+    r"|\b(?:see|click|voir|cliquez|siehe|klicken\ sie|ver|haz\ clic)\ (?:here|ici|hier|aquí)\b",
     re.IGNORECASE | re.VERBOSE,
 )
 # "To the first point, …", "The second step …": a list the reader was not shown.
@@ -213,6 +215,11 @@ _PRONOUN_DEMONSTRATIVE = {
     "de": r"\b(?:dies)\b(?!e)",
     "es": r"\b(?:esto|eso|aquello)\b",
 }
+# "…, we'll discuss this.": a sentence closing on a demonstrative that stands for a thing.
+_FINAL_PRONOUN_RE = re.compile(
+    r"\b(?:this|that|these|those|ceci|cela|ça|dies|das|esto|eso)\W*$", re.IGNORECASE
+)
+_INNER_STOP_RE = re.compile(r"[.!?][\"'”’»)]*\s+\S")
 _PRONOUN_DEMONSTRATIVE_RE = {
     lang: re.compile(p, re.IGNORECASE) for lang, p in _PRONOUN_DEMONSTRATIVE.items()
 }
@@ -275,6 +282,8 @@ def refers_back(sentence: str, language: str = "en") -> bool:
     clause = _CLAUSE_PRONOUN_RE.get(language)
     if _PRONOUN_SPEAKER_RE.search(sentence) or clause is not None and clause.match(sentence):
         return True
+    if _FINAL_PRONOUN_RE.search(sentence) and not _INNER_STOP_RE.search(sentence):
+        return True  # one sentence: a unit joined to its lead-in has the antecedent in it
     opening = re.match(r"\s*(?:\S+\s+){0," + str(SUBJECT_WORDS - 1) + "}", sentence)
     found = _PRONOUN_DEMONSTRATIVE_RE.get(language, _NEVER).search(sentence)
     if found and opening and found.start() <= opening.end():
