@@ -53,8 +53,23 @@ def alone(bullet: str, language: str, html: str) -> bool:
 
 
 def plain(html: str) -> str:
-    """The item's visible text with whitespace collapsed, to look bullets up in."""
+    """The item's visible text with whitespace collapsed, to look bullets up in (without the
+    footnote marks, superscript links, that the summarizer drops)."""
     if not html.strip():
         return ""
-    text = lxml.html.fragment_fromstring(html, create_parent="div").text_content()
-    return " ".join(text.split())
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    for sup in root.xpath("//sup[.//a]"):
+        sup.drop_tree()
+    return " ".join(root.text_content().split())
+
+
+def position(bullet: str, text: str) -> int:
+    """Where the bullet is in the text: as it is, or as the list item it was made from (the
+    item's own words, capitalised and closed with a full stop); -1 when it is not there."""
+    if bullet in text:
+        return text.index(bullet)
+    core = bullet.removesuffix(".")
+    for found in (core, core[:1].lower() + core[1:]):
+        if found in text:
+            return text.index(found)
+    return -1
