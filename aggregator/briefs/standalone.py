@@ -161,9 +161,11 @@ _DEMONSTRATIVE_START_RE = {
 }
 _NEVER = re.compile(r"(?!)")
 SUBJECT_WORDS = 6
-"""A demonstrative this far into a sentence is in its subject (later ones often point inside)."""
+"""A sentence's subject is taken to be its first this many words (a demonstrative further on
+often points inside the sentence)."""
 CLAUSE_WORDS = 4
-"""A pronoun this close to the subordinator opening a sentence names no one the clause did."""
+"""A pronoun at most this many words after the subordinator opening a sentence ("When Paul left
+him, …") points back: the clause has named no one it could stand for."""
 
 
 def _closed(words: str) -> frozenset[str]:

@@ -5,7 +5,8 @@ Offline and deterministic. Each sentence scores
     position * 1/(1 + decay*i)  +  centrality * cos(s_i, rest of the text)  +  title * cos(s_i, title)
 
 over TF-IDF vectors of stopword-free, prefix-stemmed words; the best ``k`` are taken greedily,
-skipping near-duplicates, and returned in document order. The weights were tuned on ACLSum's
+skipping near-duplicates, and returned in document order. The lead's sentence that best says
+what the item is about (the title's words, the item named) is always one of them. The weights were tuned on ACLSum's
 train and val splits by ``bench/summaries.py``.
 """
 
@@ -71,6 +72,7 @@ ANCHOR_TITLE = 0.5
 """The lead's sentence saying what the item is about scores this much more per share of the
 title's words it carries; it is always a bullet."""
 TITLE_STEM = 5
+"""Title words are matched on this many first letters."""
 
 Vector = dict[str, float]
 

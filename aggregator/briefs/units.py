@@ -60,9 +60,6 @@ _CONNECTORS = frozenset({
     "des", "la", "le", "les", "und", "oder", "der", "die", "das", "von", "van", "del", "los", "las",
 })  # fmt: skip
 """Words that join names in a list of them ("Leslie, Fran and the Vienna Philharmonic")."""
-# Not a statement: a list run into the sentence ("two things: - a dataset"), a reference entry
-# ("… - PNAS (2025) - Xu et al.", "(Bricken et al.)"), or a gap where the feed lost a formula
-# or a code span ("the official implementation uses .", "with , and").
 # A note without its subject ("Need to be able to back up …", "Can be used to …", "Not sure
 # how …"): English auxiliaries opening a sentence that is not a question.
 _SUBJECTLESS_RE = re.compile(
@@ -70,6 +67,9 @@ _SUBJECTLESS_RE = re.compile(
     r"\s+(?:be\s|to\s|(?-i:[a-z]))",
     re.IGNORECASE,
 )
+# Not a statement: a list run into the sentence ("two things: - a dataset"), a reference entry
+# ("… - PNAS (2025) - Xu et al.", "(Bricken et al.)"), or a gap where the feed lost a formula
+# or a code span ("the official implementation uses .", "with , and").
 _NOT_A_STATEMENT_RE = re.compile(r":\s+[-–•*]\s|\bet al\.?\)?\W*$|\(\d{4}\)\W*$|\w\s+[.,](?:\s|$)")
 
 
@@ -319,7 +319,7 @@ def is_name_list(sentence: str) -> bool:
     """True for names and their roles without a verb ("Daniel Barenboim (conductor), Samuel
     Magad (violin), Chicago Symphony Orchestra."): outside parentheses, every word after the
     first is capitalised, a number or one that joins names."""
-    later = [w for w in re.findall(r"[^\W_][\w'’-]*", _PARENS_RE.sub(" ", sentence))[1:]]
+    later = re.findall(r"[^\W_][\w'’-]*", _PARENS_RE.sub(" ", sentence))[1:]
     named = [w for w in later if w[:1].isupper()]
     return len(named) >= 2 and all(
         w[:1].isupper() or w[:1].isdigit() or w.casefold() in _CONNECTORS for w in later
