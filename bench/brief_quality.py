@@ -5,8 +5,8 @@
 Every feed file in FEED_DIR (default: the 200 of ``shared/corpus/real-feeds``) is parsed with the
 product's parser and every entry briefed as the pipeline does (with the shipped glossary). Printed,
 over all bullets and briefs: bullets opening with a context-dependent word without their
-antecedent, questions, bullets with a URL, bullets with unbalanced quotes; items of 80+ words with
-no bullet; briefs made only of boilerplate (every bullet carries a sponsor, call-to-action, caption
+antecedent (the item's own first sentence needs none), questions, bullets with a URL, bullets
+with unbalanced quotes; items of 80+ words with no bullet; briefs made only of boilerplate (every bullet carries a sponsor, call-to-action, caption
 or comment cue of this script's own list, independent of the summarizer's); titles and briefs
 with mojibake (ftfy's test); for items of 250+ words, "More briefs" paragraphs of 4-10 sentences;
 for items over 800 words, the share of bullets taken from the first quarter of the text; terms
@@ -35,10 +35,11 @@ from aggregator.briefs.standalone import (  # noqa: E402
     context_opener,
     has_url,
     is_question,
+    leans_back,
     unbalanced_quotes,
 )
 from aggregator.briefs.summarize import make_brief  # noqa: E402
-from aggregator.briefs.text import HEADING, split_sentences, to_blocks, to_paragraphs  # noqa: E402
+from aggregator.briefs.text import HEADING, split_sentences, to_blocks  # noqa: E402
 from aggregator.briefs.units import is_listicle, says_next, says_why  # noqa: E402
 from aggregator.ingest.parse import parse_feed  # noqa: E402
 from aggregator.model.brief import Brief  # noqa: E402
@@ -114,13 +115,17 @@ class Tally:
         self.only_boilerplate += bool(brief.bullets) and all(
             BOILERPLATE_CUE.search(b) for b in brief.bullets
         )
+        blocks = to_blocks(text)
+        prose = [t for k, t in blocks if k != HEADING]
+        first = split_sentences(prose[0], brief.language)[:1] if prose else []
         for b in brief.bullets:
             self.bullets += 1
-            self.openers += context_opener(b, brief.language)
+            opening = first == [b] and not leans_back(b, brief.language, first=True)
+            self.openers += context_opener(b, brief.language) and not opening
             self.questions += is_question(b)
             self.urls += has_url(b)
             self.quotes += unbalanced_quotes(b)
-        clean = "\n".join(to_paragraphs(text))
+        clean = "\n".join(t for _k, t in blocks)
         n_words = len(clean.split())
         if n_words >= EMPTY_WORDS:
             self.wordy += 1

@@ -5,7 +5,8 @@ Offline and deterministic. Each sentence scores
     position * 1/(1 + decay*i)  +  centrality * cos(s_i, rest of the text)  +  title * cos(s_i, title)
 
 over TF-IDF vectors of stopword-free, prefix-stemmed words; the best ``k`` are taken greedily,
-skipping near-duplicates, and returned in document order. The weights were tuned on ACLSum's
+skipping near-duplicates, and returned in document order. The lead's sentence that best says
+what the item is about (the title's words, the item named) is always one of them. The weights were tuned on ACLSum's
 train and val splits by ``bench/summaries.py``.
 """
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from aggregator.briefs.llm import LLMSummarizer
-from aggregator.briefs.standalone import stands_alone
+from aggregator.briefs.standalone import names_the_item, stands_alone
 from aggregator.briefs.terms import find_terms, glossary_terms
 from aggregator.briefs.text import (
     detect_language,
@@ -46,7 +47,7 @@ from aggregator.briefs.units import (
 )
 from aggregator.model.brief import MAX_BULLET_WORDS, Brief
 
-BRIEF_VERSION = 5
+BRIEF_VERSION = 6
 """Bump when a change to the summarizer should invalidate cached briefs."""
 PARAGRAPH_WORDS = 220
 """A "More briefs" paragraph is at most this long, and of 4-10 sentences where the text has them."""
@@ -64,6 +65,14 @@ CUE_ROOM = 5
 """A brief shorter than this takes a why or what-next sentence as an extra bullet."""
 NEXT_FROM = 1 / 3
 """What comes next is looked for after this share of the text (the future in a lead is the news)."""
+LEAD_SHARE = 0.2
+LEAD_MIN = 5
+"""The lead, where a post says what it is about: its first fifth of sentences, at least five."""
+ANCHOR_TITLE = 0.5
+"""The lead's sentence saying what the item is about scores this much more per share of the
+title's words it carries; it is always a bullet."""
+TITLE_STEM = 5
+"""Title words are matched on this many first letters."""
 
 Vector = dict[str, float]
 
@@ -324,16 +333,74 @@ def _extract(
     scores = [x * MADE_WEIGHT if u.kind == MADE else x for x, u in zip(scores, units, strict=True)]
     scored = (scores, vecs)
     points = [j for j, u in enumerate(units) if u.kind == POINT]
+    more = pick_units(units, PARAGRAPH_SENTENCES[1], title, language, weights, sections, scored)
     if listicle and points:  # its points, one slot kept for the best of its intro and close
         others = [j for j, u in enumerate(units) if u.kind not in (POINT, BODY)]
         n_points = min(len(points), k - 1 if others else k)
         ranked = _pick_among(units, points, n_points, title, language, weights, scored)
         ranked += _pick_among(units, others, k - len(ranked), title, language, weights, scored)
-    else:
+    else:  # what the item is about, the best of the rest, why and what next
+        anchor = _anchor(units, scores, title, language, weights)
         ranked = pick_units(units, k, title, language, weights, sections, scored)
+        ranked = _with(anchor, ranked, units, scored, weights, k)
         ranked = _why_and_next(ranked, units, scored, language, weights)
-    more = pick_units(units, PARAGRAPH_SENTENCES[1], title, language, weights, sections, scored)
+        more = _with(anchor, more, units, scored, weights)
     return [u.text for u in sorted(ranked, key=_first)], _paragraph(more)
+
+
+def _anchor(
+    units: Sequence[Unit], scores: Sequence[float], title: str, language: str, weights: Weights
+) -> Unit | None:
+    """The unit of the lead that says what the item is about: the best of the lead's units by
+    score plus ``ANCHOR_TITLE`` times the share of the title's words it carries (three carried
+    are a full share; words compared on their first ``TITLE_STEM`` letters, so "layoffs" is
+    "layoff"), half that again when its first word is one of the title's (its subject is what
+    the title names), and as much when it names the item ("This video explores …"); None when
+    the lead has no candidate."""
+    stop = stopwords(language)
+    head = set(_terms(title, stop, TITLE_STEM))
+    end = max(LEAD_MIN, LEAD_SHARE * (units[-1].last + 1))
+    full = max(1, min(3, len(head)))
+
+    def value(j: int) -> float:
+        bag = _terms(units[j].text, stop, TITLE_STEM)
+        carried = min(1.0, len(head & set(bag)) / full)
+        subject = bool(bag) and bag[0] in head and units[j].text[:1].isupper()
+        itself = names_the_item(units[j].text, language)
+        return scores[j] + ANCHOR_TITLE * (carried + subject / 2 + itself)
+
+    lead = [j for j, u in enumerate(units) if u.first < end]
+    return units[max(lead, key=lambda j: (value(j), -j))] if lead else None
+
+
+def _with(
+    anchor: Unit | None,
+    chosen: list[Unit],
+    units: Sequence[Unit],
+    scored: tuple[list[float], list[Vector]],
+    weights: Weights,
+    k: int | None = None,
+) -> list[Unit]:
+    """The picks with ``anchor`` first, without those it overlaps; given ``k`` (bullets), also
+    without those it repeats, and the weakest go while there are ``k`` or more."""
+    if anchor is None:
+        return chosen
+    if anchor in chosen:
+        return [anchor, *(u for u in chosen if u != anchor)]
+    keep = [u for u in chosen if not _overlap(u, anchor)]
+    if k is None:
+        return [anchor, *keep]
+    scores, vecs = scored
+    index = {(u.first, u.last): j for j, u in enumerate(units)}
+
+    def at(u: Unit) -> int:
+        return index[(u.first, u.last)]
+
+    a = vecs[at(anchor)]
+    keep = [u for u in keep if _cos(vecs[at(u)], a) <= weights.redundancy]
+    while keep and len(keep) >= k:
+        keep.remove(min(keep, key=lambda u: scores[at(u)]))
+    return [anchor, *keep]
 
 
 def _pick_among(

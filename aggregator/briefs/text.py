@@ -87,8 +87,16 @@ _KIND_MARK = {HEADING: "\ue001", ITEM: "\ue002"}
 _MARK_KIND = {v: k for k, v in _KIND_MARK.items()}
 _MD_HEADING_RE = re.compile(r"^#{1,6}\s+")
 _BLOCK_TAG_RE = re.compile(
-    r"<(?:p|div|br|li|h[1-6]|ul|ol|blockquote|table|section|article|pre|dl|hr)\b", re.IGNORECASE
+    r"<(?:p|div|li|h[1-6]|ul|ol|blockquote|table|section|article|pre|dl|hr)\b", re.IGNORECASE
 )
+_BR_RE = re.compile(r"<br\b", re.IGNORECASE)
+# Markdown's inline marks: images (dropped), links (their text kept), emphasis and code spans.
+_MD_IMAGE_RE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK_RE = re.compile(r"\[([^\]]+)\]\((?:https?://|/|#)[^)\s]*\)")
+_MD_EMPHASIS_RE = re.compile(r"(\*\*|`)(?=\S)([^*_`\n]+?)(?<=\S)\1")
+_GLUED_ELLIPSIS_RE = re.compile(r"(?<=\w)(\.\.\.|…)(?=[A-ZÀ-ÖØ-Þ])")
+LABEL_WORDS = 12
+"""A block of at most this many words right above a bare web address is that link's label."""
 
 
 def to_paragraphs(text: str) -> list[str]:
@@ -104,7 +112,7 @@ def to_blocks(text: str) -> list[tuple[str, str]]:
     """
     if not has_markup(text):
         raw = _plain_blocks(text)
-    elif _BLOCK_TAG_RE.search(text[:HTML_CAP]) or "\n" not in text:
+    elif _html_structured(text[:HTML_CAP]):
         raw = _html_blocks(text[:HTML_CAP])
     else:
         raw = _plain_blocks(_html_text(text[:HTML_CAP]))
@@ -119,6 +127,7 @@ def to_blocks(text: str) -> list[tuple[str, str]]:
         if unmarked != block and kind == PARAGRAPH:
             kind = ITEM
         block = _ELLIPSIS_MARK_RE.sub("", unmarked).strip()
+        block = _GLUED_ELLIPSIS_RE.sub(r"\1 ", _markdown_inline(block))
         if "&" in block:  # entities escaped once too often by the feed ("&amp;nbsp;")
             block = " ".join(html.unescape(block).split())
         if kind == HEADING:
@@ -131,10 +140,28 @@ def to_blocks(text: str) -> list[tuple[str, str]]:
             or looks_like_code(block)
         ):
             continue
-        if i + 1 < len(raw) and is_url_only(raw[i + 1]):
+        if i + 1 < len(raw) and is_url_only(raw[i + 1]) and len(block.split()) <= LABEL_WORDS:
             continue  # a link's label ("Check out our store!" above its address)
         out.append((kind, block))
     return out
+
+
+def _html_structured(text: str) -> bool:
+    """True when the markup carries the blocks: a block tag, ``<br>`` line breaks in text
+    without blank lines, or no line break at all (Markdown with a link or a ``<br>`` keeps its
+    paragraphs)."""
+    if _BLOCK_TAG_RE.search(text) or "\n" not in text:
+        return True
+    return _BR_RE.search(text) is not None and "\n\n" not in text
+
+
+def _markdown_inline(block: str) -> str:
+    """The block without Markdown's inline marks (``**bold**``, `` `code` ``, ``[text](url)``
+    links keep their words; images go)."""
+    if not any(mark in block for mark in ("**", "__", "`", "](")):
+        return block
+    block = _MD_LINK_RE.sub(r"\1", _MD_IMAGE_RE.sub("", block))
+    return " ".join(_MD_EMPHASIS_RE.sub(r"\2", block).split())
 
 
 def _html_blocks(html: str) -> list[str]:

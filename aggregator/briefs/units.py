@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aggregator.briefs.boilerplate import is_boilerplate
-from aggregator.briefs.standalone import bare_definite, context_opener, stands_alone
+from aggregator.briefs.standalone import (
+    bare_definite,
+    leans_back,
+    stands_alone,
+    unnamed_speaker,
+    unresolved_demonstrative,
+)
 from aggregator.briefs.text import HEADING, ITEM, is_complete_sentence, split_sentences
 from aggregator.model.brief import MAX_BULLET_WORDS
 
@@ -48,6 +54,23 @@ _ASIDE_RE = re.compile(
     r"|\(.*\)[.!]?$|\[.*\][.!]?$|i\s+(?:think|guess|mean|hope|digress|know,|admit|suppose|wonder)\b)",
     re.IGNORECASE,
 )
+_PARENS_RE = re.compile(r"\([^)]*\)")
+_CONNECTORS = frozenset({
+    "and", "or", "of", "the", "with", "a", "an", "&", "y", "e", "o", "et", "ou", "de", "du",
+    "des", "la", "le", "les", "und", "oder", "der", "die", "das", "von", "van", "del", "los", "las",
+})  # fmt: skip
+"""Words that join names in a list of them ("Leslie, Fran and the Vienna Philharmonic")."""
+# A note without its subject ("Need to be able to back up …", "Can be used to …", "Not sure
+# how …"): English auxiliaries opening a sentence that is not a question.
+_SUBJECTLESS_RE = re.compile(
+    r"^(?:need|needs|can|could|should|must|might|is|are|was|were|has|have|had|not sure|unsure)"
+    r"\s+(?:be\s|to\s|(?-i:[a-z]))",
+    re.IGNORECASE,
+)
+# Not a statement: a list run into the sentence ("two things: - a dataset"), a reference entry
+# ("… - PNAS (2025) - Xu et al.", "(Bricken et al.)"), or a gap where the feed lost a formula
+# or a code span ("the official implementation uses .", "with , and").
+_NOT_A_STATEMENT_RE = re.compile(r":\s+[-–•*]\s|\bet al\.?\)?\W*$|\(\d{4}\)\W*$|\w\s+[.,](?:\s|$)")
 
 
 # What comes next: the future, by each language's grammar. English, German: the future's
@@ -248,30 +271,34 @@ def in_quarters(sentences: Sequence[Sentence]) -> list[Sentence]:
 
 
 def candidate_units(sentences: Sequence[Sentence], language: str) -> list[Unit]:
-    """Bullets a reader can take out of context, each a sentence or a sentence with its lead-in."""
+    """Bullets a reader can take out of context, each a sentence or a sentence with its lead-in
+    (never one whose demonstrative's noun or speaker the lead-in does not name either)."""
     clean = [_PAREN_URL_RE.sub("", s.text) for s in sentences]
     ok = [_acceptable(c, language) for c in clean]
+    back = [leans_back(c, language, first=i == 0) for i, c in enumerate(clean)]
     units = []
     for i, s in enumerate(sentences):
         if not ok[i]:
             continue
         j = i - 1
         same_block = j >= 0 and sentences[j].block == s.block and ok[j]
-        if not context_opener(clean[i], language):
+        if not back[i]:
             # "The contents will …" after its antecedent: shown with it when the two fit
-            lead = same_block and bare_definite(clean[i]) and not context_opener(clean[j], language)
+            lead = same_block and bare_definite(clean[i]) and not back[j]
             joined = f"{clean[j]} {clean[i]}" if lead else ""
             if lead and len(joined.split()) <= MAX_BULLET_WORDS:
                 units.append(Unit(joined, j, i, s.zone, sentences[j].kind))
             else:
                 units.append(Unit(clean[i], i, i, s.zone, s.kind))
             continue
-        if not same_block:
-            continue
-        if context_opener(clean[j], language):
+        if not same_block or back[j]:
             continue
         joined = f"{clean[j]} {clean[i]}"
-        if len(joined.split()) <= MAX_BULLET_WORDS:
+        if (
+            len(joined.split()) <= MAX_BULLET_WORDS
+            and unresolved_demonstrative(joined, language, len(clean[j])) is None
+            and not (language == "en" and unnamed_speaker(joined))
+        ):
             units.append(Unit(joined, j, i, s.zone, sentences[j].kind))
     return units
 
@@ -282,6 +309,20 @@ def _acceptable(sentence: str, language: str) -> bool:
         and is_complete_sentence(sentence)
         and stands_alone(sentence, "")  # the opener is judged by the caller
         and not _ASIDE_RE.match(sentence)
+        and not _NOT_A_STATEMENT_RE.search(sentence)
+        and not is_name_list(sentence)
+        and not (language == "en" and _SUBJECTLESS_RE.match(sentence))
+    )
+
+
+def is_name_list(sentence: str) -> bool:
+    """True for names and their roles without a verb ("Daniel Barenboim (conductor), Samuel
+    Magad (violin), Chicago Symphony Orchestra."): outside parentheses, every word after the
+    first is capitalised, a number or one that joins names."""
+    later = re.findall(r"[^\W_][\w'’-]*", _PARENS_RE.sub(" ", sentence))[1:]
+    named = [w for w in later if w[:1].isupper()]
+    return len(named) >= 2 and all(
+        w[:1].isupper() or w[:1].isdigit() or w.casefold() in _CONNECTORS for w in later
     )
 
 
@@ -297,5 +338,5 @@ def fallback_units(sentences: Sequence[Sentence], language: str) -> list[Unit]:
         text = as_sentence(text)
         if stands_alone(text, "") and not (_ASIDE_RE.match(text) or is_boilerplate(text)):
             units.append(Unit(text, i, i, s.zone, s.kind))
-    alone = [u for u in units if not context_opener(u.text, language)]
+    alone = [u for u in units if not leans_back(u.text, language)]
     return alone or units

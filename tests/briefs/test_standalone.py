@@ -8,6 +8,8 @@ from aggregator.briefs.standalone import (
     context_opener,
     has_url,
     is_question,
+    leans_back,
+    names_the_item,
     stands_alone,
     unbalanced_quotes,
 )
@@ -252,3 +254,59 @@ def test_a_bare_definite_subject_is_shown_after_its_antecedent() -> None:
     )
     bullets = make_brief("Harbour budget and file includes", html).bullets
     assert not any(b.startswith("The contents") for b in bullets), bullets
+
+
+@pytest.mark.parametrize(
+    ("sentence", "language"),
+    [
+        ("The idea of this method would be to write a CLI app.", "en"),
+        ("“We appreciate that you worked so hard,” it says.", "en"),
+        ("When Paul left him, the band broke up.", "en"),
+        ("Seeing this in action, we can see a proper load.", "en"),
+        ("Since I finished the buffers, we'll discuss this.", "en"),
+        ("Not because it's the start of a new year.", "en"),
+        ("Since then I have mined Bitcoin and Litecoin.", "en"),
+        ("La idée de cette méthode est simple.", "fr"),
+        ("Quand il est parti, le groupe a cessé.", "fr"),
+        ("Die Idee dieser Methode ist gut.", "de"),
+        ("La idea de este método es buena.", "es"),
+    ],
+)
+def test_references_inside_the_sentence_lean_back(sentence: str, language: str) -> None:
+    assert leans_back(sentence, language)
+    assert not stands_alone(sentence, language)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "language"),
+    [
+        ("It was in October 2020 that I decided to quit social media.", "en"),
+        ("Like in photography, it is crucial in microscopy to get sharp images.", "en"),
+        ("It is important to note that the plan works.", "en"),
+        ("The method is fast, and this method is cheap.", "en"),
+        ("When someone chooses software not because it is helpful, agency is lost.", "en"),
+        ("Il faut lire ce livre avant la fin du mois.", "fr"),
+        ("Es gibt drei Wege aus der Krise.", "de"),
+        ("Dieser Vortrag beschäftigt sich mit Disketten.", "de"),
+        ("En este artículo explico el método.", "es"),
+    ],
+)
+def test_expletives_and_resolved_references_stand_alone(sentence: str, language: str) -> None:
+    assert not leans_back(sentence, language)
+    assert stands_alone(sentence, language)
+
+
+def test_the_first_sentence_may_name_the_item_with_a_demonstrative() -> None:
+    sentence = "This recipe for Health Salad is my entry in this month's challenge."
+    assert leans_back(sentence, "en") and not leans_back(sentence, "en", first=True)
+    assert leans_back("He resigned on Monday.", "en", first=True)  # a pronoun still needs one
+    assert names_the_item("In this video I turn an ESP32 into a webcam.", "en")
+    assert names_the_item("Dans ce billet, je montre comment faire.", "fr")
+    assert not names_the_item("This method turns an ESP32 into a webcam.", "en")
+
+
+def test_pointers_elsewhere() -> None:
+    assert not stands_alone("RPC exposure is controlled per function (see section 4).")
+    assert not stands_alone("If you want a place to start, here’s a suggestion.")
+    assert not stands_alone("See here for additional links about origami.")
+    assert stands_alone("Here's how the new parser works.")

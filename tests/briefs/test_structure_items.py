@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.briefs.standalone import stands_alone
 from aggregator.briefs.summarize import make_brief
 from aggregator.briefs.text import HEADING, ITEM, to_blocks
 from aggregator.briefs.units import says_next, says_why
 from aggregator.ingest.parse import parse_feed
-from tests.briefs.corpus import corpus_dir
+from tests.briefs.corpus import alone, corpus_dir
 
 DATA = Path(__file__).parent / "data" / "structure_items.tsv"
 _NUMBERED = re.compile(r"^\s*#?\s*\d{1,2}\s*[.):–—-]\s*")
@@ -44,7 +43,7 @@ def results() -> dict[tuple[str, str], list[bool]]:
         item = parse_feed(path.read_bytes(), path.resolve().as_uri()).entries[int(entry)]
         html = item.content_html or item.content_text
         brief = make_brief(item.title, html)
-        assert all(stands_alone(b, brief.language) for b in brief.bullets), feed_file
+        assert all(alone(b, brief.language, html) for b in brief.bullets), feed_file
         group = "why/next" if kind in ("why", "next") else kind
         out.setdefault((group, split), []).append(passes(kind, expected, brief.bullets, html))
     return out

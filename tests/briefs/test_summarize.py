@@ -7,11 +7,10 @@ from functools import cache
 
 import pytest
 
-from aggregator.briefs.standalone import stands_alone
 from aggregator.briefs.summarize import PARAGRAPH_WORDS, brief_key, make_brief
 from aggregator.briefs.text import is_complete_sentence, split_sentences
 from aggregator.model.brief import Brief
-from tests.briefs.corpus import items, plain
+from tests.briefs.corpus import alone, items, plain, position
 
 # Feeds chosen for their trouble: share prompts and cookie text, "The post … appeared first on",
 # "[…]" teasers, code blocks, figure captions, "Continue reading", German and Portuguese posts.
@@ -38,18 +37,6 @@ def real_items() -> list[tuple[str, str]]:
     return [item for feed in FEEDS for item in items(feed)[:12]]
 
 
-def position(bullet: str, text: str) -> int:
-    """Where the bullet is in the text: as it is, or as the list item it was made from (the
-    item's own words, capitalised and closed with a full stop); -1 when it is not there."""
-    if bullet in text:
-        return text.index(bullet)
-    core = bullet.removesuffix(".")
-    for found in (core, core[:1].lower() + core[1:]):
-        if found in text:
-            return text.index(found)
-    return -1
-
-
 @cache
 def brief_of(title: str, html: str) -> Brief:
     return make_brief(title, html)
@@ -64,7 +51,7 @@ def test_bullets_are_whole_sentences_of_the_text_in_document_order() -> None:
         positions = []
         for bullet in brief.bullets:
             assert is_complete_sentence(bullet), bullet
-            assert stands_alone(bullet), bullet
+            assert alone(bullet, brief.language, html), bullet
             at = position(bullet, text)
             assert at >= 0, f"{title}: bullet not in the text: {bullet!r}"
             positions.append(at)
