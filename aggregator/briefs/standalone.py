@@ -97,6 +97,11 @@ _LONE_SPEAKER_RE = re.compile(
     r"|wrote|argues|argued)|\b(?:says|said|adds|added|explains|explained|notes|noted)\s+"
     r"(?P<b>[A-Z][\w'’-]+))\W*$"
 )
+_NAMED_BEFORE_RE = re.compile(
+    r"[,;]\s+(?:[A-Z][\w'’.-]*\s+){2,}(?:says|said|adds|added|explains|explained|notes|noted)\s+$"
+)
+"""Two capitalized words or more right before the verb, after a comma: "…, Prime Minister
+Anthony Albanese said"."""
 # "Equation 1 gives …", "Abbildung 2 zeigt …": a numbered part of the document (a figure, table,
 # equation) the brief does not show. One closed class of nouns per language, applied together.
 _DOC_PART_RE = re.compile(
@@ -368,11 +373,15 @@ def bare_definite(sentence: str) -> bool:
 
 
 def unnamed_speaker(sentence: str) -> bool:
-    """True for "…, Sheehan says." when "Sheehan" appears nowhere earlier in the sentence."""
+    """True for "…, Sheehan says." when "Sheehan" appears nowhere earlier in the sentence; not
+    for "…, Prime Minister Anthony Albanese said Tuesday.", whose speaker is named before the
+    verb (a capitalized word after it is then a day or a place, not the speaker)."""
     found = _LONE_SPEAKER_RE.search(sentence)
     if found is None:
         return False
     name = found.group("a") or found.group("b")
+    if found.group("b") and _NAMED_BEFORE_RE.search(sentence[: found.start("b")]):
+        return False
     return name not in sentence[: found.start()] and name not in ("He", "She", "They", "It")
 
 

@@ -51,7 +51,9 @@ _SENTENCE_STOP = (".", "!", "?", "…", '."', ".”")
 _PAREN_URL_RE = re.compile(r"\s*[(<\[]\s*(?:https?://|www\.)[^\s)>\]]*\s*[)>\]]")
 _ASIDE_RE = re.compile(
     r"^(?:(?:edit|update|note|disclaimer|disclosure|p\.?s\.?|tl;?dr)\b\s*:"
-    r"|\(.*\)[.!]?$|\[.*\][.!]?$|i\s+(?:think|guess|mean|hope|digress|know,|admit|suppose|wonder)\b)",
+    r"|\(.*\)[.!]?$|\[.*\][.!]?$"
+    r"|\[\d{1,3}\]|\^\d"  # a footnote's own line: "[1] See …", "^2 …"
+    r"|i\s+(?:think|guess|mean|hope|digress|know,|admit|suppose|wonder)\b)",
     re.IGNORECASE,
 )
 _PARENS_RE = re.compile(r"\([^)]*\)")

@@ -12,6 +12,7 @@ from aggregator.briefs.standalone import (
     names_the_item,
     stands_alone,
     unbalanced_quotes,
+    unnamed_speaker,
 )
 from aggregator.briefs.summarize import make_brief
 from aggregator.briefs.text import split_sentences, to_blocks
@@ -310,3 +311,22 @@ def test_pointers_elsewhere() -> None:
     assert not stands_alone("If you want a place to start, here’s a suggestion.")
     assert not stands_alone("See here for additional links about origami.")
     assert stands_alone("Here's how the new parser works.")
+
+
+def test_a_speaker_named_before_the_verb_is_introduced() -> None:
+    named = (
+        "The government will not repatriate the group from Syria, Prime Minister Anthony "
+        "Albanese said Tuesday."
+    )
+    assert not unnamed_speaker(named)
+    assert unnamed_speaker("The talks will go on, said Sheehan.")
+
+
+def test_a_footnotes_line_is_never_a_bullet() -> None:
+    html = (
+        "<p>The library now parses every feed in one pass, twice as fast as before.</p>"
+        "<p>Memory use fell by a third on the largest feeds we tried.</p>"
+        "<p>[1] The benchmark ran on a laptop with eight cores and plenty of memory.</p>"
+    )
+    bullets = make_brief("Faster parsing", html).bullets
+    assert bullets and not any(b.startswith("[1]") for b in bullets)
