@@ -16,6 +16,7 @@ import glob
 import math
 import os
 import random
+import re
 import statistics
 import sys
 import time
@@ -48,11 +49,18 @@ Picker = Callable[[Sequence[str], str], list[int]]
 _SCORER = rouge_scorer.RougeScorer(list(METRICS), use_stemmer=True)
 
 
+def detokenized(sentence: str) -> str:
+    """ACLSum's sentences are tokenized ("a model , which …"): written as running text is (as
+    every system here reads it), so that a space before a comma is not taken for a lost formula."""
+    sentence = re.sub(r"\s+([.,;:!?%)\]])", r"\1", sentence)
+    return re.sub(r"([(\[])\s+", r"\1", sentence)
+
+
 def evaluate(docs: list, pick: Picker) -> tuple[float, float, float]:
     """Mean ROUGE F1 (x100) of the sentences ``pick`` chooses, against the aspect summaries."""
     rows = []
     for doc in docs:
-        sents = doc.get_all_sentences()
+        sents = [detokenized(x) for x in doc.get_all_sentences()]
         ref = "\n".join(doc.summaries[a] for a in ASPECTS)
         cand = "\n".join(sents[i] for i in pick(sents, doc.title))
         s = _SCORER.score(ref, cand)
