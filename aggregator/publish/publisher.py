@@ -69,11 +69,10 @@ def coverage(story: Story) -> list[tuple[str, str]]:
 
 def story_entry(story: Story) -> FeedEntry:
     """A feed entry for one story, shown from its primary item; its id depends only on the
-    source and key of the story's first item of its highest-priority source, so it stays while
-    the primary changes as briefs are made."""
+    source and key of the story's ``first_item``, so it stays while the primary changes."""
     item = story.primary
     brief = story.brief
-    first = min(story.items, key=lambda i: (-i.source.priority, i.first_seen_at, i.id))
+    first = story.first_item
     return FeedEntry(
         id=entry_id(first.source.config_url or first.source.url, first.key_hash),
         title=item.title or "(untitled)",

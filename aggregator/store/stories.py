@@ -49,6 +49,12 @@ class Story:
         return self.items[0]
 
     @property
+    def first_item(self) -> Item:
+        """The story's first item of its highest-priority source: what names the story while
+        its primary changes as briefs are made."""
+        return min(self.items, key=lambda i: (-i.source.priority, i.first_seen_at, i.id))
+
+    @property
     def brief(self) -> Brief:
         """The primary item's brief; before one exists, the start of its text as the paragraph."""
         row = self.primary.brief

@@ -385,8 +385,9 @@ def link(
     linked: ``COPY`` (their texts are copies) or ``SIMILAR_TEXT`` (they share names and their
     words' cosine is ``SIMILAR``); ``NONE`` when they do not report one event.
 
-    ``one_source``: both come from one feed, where one text under two titles is a template
-    (a series' boilerplate) and one title over two texts is a series, not one report.
+    ``one_source``: both come from one feed (or one site's feeds), where one text under two
+    titles is a template (a series' boilerplate) and one title over two texts is a series, not
+    one report.
     ``vector``: ``a``'s weighted words, when the caller compares ``a`` with many items.
     """
     if _numbers_conflict(a, b):
