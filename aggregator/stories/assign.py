@@ -40,6 +40,7 @@ from aggregator.stories.grouping import (
     Member,
     Signature,
     Stories,
+    anchor_links,
     opening_order,
     signature,
 )
@@ -212,7 +213,7 @@ def _regroup(known: list[_Row], pending: list[_Row]) -> list[list[_Row]]:
     """
     rows = {r.member.id: r for r in (*known, *pending)}
     reopened = _reopened(pending)
-    index = Index()
+    index = Index(anchor_links(r.member for r in rows.values()))
     stories = Stories(index)
     first_of_story: dict[str, int] = {}
     for row in sorted(known, key=lambda r: opening_order(r.member)):

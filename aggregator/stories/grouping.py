@@ -471,10 +471,21 @@ class _Weights:
         return self.log_total - self.log_counts[term]
 
 
-class Index:
-    """The members of a window, found by the title words, names and shingles they share."""
+def anchor_links(members: Iterable[Member]) -> frozenset[str]:
+    """The canonical links one feed gives to more than one of ``members``: a page's anchors or
+    its comments. Such a link names no one item, so it makes no copy across feeds either (a
+    page-anchor feed subscribed twice is compared by its entries' texts)."""
+    held = Counter((member.link_key, member.source) for member in members)
+    return frozenset(key for (key, _source), count in held.items() if count > 1)
 
-    def __init__(self) -> None:
+
+class Index:
+    """The members of a window, found by the title words, names and shingles they share.
+
+    ``anchors``: :func:`anchor_links` of every member the index will hold."""
+
+    def __init__(self, anchors: frozenset[str] = frozenset()) -> None:
+        self.anchors = anchors
         self.members: dict[int, Member] = {}
         self._postings: dict[int, list[int]] = defaultdict(list)
         self._log_counts = _LogCounts(self._postings)
@@ -512,8 +523,8 @@ class Index:
 
     def links(self, member: Member) -> dict[int, int]:
         """The members (not ``member`` itself) within the window linked to ``member``, with how
-        (:func:`link`; one canonical link from two feeds counts as a copy: one feed's entries
-        under one link are a page's anchors or its comments, compared by their text)."""
+        (:func:`link`; one canonical link from two feeds counts as a copy, unless it is one of
+        :attr:`anchors`: one feed's entries under one link are compared by their text)."""
         common = max(COMMON, len(self.members) // 20)
         postings = self._postings
         found_by = [postings.get(term, ()) for term in self._terms(member.signature)]
@@ -525,7 +536,11 @@ class Index:
         members, (lo, hi) = self.members, _around(member.published)
         near = [members[i] for i, count in hits.items() if count > 1 and i != member.id]
         for other in [m for m in near if lo <= m.published <= hi]:
-            if other.link_key == member.link_key and other.source != member.source:
+            if (
+                other.link_key == member.link_key
+                and other.source != member.source
+                and member.link_key not in self.anchors
+            ):
                 found[other.id] = COPY
                 continue
             one_source = other.source == member.source or other.site == member.site >= 0
@@ -579,7 +594,9 @@ class Stories:
         """Join ``member`` to the first member placed with its canonical link from another
         feed (see :meth:`Index.links`); True when it is that member's twin (its signature
         the same: one text under one link), which links to nothing its first copy does not,
-        so it needs no :meth:`place`."""
+        so it needs no :meth:`place`. An anchor link (:func:`anchor_links`) joins nothing."""
+        if member.link_key in self.index.anchors:
+            return False
         first = self._by_link.setdefault(member.link_key, member)
         if first.source == member.source:
             return False
@@ -640,7 +657,7 @@ def _centroid(members: Sequence[Member], weight: Weights) -> dict[int, float]:
 def components(members: Sequence[Member]) -> list[list[Member]]:
     """The stories of ``members`` placed in the order given (:class:`Stories`), each in
     opening order."""
-    index = Index()
+    index = Index(anchor_links(members))
     stories = Stories(index)
     for member in members:
         stories.add(member)

@@ -310,13 +310,13 @@ def test_the_parser_signs_entries_and_grouping_keeps_the_signature(db: Database)
     assert _keys(db)[item]
 
 
-def test_one_feeds_entries_under_one_link_are_compared_by_their_text(db: Database) -> None:
-    """A link page's entries (anchors of one page) are different stories; the same page from
-    another feed joins the first of them."""
-    page = _source(db, "https://links.example/feed")
-    other = _source(db, "https://elsewhere.example/feed")
-    texts = ["A small JavaScript library for reactive pages.", "A one-file database admin UI."]
-    ids = _store(
+def _anchors(db: Database, page: int, hours: int = 1) -> list[int]:
+    """Two entries of a link page (anchors of one page), stored from ``page``."""
+    texts = {
+        "Alpine": "A small JavaScript library for reactive pages, declared in the markup itself.",
+        "Adminer": "A one-file database admin UI for MySQL, PostgreSQL and SQLite, in one PHP file.",
+    }
+    return _store(
         db,
         page,
         [
@@ -325,21 +325,51 @@ def test_one_feeds_entries_under_one_link_are_compared_by_their_text(db: Databas
                 title=title,
                 url=f"https://links.example/awesome#{title.lower()}",
                 content_text=text,
-                published=NOW - timedelta(hours=n + 1),
+                published=NOW - timedelta(hours=n + hours),
             )
-            for n, (title, text) in enumerate(zip(["Alpine", "Adminer"], texts, strict=True))
+            for n, (title, text) in enumerate(texts.items())
         ],
     )
+
+
+def test_one_feeds_entries_under_one_link_are_compared_by_their_text(db: Database) -> None:
+    """A link page's entries (anchors of one page) are different stories; another feed's
+    entry under that page's link joins one of them only by its text."""
+    ids = _anchors(db, _source(db, "https://links.example/feed"))
     group_pending(db)
-    [copy] = _store(
+    other = _source(db, "https://elsewhere.example/feed")
+    bare, copy = _store(
         db,
         other,
-        [Entry(key="c", title="Adminer", url="https://links.example/awesome", published=NOW)],
+        [
+            Entry(key="b", title="Links", url="https://links.example/awesome", published=NOW),
+            Entry(
+                key="c",
+                title="Adminer",
+                url="https://links.example/awesome",
+                content_text="A one-file database admin UI for MySQL, PostgreSQL and SQLite, "
+                "in one PHP file.",
+                published=NOW,
+            ),
+        ],
     )
     group_pending(db)
     keys = _keys(db)
     assert keys[ids[0]] != keys[ids[1]]
-    assert keys[copy] in {keys[ids[0]], keys[ids[1]]}
+    assert keys[copy] == keys[ids[1]]
+    assert keys[bare] not in {keys[ids[0]], keys[ids[1]]}
+
+
+def test_a_link_page_subscribed_twice_makes_one_story_per_anchor(db: Database) -> None:
+    """Both feeds give each anchor's link twice: no link names one item there, so each
+    anchor joins only its copy from the other feed."""
+    first = _anchors(db, _source(db, "https://links.example/feed"), hours=1)
+    second = _anchors(db, _source(db, "https://links.example/feed.json"), hours=1)
+    group_pending(db)
+    keys = _keys(db)
+    assert keys[first[0]] == keys[second[0]]
+    assert keys[first[1]] == keys[second[1]]
+    assert keys[first[0]] != keys[first[1]]
 
 
 @pytest.mark.parametrize("hours", [0.5, 2.0])
