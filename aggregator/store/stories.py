@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 
-from sqlalchemy import ColumnElement, Integer, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from aggregator.model.brief import Brief
@@ -111,8 +111,6 @@ class StoryHead:
     published: datetime
     priority: int
     source_count: int
-    bullet_count: int
-    """Bullets in the primary item's brief (0 before it has one)."""
     dated: bool = True
     """False when no item of the story carried a date (``published`` is when it was first seen)."""
     unbriefed: tuple[int, ...] = ()
@@ -178,15 +176,6 @@ def load_stories(session: Session, keys: Sequence[str]) -> list[Story]:
     return [found[key] for key in keys if key in found]
 
 
-def _bullet_count(session: Session) -> ColumnElement[int]:
-    """SQL for the number of bullets in a brief's stored JSON (0 without a brief)."""
-    if session.get_bind().dialect.name == "postgresql":
-        length = func.json_array_length(BriefRow.data.op("->")("bullets"), type_=Integer)
-    else:
-        length = func.json_array_length(BriefRow.data, "$.bullets", type_=Integer)
-    return func.coalesce(length, 0)
-
-
 def _paragraph_length(session: Session) -> ColumnElement[int]:
     """SQL for the length of the paragraph in a brief's stored JSON (0 without a brief)."""
     paragraph: ColumnElement[str]
@@ -235,7 +224,6 @@ def story_heads_between(
     query = (
         select(
             *columns,
-            _bullet_count(session).label("bullets"),
             _paragraph_length(session).label("paragraph_chars"),
             BriefRow.item_id.is_not(None).label("briefed"),
             func.length(Item.content_text).label("text_chars"),
@@ -270,7 +258,6 @@ def story_heads_between(
             published=min(item_date(r.published_at, r.dated, r.first_seen_at) for r in rows),
             priority=max(sources[i].priority for i in ids),
             source_count=len(ids),
-            bullet_count=primary.bullets,
             dated=any(row.dated and in_bounds(row.published_at) for row in rows),
             unbriefed=tuple(row.id for row in rows if not row.briefed),
             text_chars=primary.text_chars or 0,

@@ -18,7 +18,6 @@ def head(
         published=NOW - timedelta(hours=hours),
         priority=3,
         source_count=1,
-        bullet_count=0,
         dated=dated,
         publisher=publisher,
         source_id=source,
