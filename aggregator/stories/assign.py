@@ -74,10 +74,11 @@ _WINDOW = select(*_MEMBER).where(
 _SET_GROUPED = (
     update(ITEMS)
     .where(ITEMS.c.id == bindparam("_id"))
-    .values(
-        story_key=bindparam("_key"), story_signature=bindparam("_signature"), story_pending=False
-    )
+    .values(story_key=bindparam("_key"), story_pending=False)
 )
+_SET_SIGNED = _SET_GROUPED.values(story_signature=bindparam("_signature"))
+"""The same for an item whose signature was made here (an item signed where it was parsed is
+written without it: its signature stays as stored)."""
 _SET_KEY = update(ITEMS).where(ITEMS.c.id == bindparam("_id")).values(story_key=bindparam("_key"))
 _RENAME_STORY = (
     update(ITEMS).where(ITEMS.c.story_key == bindparam("_old")).values(story_key=bindparam("_key"))
@@ -269,12 +270,14 @@ def _story_keys(groups: list[list[_Row]], reopened: set[str]) -> list[str]:
 
 def _write(connection: Connection, groups: list[list[_Row]], pending: list[_Row]) -> None:
     reopened = _reopened(pending)
-    grouped, moved, renamed = [], [], {}
+    grouped, signed, moved, renamed = [], [], [], {}
     for group, key in zip(groups, _story_keys(groups, reopened), strict=True):
         for row in group:
-            if row.pending:
-                stored = row.stored or row.member.signature.encode()
-                grouped.append({"_id": row.member.id, "_key": key, "_signature": stored})
+            if row.pending and row.stored is not None:
+                grouped.append({"_id": row.member.id, "_key": key})
+            elif row.pending:
+                made = row.member.signature.encode()
+                signed.append({"_id": row.member.id, "_key": key, "_signature": made})
             elif row.story_key not in reopened:
                 if row.story_key != key:
                     renamed[row.story_key] = key
@@ -284,10 +287,12 @@ def _write(connection: Connection, groups: list[list[_Row]], pending: list[_Row]
         connection.execute(_RENAME_STORY, [{"_old": o, "_key": k} for o, k in renamed.items()])
     if moved:
         connection.execute(_SET_KEY, moved)
-    connection.execute(_SET_GROUPED, grouped)
+    for statement, values in ((_SET_GROUPED, grouped), (_SET_SIGNED, signed)):
+        if values:
+            connection.execute(statement, values)
     log.debug(
         "grouped %d item(s): %d stor(ies) merged, %d item(s) moved",
-        len(grouped),
+        len(grouped) + len(signed),
         len(renamed),
         len(moved),
     )

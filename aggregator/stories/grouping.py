@@ -27,13 +27,15 @@ import unicodedata
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain, filterfalse, repeat
 from typing import TypeVar
 
 SKETCH = 48
 """Hashes kept per bottom-k sketch."""
+_PROBES = 4
+"""Sketch hashes indexed per member: copies share their smallest shingles."""
 LEAD_CHARS = 600
 """How much of the text names are read from: the opening, where a report says what happened."""
 SHINGLE_CHARS = 1500
@@ -212,6 +214,12 @@ class Signature:
     """A hash of the title's words."""
     series: int = 0
     """A hash of the title's lead (:func:`_title_lead`; 0: the title has none)."""
+    probes: tuple[int, ...] = field(init=False, compare=False, repr=False)
+    """What an :class:`Index` finds the item by: its word hashes and its ``_PROBES`` smallest
+    shingle hashes, each once (made once per signature, not per window it is indexed in)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "probes", tuple(set(self.terms) | set(self.sketch[:_PROBES])))
 
     def encode(self) -> bytes:
         """A compact binary form, for the store."""
@@ -333,8 +341,8 @@ def _weighted(sig: Signature, weight: Weights) -> list[float]:
     """Each of the signature's word counts times its word's weight (an index's weights read
     without a call per word)."""
     if isinstance(weight, _Weights):
-        total, logs = weight.log_total, weight.log_counts
-        return [c * (total - logs[t]) for t, c in sig.terms.items()]
+        total, postings, log = weight.log_total, weight.postings, math.log
+        return [c * (total - log(len(postings.get(t, ())) + 1)) for t, c in sig.terms.items()]
     return [c * weight(t) for t, c in sig.terms.items()]
 
 
@@ -425,8 +433,6 @@ def same_event(
 COMMON = 20
 """A hash carried by more members of a window than this, and than a twentieth of them (a
 common word), finds no candidates."""
-_PROBES = 4
-"""Sketch hashes indexed per member: copies share their smallest shingles."""
 
 
 @dataclass(slots=True)
@@ -443,32 +449,18 @@ class Member:
     paper's front page and its world news) are compared as one feed is (-1: none shared)."""
 
 
-class _LogCounts(dict[int, float]):
-    """``log(1 + n)`` of how many members carry each word hash, each computed on its first
-    look-up and forgotten when that count changes."""
-
-    __slots__ = ("postings",)
-
-    def __init__(self, postings: dict[int, list[int]]):
-        super().__init__()
-        self.postings = postings
-
-    def __missing__(self, term: int) -> float:
-        value = self[term] = math.log(len(self.postings.get(term, ())) + 1)
-        return value
-
-
 class _Weights:
     """Word hashes' inverse document frequencies among an index's members as they are:
-    ``log(members + 2) - log(1 + members carrying the word)``."""
+    ``log(members + 2) - log(1 + members carrying the word)``, read from the postings (a count
+    kept aside would be forgotten at every member added)."""
 
-    __slots__ = ("log_counts", "log_total")
+    __slots__ = ("log_total", "postings")
 
-    def __init__(self, log_counts: _LogCounts, members: int):
-        self.log_counts, self.log_total = log_counts, math.log(members + 2)
+    def __init__(self, postings: dict[int, list[int]], members: int):
+        self.postings, self.log_total = postings, math.log(members + 2)
 
     def __call__(self, term: int) -> float:
-        return self.log_total - self.log_counts[term]
+        return self.log_total - math.log(len(self.postings.get(term, ())) + 1)
 
 
 def anchor_links(members: Iterable[Member]) -> frozenset[str]:
@@ -488,30 +480,25 @@ class Index:
         self.anchors = anchors
         self.members: dict[int, Member] = {}
         self._postings: dict[int, list[int]] = defaultdict(list)
-        self._log_counts = _LogCounts(self._postings)
 
     def __len__(self) -> int:
         return len(self.members)
 
-    @staticmethod
-    def _terms(sig: Signature) -> set[int]:
-        return set(sig.terms) | set(sig.sketch[:_PROBES])
-
     def add(self, member: Member) -> None:
         self.discard(member.id)
         self.members[member.id] = member
-        forget = self._log_counts.pop
-        for term in self._terms(member.signature):
-            self._postings[term].append(member.id)
-            forget(term, None)
+        terms = member.signature.probes
+        # A loop in C (a window's every member is added, a twin's copies too): each term's
+        # postings get the member.
+        list(
+            map(list.append, map(self._postings.__getitem__, terms), repeat(member.id, len(terms)))
+        )
 
     def discard(self, member_id: int) -> None:
         member = self.members.pop(member_id, None)
         if member is None:
             return
-        forget = self._log_counts.pop
-        for term in self._terms(member.signature):
-            forget(term, None)
+        for term in member.signature.probes:
             ids = self._postings[term]
             ids.remove(member_id)
             if not ids:
@@ -519,7 +506,7 @@ class Index:
 
     def weights(self) -> Weights:
         """The inverse document frequency of a word hash among the members as they are."""
-        return _Weights(self._log_counts, len(self.members))
+        return _Weights(self._postings, len(self.members))
 
     def links(self, member: Member) -> dict[int, int]:
         """The members (not ``member`` itself) within the window linked to ``member``, with how
@@ -527,7 +514,7 @@ class Index:
         :attr:`anchors`: one feed's entries under one link are compared by their text)."""
         common = max(COMMON, len(self.members) // 20)
         postings = self._postings
-        found_by = [postings.get(term, ()) for term in self._terms(member.signature)]
+        found_by = [postings.get(term, ()) for term in member.signature.probes]
         hits = Counter(chain.from_iterable(ids for ids in found_by if len(ids) <= common))
         found: dict[int, int] = {}
         weight = self.weights()
