@@ -8,21 +8,45 @@ from __future__ import annotations
 
 import re
 
+
+def _closed(words: str) -> frozenset[str]:
+    """A closed class of words, written as one space-separated string."""
+    return frozenset(words.split())
+
+
+_ITEM_NOUNS = _closed(
+    "post blogpost article video episode paper guide tutorial blog newsletter talk podcast essay"
+    " piece series review edition issue course book report study survey interview thread text work"
+    " thesis"
+    " billet épisode vidéo numéro édition lettre chronique tutoriel livre conférence entretien texte"
+    " artikel beitrag folge ausgabe anleitung buch vortrag eintrag"
+    " artículo vídeo episodio edición boletín guía entrada libro charla entrevista texto"
+)
+"""Nouns a text names itself with ("this post", "ce billet", "dieser Beitrag", "este artículo")."""
+_SELF_OR_TIME = _ITEM_NOUNS | _closed(
+    "year week month morning evening afternoon night weekend season summer winter spring fall"
+    " autumn quarter century decade time release update version site page story space"
+    " année semaine mois matin soir soirée jour journée été hiver printemps automne siècle"
+    " site page fois jahr woche monat morgen abend wochenende sommer winter frühling herbst"
+    " jahrhundert seite año semana mes mañana noche verano invierno primavera otoño siglo sitio"
+    " página vez"
+)
+_SELF_NOUNS = "|".join(sorted(_SELF_OR_TIME, key=len, reverse=True))
+"""The same as alternatives of a pattern: after "this" or "in this" they name no earlier text."""
 # English openers that need the sentence before them: pronouns and demonstratives as subjects,
 # connectives that continue an argument, and deictic phrases ("From there", "In this case").
 _CONTEXT_OPENER_RE = re.compile(
     r"""^[\"'“‘(]*(?:
-        (?:this|that|these|those|such)\b(?!\s+(?:year|week|month|morning|evening|afternoon|
-            weekend|season|summer|winter|spring|fall|autumn|quarter|century|decade|post|article
-            |video|episode|paper|release|guide|tutorial|blog|newsletter|book|talk|update|version
-            |edition|podcast|course|series|site|page|story|piece|essay|report|study|survey)s?\b)
+        (?:this|that|these|those|such)\b(?!\s+(?:"""
+    + _SELF_NOUNS
+    + r""")s?\b)
       | (?:it|they|them|he|she|him|his|her|hers|its|their|theirs)\b(?!['’]s\s+(?:time|been)\b)
       | (?:and|but|or|so|yet|nor|also|then|thus|hence|therefore|however|instead|still|besides
           |meanwhile|moreover|furthermore|additionally|likewise|similarly|otherwise|consequently
           |nevertheless|nonetheless|accordingly|conversely|indeed|finally|lastly|again
-          |anyway|plus|after\ all|even\ so|as\ such|as\ a\ result|in\ addition|in\ turn
+          |anyway|plus|after\ all|even\ so|as\ such|as\ a\ result|in\ addition(?!\ to\b)|in\ turn
           |on\ the\ other\ hand|on\ top\ of\ that|in\ other\ words|for\ example|for\ instance
-          |in\ fact|that\ said|having\ said\ that|by\ contrast|in\ contrast|at\ the\ same\ time
+          |in\ fact|that\ said|having\ said\ that|by\ contrast|in\ contrast(?!\ to\b)|at\ the\ same\ time
           |now\ that|one\ more|none\ of\ the|other\ times|at\ other\ times
           |not\ (?:because|until|till|that|since|when|so\ much|even)
           |(?:since|until|till|by|back|from)\ then)\b
@@ -34,8 +58,9 @@ _CONTEXT_OPENER_RE = re.compile(
           \s+(?:all\ (?:of\ )?)?(?:this|that|these|those|there|it|them)\b
       | (?:because|since|when|once|if|although|while|as)\s+(?:this|these|those)\b(?!\s+(?:year
             |week|month|morning|evening|weekend|season|summer|winter|spring|fall|autumn)s?\b)
-      | (?:in|at|on|for|by|to)\s+(?:this|that|these|those|which|such)\b(?!\s+(?:year|week|month|
-            time|article|post|video|episode|paper|guide|tutorial)\b)
+      | (?:in|at|on|for|by|to)\s+(?:this|that|these|those|which|such)\b(?!\s+(?:time|"""
+    + _SELF_NOUNS
+    + r""")s?\b)
       | (?:the\ )?(?:former|latter|above|aforementioned|same)\b
       | (?:both|neither|either|another|the\ other|the\ rest|one\ of\ them|some\ of\ them
           |all\ of\ them|each\ of\ them|none\ of\ them)\b
@@ -173,33 +198,12 @@ CLAUSE_WORDS = 4
 him, …") points back: the clause has named no one it could stand for."""
 
 
-def _closed(words: str) -> frozenset[str]:
-    """A closed class of words, written as one space-separated string."""
-    return frozenset(words.split())
-
-
 _NOT_A_NOUN = _closed(
     "is was are were be been being will would can could has have had does did do may might should"
     " must shall not also just one ones all way who which that what when where why how and or but"
     " to of in on at for by with as if so than then very too much many more most only even still"
     " qui que qu dont sont soit fut sera serait est était ne n se sont"
     " es fue era ha han será son"
-)
-_ITEM_NOUNS = _closed(
-    "post blogpost article video episode paper guide tutorial blog newsletter talk podcast essay"
-    " piece series review edition issue course book report study survey interview thread text"
-    " billet épisode vidéo numéro édition lettre chronique tutoriel livre conférence entretien texte"
-    " artikel beitrag folge ausgabe anleitung buch vortrag eintrag"
-    " artículo vídeo episodio edición boletín guía entrada libro charla entrevista texto"
-)
-"""Nouns a text names itself with ("this post", "ce billet", "dieser Beitrag", "este artículo")."""
-_SELF_OR_TIME = _ITEM_NOUNS | _closed(
-    "year week month morning evening afternoon night weekend season summer winter spring fall"
-    " autumn quarter century decade time release update version site page story space"
-    " année semaine mois matin soir soirée jour journée été hiver printemps automne siècle"
-    " site page fois jahr woche monat morgen abend wochenende sommer winter frühling herbst"
-    " jahrhundert seite año semana mes mañana noche verano invierno primavera otoño siglo sitio"
-    " página vez"
 )
 # A quotation whose speaker is a pronoun ("“…,” it says.", "said he", "dit-il", "sagt er"), in a
 # sentence that opens on the quotation (nothing before it names the speaker).

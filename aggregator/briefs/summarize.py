@@ -47,7 +47,7 @@ from aggregator.briefs.units import (
 )
 from aggregator.model.brief import MAX_BULLET_WORDS, Brief
 
-BRIEF_VERSION = 6
+BRIEF_VERSION = 7
 """Bump when a change to the summarizer should invalidate cached briefs."""
 PARAGRAPH_WORDS = 220
 """A "More briefs" paragraph is at most this long, and of 4-10 sentences where the text has them."""
@@ -184,9 +184,10 @@ def pick_units(
     """The ``k`` units that carry the text, best first (sort for document order).
 
     Greedy: the best-scoring unit that overlaps no chosen unit and is not a near-duplicate of
-    one. Each unit already taken from a zone lowers the scores of the others in it
-    (``weights.spread``), and no zone gives more than half the bullets. When the zones are
-    ``sections`` (headings, list items), a section's opening also counts as an opening.
+    one. No zone gives more than half the bullets. When the zones are ``sections`` (headings,
+    list items), each unit already taken from one lowers the scores of the others in it
+    (``weights.spread``) and a section's opening also counts as an opening; the quarters of a
+    text without structure only share the bullets out.
     ``scored`` is :func:`score_units` of the same units, when the caller has it already.
     """
     if k <= 0 or not units:
@@ -198,8 +199,9 @@ def pick_units(
     taken: Counter[int] = Counter()
     spare: list[int] = []
     most = max(1, math.ceil(k / 2)) if zoned else k
+    spread = weights.spread if sections else 1.0
     while left and len(chosen) < k:
-        best = max(left, key=lambda j: (scores[j] * weights.spread ** taken[units[j].zone], -j))
+        best = max(left, key=lambda j: (scores[j] * spread ** taken[units[j].zone], -j))
         left.remove(best)
         if taken[units[best].zone] >= most or any(_overlap(units[best], units[j]) for j in chosen):
             continue
@@ -416,7 +418,7 @@ def _pick_among(
     then its intro and close: the body under a point is never a bullet)."""
     scores, vecs = scored
     subset = ([scores[j] for j in keep], [vecs[j] for j in keep])
-    return pick_units([units[j] for j in keep], k, title, language, weights, False, subset)
+    return pick_units([units[j] for j in keep], k, title, language, weights, True, subset)
 
 
 def _why_and_next(

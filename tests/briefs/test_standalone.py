@@ -31,6 +31,9 @@ from aggregator.briefs.text import split_sentences, to_blocks
         "He resigned on Monday.",
         "In this case the answer is no.",
         "Next, we calculate the cost.",
+        "In this setting, the parser fails.",
+        "In contrast, the new model is slower.",
+        "In addition, the team hired two engineers.",
     ],
 )
 def test_context_dependent_openers(sentence: str) -> None:
@@ -47,6 +50,10 @@ def test_context_dependent_openers(sentence: str) -> None:
         "Here's how the new parser works.",
         "The release fixes the login bug.",
         "Thesis defences resume in May.",
+        "In this work, we propose a parser for tweets.",
+        "In this study we measure how caching scales.",
+        "In contrast to earlier parsers, ours reads tweets.",
+        "In addition to the prize, the author won a grant.",
     ],
 )
 def test_sentences_that_stand_alone(sentence: str) -> None:
