@@ -13,7 +13,7 @@ times briefing all of them through ``make_briefs`` (narrow rows read, briefs mad
 * **every core**: this checkout's brief step, ``BriefWorkers`` (one worker process per core).
 
 The contenders take ``--repeat`` turns and each counts its best run. Prints items/s and each
-row's ratio to the baseline. Goal (issue 14): every core at 2x or more.
+row's ratio to the baseline. Goal: every core at 2x or more.
 """
 
 from __future__ import annotations

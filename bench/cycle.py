@@ -19,7 +19,7 @@ on a fresh copy of that folder:
 For each: wall time (start of the process to its exit), the peak RSS of the whole process tree
 (the CLI and every process it starts, parser and brief pools included, summed; sampled every
 50 ms with psutil), the messages in the Maildir (one per subscriber expected), the items and
-briefs stored, and the check issue 14 asks for, read from the database afterwards: every item of
+briefs stored, and the check of every item, read from the database afterwards: every item of
 every edition has a brief created no later than the edition, and every entry of
 ``public/feed.json`` shows the brief of one of its items (its summary is that brief's paragraph,
 not the start of the item's text that a story without a brief falls back to), a brief created

@@ -9,7 +9,7 @@ its own:
 
 * GET + lxml (the old lower bound): plain aiohttp GETs of every URL at the same concurrency plus
   ``lxml.etree.fromstring`` of each body (cold), then conditional GETs answered 304 (warm);
-* the floor (issue 14): the same concurrent GETs, each body sent to a process pool of
+* the floor: the same concurrent GETs, each body sent to a process pool of
   ``os.cpu_count()`` processes that parses it with lxml, sanitizes every entry's content with
   one ``nh3.Cleaner`` (the aggregator's allowlist), makes its plain text and reads its dates
   (``bench/_floor.py``), then ONE ``executemany`` of all the rows (source id, key, title, url,
@@ -30,7 +30,7 @@ time is bound by CPU, and a busier machine slows it in proportion. Every phase r
 times and counts its best: the short ones (GET + lxml, warm poll) back to back, the three
 contenders (newsboat, the floor, the cold poll, each on a fresh database or cache) taking turns,
 so a noisy moment on a shared machine costs all of them alike; the cold poll's every time is
-printed too. Goals (issue 14): the cold poll within 1.5x of the floor and no slower than
+printed too. Goals: the cold poll within 1.5x of the floor and no slower than
 newsboat; the warm poll is reported, no longer a goal.
 """
 

@@ -1,4 +1,4 @@
-"""International addresses (issue 11, item 4): an IDN domain is kept in its ASCII (IDNA) form,
+"""International addresses: an IDN domain is kept in its ASCII (IDNA) form,
 an address only SMTPUTF8 could carry is refused at every door: the form, ``subscribers add``
 and ``subscribers import``."""
 

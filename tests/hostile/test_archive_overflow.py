@@ -1,4 +1,4 @@
-"""The archive page behind a mail's overflow line (issue 11, item 9): a digest too large for one
+"""The archive page behind a mail's overflow line: a digest too large for one
 mail says "And N more briefs in the archive", so the archive page shows every story."""
 
 from __future__ import annotations

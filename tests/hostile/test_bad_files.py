@@ -1,4 +1,4 @@
-"""Bad files (issue 11, item 10): a hostile subscriber CSV, lax config typing, twin sources, and
+"""Bad files: a hostile subscriber CSV, lax config typing, twin sources, and
 ``file:`` feeds named by an OPML file or a web page. Each gives one line naming the line or key,
 and nothing valid is lost."""
 

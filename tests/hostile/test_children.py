@@ -1,4 +1,4 @@
-"""Parser processes die with the poller (issue 11, item 5): after SIGKILL or SIGTERM of
+"""Parser processes die with the poller: after SIGKILL or SIGTERM of
 ``aggregator poll`` no worker, forkserver or resource tracker stays behind."""
 
 from __future__ import annotations

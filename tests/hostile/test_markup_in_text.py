@@ -1,4 +1,4 @@
-"""Raw markup in text fields (issue 11, item 8): titles, authors and categories are plain text.
+"""Raw markup in text fields: titles, authors and categories are plain text.
 Markup is removed at ingest (however it was escaped) and never written back into a feed."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Forwarded headers (issue 11, item 7): X-Forwarded-For is believed only from the proxies an
+"""Forwarded headers: X-Forwarded-For is believed only from the proxies an
 operator lists in ``web.trusted_proxies``; by default from nobody, loopback included."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Subscriber ids are never reused (issue 11, item 3): a forgotten subscriber's never-expiring
+"""Subscriber ids are never reused: a forgotten subscriber's never-expiring
 links stop working and never open the page of whoever signs up next."""
 
 from __future__ import annotations

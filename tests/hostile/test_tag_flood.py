@@ -1,4 +1,4 @@
-"""A feed cannot fill the disk with tag feeds (issue 11, item 1): categories per entry are
+"""A feed cannot fill the disk with tag feeds: categories per entry are
 capped at ingest, tag feeds are written for the tags an operator named (and for feed categories
 only when the operator opts in, up to a number), stale tag feeds are removed, and the archive
 index lists only those that remain."""
