@@ -164,8 +164,13 @@ def test_digest_and_feeds_in_every_timezone(db: Database, tmp_path: Path) -> Non
     result = publish(db, settings)
     assert result.entries == len(EDGES) + 3
     atom = etree.parse(str(settings.public_dir / "feed.atom")).getroot()
-    stamps = [e.text for e in atom.iter("{http://www.w3.org/2005/Atom}published")]
-    stamps += [e.text for e in atom.iter("{http://www.w3.org/2005/Atom}updated")]
+    stamps = [  # the entries' dates (the feed's own <updated> is when it was written)
+        e.text
+        for entry in atom.iter("{http://www.w3.org/2005/Atom}entry")
+        for e in entry
+        if e.tag
+        in ("{http://www.w3.org/2005/Atom}published", "{http://www.w3.org/2005/Atom}updated")
+    ]
     assert stamps and all(s.startswith("2026-12-07") for s in stamps), stamps
     for name in ("feed.rss", "feed.json"):
         written = (settings.public_dir / name).read_text()
