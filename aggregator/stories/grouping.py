@@ -504,14 +504,19 @@ class Index:
             if not ids:
                 del self._postings[term]
 
+    def one_item_by_link(self, a: Member, b: Member) -> bool:
+        """Whether ``a`` and ``b`` are one item by their canonical link: one link from two
+        feeds, unless it is one of :attr:`anchors` (one feed's entries under one link are
+        compared by their text)."""
+        return a.link_key == b.link_key and a.source != b.source and a.link_key not in self.anchors
+
     def weights(self) -> Weights:
         """The inverse document frequency of a word hash among the members as they are."""
         return _Weights(self._postings, len(self.members))
 
     def links(self, member: Member) -> dict[int, int]:
         """The members (not ``member`` itself) within the window linked to ``member``, with how
-        (:func:`link`; one canonical link from two feeds counts as a copy, unless it is one of
-        :attr:`anchors`: one feed's entries under one link are compared by their text)."""
+        (:func:`link`; one item by its link, :meth:`one_item_by_link`, is a copy)."""
         common = max(COMMON, len(self.members) // 20)
         postings = self._postings
         found_by = [postings.get(term, ()) for term in member.signature.probes]
@@ -523,11 +528,7 @@ class Index:
         members, (lo, hi) = self.members, _around(member.published)
         near = [members[i] for i, count in hits.items() if count > 1 and i != member.id]
         for other in [m for m in near if lo <= m.published <= hi]:
-            if (
-                other.link_key == member.link_key
-                and other.source != member.source
-                and member.link_key not in self.anchors
-            ):
+            if self.one_item_by_link(other, member):
                 found[other.id] = COPY
                 continue
             one_source = other.source == member.source or other.site == member.site >= 0
@@ -581,11 +582,9 @@ class Stories:
         """Join ``member`` to the first member placed with its canonical link from another
         feed (see :meth:`Index.links`); True when it is that member's twin (its signature
         the same: one text under one link), which links to nothing its first copy does not,
-        so it needs no :meth:`place`. An anchor link (:func:`anchor_links`) joins nothing."""
-        if member.link_key in self.index.anchors:
-            return False
+        so it needs no :meth:`place`."""
         first = self._by_link.setdefault(member.link_key, member)
-        if first.source == member.source:
+        if not self.index.one_item_by_link(first, member):
             return False
         self.union(first.id, member.id)
         return first.signature is member.signature or first.signature == member.signature
